@@ -1,0 +1,115 @@
+/**
+ * Every setting of a node, read from environment variables and validated by
+ * one zod schema at start. A bad value stops the node with one line naming
+ * the variable and what it expected. The table below is also what
+ * `tickwheel start --help` prints.
+ */
+import { z } from "zod";
+
+interface Setting {
+  env: string;
+  description: string;
+  schema: z.ZodType;
+}
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ error: `expected an integer from ${min} to ${max}` })
+    .int({ error: `expected an integer from ${min} to ${max}` })
+    .min(min, { error: `expected an integer from ${min} to ${max}` })
+    .max(max, { error: `expected an integer from ${min} to ${max}` });
+
+const redisUrl = z
+  .string()
+  .refine((value) => /^rediss?:\/\/[^\s]+$/.test(value), { error: "expected redis://[user:pass@]host:port or rediss://…" });
+
+const hostPortList = z
+  .string()
+  .refine((value) => value.split(",").every((part) => /^[^\s:,]+:\d{1,5}$/.test(part.trim())), {
+    error: "expected a comma-separated list of host:port",
+  })
+  .transform((value) => value.split(",").map((part) => part.trim()));
+
+const logLevel = z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"], {
+  error: "expected one of trace, debug, info, warn, error, fatal, silent",
+});
+
+const boolean = z.enum(["true", "false", "1", "0", "yes", "no"], { error: "expected true or false" }).transform((v) =>
+  ["true", "1", "yes"].includes(v),
+);
+
+const settings = {
+  redisUrl: { env: "REDIS_URL", description: "Redis to use (redis:// or rediss://, user and password allowed); unset: run an embedded redis-server", schema: redisUrl.optional() },
+  redisClusterNodes: { env: "REDIS_CLUSTER_NODES", description: "Redis Cluster seed nodes host:port,host:port (takes precedence over REDIS_URL)", schema: hostPortList.optional() },
+  port: { env: "PORT", description: "HTTP port", schema: int(0, 65535).default(7420) },
+  host: { env: "TICKWHEEL_HOST", description: "HTTP listen address", schema: z.string().min(1).default("127.0.0.1") },
+  tasksModule: { env: "TICKWHEEL_TASKS", description: "path of the tasks module (calls defineTask) loaded at start", schema: z.string().min(1).optional() },
+  shards: { env: "TICKWHEEL_SHARDS", description: "shard count (fixed per prefix once data exists)", schema: int(1, 16384).optional() },
+  concurrency: { env: "TICKWHEEL_CONCURRENCY", description: "worker pool size: tasks running at once on this node", schema: int(1, 100_000).default(64) },
+  nodeId: { env: "TICKWHEEL_NODE_ID", description: "node id (generated when unset)", schema: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: "expected 1-64 of A-Z a-z 0-9 . _ -" }).optional() },
+  prefix: { env: "TICKWHEEL_PREFIX", description: "Redis key prefix", schema: z.string().regex(/^[A-Za-z0-9._-]{1,32}$/, { error: "expected 1-32 of A-Z a-z 0-9 . _ -" }).default("tw") },
+  dataDir: { env: "TICKWHEEL_DATA_DIR", description: "data directory of the embedded redis-server", schema: z.string().min(1).default("./.tickwheel") },
+  lookaheadMs: { env: "TICKWHEEL_LOOKAHEAD_MS", description: "look-ahead window loaded into each shard's timer wheel", schema: int(100, 600_000).default(2000) },
+  claimAheadMs: { env: "TICKWHEEL_CLAIM_AHEAD_MS", description: "claim this early and hold the start until the due ms", schema: int(0, 1000).default(5) },
+  claimBatch: { env: "TICKWHEEL_CLAIM_BATCH", description: "max tasks per claim call", schema: int(1, 10_000).default(1000) },
+  windowCap: { env: "TICKWHEEL_WINDOW_CAP", description: "max task ids held in memory per shard window", schema: int(100, 10_000_000).default(20_000) },
+  visibilityMs: { env: "TICKWHEEL_VISIBILITY_MS", description: "visibility deadline of a running attempt (kept alive while it runs)", schema: int(500, 86_400_000).default(30_000) },
+  leaseTtlMs: { env: "TICKWHEEL_LEASE_TTL_MS", description: "shard lease TTL", schema: int(300, 600_000).default(3000) },
+  leaseRenewMs: { env: "TICKWHEEL_LEASE_RENEW_MS", description: "shard lease renew interval", schema: int(50, 600_000).default(1000) },
+  graceMs: { env: "TICKWHEEL_GRACE_MS", description: "on SIGTERM, how long in-flight tasks may finish", schema: int(0, 3_600_000).default(10_000) },
+  retentionMs: { env: "TICKWHEEL_RETENTION_MS", description: "how long finished tasks' state and result stay readable", schema: int(1000, 365 * 86_400_000).default(86_400_000) },
+  deadRetentionMs: { env: "TICKWHEEL_DEAD_RETENTION_MS", description: "how long dead tasks stay listed and retryable", schema: int(1000, 365 * 86_400_000).default(7 * 86_400_000) },
+  maxArgsBytes: { env: "TICKWHEEL_MAX_ARGS_BYTES", description: "max JSON size of a task's args", schema: int(16, 64 * 1024 * 1024).default(1024 * 1024) },
+  maxResultBytes: { env: "TICKWHEEL_MAX_RESULT_BYTES", description: "max JSON size of a stored result", schema: int(0, 64 * 1024 * 1024).default(64 * 1024) },
+  defaultMaxAttempts: { env: "TICKWHEEL_DEFAULT_MAX_ATTEMPTS", description: "maxAttempts of tasks that set none", schema: int(1, 1000).default(3) },
+  defaultTimeoutMs: { env: "TICKWHEEL_DEFAULT_TIMEOUT_MS", description: "timeoutMs of tasks that set none", schema: int(1, 7 * 86_400_000).default(30_000) },
+  backoffBaseMs: { env: "TICKWHEEL_BACKOFF_BASE_MS", description: "default retry backoff base", schema: int(1, 86_400_000).default(1000) },
+  backoffMaxMs: { env: "TICKWHEEL_BACKOFF_MAX_MS", description: "default retry backoff cap", schema: int(1, 30 * 86_400_000).default(3_600_000) },
+  logLevel: { env: "TICKWHEEL_LOG_LEVEL", description: "log level", schema: logLevel.default("info") },
+  apiToken: { env: "TICKWHEEL_API_TOKEN", description: "bearer token required on /v1 and /admin", schema: z.string().min(16, { error: "expected at least 16 characters" }).optional() },
+  allowInsecure: { env: "TICKWHEEL_ALLOW_INSECURE", description: "allow listening on a non-loopback address without a token", schema: boolean.default(false) },
+} satisfies Record<string, Setting>;
+
+type Settings = typeof settings;
+export type Config = { [K in keyof Settings]: z.output<Settings[K]["schema"]> };
+
+export class ConfigError extends Error {
+  readonly env: string;
+  constructor(env: string, message: string) {
+    super(`${env}: ${message}`);
+    this.name = "ConfigError";
+    this.env = env;
+  }
+}
+
+/** Reads and validates every setting; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const out: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(settings) as [keyof Settings, Setting][]) {
+    const raw = env[setting.env];
+    const value = raw === undefined || raw === "" ? undefined : raw;
+    const parsed = setting.schema.safeParse(value);
+    if (!parsed.success) {
+      const shown = value === undefined ? "(unset)" : JSON.stringify(value.length > 60 ? value.slice(0, 60) + "…" : value);
+      throw new ConfigError(setting.env, `${parsed.error.issues[0]?.message ?? "invalid"}, got ${shown}`);
+    }
+    out[key] = parsed.data;
+  }
+  const config = out as Config;
+  if (config.leaseRenewMs * 2 > config.leaseTtlMs) {
+    throw new ConfigError("TICKWHEEL_LEASE_RENEW_MS", `expected at most half of TICKWHEEL_LEASE_TTL_MS (${config.leaseTtlMs}), got ${config.leaseRenewMs}`);
+  }
+  if (config.backoffMaxMs < config.backoffBaseMs) {
+    throw new ConfigError("TICKWHEEL_BACKOFF_MAX_MS", `expected at least TICKWHEEL_BACKOFF_BASE_MS (${config.backoffBaseMs}), got ${config.backoffMaxMs}`);
+  }
+  return config;
+}
+
+/** One line per setting: variable, default, description (for --help). */
+export function describeSettings(): { env: string; defaultValue: string; description: string }[] {
+  return Object.values(settings).map((setting: Setting) => {
+    const fallback = setting.schema.safeParse(undefined);
+    const defaultValue = fallback.success && fallback.data !== undefined ? String(fallback.data) : "";
+    return { env: setting.env, defaultValue, description: setting.description };
+  });
+}

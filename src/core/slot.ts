@@ -1,0 +1,33 @@
+/**
+ * Hash slot and shard of a task id: the same CRC16 (XMODEM) mod 16384 that Redis Cluster uses
+ * (CLUSTER KEYSLOT), including its `{hash tag}` rule. Using Redis' own function means a task's
+ * shard can be computed in any process without asking Redis, and agrees with Redis everywhere.
+ * Pure; see DESIGN.md "Hash slot → shard".
+ */
+import { crc16xmodem } from "crc";
+
+/** Number of hash slots in Redis Cluster. */
+export const SLOT_COUNT = 16384;
+
+/**
+ * Redis Cluster's slot of a key. If the key has a `{` and a later `}` with at least one character
+ * between the first `{` and the first `}` after it, only that part is hashed; otherwise the whole
+ * key. Hashes the UTF-8 bytes (`{` and `}` are ASCII, so finding them in the string is the same as
+ * finding them in the bytes).
+ */
+export function keySlot(key: string): number {
+  const open = key.indexOf("{");
+  if (open !== -1) {
+    const close = key.indexOf("}", open + 1);
+    if (close > open + 1) key = key.slice(open + 1, close);
+  }
+  return crc16xmodem(Buffer.from(key, "utf8")) & (SLOT_COUNT - 1);
+}
+
+/** Shard that owns a task: its hash slot modulo the shard count (1..16384). */
+export function shardOf(taskId: string, shardCount: number): number {
+  if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > SLOT_COUNT) {
+    throw new RangeError(`shardCount must be an integer in 1..${SLOT_COUNT}, got ${shardCount}`);
+  }
+  return keySlot(taskId) % shardCount;
+}

@@ -1,0 +1,272 @@
+/**
+ * One tickwheel node: composes the store, the shard leases, one actor per
+ * owned shard, the worker pool and the HTTP API, and owns their start and
+ * stop order.
+ *
+ * Stop order (SIGTERM): quiet every actor (no more claims), let in-flight
+ * tasks finish within the grace period, flush pending acks, release the
+ * leases (others take over at once), close Redis, close HTTP.
+ */
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { Store } from "../store/store.ts";
+import { Client } from "../client/client.ts";
+import { ShardActor } from "../shard/shard-actor.ts";
+import { WorkerPool } from "../pool/worker-pool.ts";
+import { Completer } from "../pool/completer.ts";
+import { ShardOwnership } from "../ownership/shard-ownership.ts";
+import { LatencyRecorder } from "../core/latency-histogram.ts";
+import { dueMsOfScore } from "../task/model.ts";
+import type { Config } from "../config/config.ts";
+import type { Logger } from "./log.ts";
+import { createApp } from "../http/app.ts";
+
+export type NodeState = "new" | "running" | "quiet" | "stopped";
+
+export interface ShardInfo {
+  shard: number;
+  owner: string | null;
+  epoch: number | null;
+  ownedHere: boolean;
+  dueCount: number;
+  inFlight: number;
+  dead: number;
+  nextDueAt: number | null;
+  windowSize: number | null;
+  fired: number | null;
+  latenessP50Ms: number | null;
+  latenessP99Ms: number | null;
+}
+
+export class TickwheelNode {
+  readonly config: Config;
+  readonly nodeId: string;
+  readonly log: Logger;
+  readonly store: Store;
+  readonly client: Client;
+  readonly pool: WorkerPool;
+  readonly completer: Completer;
+  readonly ownership: ShardOwnership;
+  /** Node-wide lateness of every started task. */
+  readonly lateness = new LatencyRecorder();
+  private readonly actors = new Map<number, ShardActor>();
+  private shardCount = 0;
+  private state: NodeState = "new";
+  private server: ReturnType<typeof Bun.serve> | null = null;
+  private keepaliveTimer: ReturnType<typeof setInterval> | null = null;
+  readonly startedAt = Date.now();
+  redisErrors = 0;
+
+  constructor(config: Config, log: Logger) {
+    this.config = config;
+    this.log = log;
+    this.nodeId = config.nodeId ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 40)}-${Math.random().toString(36).slice(2, 8)}`;
+    this.store = new Store({
+      redisUrl: config.redisUrl,
+      clusterNodes: config.redisClusterNodes,
+      prefix: config.prefix,
+      name: `tickwheel-${this.nodeId}`,
+      onError: (error) => {
+        this.redisErrors++;
+        if (this.redisErrors % 100 === 1) this.log.warn({ err: String(error) }, "redis connection error");
+      },
+    });
+    this.client = new Client({
+      store: this.store,
+      validateKnownTasks: true,
+      retentionMs: config.retentionMs,
+      defaults: {
+        maxAttempts: config.defaultMaxAttempts,
+        timeoutMs: config.defaultTimeoutMs,
+        backoff: { baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs },
+        maxArgsBytes: config.maxArgsBytes,
+      },
+    });
+    this.completer = new Completer({
+      store: this.store,
+      log: this.log,
+      retentionMs: config.retentionMs,
+      deadRetentionMs: config.deadRetentionMs,
+      maxResultBytes: config.maxResultBytes,
+      onRetryScheduled: (shard, id, score) => this.actors.get(shard)?.hint(id, score),
+    });
+    this.ownership = new ShardOwnership({
+      store: this.store,
+      nodeId: this.nodeId,
+      ttlMs: config.leaseTtlMs,
+      renewEveryMs: config.leaseRenewMs,
+      log: this.log,
+      desiredShards: () => this.desiredShards(),
+      onAcquired: (shard, token) => this.startActor(shard, token),
+      onLost: (shard, token) => this.stopActor(shard, token),
+      onHandoff: (shard, token) => this.handOff(shard, token),
+    });
+    this.pool = new WorkerPool({
+      concurrency: config.concurrency,
+      completer: this.completer,
+      log: this.log,
+      canStart: (shard, token) => this.state !== "stopped" && this.ownership.canStart(shard, token),
+      progress: async (job, value) => {
+        await this.store.setProgress(job.shard, job.id, JSON.stringify(value ?? null));
+      },
+      onStart: (job, latenessMs) => {
+        this.lateness.record(latenessMs);
+        this.actors.get(job.shard)?.recordStart(latenessMs);
+      },
+    });
+  }
+
+  get currentState(): NodeState {
+    return this.state;
+  }
+
+  get shards(): number {
+    return this.shardCount;
+  }
+
+  get url(): string | null {
+    return this.server ? `http://${this.config.host === "0.0.0.0" ? "127.0.0.1" : this.config.host}:${this.server.port}` : null;
+  }
+
+  /** Ready = Redis reachable, leases renewing, not stopping. */
+  get ready(): boolean {
+    return this.state === "running" && this.store.ready && this.ownership.healthy;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== "new") return;
+    const { shards } = await this.store.ensureClusterConfig(this.config.shards, 16, this.config.lookaheadMs);
+    this.shardCount = shards;
+    if (this.config.tasksModule) {
+      const path = resolve(this.config.tasksModule);
+      await import(path);
+      this.log.info({ tasksModule: path }, "tasks module loaded");
+    }
+    this.store.onWake((shard, id, score) => this.actors.get(shard)?.hint(id, score));
+    this.state = "running";
+    await this.ownership.start();
+    this.keepaliveTimer = setInterval(() => void this.keepVisibilityAlive(), Math.max(100, Math.floor(this.config.visibilityMs / 3)));
+    this.server = Bun.serve({
+      port: this.config.port,
+      hostname: this.config.host,
+      fetch: createApp(this).fetch,
+    });
+    this.log.info(
+      { nodeId: this.nodeId, url: this.url, shards, owned: this.actors.size, concurrency: this.config.concurrency },
+      "tickwheel node started",
+    );
+  }
+
+  /** Graceful stop; idempotent. */
+  async stop(): Promise<void> {
+    if (this.state === "stopped" || this.state === "quiet") return;
+    const wasRunning = this.state === "running";
+    this.state = "quiet";
+    if (wasRunning) {
+      this.log.info({ inFlight: this.pool.inFlight, graceMs: this.config.graceMs }, "stopping: no more claims, draining in-flight tasks");
+      await Promise.all([...this.actors.values()].map((actor) => actor.quiet()));
+      const drained = await this.pool.drain(this.config.graceMs);
+      if (!drained) this.log.warn({ inFlight: this.pool.inFlight }, "grace period over; aborted the rest (they run again after their visibility deadline)");
+      await this.completer.flush();
+    }
+    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    await this.ownership.stop();
+    for (const actor of this.actors.values()) actor.stop();
+    this.actors.clear();
+    this.state = "stopped";
+    await this.store.unsubscribeWakes([...Array(this.shardCount).keys()]).catch(() => {});
+    await this.store.quit();
+    this.server?.stop(true);
+    this.log.info("tickwheel node stopped");
+  }
+
+  actor(shard: number): ShardActor | undefined {
+    return this.actors.get(shard);
+  }
+
+  /** Every shard's state as seen from here (Redis counts for all, live figures for the owned). */
+  async shardInfo(): Promise<ShardInfo[]> {
+    const stats = await Promise.all([...Array(this.shardCount).keys()].map((shard) => this.store.shardStats(shard)));
+    const running = this.pool.runningByShard();
+    return stats.map((s) => {
+      const actor = this.actors.get(s.shard)?.stats();
+      const colon = s.leaseToken?.lastIndexOf(":") ?? -1;
+      return {
+        shard: s.shard,
+        owner: s.leaseToken && colon > 0 ? s.leaseToken.slice(0, colon) : null,
+        epoch: s.leaseToken && colon > 0 ? Number(s.leaseToken.slice(colon + 1)) : null,
+        ownedHere: !!actor,
+        dueCount: s.dueCount,
+        inFlight: actor ? (running.get(s.shard)?.ids.length ?? 0) : s.runningCount,
+        dead: s.deadCount,
+        nextDueAt: s.nextDueScore === null ? null : dueMsOfScore(s.nextDueScore),
+        windowSize: actor?.windowSize ?? null,
+        fired: actor?.fired ?? null,
+        latenessP50Ms: actor?.latenessP50 ?? null,
+        latenessP99Ms: actor?.latenessP99 ?? null,
+      };
+    });
+  }
+
+  private desiredShards(): number[] {
+    if (this.state !== "running") return [];
+    return [...Array(this.shardCount).keys()];
+  }
+
+  private startActor(shard: number, token: string): void {
+    this.actors.get(shard)?.stop();
+    const actor = new ShardActor({
+      shard,
+      leaseToken: token,
+      store: this.store,
+      pool: this.pool,
+      log: this.log,
+      lookaheadMs: this.config.lookaheadMs,
+      claimAheadMs: this.config.claimAheadMs,
+      claimBatch: this.config.claimBatch,
+      windowCap: this.config.windowCap,
+      visibilityMs: this.config.visibilityMs,
+      reapEveryMs: Math.max(100, Math.min(1000, Math.floor(this.config.visibilityMs / 4))),
+      refillOffsetMs: Math.floor((shard / Math.max(1, this.shardCount)) * (this.config.lookaheadMs / 2)),
+      fullReloadEvery: 10,
+      onLeaseLost: (lostShard, lostToken) => this.ownership.lost(lostShard, lostToken),
+    });
+    this.actors.set(shard, actor);
+    actor.start();
+    void this.store.subscribeWakes([shard]).catch((error) => this.log.warn({ shard, err: String(error) }, "wake subscription failed; refills still load new tasks"));
+  }
+
+  private stopActor(shard: number, token: string): void {
+    const actor = this.actors.get(shard);
+    if (!actor || actor.leaseToken !== token) return;
+    actor.stop();
+    this.actors.delete(shard);
+    void this.store.unsubscribeWakes([shard]).catch(() => {});
+  }
+
+  private async handOff(shard: number, token: string): Promise<void> {
+    const actor = this.actors.get(shard);
+    if (!actor || actor.leaseToken !== token) return;
+    await actor.quiet();
+    const deadline = Date.now() + this.config.graceMs;
+    while (this.pool.runningByShard().has(shard) && Date.now() < deadline) await Bun.sleep(20);
+    await this.completer.flush();
+    actor.stop();
+    if (this.actors.get(shard) === actor) this.actors.delete(shard);
+    void this.store.unsubscribeWakes([shard]).catch(() => {});
+  }
+
+  /** Pushes the visibility deadline of running attempts forward so long tasks are not reaped. */
+  private async keepVisibilityAlive(): Promise<void> {
+    const deadline = Date.now() + this.config.visibilityMs;
+    await Promise.all(
+      [...this.pool.runningByShard()].map(async ([shard, group]) => {
+        try {
+          await this.store.extend(shard, group.token, deadline, group.ids);
+        } catch (error) {
+          this.log.warn({ shard, err: String(error) }, "visibility keepalive failed");
+        }
+      }),
+    );
+  }
+}

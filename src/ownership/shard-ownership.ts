@@ -1,0 +1,206 @@
+/**
+ * Shard leases of this node: acquire the shards it should own, renew them
+ * well inside the TTL, hand back the ones that now belong to someone else,
+ * and notice when one is lost.
+ *
+ * Fencing has two halves (DESIGN.md, Ownership). Redis checks the lease
+ * token inside every claim, finish and reap script. Here, the node keeps
+ * for each lease the monotonic instant until which it is surely still valid:
+ * the moment the last successful renew was *sent* plus the TTL, minus a
+ * margin. Redis started the TTL after that moment, so by the time the local
+ * validity ends the lease may lapse, never the other way round. A node that
+ * was frozen (GC, SIGSTOP, a paused VM) past that instant starts nothing
+ * until it has renewed, and if renewing fails the shard is gone.
+ */
+import type { Store } from "../store/store.ts";
+import type { Logger } from "../node/log.ts";
+
+export interface OwnershipOptions {
+  store: Store;
+  nodeId: string;
+  ttlMs: number;
+  renewEveryMs: number;
+  log: Logger;
+  /** The shards this node should own now (all of them for a single node). */
+  desiredShards: () => Iterable<number>;
+  /** A lease was acquired: start the shard's actor. */
+  onAcquired: (shard: number, token: string) => void;
+  /** A lease was lost (expired, taken, or locally lapsed): stop the actor at once. */
+  onLost: (shard: number, token: string) => void;
+  /**
+   * The shard belongs to another node now: stop claiming and let its running
+   * tasks finish; the lease is released once this resolves.
+   */
+  onHandoff: (shard: number, token: string) => Promise<void>;
+  /** Lease changes, for metrics. */
+  onChange?: (event: "acquired" | "lost" | "released", shard: number) => void;
+  monotonicNow?: () => number;
+}
+
+interface Lease {
+  token: string;
+  /** Monotonic ms until which this node may act on the shard. */
+  validUntil: number;
+  handingOff: boolean;
+}
+
+export type OwnershipState = "new" | "running" | "stopped";
+
+export class ShardOwnership {
+  private readonly options: OwnershipOptions;
+  private readonly monotonicNow: () => number;
+  private readonly leases = new Map<number, Lease>();
+  private state: OwnershipState = "new";
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private cycle: Promise<void> = Promise.resolve();
+  /** Margin for clock drift between the node and Redis and for slow replies. */
+  private readonly marginMs: number;
+  private lastError: string | null = null;
+
+  constructor(options: OwnershipOptions) {
+    this.options = options;
+    this.monotonicNow = options.monotonicNow ?? (() => performance.now());
+    this.marginMs = Math.max(50, Math.floor(options.ttlMs / 10));
+  }
+
+  /** Runs the first acquisition round before resolving, so a single node owns its shards at once. */
+  async start(): Promise<void> {
+    if (this.state !== "new") return;
+    this.state = "running";
+    this.cycle = this.runCycle();
+    await this.cycle;
+  }
+
+  canStart(shard: number, token: string): boolean {
+    const lease = this.leases.get(shard);
+    return !!lease && lease.token === token && this.monotonicNow() < lease.validUntil;
+  }
+
+  /** Current leases, for /admin and metrics. */
+  owned(): Map<number, string> {
+    return new Map([...this.leases].map(([shard, lease]) => [shard, lease.token]));
+  }
+
+  get healthy(): boolean {
+    return this.lastError === null;
+  }
+
+  /** Told by an actor whose fenced script was refused: forget the lease now. */
+  lost(shard: number, token: string): void {
+    const lease = this.leases.get(shard);
+    if (!lease || lease.token !== token) return;
+    this.leases.delete(shard);
+    this.options.onChange?.("lost", shard);
+    this.options.onLost(shard, token);
+  }
+
+  /** Releases every lease (after the caller drained its work) and stops the loop. */
+  async stop(): Promise<void> {
+    if (this.state === "stopped") return;
+    this.state = "stopped";
+    if (this.timer) clearTimeout(this.timer);
+    await this.cycle.catch(() => {});
+    await Promise.all(
+      [...this.leases].map(async ([shard, lease]) => {
+        try {
+          await this.options.store.leaseRelease(shard, lease.token);
+          this.options.onChange?.("released", shard);
+        } catch (error) {
+          this.options.log.warn({ shard, err: String(error) }, "could not release lease; it expires by its TTL");
+        }
+      }),
+    );
+    this.leases.clear();
+  }
+
+  private schedule(): void {
+    if (this.state !== "running") return;
+    this.timer = setTimeout(() => {
+      this.cycle = this.runCycle();
+    }, this.options.renewEveryMs);
+  }
+
+  private async runCycle(): Promise<void> {
+    try {
+      await this.renewAll();
+      if (this.state === "running") await this.acquireAndHandOff();
+      if (this.lastError !== null) this.options.log.info("redis reachable again; leases renewed");
+      this.lastError = null;
+    } catch (error) {
+      const message = String(error);
+      if (message !== this.lastError) this.options.log.warn({ err: message }, "lease round failed; retrying");
+      this.lastError = message;
+      this.expireLapsed();
+    } finally {
+      this.schedule();
+    }
+  }
+
+  private async renewAll(): Promise<void> {
+    const { store, ttlMs } = this.options;
+    const entries = [...this.leases];
+    const sentAt = this.monotonicNow();
+    const results = await Promise.allSettled(entries.map(([shard, lease]) => store.leaseRenew(shard, lease.token, ttlMs)));
+    let failure: unknown = null;
+    results.forEach((result, i) => {
+      const [shard, lease] = entries[i]!;
+      if (this.leases.get(shard) !== lease) return;
+      if (result.status === "rejected") {
+        failure = result.reason;
+      } else if (result.value) {
+        lease.validUntil = sentAt + ttlMs - this.marginMs;
+      } else {
+        this.options.log.warn({ shard, token: lease.token }, "lease lost");
+        this.lost(shard, lease.token);
+      }
+    });
+    if (failure !== null) throw failure;
+  }
+
+  private async acquireAndHandOff(): Promise<void> {
+    const { store, nodeId, ttlMs } = this.options;
+    const desired = new Set(this.options.desiredShards());
+    const toAcquire = [...desired].filter((shard) => !this.leases.has(shard));
+    const sentAt = this.monotonicNow();
+    const outcomes = await Promise.all(toAcquire.map((shard) => store.leaseAcquire(shard, nodeId, ttlMs)));
+    outcomes.forEach((outcome, i) => {
+      const shard = toAcquire[i]!;
+      if (!outcome.acquired || this.state !== "running") {
+        if (outcome.acquired) void store.leaseRelease(shard, outcome.token).catch(() => {});
+        return;
+      }
+      this.leases.set(shard, { token: outcome.token, validUntil: sentAt + ttlMs - this.marginMs, handingOff: false });
+      this.options.onChange?.("acquired", shard);
+      this.options.onAcquired(shard, outcome.token);
+    });
+    for (const [shard, lease] of this.leases) {
+      if (desired.has(shard) || lease.handingOff) continue;
+      lease.handingOff = true;
+      void this.handOff(shard, lease);
+    }
+  }
+
+  private async handOff(shard: number, lease: Lease): Promise<void> {
+    try {
+      await this.options.onHandoff(shard, lease.token);
+      if (this.leases.get(shard) !== lease) return;
+      this.leases.delete(shard);
+      await this.options.store.leaseRelease(shard, lease.token);
+      this.options.onChange?.("released", shard);
+      this.options.log.info({ shard }, "shard handed off");
+    } catch (error) {
+      this.options.log.warn({ shard, err: String(error) }, "hand-off release failed; the lease expires by its TTL");
+    }
+  }
+
+  /** Redis unreachable: a lease whose local validity ran out is treated as lost. */
+  private expireLapsed(): void {
+    const now = this.monotonicNow();
+    for (const [shard, lease] of [...this.leases]) {
+      if (now >= lease.validUntil) {
+        this.options.log.warn({ shard }, "lease lapsed while redis was unreachable");
+        this.lost(shard, lease.token);
+      }
+    }
+  }
+}

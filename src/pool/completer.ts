@@ -1,0 +1,190 @@
+/**
+ * Ends attempts in Redis. Acks (and dead and expired finishes) coalesce for
+ * a few milliseconds per shard into one fenced finish script, because at
+ * thousands of tasks a second one round trip per task would be the limit.
+ * A failed flush is kept and tried again: an attempt that is never
+ * finished comes back through the reaper, so retrying here only saves a
+ * duplicate run, and giving up loses nothing.
+ */
+import { backoffDelayMs } from "../core/backoff.ts";
+import { encodeFinal } from "../task/codec.ts";
+import { dueScore } from "../task/model.ts";
+import { LEASE_LOST, type FinishItem, type Store } from "../store/store.ts";
+import type { Logger } from "../node/log.ts";
+import type { Job } from "./job.ts";
+
+export interface CompleterOptions {
+  store: Store;
+  log: Logger;
+  /** How long finished tasks' state and result stay readable. */
+  retentionMs: number;
+  /** How long dead tasks stay listed and retryable. */
+  deadRetentionMs: number;
+  /** Results larger than this (JSON bytes) are not stored; the task still succeeds. */
+  maxResultBytes: number;
+  /** Told when a retry lands back in `due`, so the owning actor can wake for it. */
+  onRetryScheduled: (shard: number, id: string, score: string) => void;
+  now?: () => number;
+  random?: () => number;
+}
+
+/** Coalescing window for acks. */
+const FLUSH_DELAY_MS = 2;
+/** Flush at once beyond this many pending finishes of one shard. */
+const FLUSH_BATCH = 500;
+const RETRY_FLUSH_MS = 250;
+
+interface PendingBatch {
+  token: string;
+  items: FinishItem[];
+}
+
+export class Completer {
+  private readonly options: CompleterOptions;
+  private readonly now: () => number;
+  private readonly pending = new Map<number, PendingBatch>();
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Counters for metrics and /admin. */
+  readonly counts = { succeeded: 0, retried: 0, dead: 0, expired: 0, staleAcks: 0 };
+
+  constructor(options: CompleterOptions) {
+    this.options = options;
+    this.now = options.now ?? Date.now;
+  }
+
+  succeeded(job: Job, result: unknown): void {
+    let stored = result;
+    let lastError: string | undefined;
+    const json = result === undefined ? undefined : safeJson(result);
+    if (json === undefined) {
+      stored = undefined;
+    } else if (Buffer.byteLength(json) > this.options.maxResultBytes) {
+      stored = undefined;
+      lastError = `result not stored: ${Buffer.byteLength(json)} bytes is over the ${this.options.maxResultBytes}-byte limit`;
+    }
+    this.counts.succeeded++;
+    this.enqueue(job, "succeeded", stored, lastError, this.options.retentionMs);
+  }
+
+  expired(job: Job): void {
+    this.counts.expired++;
+    this.enqueue(job, "expired", undefined, `expired at ${new Date(job.spec.expiresAt ?? 0).toISOString()} before it could start`, this.options.retentionMs);
+  }
+
+  dead(job: Job, error: string): void {
+    this.counts.dead++;
+    this.options.log.error(
+      { taskId: job.id, task: job.spec.name, attempt: job.attempt, err: error, shard: job.shard },
+      "task dead",
+    );
+    this.enqueue(job, "dead", undefined, error, this.options.deadRetentionMs);
+  }
+
+  /** A failed attempt: retry with backoff, or dead once maxAttempts are used. */
+  async failed(job: Job, error: string, retryable: boolean): Promise<void> {
+    if (!retryable || job.attempt >= job.spec.maxAttempts) {
+      this.dead(job, error);
+      return;
+    }
+    const delayMs = backoffDelayMs(job.attempt, job.spec.backoff, this.options.random);
+    const score = dueScore(this.now() + Math.round(delayMs), job.spec.priority);
+    this.options.log.warn(
+      { taskId: job.id, task: job.spec.name, attempt: job.attempt, err: error, retryInMs: Math.round(delayMs) },
+      "task failed, will retry",
+    );
+    try {
+      const outcome = await this.options.store.retry(job.shard, job.leaseToken, job.id, job.attempt, score, error);
+      if (outcome === true) {
+        this.counts.retried++;
+        this.options.onRetryScheduled(job.shard, job.id, score);
+      } else {
+        this.counts.staleAcks++;
+      }
+    } catch (redisError) {
+      // The attempt stays in the run set and the reaper brings it back: late, not lost.
+      this.options.log.error({ taskId: job.id, err: String(redisError) }, "could not record retry; the reaper will return the task");
+    }
+  }
+
+  /** Resolves once everything queued so far reached Redis (or was given up as stale). */
+  async flush(): Promise<void> {
+    this.flushNow();
+    while (this.inFlight.size > 0 || this.pending.size > 0) {
+      await Promise.all([...this.inFlight]);
+      if (this.pending.size > 0) this.flushNow();
+    }
+  }
+
+  get pendingCount(): number {
+    let n = 0;
+    for (const batch of this.pending.values()) n += batch.items.length;
+    return n;
+  }
+
+  private enqueue(job: Job, state: FinishItem["state"], result: unknown, lastError: string | undefined, ttlMs: number): void {
+    const header: Parameters<typeof encodeFinal>[0] = {
+      state,
+      attempt: job.attempt,
+      dueAt: job.dueMs,
+      finishedAt: this.now(),
+    };
+    if (lastError !== undefined) header.lastError = lastError;
+    if (result !== undefined) header.result = result;
+    const item: FinishItem = { id: job.id, attempt: job.attempt, state, finalJson: encodeFinal(header, job.specJson), ttlMs };
+    let batch = this.pending.get(job.shard);
+    if (!batch || batch.token !== job.leaseToken) {
+      if (batch) this.send(job.shard, batch);
+      batch = { token: job.leaseToken, items: [] };
+      this.pending.set(job.shard, batch);
+    }
+    batch.items.push(item);
+    if (batch.items.length >= FLUSH_BATCH) {
+      this.pending.delete(job.shard);
+      this.send(job.shard, batch);
+    } else if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => this.flushNow(), FLUSH_DELAY_MS);
+    }
+  }
+
+  private flushNow(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    const batches = [...this.pending];
+    this.pending.clear();
+    for (const [shard, batch] of batches) this.send(shard, batch);
+  }
+
+  private send(shard: number, batch: PendingBatch): void {
+    const done = this.options.store
+      .finish(shard, batch.token, this.now(), this.options.deadRetentionMs, batch.items)
+      .then((outcome) => {
+        if (outcome === LEASE_LOST) {
+          this.counts.staleAcks += batch.items.length;
+          this.options.log.warn({ shard, count: batch.items.length }, "lease lost before ack; those tasks will run again elsewhere");
+          return;
+        }
+        for (const finished of outcome) if (!finished) this.counts.staleAcks++;
+      })
+      .catch((error) => {
+        this.options.log.error({ shard, count: batch.items.length, err: String(error) }, "ack failed; retrying");
+        setTimeout(() => {
+          const current = this.pending.get(shard);
+          if (current && current.token === batch.token) current.items.push(...batch.items);
+          else if (!current) this.pending.set(shard, batch);
+          else this.send(shard, batch);
+          if (!this.flushTimer) this.flushTimer = setTimeout(() => this.flushNow(), FLUSH_DELAY_MS);
+        }, RETRY_FLUSH_MS);
+      })
+      .finally(() => this.inFlight.delete(done));
+    this.inFlight.add(done);
+  }
+}
+
+function safeJson(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The node's one worker pool, shared by all its shards. It holds the hard
+ * concurrency bound: a shard reserves slots before it claims, so it never
+ * takes from Redis more than can start now, and what cannot start stays
+ * durable in Redis instead of in a JS array. In-flight work is held in a
+ * map (strongly referenced, counted) until its attempt is finished.
+ *
+ * Before starting, the pool asks whether the shard's lease is still valid
+ * by this node's monotonic clock: a node that was frozen past its lease
+ * drops what it holds unstarted (the reaper returns it, it runs elsewhere).
+ */
+import type { Logger } from "../node/log.ts";
+import type { Completer } from "./completer.ts";
+import type { Job } from "./job.ts";
+import { runHandler, type AttemptOutcome } from "./run-handler.ts";
+
+export interface WorkerPoolOptions {
+  concurrency: number;
+  completer: Completer;
+  log: Logger;
+  /** Whether a claimed task of this shard under this token may start now. */
+  canStart: (shard: number, leaseToken: string) => boolean;
+  /** Stores a running task's progress value. */
+  progress: (job: Job, value: unknown) => Promise<void>;
+  /** Lateness (start - due, ms) of every started attempt. */
+  onStart?: (job: Job, latenessMs: number) => void;
+  /** Runs one attempt; the in-process handler runner unless a test or target overrides it. */
+  execute?: typeof runHandler;
+  now?: () => number;
+}
+
+export interface PoolCounts {
+  started: number;
+  dropped: number;
+  expired: number;
+}
+
+export class WorkerPool {
+  readonly concurrency: number;
+  private readonly options: WorkerPoolOptions;
+  private readonly now: () => number;
+  private readonly execute: typeof runHandler;
+  private reserved = 0;
+  /** id -> job for every running attempt (the strong reference). */
+  private readonly running = new Map<string, Job>();
+  private readonly capacityWaiters = new Set<() => void>();
+  private readonly stopController = new AbortController();
+  private idleWaiters: (() => void)[] = [];
+  readonly counts: PoolCounts = { started: 0, dropped: 0, expired: 0 };
+
+  constructor(options: WorkerPoolOptions) {
+    if (!Number.isInteger(options.concurrency) || options.concurrency < 1) throw new Error("concurrency must be >= 1");
+    this.options = options;
+    this.concurrency = options.concurrency;
+    this.now = options.now ?? Date.now;
+    this.execute = options.execute ?? runHandler;
+  }
+
+  get inFlight(): number {
+    return this.running.size;
+  }
+
+  get free(): number {
+    return this.concurrency - this.running.size - this.reserved;
+  }
+
+  get utilisation(): number {
+    return this.running.size / this.concurrency;
+  }
+
+  /** Takes up to `wanted` slots for an upcoming claim; returns how many were granted. */
+  reserve(wanted: number): number {
+    const granted = Math.max(0, Math.min(wanted, this.free));
+    this.reserved += granted;
+    return granted;
+  }
+
+  /** Gives back reserved slots that a claim did not fill. */
+  unreserve(count: number): void {
+    this.reserved -= count;
+    if (this.reserved < 0) throw new Error("pool: unreserved more slots than were reserved");
+    if (count > 0) this.notifyCapacity();
+  }
+
+  /** One-shot callback for when slots free up (a shard that found the pool full). */
+  whenCapacity(listener: () => void): void {
+    this.capacityWaiters.add(listener);
+  }
+
+  /** Ids of running attempts grouped by shard and lease token (for visibility keepalive). */
+  runningByShard(): Map<number, { token: string; ids: string[] }> {
+    const groups = new Map<number, { token: string; ids: string[] }>();
+    for (const job of this.running.values()) {
+      let group = groups.get(job.shard);
+      if (!group) {
+        group = { token: job.leaseToken, ids: [] };
+        groups.set(job.shard, group);
+      }
+      group.ids.push(job.id);
+    }
+    return groups;
+  }
+
+  /**
+   * Starts a claimed attempt in a slot reserved for it. A task whose lease is
+   * no longer valid is dropped unstarted; an expired task is finished as such.
+   */
+  start(job: Job): void {
+    this.reserved--;
+    if (!this.options.canStart(job.shard, job.leaseToken)) {
+      this.counts.dropped++;
+      this.notifyCapacity();
+      return;
+    }
+    const now = this.now();
+    if (job.spec.expiresAt !== null && now > job.spec.expiresAt) {
+      this.counts.expired++;
+      this.options.completer.expired(job);
+      this.notifyCapacity();
+      return;
+    }
+    if (job.attempt > job.spec.maxAttempts) {
+      // Only reaped attempts get here: the worker died every time it ran this task.
+      this.options.completer.dead(job, `worker lost ${job.spec.maxAttempts} times (visibility deadline passed)`);
+      this.notifyCapacity();
+      return;
+    }
+    this.counts.started++;
+    this.running.set(job.id, job);
+    this.options.onStart?.(job, now - job.dueMs);
+    void this.run(job);
+  }
+
+  /** Drops a reserved slot whose task will not start (lease lost while held). */
+  drop(): void {
+    this.reserved--;
+    this.counts.dropped++;
+    this.notifyCapacity();
+  }
+
+  /** Resolves true when nothing runs any more, false if the deadline passed first (then aborts the rest). */
+  async drain(graceMs: number): Promise<boolean> {
+    if (this.running.size === 0) return true;
+    const idle = new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true)));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), graceMs);
+    });
+    const drained = await Promise.race([idle, deadline]);
+    clearTimeout(timer);
+    if (!drained) this.stopController.abort(new Error("node stopping: grace period over"));
+    return drained;
+  }
+
+  private async run(job: Job): Promise<void> {
+    let outcome: AttemptOutcome;
+    try {
+      outcome = await this.execute(job, {
+        log: this.options.log.child({ taskId: job.id, task: job.spec.name, attempt: job.attempt }),
+        progress: this.options.progress,
+        stopSignal: this.stopController.signal,
+      });
+    } catch (error) {
+      outcome = { kind: "failed", error: String(error), retryable: true };
+    } finally {
+      // Release the slot whatever happened (a leaked slot would shrink the pool for good).
+      this.running.delete(job.id);
+      this.notifyCapacity();
+      if (this.running.size === 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const waiter of waiters) waiter();
+      }
+    }
+    if (outcome.kind === "succeeded") this.options.completer.succeeded(job, outcome.result);
+    else await this.options.completer.failed(job, outcome.error, outcome.retryable);
+  }
+
+  private notifyCapacity(): void {
+    if (this.free <= 0 || this.capacityWaiters.size === 0) return;
+    const waiters = [...this.capacityWaiters];
+    this.capacityWaiters.clear();
+    for (const waiter of waiters) waiter();
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Key names. Every key of shard k carries the hash tag {k}, so one shard's
+ * keys sit in one Redis Cluster slot and each Lua script touches one slot:
+ * the same scripts run on a standalone Redis and on a cluster.
+ */
+export interface ShardKeys {
+  shard: number;
+  /** ZSET id -> due score (ms + priority fraction). */
+  due: string;
+  /** HASH id -> "attempt:score\n<spec json>" for pending and running tasks. */
+  tasks: string;
+  /** ZSET id -> visibility deadline (ms) of the running attempt. */
+  run: string;
+  /** HASH id -> last error of a task waiting for its retry. */
+  err: string;
+  /** HASH id -> latest progress json of a running task. */
+  progress: string;
+  /** ZSET id -> ms it died; index for listing dead tasks. */
+  dead: string;
+  /** STRING owner token "nodeId:epoch" with a TTL. */
+  lease: string;
+  /** STRING fencing counter. */
+  epoch: string;
+  /** Pub/sub channel for wake hints. */
+  wake: string;
+  /** Final records live at donePrefix + id, each with its own TTL. */
+  donePrefix: string;
+}
+
+export function shardKeys(prefix: string, shard: number): ShardKeys {
+  const base = `${prefix}:{${shard}}:`;
+  return {
+    shard,
+    due: base + "due",
+    tasks: base + "tasks",
+    run: base + "run",
+    err: base + "err",
+    progress: base + "progress",
+    dead: base + "dead",
+    lease: base + "lease",
+    epoch: base + "epoch",
+    wake: base + "wake",
+    donePrefix: base + "done:",
+  };
+}
+
+/** Cluster-wide settings (shard count, look-ahead) under their own hash tag. */
+export function configKey(prefix: string): string {
+  return `${prefix}:{config}`;
+}
+
+/** Node registry (membership) under its own hash tag. */
+export function nodesKey(prefix: string): string {
+  return `${prefix}:{nodes}`;
+}

@@ -1,0 +1,46 @@
+--[[
+  cancel: remove a task that has not been claimed; keep a "cancelled" final
+  record for the retention. A task already running or finished is left alone
+  and its state is reported instead. Needs no lease: it only touches `due`
+  entries, and claim takes them atomically, so the two cannot both win.
+
+  KEYS[1] due ZSET
+  KEYS[2] tasks HASH
+  KEYS[3] run ZSET
+  KEYS[4] err HASH
+  KEYS[5] progress HASH
+  ARGV[1] id
+  ARGV[2] done-key prefix
+  ARGV[3] now ms
+  ARGV[4] retention ms of the final record
+
+  Returns { "cancelled", final json } | { "running", record } |
+          { "final", final json } | { "missing" }
+]]
+local id = ARGV[1]
+if redis.call('ZSCORE', KEYS[1], id) then
+  local record = redis.call('HGET', KEYS[2], id)
+  local attempt, dueMs = string.match(record, '^(%d+):(%d+)')
+  local spec = string.sub(record, string.find(record, '\n', 1, true) + 1)
+  local lastError = redis.call('HGET', KEYS[4], id)
+  local final = '{"state":"cancelled","attempt":' .. attempt .. ',"dueAt":' .. dueMs ..
+    ',"finishedAt":' .. ARGV[3]
+  if lastError then
+    final = final .. ',"lastError":' .. cjson.encode(lastError)
+  end
+  final = final .. ',"spec":' .. spec .. '}'
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('HDEL', KEYS[4], id)
+  redis.call('HDEL', KEYS[5], id)
+  redis.call('SET', ARGV[2] .. id, final, 'PX', ARGV[4])
+  return { 'cancelled', final }
+end
+if redis.call('ZSCORE', KEYS[3], id) then
+  return { 'running', redis.call('HGET', KEYS[2], id) }
+end
+local final = redis.call('GET', ARGV[2] .. id)
+if final then
+  return { 'final', final }
+end
+return { 'missing' }

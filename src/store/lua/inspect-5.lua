@@ -1,0 +1,29 @@
+--[[
+  inspect (read-only): everything GET /v1/tasks/:id needs, read atomically so
+  a task moving between sets is never seen in two states or none.
+
+  KEYS[1] due ZSET
+  KEYS[2] tasks HASH
+  KEYS[3] run ZSET
+  KEYS[4] err HASH
+  KEYS[5] progress HASH
+  ARGV[1] id
+  ARGV[2] done-key prefix
+
+  Returns { "scheduled" | "running", record, last error or false, progress or false }
+        | { "final", final json } | { "missing" }
+]]
+local id = ARGV[1]
+local record = redis.call('HGET', KEYS[2], id)
+if record then
+  local state = 'scheduled'
+  if redis.call('ZSCORE', KEYS[3], id) then
+    state = 'running'
+  end
+  return { state, record, redis.call('HGET', KEYS[4], id), redis.call('HGET', KEYS[5], id) }
+end
+local final = redis.call('GET', ARGV[2] .. id)
+if final then
+  return { 'final', final }
+end
+return { 'missing' }

@@ -1,0 +1,59 @@
+/**
+ * The Lua scripts, embedded as text and registered on a connection under
+ * versioned names. ioredis runs a defined command by EVALSHA and falls back
+ * to EVAL on NOSCRIPT (a restarted or failed-over Redis), also in pipelines.
+ * The version is in the name so that a rolling deploy, where old and new
+ * nodes share one Redis, never runs one version's script with the other's
+ * arguments.
+ */
+import schedule from "./lua/schedule-2.lua" with { type: "text" };
+import claim from "./lua/claim-4.lua" with { type: "text" };
+import finish from "./lua/finish-6.lua" with { type: "text" };
+import retry from "./lua/retry-5.lua" with { type: "text" };
+import reap from "./lua/reap-4.lua" with { type: "text" };
+import extend from "./lua/extend-2.lua" with { type: "text" };
+import cancel from "./lua/cancel-5.lua" with { type: "text" };
+import reschedule from "./lua/reschedule-3.lua" with { type: "text" };
+import inspect from "./lua/inspect-5.lua" with { type: "text" };
+import progress from "./lua/progress-2.lua" with { type: "text" };
+import leaseAcquire from "./lua/lease-acquire-2.lua" with { type: "text" };
+import leaseRenew from "./lua/lease-renew-1.lua" with { type: "text" };
+import leaseRelease from "./lua/lease-release-1.lua" with { type: "text" };
+
+export const SCRIPT_VERSION = 1;
+
+const sources = {
+  schedule: { lua: schedule, keys: 2 },
+  claim: { lua: claim, keys: 4 },
+  finish: { lua: finish, keys: 6 },
+  retry: { lua: retry, keys: 5 },
+  reap: { lua: reap, keys: 4 },
+  extend: { lua: extend, keys: 2 },
+  cancel: { lua: cancel, keys: 5 },
+  reschedule: { lua: reschedule, keys: 3 },
+  inspect: { lua: inspect, keys: 5 },
+  progress: { lua: progress, keys: 2 },
+  leaseAcquire: { lua: leaseAcquire, keys: 2 },
+  leaseRenew: { lua: leaseRenew, keys: 1 },
+  leaseRelease: { lua: leaseRelease, keys: 1 },
+} as const;
+
+export type ScriptName = keyof typeof sources;
+
+export function commandName(script: ScriptName): string {
+  return `tickwheel_v${SCRIPT_VERSION}_${script}`;
+}
+
+interface CommandDefiner {
+  defineCommand(name: string, definition: { lua: string; numberOfKeys: number }): void;
+}
+
+export function defineScripts(connection: CommandDefiner): void {
+  for (const [name, source] of Object.entries(sources) as [ScriptName, (typeof sources)[ScriptName]][]) {
+    connection.defineCommand(commandName(name), { lua: source.lua, numberOfKeys: source.keys });
+  }
+}
+
+export function keyCount(script: ScriptName): number {
+  return sources[script].keys;
+}

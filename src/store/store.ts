@@ -1,0 +1,426 @@
+/**
+ * The store: the only code that talks to Redis. It speaks in intents
+ * (schedule, claim, finish, retry, reap, cancel, …), each one Lua script on
+ * one shard's keys, and returns typed results instead of raw replies.
+ * Fenced intents answer LEASE_LOST when the caller's token no longer holds
+ * the shard, and then changed nothing.
+ */
+import { configKey, nodesKey, shardKeys, type ShardKeys } from "./keys.ts";
+import { commandName, defineScripts, type ScriptName } from "./scripts.ts";
+import { openConnection, type Connection, type ConnectionTarget } from "./connection.ts";
+
+export const LEASE_LOST = "lease" as const;
+export type LeaseLost = typeof LEASE_LOST;
+
+export interface StoreOptions extends ConnectionTarget {
+  prefix: string;
+  /** Connection name shown in CLIENT LIST. */
+  name?: string;
+  /** Called for connection-level errors (metrics, logs); they are retried by the client. */
+  onError?: (error: Error) => void;
+}
+
+export interface ScheduleItem {
+  id: string;
+  score: string;
+  record: string;
+}
+
+export type ScheduleOutcome =
+  | { kind: "created"; score: string }
+  | { kind: "pending"; record: string }
+  | { kind: "final"; finalJson: string };
+
+export interface ClaimedTask {
+  id: string;
+  score: string;
+  record: string;
+}
+
+export interface FinishItem {
+  id: string;
+  attempt: number;
+  state: "succeeded" | "dead" | "expired";
+  finalJson: string;
+  ttlMs: number;
+}
+
+export type ExistingOutcome =
+  | { kind: "running"; record: string }
+  | { kind: "final"; finalJson: string }
+  | { kind: "missing" };
+
+export type CancelOutcome = { kind: "cancelled"; finalJson: string } | ExistingOutcome;
+export type RescheduleOutcome = { kind: "rescheduled"; score: string; record: string } | ExistingOutcome;
+
+export type InspectOutcome =
+  | { kind: "scheduled" | "running"; record: string; lastError: string | null; progressJson: string | null }
+  | { kind: "final"; finalJson: string }
+  | { kind: "missing" };
+
+export interface ShardStats {
+  shard: number;
+  dueCount: number;
+  runningCount: number;
+  deadCount: number;
+  nextDueScore: string | null;
+  leaseToken: string | null;
+  leaseTtlMs: number;
+}
+
+export type LeaseAcquireOutcome = { acquired: true; token: string } | { acquired: false; holder: string };
+
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+type WakeListener = (shard: number, id: string, score: string) => void;
+
+/** Items per schedule script call: big enough to amortise the round trip, small enough to keep Redis responsive. */
+const SCHEDULE_CHUNK = 500;
+
+export class Store {
+  readonly prefix: string;
+  readonly clustered: boolean;
+  private readonly redis: Connection;
+  private readonly target: ConnectionTarget;
+  private readonly onError: (error: Error) => void;
+  private readonly keyCache = new Map<number, ShardKeys>();
+  private subscriber: Connection | null = null;
+  private readonly subscribedShards = new Set<number>();
+  private wakeListener: WakeListener | null = null;
+  private readonly channelShards = new Map<string, number>();
+
+  constructor(options: StoreOptions) {
+    this.prefix = options.prefix;
+    this.target = options;
+    this.clustered = !!options.clusterNodes && options.clusterNodes.length > 0;
+    this.onError = options.onError ?? (() => {});
+    this.redis = openConnection(options, options.name ?? "tickwheel");
+    this.redis.on("error", (error: Error) => this.onError(error));
+    defineScripts(this.redis);
+  }
+
+  keys(shard: number): ShardKeys {
+    let keys = this.keyCache.get(shard);
+    if (!keys) {
+      keys = shardKeys(this.prefix, shard);
+      this.keyCache.set(shard, keys);
+    }
+    return keys;
+  }
+
+  /** True while the main connection is up; /ready reports it. */
+  get ready(): boolean {
+    return this.redis.status === "ready";
+  }
+
+  async ping(): Promise<boolean> {
+    return (await this.redis.ping()) === "PONG";
+  }
+
+  /**
+   * The shard count is a property of the data, not of a node: the first node
+   * (or client) on a prefix records it, and everyone after must agree. The
+   * look-ahead is recorded by nodes so producers know how far ahead a new
+   * task needs a wake hint.
+   */
+  async ensureClusterConfig(wantedShards: number | undefined, fallbackShards: number, lookaheadMs?: number): Promise<{ shards: number; lookaheadMs: number | null }> {
+    const key = configKey(this.prefix);
+    await this.redis.hsetnx(key, "shards", String(wantedShards ?? fallbackShards));
+    if (lookaheadMs !== undefined) await this.redis.hset(key, "lookaheadMs", String(lookaheadMs));
+    const [shardsRaw, lookaheadRaw] = await this.redis.hmget(key, "shards", "lookaheadMs");
+    const shards = Number(shardsRaw);
+    if (wantedShards !== undefined && shards !== wantedShards) {
+      throw new Error(
+        `TICKWHEEL_SHARDS is ${wantedShards} but the data under prefix "${this.prefix}" was created with ${shards} shards; ` +
+          `use ${shards} (changing the shard count needs resharding, which is not supported yet)`,
+      );
+    }
+    return { shards, lookaheadMs: lookaheadRaw ? Number(lookaheadRaw) : null };
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  async schedule(shard: number, items: ScheduleItem[], wakeHorizonScore: number): Promise<ScheduleOutcome[]> {
+    const keys = this.keys(shard);
+    const publish = this.clustered ? "SPUBLISH" : "PUBLISH";
+    const calls: Promise<unknown>[] = [];
+    for (let start = 0; start < items.length; start += SCHEDULE_CHUNK) {
+      const argv: (string | number)[] = [keys.donePrefix, keys.wake, publish, wakeHorizonScore];
+      const end = Math.min(items.length, start + SCHEDULE_CHUNK);
+      for (let i = start; i < end; i++) {
+        const item = items[i]!;
+        argv.push(item.id, item.score, item.record);
+      }
+      calls.push(this.run("schedule", [keys.due, keys.tasks], argv));
+    }
+    const replies = (await Promise.all(calls)) as string[][];
+    const outcomes: ScheduleOutcome[] = [];
+    for (const reply of replies) {
+      for (let i = 0; i < reply.length; i += 2) {
+        const kind = reply[i];
+        const value = reply[i + 1]!;
+        if (kind === "c") outcomes.push({ kind: "created", score: value });
+        else if (kind === "p") outcomes.push({ kind: "pending", record: value });
+        else outcomes.push({ kind: "final", finalJson: value });
+      }
+    }
+    return outcomes;
+  }
+
+  async claim(
+    shard: number,
+    token: string,
+    upToScoreExclusive: number,
+    limit: number,
+    visibilityDeadlineMs: number,
+  ): Promise<ClaimedTask[] | LeaseLost> {
+    const keys = this.keys(shard);
+    const reply = await this.run(
+      "claim",
+      [keys.due, keys.tasks, keys.run, keys.lease],
+      [token, upToScoreExclusive, limit, visibilityDeadlineMs],
+    );
+    if (reply === LEASE_LOST) return LEASE_LOST;
+    const flat = reply as string[];
+    const tasks: ClaimedTask[] = new Array(flat.length / 3);
+    for (let i = 0, j = 0; i < flat.length; i += 3, j++) {
+      tasks[j] = { id: flat[i]!, score: flat[i + 1]!, record: flat[i + 2]! };
+    }
+    return tasks;
+  }
+
+  /** Ends attempts for good; returns per item whether it was still this attempt's. */
+  async finish(
+    shard: number,
+    token: string,
+    nowMs: number,
+    deadRetentionMs: number,
+    items: FinishItem[],
+  ): Promise<boolean[] | LeaseLost> {
+    const keys = this.keys(shard);
+    const argv: (string | number)[] = [token, keys.donePrefix, nowMs, deadRetentionMs];
+    for (const item of items) argv.push(item.id, item.attempt, item.state, item.finalJson, item.ttlMs);
+    const reply = await this.run(
+      "finish",
+      [keys.run, keys.tasks, keys.err, keys.progress, keys.dead, keys.lease],
+      argv,
+    );
+    if (reply === LEASE_LOST) return LEASE_LOST;
+    return (reply as number[]).map((n) => n === 1);
+  }
+
+  async retry(
+    shard: number,
+    token: string,
+    id: string,
+    attempt: number,
+    score: string,
+    error: string,
+  ): Promise<boolean | LeaseLost> {
+    const keys = this.keys(shard);
+    const reply = await this.run(
+      "retry",
+      [keys.run, keys.due, keys.tasks, keys.err, keys.lease],
+      [token, id, attempt, score, error],
+    );
+    return reply === LEASE_LOST ? LEASE_LOST : reply === 1;
+  }
+
+  async reap(shard: number, token: string, nowMs: number, limit: number): Promise<{ id: string; score: string }[] | LeaseLost> {
+    const keys = this.keys(shard);
+    const reply = await this.run("reap", [keys.run, keys.due, keys.tasks, keys.lease], [token, nowMs, limit]);
+    if (reply === LEASE_LOST) return LEASE_LOST;
+    const flat = reply as string[];
+    const out: { id: string; score: string }[] = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i]!, score: flat[i + 1]! });
+    return out;
+  }
+
+  async extend(shard: number, token: string, deadlineMs: number, ids: string[]): Promise<number | LeaseLost> {
+    if (ids.length === 0) return 0;
+    const keys = this.keys(shard);
+    const reply = await this.run("extend", [keys.run, keys.lease], [token, deadlineMs, ...ids]);
+    return reply === LEASE_LOST ? LEASE_LOST : (reply as number);
+  }
+
+  async cancel(shard: number, id: string, nowMs: number, retentionMs: number): Promise<CancelOutcome> {
+    const keys = this.keys(shard);
+    const reply = (await this.run(
+      "cancel",
+      [keys.due, keys.tasks, keys.run, keys.err, keys.progress],
+      [id, keys.donePrefix, nowMs, retentionMs],
+    )) as string[];
+    if (reply[0] === "cancelled") return { kind: "cancelled", finalJson: reply[1]! };
+    return existing(reply);
+  }
+
+  async reschedule(shard: number, id: string, dueMs: number, wakeHorizonScore: number): Promise<RescheduleOutcome> {
+    const keys = this.keys(shard);
+    const reply = (await this.run(
+      "reschedule",
+      [keys.due, keys.tasks, keys.run],
+      [id, keys.donePrefix, Math.floor(dueMs), keys.wake, this.clustered ? "SPUBLISH" : "PUBLISH", wakeHorizonScore],
+    )) as string[];
+    if (reply[0] === "rescheduled") return { kind: "rescheduled", score: reply[1]!, record: reply[2]! };
+    return existing(reply);
+  }
+
+  async setProgress(shard: number, id: string, progressJson: string): Promise<boolean> {
+    const keys = this.keys(shard);
+    return (await this.run("progress", [keys.run, keys.progress], [id, progressJson])) === 1;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async inspect(shard: number, id: string): Promise<InspectOutcome> {
+    const keys = this.keys(shard);
+    const reply = (await this.run(
+      "inspect",
+      [keys.due, keys.tasks, keys.run, keys.err, keys.progress],
+      [id, keys.donePrefix],
+    )) as (string | null)[];
+    const kind = reply[0];
+    if (kind === "scheduled" || kind === "running") {
+      return { kind, record: reply[1]!, lastError: reply[2] ?? null, progressJson: reply[3] ?? null };
+    }
+    if (kind === "final") return { kind, finalJson: reply[1]! };
+    return { kind: "missing" };
+  }
+
+  /**
+   * Ids and scores of due entries in (fromScore, toScore], in due order: what
+   * a shard actor loads into its wheel. Never payloads.
+   */
+  async dueWindow(
+    shard: number,
+    fromScoreExclusive: number | "-inf",
+    toScoreInclusive: number,
+    limit: number,
+  ): Promise<{ ids: string[]; scores: string[] }> {
+    const from = fromScoreExclusive === "-inf" ? "-inf" : `(${fromScoreExclusive}`;
+    const flat = await this.redis.zrangebyscore(this.keys(shard).due, from, toScoreInclusive, "WITHSCORES", "LIMIT", 0, limit);
+    const ids = new Array<string>(flat.length / 2);
+    const scores = new Array<string>(flat.length / 2);
+    for (let i = 0, j = 0; i < flat.length; i += 2, j++) {
+      ids[j] = flat[i]!;
+      scores[j] = flat[i + 1]!;
+    }
+    return { ids, scores };
+  }
+
+  async shardStats(shard: number): Promise<ShardStats> {
+    const keys = this.keys(shard);
+    const [dueCount, runningCount, deadCount, first, leaseToken, leaseTtlMs] = await Promise.all([
+      this.redis.zcard(keys.due),
+      this.redis.zcard(keys.run),
+      this.redis.zcard(keys.dead),
+      this.redis.zrange(keys.due, "0", "0", "WITHSCORES"),
+      this.redis.get(keys.lease),
+      this.redis.pttl(keys.lease),
+    ]);
+    return {
+      shard,
+      dueCount,
+      runningCount,
+      deadCount,
+      nextDueScore: first[1] ?? null,
+      leaseToken,
+      leaseTtlMs,
+    };
+  }
+
+  // ---------------------------------------------------------------- leases
+
+  async leaseAcquire(shard: number, nodeId: string, ttlMs: number): Promise<LeaseAcquireOutcome> {
+    const keys = this.keys(shard);
+    const reply = (await this.run("leaseAcquire", [keys.lease, keys.epoch], [nodeId, ttlMs])) as [number, string];
+    return reply[0] === 1 ? { acquired: true, token: reply[1] } : { acquired: false, holder: reply[1] };
+  }
+
+  async leaseRenew(shard: number, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.run("leaseRenew", [this.keys(shard).lease], [token, ttlMs])) === 1;
+  }
+
+  async leaseRelease(shard: number, token: string): Promise<boolean> {
+    return (await this.run("leaseRelease", [this.keys(shard).lease], [token])) === 1;
+  }
+
+  // ---------------------------------------------------------------- wake hints
+
+  /** Hints arrive as (shard, id, score); a lost hint only delays a task until the next refill. */
+  onWake(listener: WakeListener): void {
+    this.wakeListener = listener;
+  }
+
+  async subscribeWakes(shards: number[]): Promise<void> {
+    const fresh = shards.filter((shard) => !this.subscribedShards.has(shard));
+    if (fresh.length === 0) return;
+    const subscriber = this.ensureSubscriber();
+    for (const shard of fresh) {
+      this.subscribedShards.add(shard);
+      this.channelShards.set(this.keys(shard).wake, shard);
+    }
+    const channels = fresh.map((shard) => this.keys(shard).wake);
+    if (this.clustered) {
+      // Channels of different slots need separate SSUBSCRIBE calls.
+      await Promise.all(channels.map((channel) => subscriber.ssubscribe(channel)));
+    } else {
+      await subscriber.subscribe(...channels);
+    }
+  }
+
+  async unsubscribeWakes(shards: number[]): Promise<void> {
+    const gone = shards.filter((shard) => this.subscribedShards.delete(shard));
+    if (gone.length === 0 || !this.subscriber) return;
+    const channels = gone.map((shard) => this.keys(shard).wake);
+    if (this.clustered) await Promise.all(channels.map((channel) => this.subscriber!.sunsubscribe(channel)));
+    else await this.subscriber.unsubscribe(...channels);
+  }
+
+  private ensureSubscriber(): Connection {
+    if (this.subscriber) return this.subscriber;
+    const subscriber = openConnection(this.target, "tickwheel-wake", { sharded: this.clustered });
+    subscriber.on("error", (error: Error) => this.onError(error));
+    const deliver = (channel: string, message: string) => {
+      const shard = this.channelShards.get(channel);
+      const bar = message.lastIndexOf("|");
+      if (shard === undefined || bar < 0 || !this.wakeListener) return;
+      this.wakeListener(shard, message.slice(0, bar), message.slice(bar + 1));
+    };
+    subscriber.on(this.clustered ? "smessage" : "message", deliver);
+    this.subscriber = subscriber;
+    return subscriber;
+  }
+
+  // ---------------------------------------------------------------- nodes (membership)
+
+  nodesKey(): string {
+    return nodesKey(this.prefix);
+  }
+
+  async quit(): Promise<void> {
+    const connections = [this.redis, this.subscriber].filter((c): c is Connection => c !== null);
+    await Promise.all(
+      connections.map(async (connection) => {
+        try {
+          await connection.quit();
+        } catch {
+          connection.disconnect();
+        }
+      }),
+    );
+  }
+
+  /** Runs a registered script; ioredis does EVALSHA with the NOSCRIPT fallback. */
+  private run(script: ScriptName, keys: string[], argv: (string | number)[]): Promise<unknown> {
+    const fn = (this.redis as unknown as Record<string, ScriptFn>)[commandName(script)]!;
+    return fn.call(this.redis, ...keys, ...argv);
+  }
+}
+
+function existing(reply: string[]): ExistingOutcome {
+  if (reply[0] === "running") return { kind: "running", record: reply[1]! };
+  if (reply[0] === "final") return { kind: "final", finalJson: reply[1]! };
+  return { kind: "missing" };
+}
+
+export type { ShardKeys };

@@ -1,0 +1,152 @@
+/**
+ * How a task is laid out in Redis. Kept compact because every pending task
+ * costs Redis memory for as long as it waits (a week-out task waits a week).
+ *
+ * Pending or running (tasks HASH value):  "<attempt>:<score>\n<spec json>"
+ *   The Lua scripts read and rewrite only the first line, so they never
+ *   decode the spec (cjson would reformat numbers inside args).
+ * Finished (own key with a TTL): {"state","attempt","dueAt","finishedAt",
+ *   "lastError"?, "result"?, "spec": <spec json>} — cancel-5.lua writes the
+ *   same shape.
+ *
+ * Spec json uses short keys and leaves out values equal to the defaults
+ * below. These defaults are part of the stored format: changing one changes
+ * how existing records read, so they are not configuration.
+ */
+import { dueMsOfScore, type TaskSpec, type TaskState, type TaskView } from "./model.ts";
+
+const STORED_DEFAULTS = { priority: 0 } as const;
+
+interface CompactSpec {
+  n: string;
+  a?: unknown;
+  p?: number;
+  m: number;
+  b: [number, number];
+  t: number;
+  x?: number;
+  c: number;
+}
+
+export function encodeSpec(spec: TaskSpec): string {
+  const compact: CompactSpec = {
+    n: spec.name,
+    m: spec.maxAttempts,
+    b: [spec.backoff.baseMs, spec.backoff.maxMs],
+    t: spec.timeoutMs,
+    c: spec.createdAt,
+  };
+  if (spec.args !== undefined) compact.a = spec.args;
+  if (spec.priority !== STORED_DEFAULTS.priority) compact.p = spec.priority;
+  if (spec.expiresAt !== null) compact.x = spec.expiresAt;
+  return JSON.stringify(compact);
+}
+
+export function decodeSpec(json: string): TaskSpec {
+  const c = JSON.parse(json) as CompactSpec;
+  return {
+    name: c.n,
+    args: c.a,
+    priority: c.p ?? STORED_DEFAULTS.priority,
+    maxAttempts: c.m,
+    backoff: { baseMs: c.b[0], maxMs: c.b[1] },
+    timeoutMs: c.t,
+    expiresAt: c.x ?? null,
+    target: { type: "handler" },
+    createdAt: c.c,
+  };
+}
+
+export function encodeRecord(attempt: number, score: string, specJson: string): string {
+  return `${attempt}:${score}\n${specJson}`;
+}
+
+export interface DecodedRecord {
+  attempt: number;
+  score: string;
+  dueMs: number;
+  specJson: string;
+}
+
+export function decodeRecord(record: string): DecodedRecord {
+  const colon = record.indexOf(":");
+  const newline = record.indexOf("\n", colon);
+  if (colon < 0 || newline < 0) throw new Error("corrupt task record (no attempt:score header)");
+  const score = record.slice(colon + 1, newline);
+  return {
+    attempt: Number(record.slice(0, colon)),
+    score,
+    dueMs: dueMsOfScore(score),
+    specJson: record.slice(newline + 1),
+  };
+}
+
+export interface FinalRecord {
+  state: TaskState;
+  attempt: number;
+  dueAt: number;
+  finishedAt: number;
+  lastError?: string;
+  result?: unknown;
+  spec: TaskSpec;
+}
+
+/** Builds the final-record json around the already-encoded spec (not re-encoded). */
+export function encodeFinal(
+  header: { state: TaskState; attempt: number; dueAt: number; finishedAt: number; lastError?: string; result?: unknown },
+  specJson: string,
+): string {
+  const head: Record<string, unknown> = {
+    state: header.state,
+    attempt: header.attempt,
+    dueAt: header.dueAt,
+    finishedAt: header.finishedAt,
+  };
+  if (header.lastError !== undefined) head.lastError = header.lastError;
+  if (header.result !== undefined) head.result = header.result;
+  return `${JSON.stringify(head).slice(0, -1)},"spec":${specJson}}`;
+}
+
+export function decodeFinal(json: string): FinalRecord {
+  const raw = JSON.parse(json) as Omit<FinalRecord, "spec"> & { spec: CompactSpec };
+  return { ...raw, spec: decodeSpec(JSON.stringify(raw.spec)) };
+}
+
+export function viewOfFinal(id: string, shard: number, final: FinalRecord): TaskView {
+  const view = baseView(id, shard, final.spec, final.state, final.dueAt, final.attempt);
+  view.finishedAt = final.finishedAt;
+  if (final.lastError !== undefined) view.lastError = final.lastError;
+  if (final.result !== undefined) view.result = final.result;
+  return view;
+}
+
+export function viewOfRecord(
+  id: string,
+  shard: number,
+  state: "scheduled" | "running",
+  record: DecodedRecord,
+  lastError: string | null,
+  progressJson: string | null,
+): TaskView {
+  const view = baseView(id, shard, decodeSpec(record.specJson), state, record.dueMs, record.attempt);
+  if (lastError !== null) view.lastError = lastError;
+  if (progressJson !== null) view.progress = JSON.parse(progressJson);
+  return view;
+}
+
+function baseView(id: string, shard: number, spec: TaskSpec, state: TaskState, dueAt: number, attempt: number): TaskView {
+  const view: TaskView = {
+    id,
+    name: spec.name,
+    state,
+    dueAt,
+    attempt,
+    maxAttempts: spec.maxAttempts,
+    priority: spec.priority,
+    args: spec.args,
+    createdAt: spec.createdAt,
+    shard,
+  };
+  if (spec.expiresAt !== null) view.expiresAt = spec.expiresAt;
+  return view;
+}

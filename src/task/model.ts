@@ -1,0 +1,75 @@
+/**
+ * The task model: what a task is, its states, and how its due time and
+ * priority become one ZSET score. Pure: shared by the store, the client, the
+ * node and the HTTP API, so every edge agrees on one shape.
+ */
+
+export const TASK_STATES = ["scheduled", "running", "succeeded", "dead", "cancelled", "expired"] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+export const FINAL_STATES: readonly TaskState[] = ["succeeded", "dead", "cancelled", "expired"];
+
+export interface BackoffOptions {
+  baseMs: number;
+  maxMs: number;
+}
+
+/** Where a due task goes. Webhook and Celery targets arrive with their issues. */
+export type Target = { type: "handler" };
+
+/** What the producer asked for; immutable once stored. */
+export interface TaskSpec {
+  name: string;
+  args: unknown;
+  priority: number;
+  maxAttempts: number;
+  backoff: BackoffOptions;
+  timeoutMs: number;
+  /** A task that cannot start by then is not run and ends as `expired`. */
+  expiresAt: number | null;
+  target: Target;
+  createdAt: number;
+}
+
+/** What GET /v1/tasks/:id and Client.get answer. */
+export interface TaskView {
+  id: string;
+  name: string;
+  state: TaskState;
+  dueAt: number;
+  attempt: number;
+  maxAttempts: number;
+  priority: number;
+  args: unknown;
+  createdAt: number;
+  expiresAt?: number;
+  lastError?: string;
+  result?: unknown;
+  progress?: unknown;
+  finishedAt?: number;
+  shard: number;
+}
+
+/** Priorities run 0 (default) … 9 (most urgent). */
+export const PRIORITY_MIN = 0;
+export const PRIORITY_MAX = 9;
+
+/**
+ * The due ZSET orders by score, and ties between tasks due in the same
+ * millisecond must go by priority. So the score is the due ms plus a fraction
+ * (9 - priority) / 16: sixteenths are exact in a double for epoch-ms values
+ * up to 2^48, so the integer part stays the due ms and the fraction never
+ * rounds into the next millisecond.
+ */
+export function dueScore(dueMs: number, priority: number): string {
+  const fraction = (PRIORITY_MAX - priority) / 16;
+  return fraction === 0 ? String(dueMs) : String(dueMs) + String(fraction).slice(1);
+}
+
+export function dueMsOfScore(score: string | number): number {
+  return Math.floor(Number(score));
+}
+
+/** Exclusive score bound that takes every task due at or before `dueMs`. */
+export function scoreAfter(dueMs: number): number {
+  return Math.floor(dueMs) + 1;
+}

@@ -1,0 +1,148 @@
+/**
+ * Turns what a producer asked for (client call, HTTP body, CLI flags) into
+ * the exact record the store writes: id, shard, due time, score, spec. Every
+ * rule about valid input lives here once, and each violation names its field.
+ */
+import { shardOf } from "../core/slot.ts";
+import { parseDuration, parseInstant } from "../core/duration.ts";
+import { newTaskId } from "../core/ids.ts";
+import { invalid, TickwheelError } from "./errors.ts";
+import { encodeRecord, encodeSpec } from "./codec.ts";
+import { dueScore, PRIORITY_MAX, PRIORITY_MIN, type BackoffOptions, type TaskSpec, type Target } from "./model.ts";
+
+export interface ScheduleOptions {
+  /** Idempotency key; a time-sortable id is generated when absent. */
+  id?: string;
+  runAt?: Date | number | string;
+  delay?: number | string;
+  priority?: number;
+  maxAttempts?: number;
+  backoff?: Partial<BackoffOptions>;
+  timeoutMs?: number;
+  expiresAt?: Date | number | string;
+  target?: Target;
+}
+
+export interface TaskDefaults {
+  maxAttempts: number;
+  backoff: BackoffOptions;
+  timeoutMs: number;
+  maxArgsBytes: number;
+}
+
+export const DEFAULT_TASK_DEFAULTS: TaskDefaults = {
+  maxAttempts: 3,
+  backoff: { baseMs: 1_000, maxMs: 3_600_000 },
+  timeoutMs: 30_000,
+  maxArgsBytes: 1024 * 1024,
+};
+
+export interface ResolvedTask {
+  id: string;
+  shard: number;
+  dueMs: number;
+  score: string;
+  spec: TaskSpec;
+  specJson: string;
+  record: string;
+}
+
+/** Ids are Redis key suffixes and appear in logs and URLs: printable ASCII, no spaces. */
+const ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
+const MAX_NAME_LENGTH = 200;
+const MAX_ATTEMPTS_LIMIT = 1000;
+const MAX_TIMEOUT_MS = 7 * 24 * 3_600_000;
+
+export function resolveTask(
+  name: string,
+  args: unknown,
+  options: ScheduleOptions,
+  context: { nowMs: number; shardCount: number; defaults: TaskDefaults; requireTime: boolean },
+): ResolvedTask {
+  if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_LENGTH) {
+    throw invalid("name", `expected a non-empty string of at most ${MAX_NAME_LENGTH} characters`);
+  }
+  const id = options.id ?? newTaskId();
+  if (typeof id !== "string" || !ID_PATTERN.test(id)) {
+    throw invalid("id", "expected 1-200 printable ASCII characters without spaces");
+  }
+
+  const dueMs = resolveDue(options, context.nowMs, context.requireTime);
+  const priority = options.priority ?? PRIORITY_MIN;
+  if (!Number.isInteger(priority) || priority < PRIORITY_MIN || priority > PRIORITY_MAX) {
+    throw invalid("priority", `expected an integer from ${PRIORITY_MIN} to ${PRIORITY_MAX}`);
+  }
+  const maxAttempts = options.maxAttempts ?? context.defaults.maxAttempts;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > MAX_ATTEMPTS_LIMIT) {
+    throw invalid("maxAttempts", `expected an integer from 1 to ${MAX_ATTEMPTS_LIMIT}`);
+  }
+  const backoff = { ...context.defaults.backoff, ...(options.backoff ?? {}) };
+  if (!Number.isInteger(backoff.baseMs) || backoff.baseMs < 1) throw invalid("backoff.baseMs", "expected an integer >= 1 (ms)");
+  if (!Number.isInteger(backoff.maxMs) || backoff.maxMs < backoff.baseMs) {
+    throw invalid("backoff.maxMs", "expected an integer >= backoff.baseMs (ms)");
+  }
+  const timeoutMs = options.timeoutMs ?? context.defaults.timeoutMs;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
+    throw invalid("timeoutMs", `expected an integer from 1 to ${MAX_TIMEOUT_MS} (ms)`);
+  }
+  const expiresAt = options.expiresAt === undefined ? null : instant("expiresAt", options.expiresAt);
+
+  const argsJson = args === undefined ? undefined : JSON.stringify(args);
+  if (args !== undefined && argsJson === undefined) throw invalid("args", "expected a JSON value");
+  if (argsJson !== undefined && Buffer.byteLength(argsJson) > context.defaults.maxArgsBytes) {
+    throw new TickwheelError(
+      "payload_too_large",
+      `expected at most ${context.defaults.maxArgsBytes} bytes of JSON, got ${Buffer.byteLength(argsJson)}`,
+      "args",
+    );
+  }
+
+  const spec: TaskSpec = {
+    name,
+    args: argsJson === undefined ? undefined : JSON.parse(argsJson),
+    priority,
+    maxAttempts,
+    backoff,
+    timeoutMs,
+    expiresAt,
+    target: options.target ?? { type: "handler" },
+    createdAt: context.nowMs,
+  };
+  const specJson = encodeSpec(spec);
+  const score = dueScore(dueMs, priority);
+  return {
+    id,
+    shard: shardOf(id, context.shardCount),
+    dueMs,
+    score,
+    spec,
+    specJson,
+    record: encodeRecord(0, score, specJson),
+  };
+}
+
+function resolveDue(options: ScheduleOptions, nowMs: number, requireTime: boolean): number {
+  const hasRunAt = options.runAt !== undefined;
+  const hasDelay = options.delay !== undefined;
+  if (hasRunAt && hasDelay) throw invalid("runAt", "give either runAt or delay, not both");
+  if (hasRunAt) return instant("runAt", options.runAt!);
+  if (hasDelay) {
+    let delayMs: number;
+    try {
+      delayMs = parseDuration(options.delay!);
+    } catch (error) {
+      throw invalid("delay", (error as Error).message);
+    }
+    return nowMs + Math.floor(delayMs);
+  }
+  if (requireTime) throw invalid("runAt", "give exactly one of runAt or delay");
+  return nowMs;
+}
+
+function instant(field: string, value: Date | number | string): number {
+  try {
+    return Math.floor(parseInstant(value));
+  } catch (error) {
+    throw invalid(field, (error as Error).message);
+  }
+}
