@@ -25,7 +25,8 @@ const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 60
 // "ms" before "m" and "s", so "250ms" is not read as 250 minutes and a stray "s".
 const DURATION_PART = /\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d|w)/y;
 const EXPECTED_DURATION =
-  'expected milliseconds as a number >= 0, or a string like "250ms", "90s", "10m", "1h30m", "7d" (units ms, s, m, h, d, w)';
+  'expected milliseconds as a number >= 0, or a string like "250ms", "90s", "10m", "1h30m", "7d" ' +
+  "(units ms, s, m, h, d, w)";
 
 /** Duration in whole ms from a number of ms or a string such as "1h30m", "1.5h", "500". */
 export function parseDuration(input: string | number): number {
@@ -56,7 +57,8 @@ export function parseDuration(input: string | number): number {
 const ISO_INSTANT =
   /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:[Zz]|[+-](\d{2}):?(\d{2})))?$/;
 const EXPECTED_INSTANT =
-  'expected epoch milliseconds, a Date, or an ISO-8601 time with a zone such as "2025-03-01T09:30:00Z" or "2025-03-01T09:30:00+01:00" (or a date "2025-03-01", read as UTC midnight)';
+  "expected epoch milliseconds, a Date, or an ISO-8601 time with a zone such as " +
+  '"2025-03-01T09:30:00Z" or "2025-03-01T09:30:00+01:00" (or a date "2025-03-01", read as UTC midnight)';
 // ECMAScript's time range: ±100,000,000 days around the epoch.
 const MAX_EPOCH_MS = 8.64e15;
 

@@ -21,7 +21,8 @@ if redis.call('ZSCORE', KEYS[1], id) then
   local attempt, oldScore = string.match(record, '^(%d+):([^\n]+)\n')
   local fraction = string.match(oldScore, '(%.%d+)$') or ''
   local score = ARGV[3] .. fraction
-  record = attempt .. ':' .. score .. string.sub(record, string.find(record, '\n', 1, true))
+  local nl = string.find(record, '\n', 1, true)
+  record = attempt .. ':' .. score .. string.sub(record, nl)
   redis.call('HSET', KEYS[2], id, record)
   redis.call('ZADD', KEYS[1], score, id)
   if ARGV[4] ~= '' and tonumber(score) <= tonumber(ARGV[6]) then

@@ -1,0 +1,74 @@
+/**
+ * Task ids: 26 characters, unique, and sortable by creation time as plain strings.
+ *
+ * The 16 bytes are a UUIDv7 from Bun (48-bit ms timestamp, then a counter and random bits),
+ * written in Crockford base32 (0-9, A-Z without I, L, O, U). That alphabet is in ASCII order, so
+ * string order is byte order is time order. Bun's own "base64url" form is shorter (22 chars) but
+ * its alphabet (A-Z, a-z, 0-9, -, _) is not in ASCII order: about 1 in 8 consecutive ids compared
+ * out of order when checked, so it is not used. Bun's hex form sorts but takes 36 chars.
+ *
+ * Within one process ids are strictly increasing even when the wall clock steps back or many
+ * ids share a millisecond: an id that would not sort after the previous one becomes the previous
+ * one plus one (the "monotonic counter" method of RFC 9562 §6.2). Across processes, ids sort by
+ * millisecond and are unique by their 62+ random bits.
+ */
+
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const ID_BYTES = 16;
+const ID_LENGTH = 26; // ceil(128 / 5)
+const TIME_CHARS = 10; // 2 padding bits + the 48-bit timestamp = 50 bits = 10 characters
+
+const lastId = new Uint8Array(ID_BYTES);
+
+export function newTaskId(): string {
+  const bytes = Bun.randomUUIDv7("buffer");
+  if (compareBytes(bytes, lastId) <= 0) {
+    bytes.set(lastId);
+    incrementBytes(bytes);
+  }
+  lastId.set(bytes);
+  return encodeCrockford(bytes);
+}
+
+/** The creation time (epoch ms) embedded in a task id, or null when the text is not one. */
+export function taskIdTimeMs(id: string): number | null {
+  if (id.length !== ID_LENGTH) return null;
+  let ms = 0;
+  for (let i = 0; i < TIME_CHARS; i++) {
+    const digit = CROCKFORD.indexOf(id.charAt(i));
+    if (digit === -1) return null;
+    ms = ms * 32 + digit; // stays below 2^50: exact in a double
+  }
+  return ms;
+}
+
+/** 128 bits as 26 base32 digits, most significant first, after two leading zero bits. */
+function encodeCrockford(bytes: Uint8Array): string {
+  let out = "";
+  let buffer = 0;
+  let bufferedBits = 2; // the two zero bits that pad 128 to 130 = 26 × 5
+  for (const byte of bytes) {
+    buffer = ((buffer << 8) | byte) & 0xfff; // at most 4 + 8 bits are ever pending
+    bufferedBits += 8;
+    while (bufferedBits >= 5) {
+      bufferedBits -= 5;
+      out += CROCKFORD.charAt((buffer >>> bufferedBits) & 31);
+    }
+  }
+  return out;
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < ID_BYTES; i++) {
+    const diff = (a[i] ?? 0) - (b[i] ?? 0);
+    if (diff !== 0) return diff;
+  }
+  return 0;
+}
+
+function incrementBytes(bytes: Uint8Array): void {
+  for (let i = ID_BYTES - 1; i >= 0; i--) {
+    bytes[i] = ((bytes[i] ?? 0) + 1) & 0xff;
+    if (bytes[i] !== 0) return;
+  }
+}
