@@ -190,8 +190,9 @@ export class TimerWheel<K> {
         if (due === Infinity || due - this.lead > now) break;
         const keys = overflowDue <= ringDue ? [...this.takeOverflowBucket(due)] : this.takeRingKeys(due);
         for (const key of keys) this.entries.delete(key);
-        // Nothing undelivered in the ring is earlier than due + 1, nor (once all due buckets are
-        // out) earlier than now + 1; the min keeps the cursor at or below the present.
+        // Every ring bucket left is later than `due`, so the window may start after it. It stops at
+        // now + 1 (with leadMs, due can be ahead of now) so that a key added from onDue for a time
+        // just after now still lands in the ring rather than the overflow.
         this.advanceCursor(Math.min(due + 1, now + 1));
         this.onDue(due, keys);
       }
@@ -255,6 +256,7 @@ export class TimerWheel<K> {
       }
       return true;
     }
+    // `&` works on the low 32 bits, which is still due mod slotCount for epoch-ms values.
     const slot = due & this.slotMask;
     const bucket = this.slots[slot];
     if (bucket) {

@@ -20,7 +20,8 @@ export class FakeWheelClock implements WheelClock {
   /** How many timers were ever armed. */
   armed = 0;
 
-  constructor(startMs = 1_000_000) {
+  // Starts at a real epoch-ms value (2026-01-01), above 2^32, as production due times are.
+  constructor(startMs = Date.UTC(2026, 0, 1)) {
     this.nowMs = startMs;
   }
 
