@@ -8,7 +8,6 @@
  * leases (others take over at once), close Redis, close HTTP.
  */
 import { hostname } from "node:os";
-import { resolve } from "node:path";
 import { Store } from "../store/store.ts";
 import { Client } from "../client/client.ts";
 import { ShardActor } from "../shard/shard-actor.ts";
@@ -20,6 +19,7 @@ import { dueMsOfScore } from "../task/model.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "./log.ts";
 import { createApp } from "../http/app.ts";
+import { loadTasksModule } from "./load-tasks.ts";
 
 export type NodeState = "new" | "running" | "quiet" | "stopped";
 
@@ -138,8 +138,7 @@ export class TickwheelNode {
     const { shards } = await this.store.ensureClusterConfig(this.config.shards, 16, this.config.lookaheadMs);
     this.shardCount = shards;
     if (this.config.tasksModule) {
-      const path = resolve(this.config.tasksModule);
-      await import(path);
+      const path = await loadTasksModule(this.config.tasksModule);
       this.log.info({ tasksModule: path }, "tasks module loaded");
     }
     this.store.onWake((shard, id, score) => this.actors.get(shard)?.hint(id, score));
