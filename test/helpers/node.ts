@@ -82,14 +82,14 @@ export async function startNodeProcess(
         nodeId = match[1]!;
         url = match[2]!;
       }
-      if (proc.exitCode !== null) throw new Error(`node exited with ${proc.exitCode}: ${text}`);
-      return url !== "";
+      return url !== "" || proc.exitCode !== null;
     },
     { timeoutMs: 20_000, message: "node process to listen" },
   ).catch((error) => {
     proc.kill(9);
     throw new Error(`${(error as Error).message}\n--- node output ---\n${text}`);
   });
+  if (!url) throw new Error(`node exited with code ${proc.exitCode} before listening\n--- node output ---\n${text}`);
   running.add(proc);
   void proc.exited.then(() => running.delete(proc));
   return {
