@@ -14,6 +14,9 @@ import { ShardActor } from "../shard/shard-actor.ts";
 import { WorkerPool } from "../pool/worker-pool.ts";
 import { Completer } from "../pool/completer.ts";
 import { ShardOwnership } from "../ownership/shard-ownership.ts";
+import { Membership } from "../ownership/membership.ts";
+import { NodeAssignment } from "../ownership/node-assignment.ts";
+import { figuresByShard, readNodeViews, registryInfo, type NodeView } from "../ownership/node-registry-view.ts";
 import { LatencyRecorder } from "../core/latency-histogram.ts";
 import { dueMsOfScore } from "../task/model.ts";
 import type { Config } from "../config/config.ts";
@@ -47,6 +50,9 @@ export class TickwheelNode {
   readonly pool: WorkerPool;
   readonly completer: Completer;
   readonly ownership: ShardOwnership;
+  /** This node's registry entry and the live node set its shards are assigned from. */
+  readonly membership: Membership;
+  private readonly assignment = new NodeAssignment();
   /** Node-wide lateness of every started task. */
   readonly lateness = new LatencyRecorder();
   private readonly actors = new Map<number, ShardActor>();
@@ -90,12 +96,22 @@ export class TickwheelNode {
       maxResultBytes: config.maxResultBytes,
       onRetryScheduled: (shard, id, score) => this.actors.get(shard)?.hint(id, score),
     });
+    this.membership = new Membership({
+      store: this.store,
+      nodeId: this.nodeId,
+      ttlMs: config.leaseTtlMs,
+      heartbeatEveryMs: config.leaseRenewMs,
+      log: this.log,
+      info: () => registryInfo(this),
+      onDisplaced: () => void this.stop(),
+    });
     this.ownership = new ShardOwnership({
       store: this.store,
       nodeId: this.nodeId,
       ttlMs: config.leaseTtlMs,
       renewEveryMs: config.leaseRenewMs,
       log: this.log,
+      heartbeat: () => this.membership.heartbeat(),
       desiredShards: () => this.desiredShards(),
       onAcquired: (shard, token) => this.startActor(shard, token),
       onLost: (shard, token) => this.stopActor(shard, token),
@@ -142,6 +158,8 @@ export class TickwheelNode {
       this.log.info({ tasksModule: path }, "tasks module loaded");
     }
     this.store.onWake((shard, id, score) => this.actors.get(shard)?.hint(id, score));
+    // Refuses to start when another live node has this id (DuplicateNodeIdError).
+    await this.membership.join();
     this.state = "running";
     await this.ownership.start();
     this.keepaliveTimer = setInterval(() => void this.keepVisibilityAlive(), Math.max(100, Math.floor(this.config.visibilityMs / 3)));
@@ -161,6 +179,9 @@ export class TickwheelNode {
     if (this.state === "stopped" || this.state === "quiet") return;
     const wasRunning = this.state === "running";
     this.state = "quiet";
+    // Leave the registry first: the others reassign this node's shards now and take
+    // each one the moment its lease is released below.
+    await this.membership.leave().catch((error) => this.log.warn({ err: String(error) }, "could not leave the node registry; the entry expires by its TTL"));
     if (wasRunning) {
       this.log.info({ inFlight: this.pool.inFlight, graceMs: this.config.graceMs }, "stopping: no more claims, draining in-flight tasks");
       await Promise.all([...this.actors.values()].map((actor) => actor.quiet()));
@@ -187,16 +208,22 @@ export class TickwheelNode {
   async shardInfo(): Promise<ShardInfo[]> {
     const stats = await Promise.all([...Array(this.shardCount).keys()].map((shard) => this.store.shardStats(shard)));
     const running = this.pool.runningByShard();
+    // Shards run elsewhere: fired and lateness as their owner last reported them to the registry.
+    const reported = figuresByShard(await this.nodes().catch(() => []));
     return stats.map((s) => {
-      const actor = this.actors.get(s.shard)?.stats();
       const colon = s.leaseToken?.lastIndexOf(":") ?? -1;
+      const remote = reported.get(s.shard);
+      const actor = this.actors.get(s.shard)?.stats() ??
+        (remote && colon > 0 && remote.nodeId === s.leaseToken!.slice(0, colon)
+          ? { windowSize: null, fired: remote.fired, latenessP50: remote.latenessP50Ms, latenessP99: remote.latenessP99Ms }
+          : undefined);
       return {
         shard: s.shard,
         owner: s.leaseToken && colon > 0 ? s.leaseToken.slice(0, colon) : null,
         epoch: s.leaseToken && colon > 0 ? Number(s.leaseToken.slice(colon + 1)) : null,
-        ownedHere: !!actor,
+        ownedHere: this.actors.has(s.shard),
         dueCount: s.dueCount,
-        inFlight: actor ? (running.get(s.shard)?.ids.length ?? 0) : s.runningCount,
+        inFlight: this.actors.has(s.shard) ? (running.get(s.shard)?.ids.length ?? 0) : s.runningCount,
         dead: s.deadCount,
         nextDueAt: s.nextDueScore === null ? null : dueMsOfScore(s.nextDueScore),
         windowSize: actor?.windowSize ?? null,
@@ -207,9 +234,17 @@ export class TickwheelNode {
     });
   }
 
+  /** Live nodes as the registry shows them (for /admin/nodes). */
+  async nodes(): Promise<NodeView[]> {
+    return readNodeViews(this.store, this.nodeId);
+  }
+
+  /** This node's share of the shards over the live members (nothing until it has joined). */
   private desiredShards(): number[] {
     if (this.state !== "running") return [];
-    return [...Array(this.shardCount).keys()];
+    const members = this.membership.members();
+    if (!members) return [];
+    return this.assignment.shardsFor(this.nodeId, members, this.shardCount);
   }
 
   private startActor(shard: number, token: string): void {

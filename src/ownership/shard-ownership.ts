@@ -11,9 +11,20 @@
  * validity ends the lease may lapse, never the other way round. A node that
  * was frozen (GC, SIGSTOP, a paused VM) past that instant starts nothing
  * until it has renewed, and if renewing fails the shard is gone.
+ *
+ * One round: renew what is held, heartbeat the membership (the node's
+ * registry entry lapses with its leases, never before them), acquire what
+ * this node should own now, hand off what it should not. Rounds run every
+ * renew interval, and sooner when something is about to change: when
+ * another node's registry entry is due to expire (its shards are reassigned
+ * the moment it is gone), and when a wanted shard is held by a node that is
+ * no longer a member (its lease is tried again as it lapses or is
+ * released). That is what keeps takeover after a kill -9 near the TTL and
+ * after a SIGTERM near zero.
  */
 import type { Store } from "../store/store.ts";
 import type { Logger } from "../node/log.ts";
+import type { MembershipView } from "./membership.ts";
 
 export interface OwnershipOptions {
   store: Store;
@@ -34,6 +45,11 @@ export interface OwnershipOptions {
   onHandoff: (shard: number, token: string) => Promise<void>;
   /** Lease changes, for metrics. */
   onChange?: (event: "acquired" | "lost" | "released", shard: number) => void;
+  /**
+   * Heartbeats this node's registry entry; called once per round after
+   * renewing and before acquiring, so desiredShards() sees a fresh view.
+   */
+  heartbeat?: () => Promise<MembershipView>;
   monotonicNow?: () => number;
 }
 
@@ -46,16 +62,31 @@ interface Lease {
 
 export type OwnershipState = "new" | "running" | "stopped";
 
+/** Rounds never follow each other closer than this, whatever asks for an early one. */
+const MIN_ROUND_GAP_MS = 10;
+/** Wait this long past a predicted expiry (Redis' clock and ours tick apart by a few ms). */
+const EXPIRY_SLACK_MS = 15;
+
+/** Node id of a lease token "nodeId:epoch". */
+function holderNodeId(token: string): string {
+  const colon = token.lastIndexOf(":");
+  return colon > 0 ? token.slice(0, colon) : token;
+}
+
 export class ShardOwnership {
   private readonly options: OwnershipOptions;
   private readonly monotonicNow: () => number;
   private readonly leases = new Map<number, Lease>();
+  /** Live members as of the last heartbeat; null without membership (single node). */
+  private members: Set<string> | null = null;
   private state: OwnershipState = "new";
   private timer: ReturnType<typeof setTimeout> | null = null;
   private cycle: Promise<void> = Promise.resolve();
   /** Margin for clock drift between the node and Redis and for slow replies. */
   private readonly marginMs: number;
   private lastError: string | null = null;
+  /** Ms until the next round should run early (a member expiring, a departed holder's lease lapsing). */
+  private nextRoundInMs: number | null = null;
 
   constructor(options: OwnershipOptions) {
     this.options = options;
@@ -115,14 +146,28 @@ export class ShardOwnership {
 
   private schedule(): void {
     if (this.state !== "running") return;
+    const early = this.nextRoundInMs;
+    this.nextRoundInMs = null;
+    const delay = early === null ? this.options.renewEveryMs : Math.max(MIN_ROUND_GAP_MS, Math.min(early, this.options.renewEveryMs));
     this.timer = setTimeout(() => {
       this.cycle = this.runCycle();
-    }, this.options.renewEveryMs);
+    }, delay);
+  }
+
+  /** Asks for the next round to run within `ms` (the earliest request wins). */
+  private roundWithin(ms: number): void {
+    this.nextRoundInMs = this.nextRoundInMs === null ? ms : Math.min(this.nextRoundInMs, ms);
   }
 
   private async runCycle(): Promise<void> {
     try {
       await this.renewAll();
+      if (this.state === "running" && this.options.heartbeat) {
+        const view = await this.options.heartbeat();
+        this.members = new Set(view.members);
+        // Reassign the moment another node's entry lapses; a little after, so it has.
+        if (view.nextExpiryInMs !== null) this.roundWithin(view.nextExpiryInMs + EXPIRY_SLACK_MS);
+      }
       if (this.state === "running") await this.acquireAndHandOff();
       if (this.lastError !== null) this.options.log.info("redis reachable again; leases renewed");
       this.lastError = null;
@@ -165,8 +210,15 @@ export class ShardOwnership {
     const outcomes = await Promise.all(toAcquire.map((shard) => store.leaseAcquire(shard, nodeId, ttlMs)));
     outcomes.forEach((outcome, i) => {
       const shard = toAcquire[i]!;
-      if (!outcome.acquired || this.state !== "running") {
-        if (outcome.acquired) void store.leaseRelease(shard, outcome.token).catch(() => {});
+      if (!outcome.acquired) {
+        // Held by a node that left or died: try again as soon as its lease can be gone.
+        if (this.members && !this.members.has(holderNodeId(outcome.holder))) {
+          this.roundWithin(Math.min(outcome.holderTtlMs + EXPIRY_SLACK_MS, this.options.renewEveryMs / 4));
+        }
+        return;
+      }
+      if (this.state !== "running") {
+        void store.leaseRelease(shard, outcome.token).catch(() => {});
         return;
       }
       this.leases.set(shard, { token: outcome.token, validUntil: sentAt + ttlMs - this.marginMs, handingOff: false });

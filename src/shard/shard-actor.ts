@@ -47,6 +47,12 @@ export interface ShardActorOptions {
   fullReloadEvery: number;
   /** The claim or reap script said this token no longer holds the lease. */
   onLeaseLost: (shard: number, leaseToken: string) => void;
+  /**
+   * Subscribes this shard's wake hints. The first refill waits for it: a task
+   * scheduled before the subscription is then found by that refill, and one
+   * scheduled after it sends a hint this actor receives.
+   */
+  subscribeWakes?: () => Promise<void>;
   clock?: WheelClock;
 }
 
@@ -54,7 +60,7 @@ export type ActorState = "new" | "running" | "quiet" | "stopped";
 
 type Message =
   | { type: "refill" }
-  | { type: "refilled"; ids: string[]; scores: string[]; toScore: number; limit: number; full: boolean }
+  | { type: "refilled"; ids: string[]; scores: string[]; toScore: number; limit: number; full: boolean; dueNow: boolean }
   | { type: "due"; dueMs: number }
   | { type: "wake"; id: string; score: string }
   | { type: "capacity" }
@@ -138,7 +144,16 @@ export class ShardActor {
   start(): void {
     if (this.state !== "new") return;
     this.state = "running";
-    this.post({ type: "refill" });
+    const firstRefill = () => this.post({ type: "refill" });
+    if (this.options.subscribeWakes) {
+      // Refill once subscribed; a failed subscription only costs hint latency, never tasks.
+      this.options.subscribeWakes().then(firstRefill, (error) => {
+        this.options.log.warn({ shard: this.shard, err: String(error) }, "wake subscription failed; refills still find new tasks");
+        firstRefill();
+      });
+    } else {
+      firstRefill();
+    }
     this.reapTimer = this.clock.setTimer(() => this.post({ type: "reap" }), this.options.refillOffsetMs);
   }
 
@@ -250,8 +265,16 @@ export class ShardActor {
     const from = full ? "-inf" : this.loadedUntilScore === -Infinity ? "-inf" : this.loadedUntilScore;
     const toScore = this.clock.now() + this.options.lookaheadMs;
     const limit = Math.max(1, this.options.windowCap - (full ? 0 : this.wheel.size));
-    this.options.store.dueWindow(this.shard, from, toScore, limit).then(
-      (window) => this.post({ type: "refilled", ids: window.ids, scores: window.scores, toScore, limit, full }),
+    // An incremental refill only reads what lies beyond the loaded window. A task that landed inside
+    // it without a hint reaching us (subscriber reconnecting) is caught by the probe for anything
+    // already due, and otherwise by the next full reload.
+    const now = this.clock.now();
+    Promise.all([
+      this.options.store.dueWindow(this.shard, from, toScore, limit),
+      full ? Promise.resolve(null) : this.options.store.dueWindow(this.shard, "-inf", now + this.options.claimAheadMs, 1),
+    ]).then(
+      ([window, probe]) =>
+        this.post({ type: "refilled", ids: window.ids, scores: window.scores, toScore, limit, full, dueNow: (probe?.ids.length ?? 0) > 0 }),
       (error) => this.post({ type: "io-failed", op: "refill", error }),
     );
   }
@@ -271,7 +294,7 @@ export class ShardActor {
     const lastScore = message.scores[message.scores.length - 1];
     this.windowPartial = message.ids.length >= message.limit && lastScore !== undefined;
     this.loadedUntilScore = this.windowPartial ? Number(lastScore) : message.toScore;
-    if (pastDue > -Infinity) this.wantClaim(Math.max(pastDue, now));
+    if (pastDue > -Infinity || message.dueNow) this.wantClaim(Math.max(pastDue, now));
     this.scheduleRefill(this.windowPartial && this.wheel.size < this.options.windowCap / 2 ? 0 : this.options.lookaheadMs / 2);
   }
 

@@ -19,6 +19,9 @@ import progress from "./lua/progress-2.lua" with { type: "text" };
 import leaseAcquire from "./lua/lease-acquire-2.lua" with { type: "text" };
 import leaseRenew from "./lua/lease-renew-1.lua" with { type: "text" };
 import leaseRelease from "./lua/lease-release-1.lua" with { type: "text" };
+import nodeHeartbeat from "./lua/node-heartbeat-2.lua" with { type: "text" };
+import nodeLeave from "./lua/node-leave-2.lua" with { type: "text" };
+import nodeList from "./lua/node-list-2.lua" with { type: "text" };
 
 export const SCRIPT_VERSION = 1;
 
@@ -36,6 +39,9 @@ const sources = {
   leaseAcquire: { lua: leaseAcquire, keys: 2 },
   leaseRenew: { lua: leaseRenew, keys: 1 },
   leaseRelease: { lua: leaseRelease, keys: 1 },
+  nodeHeartbeat: { lua: nodeHeartbeat, keys: 2 },
+  nodeLeave: { lua: nodeLeave, keys: 2 },
+  nodeList: { lua: nodeList, keys: 2 },
 } as const;
 
 export type ScriptName = keyof typeof sources;

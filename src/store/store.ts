@@ -68,13 +68,32 @@ export interface ShardStats {
   leaseTtlMs: number;
 }
 
-export type LeaseAcquireOutcome = { acquired: true; token: string } | { acquired: false; holder: string };
+export type LeaseAcquireOutcome =
+  | { acquired: true; token: string }
+  /** holderTtlMs: how long the holder's lease still runs unless renewed. */
+  | { acquired: false; holder: string; holderTtlMs: number };
+
+/** A live entry of the node registry. */
+export interface NodeEntry {
+  id: string;
+  /** Random token of the process that registered it. */
+  instance: string;
+  /** Wall ms (Redis' clock) when the entry expires unless refreshed. */
+  expiresAtMs: number;
+  infoJson: string;
+}
+
+export type HeartbeatOutcome =
+  | { registered: true; redisNowMs: number; live: { id: string; expiresAtMs: number }[] }
+  | { registered: false; redisNowMs: number; holder: NodeEntry };
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 type WakeListener = (shard: number, id: string, score: string) => void;
 
 /** Items per schedule script call: big enough to amortise the round trip, small enough to keep Redis responsive. */
 const SCHEDULE_CHUNK = 500;
+/** Expired registry entries forgotten per heartbeat; there are rarely more than a handful. */
+const NODE_PURGE_BATCH = 100;
 
 export class Store {
   readonly prefix: string;
@@ -332,8 +351,10 @@ export class Store {
 
   async leaseAcquire(shard: number, nodeId: string, ttlMs: number): Promise<LeaseAcquireOutcome> {
     const keys = this.keys(shard);
-    const reply = (await this.run("leaseAcquire", [keys.lease, keys.epoch], [nodeId, ttlMs])) as [number, string];
-    return reply[0] === 1 ? { acquired: true, token: reply[1] } : { acquired: false, holder: reply[1] };
+    const reply = (await this.run("leaseAcquire", [keys.lease, keys.epoch], [nodeId, ttlMs])) as [number, string, number?];
+    return reply[0] === 1
+      ? { acquired: true, token: reply[1] }
+      : { acquired: false, holder: reply[1], holderTtlMs: Math.max(0, Number(reply[2] ?? ttlMs)) };
   }
 
   async leaseRenew(shard: number, token: string, ttlMs: number): Promise<boolean> {
@@ -395,6 +416,53 @@ export class Store {
 
   nodesKey(): string {
     return nodesKey(this.prefix);
+  }
+
+  /** Expiry index of the registry; same hash tag as nodesKey() so both sit in one slot. */
+  private nodesAliveKey(): string {
+    return `${nodesKey(this.prefix)}:alive`;
+  }
+
+  /**
+   * Registers or refreshes a node (one script: forget expired entries,
+   * refuse an id held by another live instance, answer the live members).
+   */
+  async nodeHeartbeat(nodeId: string, instance: string, ttlMs: number, infoJson: string): Promise<HeartbeatOutcome> {
+    const reply = (await this.run(
+      "nodeHeartbeat",
+      [this.nodesKey(), this.nodesAliveKey()],
+      [nodeId, instance, ttlMs, infoJson, NODE_PURGE_BATCH],
+    )) as (string | number)[];
+    const redisNowMs = Number(reply[1]);
+    if (reply[0] !== 1) {
+      const entry = String(reply[3]);
+      const nl = entry.indexOf("\n");
+      return {
+        registered: false,
+        redisNowMs,
+        holder: { id: nodeId, instance: entry.slice(0, nl), expiresAtMs: Number(reply[2]), infoJson: entry.slice(nl + 1) },
+      };
+    }
+    const live: { id: string; expiresAtMs: number }[] = [];
+    for (let i = 2; i < reply.length; i += 2) live.push({ id: String(reply[i]), expiresAtMs: Number(reply[i + 1]) });
+    return { registered: true, redisNowMs, live };
+  }
+
+  /** Removes this instance's registry entry; false if it was not (or no longer) registered by it. */
+  async nodeLeave(nodeId: string, instance: string): Promise<boolean> {
+    return (await this.run("nodeLeave", [this.nodesKey(), this.nodesAliveKey()], [nodeId, instance])) === 1;
+  }
+
+  /** Every live registry entry, with Redis' current time. */
+  async listNodes(): Promise<{ redisNowMs: number; nodes: NodeEntry[] }> {
+    const reply = (await this.run("nodeList", [this.nodesKey(), this.nodesAliveKey()], [])) as (string | number)[];
+    const nodes: NodeEntry[] = [];
+    for (let i = 1; i < reply.length; i += 3) {
+      const entry = String(reply[i + 2]);
+      const nl = entry.indexOf("\n");
+      nodes.push({ id: String(reply[i]), instance: entry.slice(0, nl), expiresAtMs: Number(reply[i + 1]), infoJson: entry.slice(nl + 1) });
+    }
+    return { redisNowMs: Number(reply[0]), nodes };
   }
 
   async quit(): Promise<void> {

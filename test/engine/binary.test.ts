@@ -36,7 +36,9 @@ test("the compiled binary runs a node and fires a task", async () => {
   const raw = new Redis(redis.url);
   try {
     const { id, dueAt } = await client.schedule("rec.noop", {}, { delay: 200 });
-    await waitFor(async () => (await client.get(id))?.state === "succeeded", { timeoutMs: 10_000, message: "task to succeed" });
+    await waitFor(async () => (await client.get(id))?.state === "succeeded", { timeoutMs: 10_000, message: "task to succeed" }).catch((error) => {
+      throw new Error(`${(error as Error).message}\n--- node output ---\n${node.output()}`);
+    });
     const [line] = await raw.lrange(`${prefix}:starts`, 0, -1);
     const [startedId, nodeId, , at] = line!.split("|");
     expect(startedId).toBe(id);

@@ -6,13 +6,14 @@
   ARGV[1] node id
   ARGV[2] ttl ms
 
-  Returns { 1, token } when acquired, { 0, current token } when another
-  holder has it (a holder token of this node id means an older incarnation
-  whose lease has not expired yet).
+  Returns { 1, token } when acquired, { 0, current token, its remaining ms }
+  when another holder has it (a holder token of this node id means an older
+  incarnation whose lease has not expired yet). The remaining ms let a node
+  that wants the shard of a departed holder try again the moment it lapses.
 ]]
 local current = redis.call('GET', KEYS[1])
 if current then
-  return { 0, current }
+  return { 0, current, redis.call('PTTL', KEYS[1]) }
 end
 local epoch = redis.call('INCR', KEYS[2])
 local token = ARGV[1] .. ':' .. epoch
