@@ -1,0 +1,101 @@
+// Priority decides order among tasks due together; a past-due backlog drains in due order;
+// a shard never claims more than the pool can start; long tasks are not reaped while alive.
+import { afterEach, beforeAll, afterAll, expect, test } from "bun:test";
+import Redis from "ioredis";
+import { z } from "zod";
+import { defineTask } from "../../src/task/define-task.ts";
+import { Client } from "../../src/client/client.ts";
+import type { TickwheelNode } from "../../src/node/node.ts";
+import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
+import { randomPrefix, startInProcessNode } from "../helpers/node.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+const order: string[] = [];
+const orderTask = defineTask("order.record", z.object({ label: z.string() }), (args) => {
+  order.push(args.label);
+});
+let release: (() => void) | null = null;
+let gate = Promise.resolve();
+const gatedTask = defineTask("order.gated", z.object({}), () => gate);
+const longRuns = new Map<string, number>();
+const longTask = defineTask("order.long", z.object({ ms: z.number() }), async (args, ctx) => {
+  longRuns.set(ctx.id, (longRuns.get(ctx.id) ?? 0) + 1);
+  await Bun.sleep(args.ms);
+  return "finished";
+});
+
+let redis: RedisProcess;
+let raw: Redis;
+let node: TickwheelNode | null = null;
+let client: Client | null = null;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  raw = new Redis(redis.url);
+});
+afterEach(async () => {
+  release?.();
+  await client?.close();
+  await node?.stop();
+  node = null;
+  client = null;
+  order.length = 0;
+});
+afterAll(async () => {
+  raw.disconnect();
+  await redis.cleanup();
+});
+
+test("among tasks due in the same millisecond, higher priority starts first", async () => {
+  const prefix = randomPrefix("prio");
+  client = new Client({ redisUrl: redis.url, prefix, shards: 1 });
+  const runAt = Date.now() + 1500;
+  // Scheduled low to high, so insertion order would give the opposite result.
+  for (const priority of [0, 3, 9, 5, 1]) {
+    await client.schedule(orderTask, { label: `p${priority}` }, { runAt, priority });
+  }
+  node = await startInProcessNode({ redisUrl: redis.url, prefix, env: { TICKWHEEL_SHARDS: "1", TICKWHEEL_CONCURRENCY: "1" } });
+  await waitFor(() => order.length === 5, { timeoutMs: 10_000, message: "five tasks to run" });
+  expect(order).toEqual(["p9", "p5", "p3", "p1", "p0"]);
+});
+
+test("a past-due backlog drains in due order", async () => {
+  const prefix = randomPrefix("backlog");
+  client = new Client({ redisUrl: redis.url, prefix, shards: 1 });
+  const base = Date.now() - 60_000;
+  const offsets = Array.from({ length: 200 }, (_, i) => i * 100).sort(() => Math.random() - 0.5);
+  await client.scheduleMany(offsets.map((offset) => ({ task: orderTask, args: { label: String(offset) }, options: { runAt: base + offset } })));
+  node = await startInProcessNode({ redisUrl: redis.url, prefix, env: { TICKWHEEL_SHARDS: "1", TICKWHEEL_CONCURRENCY: "1" } });
+  await waitFor(() => order.length === 200, { timeoutMs: 15_000, message: "backlog to drain" });
+  expect(order.map(Number)).toEqual([...offsets].sort((a, b) => a - b));
+});
+
+test("a shard never claims more than the pool can start", async () => {
+  const prefix = randomPrefix("bound");
+  gate = new Promise<void>((resolve) => (release = resolve));
+  node = await startInProcessNode({ redisUrl: redis.url, prefix, env: { TICKWHEEL_SHARDS: "2", TICKWHEEL_CONCURRENCY: "3" } });
+  client = new Client({ redisUrl: redis.url, prefix });
+  await client.scheduleMany(Array.from({ length: 20 }, () => ({ task: gatedTask, args: {}, options: { delay: 50 } })));
+  await waitFor(() => node!.pool.inFlight === 3, { timeoutMs: 5_000, message: "pool to fill" });
+  // Give the shards time to (wrongly) claim more than they can start.
+  await Bun.sleep(300);
+  const running = (await raw.zcard(`${prefix}:{0}:run`)) + (await raw.zcard(`${prefix}:{1}:run`));
+  const due = (await raw.zcard(`${prefix}:{0}:due`)) + (await raw.zcard(`${prefix}:{1}:due`));
+  expect(running).toBe(3);
+  expect(due).toBe(17);
+  release!();
+  await waitFor(async () => (await raw.zcard(`${prefix}:{0}:due`)) + (await raw.zcard(`${prefix}:{1}:due`)) === 0 && node!.pool.inFlight === 0, {
+    timeoutMs: 10_000,
+    message: "all 20 to run",
+  });
+});
+
+test("a task running longer than the visibility deadline is kept alive, not reaped and run twice", async () => {
+  const prefix = randomPrefix("alive");
+  node = await startInProcessNode({ redisUrl: redis.url, prefix, env: { TICKWHEEL_VISIBILITY_MS: "600" } });
+  client = new Client({ redisUrl: redis.url, prefix });
+  const { id } = await client.schedule(longTask, { ms: 2500 }, { delay: 10 });
+  await waitFor(async () => (await client!.get(id))?.state === "succeeded", { timeoutMs: 10_000, message: "long task to finish" });
+  expect(longRuns.get(id)).toBe(1);
+  expect((await client.get(id))?.attempt).toBe(1);
+});
