@@ -57,7 +57,11 @@ export interface NodeProcess {
 export async function startNodeProcess(
   options: TestNodeOptions & { tasksModule?: string; nodeId?: string; command?: string[] },
 ): Promise<NodeProcess> {
-  const env: Record<string, string | undefined> = { ...process.env, ...nodeEnv(options), TICKWHEEL_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn" };
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    ...nodeEnv(options),
+    TICKWHEEL_LOG_LEVEL: options.env?.TICKWHEEL_LOG_LEVEL ?? process.env.TEST_LOG_LEVEL ?? "warn",
+  };
   if (options.tasksModule) env.TICKWHEEL_TASKS = options.tasksModule;
   if (options.nodeId) env.TICKWHEEL_NODE_ID = options.nodeId;
   const proc = Bun.spawn(options.command ?? ["bun", join(ROOT, "src/main.ts")], {
