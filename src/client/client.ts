@@ -7,14 +7,14 @@
  *   await client.schedule(sendEmail, { to: "a@b.c" }, { delay: "7d" });
  */
 import type { z } from "zod";
-import { Store } from "../store/store.ts";
+import { PARK_OFFSET, Store, type ListableState, type ListEntry } from "../store/store.ts";
 import { shardOf } from "../core/slot.ts";
 import { parseDuration, parseInstant } from "../core/duration.ts";
-import { decodeFinal, decodeRecord, viewOfFinal, viewOfRecord } from "../task/codec.ts";
+import { decodeFinal, decodeRecord, encodeRecord, encodeSpec, viewOfFinal, viewOfRecord } from "../task/codec.ts";
 import { invalid, TickwheelError } from "../task/errors.ts";
 import { findTask, type TaskHandle } from "../task/define-task.ts";
 import { DEFAULT_TASK_DEFAULTS, resolveTask, type ResolvedTask, type ScheduleOptions, type TaskDefaults } from "../task/schedule-input.ts";
-import type { TaskView } from "../task/model.ts";
+import { dueScore, type TaskView } from "../task/model.ts";
 
 export interface ClientOptions {
   redisUrl?: string;
@@ -54,6 +54,116 @@ export type ScheduleRequest = {
   args?: unknown;
   options: ScheduleOptions;
 };
+
+export interface ListOptions {
+  state: ListableState;
+  /** Only tasks of this name. */
+  name?: string;
+  /** 1 … 500, default 50. */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+/** A task in a listing: its view without args and result (fetch one task for those). */
+export type TaskSummary = Omit<TaskView, "args" | "result" | "progress"> & {
+  /** A scheduled task of a paused name that came due and waits for resume. */
+  paused?: boolean;
+  /** Running tasks: when the attempt is given up as lost unless kept alive (ms). */
+  visibilityDeadline?: number;
+};
+
+export interface ListResult {
+  tasks: TaskSummary[];
+  nextCursor: string | null;
+}
+
+export interface RetryDeadResult {
+  retried: boolean;
+  task: TaskView | null;
+}
+
+export interface PauseState {
+  name: string;
+  paused: true;
+  pausedAt: number;
+}
+
+export interface ResumeResult {
+  name: string;
+  paused: false;
+  wasPaused: boolean;
+  requeued: number;
+}
+
+export const LISTABLE_STATES = ["scheduled", "running", "dead"] as const satisfies readonly ListableState[];
+export const MAX_LIST_LIMIT = 500;
+/** Index entries one list call may examine per shard (bounds the Lua call when filtering by name). */
+const LIST_BUDGET = 2000;
+const MAX_NAME_LENGTH = 200;
+
+function checkName(name: string): void {
+  if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_LENGTH) {
+    throw invalid("name", `expected a non-empty string of at most ${MAX_NAME_LENGTH} characters`);
+  }
+}
+
+function summaryOf(entry: ListEntry, shard: number, state: ListableState): TaskSummary {
+  let view: TaskView;
+  if (state === "dead") {
+    view = viewOfFinal(entry.id, shard, decodeFinal(entry.record));
+  } else {
+    view = viewOfRecord(entry.id, shard, state, decodeRecord(entry.record), entry.lastError, null);
+  }
+  const { args: _args, result: _result, progress: _progress, ...summary } = view;
+  const out: TaskSummary = summary;
+  if (state === "scheduled" && Number(entry.score) >= PARK_OFFSET) out.paused = true;
+  if (state === "running") out.visibilityDeadline = Math.floor(Number(entry.score));
+  return out;
+}
+
+interface CursorBody {
+  v: 1;
+  st: ListableState;
+  n: string | null;
+  s: number;
+  sc?: string;
+  id?: string;
+}
+
+function encodeCursor(state: ListableState, name: string | null, shard: number, after: { score: string; id: string } | null): string {
+  const body: CursorBody = { v: 1, st: state, n: name, s: shard };
+  if (after) {
+    body.sc = after.score;
+    body.id = after.id;
+  }
+  return Buffer.from(JSON.stringify(body)).toString("base64url");
+}
+
+function decodeCursor(
+  cursor: string,
+  state: ListableState,
+  name: string | null,
+  shards: number,
+): { shard: number; after: { score: string; id: string } | null } {
+  let body: CursorBody;
+  try {
+    body = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as CursorBody;
+  } catch {
+    throw invalid("cursor", "expected the nextCursor of a previous page");
+  }
+  if (typeof body !== "object" || body === null || body.v !== 1 || !Number.isInteger(body.s) || body.s < 0 || body.s >= shards) {
+    throw invalid("cursor", "expected the nextCursor of a previous page");
+  }
+  if (body.st !== state || (body.n ?? null) !== name) {
+    throw invalid("cursor", "this cursor belongs to a listing with another state or name");
+  }
+  if (body.sc === undefined) return { shard: body.s, after: null };
+  if (typeof body.sc !== "string" || !/^-?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(body.sc) || typeof body.id !== "string") {
+    throw invalid("cursor", "expected the nextCursor of a previous page");
+  }
+  return { shard: body.s, after: { score: body.sc, id: body.id } };
+}
 
 const DEFAULT_SHARDS = 16;
 const DEFAULT_LOOKAHEAD_MS = 2000;
@@ -165,6 +275,88 @@ export class Client {
       return { rescheduled: true, task: viewOfRecord(id, shard, "scheduled", decodeRecord(outcome.record), null, null) };
     }
     return { rescheduled: false, task: await this.get(id) };
+  }
+
+  /**
+   * Lists tasks in one state (optionally of one name), a page at a time.
+   * Pages go shard by shard, each in index order (due time, visibility
+   * deadline, or time of death); pass `nextCursor` back for the next page.
+   * A page can hold fewer than `limit` tasks (even none) and still have a
+   * cursor: each call examines a bounded number of entries, so filtering a
+   * rare name never turns into one long Redis call.
+   */
+  async list(options: ListOptions): Promise<ListResult> {
+    const { shards } = await this.clusterConfig();
+    const limit = options.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw invalid("limit", `expected an integer from 1 to ${MAX_LIST_LIMIT}`);
+    const name = options.name ?? null;
+    let position = { shard: 0, after: null as { score: string; id: string } | null };
+    if (options.cursor) position = decodeCursor(options.cursor, options.state, name, shards);
+    const tasks: TaskSummary[] = [];
+    for (let shard = position.shard, after = position.after; shard < shards; shard++, after = null) {
+      const page = await this.store.listPage(shard, options.state, after, limit - tasks.length, LIST_BUDGET, name);
+      for (const entry of page.entries) tasks.push(summaryOf(entry, shard, options.state));
+      if (page.next) {
+        // Page full, or the scan budget ran out inside this shard: go on from right here.
+        return { tasks, nextCursor: encodeCursor(options.state, name, shard, page.next) };
+      }
+      if (tasks.length >= limit) {
+        return { tasks, nextCursor: shard + 1 < shards ? encodeCursor(options.state, name, shard + 1, null) : null };
+      }
+    }
+    return { tasks, nextCursor: null };
+  }
+
+  /** Gives a dead task a fresh set of attempts, due now; otherwise reports its state. */
+  async retryDead(id: string): Promise<RetryDeadResult> {
+    const shard = await this.shardOf(id);
+    const { lookaheadMs } = await this.clusterConfig();
+    // A concurrent change of the final record (another retry) makes the script answer "changed": read again.
+    for (let round = 0; round < 3; round++) {
+      const outcome = await this.store.inspect(shard, id);
+      if (outcome.kind === "missing") return { retried: false, task: null };
+      if (outcome.kind !== "final") return { retried: false, task: await this.get(id) };
+      const final = decodeFinal(outcome.finalJson);
+      if (final.state !== "dead") return { retried: false, task: viewOfFinal(id, shard, final) };
+      const nowMs = Date.now();
+      const specJson = encodeSpec(final.spec);
+      const score = dueScore(nowMs, final.spec.priority);
+      const record = encodeRecord(0, score, specJson);
+      const lastError = final.lastError ?? "dead";
+      const result = await this.store.retryDead(shard, id, outcome.finalJson, record, score, lastError, nowMs + lookaheadMs);
+      if (result === "retried") {
+        return { retried: true, task: viewOfRecord(id, shard, "scheduled", decodeRecord(record), lastError, null) };
+      }
+      if (result === "missing") return { retried: false, task: null };
+      if (result === "pending") return { retried: false, task: await this.get(id) };
+    }
+    return { retried: false, task: await this.get(id) };
+  }
+
+  /**
+   * Pauses dispatch of a task name on every node: due tasks of that name are
+   * not started (they stay stored, keeping their due time) until resume.
+   * Nodes pick a pause up within about a second.
+   */
+  async pause(name: string): Promise<PauseState> {
+    checkName(name);
+    const { shards } = await this.clusterConfig();
+    const pausedAt = await this.store.pauseName(name, shards, Date.now());
+    return { name, paused: true, pausedAt };
+  }
+
+  /** Resumes a paused task name; its parked tasks go back to `due` and run. */
+  async resume(name: string): Promise<ResumeResult> {
+    checkName(name);
+    const { shards } = await this.clusterConfig();
+    const { wasPaused, requeued } = await this.store.resumeName(name, shards);
+    return { name, paused: false, wasPaused, requeued };
+  }
+
+  /** Every paused task name with the ms it was paused. */
+  async paused(): Promise<PauseState[]> {
+    const names = await this.store.pausedNames();
+    return [...names].map(([name, pausedAt]) => ({ name, paused: true as const, pausedAt })).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async shardOf(id: string): Promise<number> {

@@ -1,13 +1,25 @@
 /**
  * The node's HTTP app (Hono). Routes are registered once, here, before the
- * first request; every error leaves through one handler in one JSON shape.
+ * first request (the router's matcher is built then); every error leaves
+ * through one handler in one JSON shape ({ error: { code, message, field? } }).
+ *
+ * Open: /health, /ready, /openapi.json, the dashboard (a static page that
+ * asks for the token itself) and /metrics unless TICKWHEEL_METRICS_AUTH.
+ * With TICKWHEEL_API_TOKEN set, /v1 and /admin need `Authorization: Bearer`.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
 import type { Client } from "../client/client.ts";
 import type { ShardInfo } from "../node/node.ts";
 import type { Logger } from "../node/log.ts";
-import { handleError, zodErrorBody } from "./errors.ts";
+import type { NodeMetrics } from "../metrics/metrics.ts";
+import { registerDashboard } from "../dashboard/routes.ts";
+import { bearerAuth } from "./auth.ts";
+import { errorBody, handleError, zodErrorBody } from "./errors.ts";
 import { registerTaskRoutes } from "./tasks-routes.ts";
+import { registerBatchRoutes } from "./batch-routes.ts";
+import { registerNameRoutes } from "./names-routes.ts";
+import { registerAdminRoutes } from "./admin-routes.ts";
 
 /** What the app needs from the node (an interface, so routes test without a whole node). */
 export interface AppNode {
@@ -15,9 +27,16 @@ export interface AppNode {
   readonly client: Client;
   readonly ready: boolean;
   readonly log: Logger;
-  readonly config: { maxArgsBytes: number };
+  readonly startedAt: number;
+  readonly config: { maxArgsBytes: number; maxBatchBytes: number; apiToken?: string | undefined; metricsAuth: boolean };
+  readonly metrics: NodeMetrics;
+  readonly pool: { readonly inFlight: number; readonly concurrency: number };
   shardInfo(): Promise<ShardInfo[]>;
+  notePaused(name: string, paused: boolean): void;
 }
+
+/** Room for the JSON envelope around the largest allowed args in a single-task body. */
+const ENVELOPE_BYTES = 64 * 1024;
 
 export function createApp(node: AppNode): OpenAPIHono {
   const app = new OpenAPIHono({
@@ -26,21 +45,58 @@ export function createApp(node: AppNode): OpenAPIHono {
     },
   });
 
-  app.onError((error, c) => handleError(error, c, (e) => node.log.error({ err: String((e as Error)?.stack ?? e) }, "request failed")));
-  app.notFound((c) => c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+  app.onError((error, c) => {
+    const response = handleError(error, c, (e) => node.log.error({ err: String((e as Error)?.stack ?? e), method: c.req.method, path: c.req.path }, "request failed"));
+    if (response.status === 503) node.metrics.redisError();
+    return response;
+  });
+  app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));
+
+  const token = node.config.apiToken;
+  if (token) {
+    const auth = bearerAuth(token);
+    app.use("/v1/*", auth);
+    app.use("/admin/*", auth);
+    if (node.config.metricsAuth) app.use("/metrics", auth);
+  }
 
   app.get("/health", (c) => c.json({ ok: true, nodeId: node.nodeId }));
   app.get("/ready", (c) => {
     const ready = node.ready;
     return c.json({ ready, nodeId: node.nodeId }, ready ? 200 : 503);
   });
-  app.get("/admin/shards", async (c) => c.json({ nodeId: node.nodeId, shards: await node.shardInfo() }));
+  app.get("/metrics", async (c) => {
+    const { contentType, body } = await node.metrics.render();
+    return c.body(body, 200, { "Content-Type": contentType });
+  });
 
-  registerTaskRoutes(app, { client: node.client, maxArgsBytes: node.config.maxArgsBytes });
+  const tooLarge = (limit: number) =>
+    bodyLimit({ maxSize: limit, onError: (c) => c.json(errorBody("payload_too_large", `request body over ${limit} bytes`), 413) });
+  const onScheduled = (name: string) => node.metrics.scheduled(name);
+  // The batch route first: /v1/tasks/batch must not be taken for a task id.
+  registerBatchRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxBatchBytes), onScheduled });
+  registerTaskRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES), onScheduled });
+  registerNameRoutes(app, { client: node.client, notePaused: (name, paused) => node.notePaused(name, paused) });
+  registerAdminRoutes(app, {
+    nodeId: node.nodeId,
+    startedAt: node.startedAt,
+    shardInfo: () => node.shardInfo(),
+    series: (seconds) => node.metrics.timeline.series(seconds),
+    pool: () => ({ inFlight: node.pool.inFlight, concurrency: node.pool.concurrency }),
+  });
+  registerDashboard(app);
 
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
-    info: { title: "tickwheel", version: "1", description: "Durable delayed tasks fired to the millisecond." },
+    info: {
+      title: "tickwheel",
+      version: "1",
+      description:
+        "Durable delayed tasks fired to the millisecond. With TICKWHEEL_API_TOKEN set, /v1 and /admin need `Authorization: Bearer <token>`. " +
+        "Every error is `{ error: { code, message, field? } }`.",
+    },
+    security: [{ bearer: [] }],
   });
   return app;
 }

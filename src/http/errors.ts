@@ -12,7 +12,8 @@ export interface ErrorBody {
   error: { code: string; message: string; field?: string };
 }
 
-const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
+/** HTTP status of each TickwheelError code (args over the limit inside a valid body is a field error: 400). */
+export const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   invalid_input: 400,
   payload_too_large: 400,
   not_found: 404,

@@ -59,3 +59,143 @@ export const ErrorResponse = z
 export const TaskIdParam = z.object({
   id: z.string().min(1).openapi({ param: { name: "id", in: "path" } }),
 });
+
+// ------------------------------------------------------------------ batch
+
+export const MAX_BATCH_TASKS = 10_000;
+
+export const BatchBody = z
+  .strictObject({
+    tasks: z
+      .array(ScheduleBody)
+      .min(1, { error: "expected at least one task" })
+      .max(MAX_BATCH_TASKS, { error: `expected at most ${MAX_BATCH_TASKS} tasks` })
+      .openapi({ description: `1 … ${MAX_BATCH_TASKS} tasks; each is validated on its own and answered in results[i]` }),
+  })
+  .openapi("ScheduleBatch");
+
+/** The envelope is checked first (400 for the whole request); items one by one. */
+export const BatchEnvelope = z.strictObject({
+  tasks: z
+    .array(z.unknown())
+    .min(1, { error: "expected at least one task" })
+    .max(MAX_BATCH_TASKS, { error: `expected at most ${MAX_BATCH_TASKS} tasks` }),
+});
+
+const ErrorDetail = z.object({ code: z.string(), message: z.string(), field: z.string().optional() });
+
+export const BatchItemResult = z
+  .union([
+    z.object({ ok: z.literal(true), id: z.string(), created: z.boolean(), dueAt: z.number(), shard: z.number() }),
+    z.object({
+      ok: z.literal(false),
+      status: z.number().openapi({ description: "the status this task alone would have got (400, 413, 422)" }),
+      error: ErrorDetail,
+    }),
+  ])
+  .openapi("BatchItemResult");
+
+export const BatchResult = z
+  .object({
+    results: z.array(BatchItemResult).openapi({ description: "one per task, in request order" }),
+    created: z.number(),
+    existing: z.number(),
+    failed: z.number(),
+  })
+  .openapi("ScheduleBatchResult");
+
+// ------------------------------------------------------------------ listing
+
+export const ListQuery = z.strictObject({
+  state: z.enum(["scheduled", "running", "dead"]).default("scheduled").openapi({ param: { name: "state", in: "query" } }),
+  name: z.string().min(1).max(200).optional().openapi({ param: { name: "name", in: "query" }, description: "only tasks of this name" }),
+  limit: z.coerce
+    .number({ error: "expected an integer from 1 to 500" })
+    .int({ error: "expected an integer from 1 to 500" })
+    .min(1, { error: "expected an integer from 1 to 500" })
+    .max(500, { error: "expected an integer from 1 to 500" })
+    .default(50)
+    .openapi({ param: { name: "limit", in: "query" } }),
+  cursor: z.string().min(1).max(4096).optional().openapi({ param: { name: "cursor", in: "query" }, description: "nextCursor of the previous page" }),
+});
+
+export const TaskSummary = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    state: z.enum(TASK_STATES),
+    dueAt: z.number(),
+    attempt: z.number(),
+    maxAttempts: z.number(),
+    priority: z.number(),
+    createdAt: z.number(),
+    expiresAt: z.number().optional(),
+    lastError: z.string().optional(),
+    finishedAt: z.number().optional(),
+    shard: z.number(),
+    paused: z.boolean().optional().openapi({ description: "came due while its name is paused; runs on resume" }),
+    visibilityDeadline: z.number().optional(),
+  })
+  .openapi("TaskSummary");
+
+export const ListResult = z
+  .object({
+    tasks: z.array(TaskSummary),
+    nextCursor: z.string().nullable().openapi({ description: "null when there is nothing more; a page may be short and still have one" }),
+  })
+  .openapi("TaskList");
+
+export const ConflictResponse = z
+  .object({ error: ErrorDetail, task: TaskView })
+  .openapi("Conflict");
+
+// ------------------------------------------------------------------ pause
+
+export const NameParam = z.object({
+  name: z.string().min(1).max(200).openapi({ param: { name: "name", in: "path" }, description: "task name (URL-encoded)" }),
+});
+
+export const PauseState = z.object({ name: z.string(), paused: z.literal(true), pausedAt: z.number() }).openapi("PauseState");
+export const ResumeResult = z
+  .object({ name: z.string(), paused: z.literal(false), wasPaused: z.boolean(), requeued: z.number().openapi({ description: "parked tasks put back to run" }) })
+  .openapi("ResumeResult");
+export const PausedList = z.object({ paused: z.array(PauseState) }).openapi("PausedList");
+
+// ------------------------------------------------------------------ admin
+
+export const ShardInfoSchema = z
+  .object({
+    shard: z.number(),
+    owner: z.string().nullable(),
+    epoch: z.number().nullable(),
+    ownedHere: z.boolean(),
+    dueCount: z.number(),
+    inFlight: z.number(),
+    dead: z.number(),
+    nextDueAt: z.number().nullable(),
+    windowSize: z.number().nullable(),
+    fired: z.number().nullable(),
+    latenessP50Ms: z.number().nullable(),
+    latenessP99Ms: z.number().nullable(),
+  })
+  .openapi("ShardInfo");
+
+export const ShardsResponse = z.object({ nodeId: z.string(), shards: z.array(ShardInfoSchema) }).openapi("Shards");
+
+export const StatsResponse = z
+  .object({
+    nodeId: z.string(),
+    now: z.number(),
+    startedAt: z.number(),
+    pool: z.object({ inFlight: z.number(), concurrency: z.number() }),
+    series: z.array(
+      z.object({
+        t: z.number(),
+        fired: z.number(),
+        latenessP50Ms: z.number().nullable(),
+        latenessP99Ms: z.number().nullable(),
+        latenessMaxMs: z.number().nullable(),
+      }),
+    ),
+  })
+  .openapi("Stats");

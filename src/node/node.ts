@@ -22,6 +22,8 @@ import { dueMsOfScore } from "../task/model.ts";
 import type { Config } from "../config/config.ts";
 import type { Logger } from "./log.ts";
 import { createApp } from "../http/app.ts";
+import { NodeMetrics } from "../metrics/metrics.ts";
+import type { Job } from "../pool/job.ts";
 import { loadTasksModule } from "./load-tasks.ts";
 
 export type NodeState = "new" | "running" | "quiet" | "stopped";
@@ -62,6 +64,17 @@ export class TickwheelNode {
   private keepaliveTimer: ReturnType<typeof setInterval> | null = null;
   readonly startedAt = Date.now();
   redisErrors = 0;
+  /** Prometheus metrics and the dashboard's per-second timeline. */
+  readonly metrics: NodeMetrics = new NodeMetrics({
+    inFlight: () => this.pool.inFlight,
+    concurrency: () => this.pool.concurrency,
+    ownedShards: () => this.actors.size,
+    dueCounts: async () => (await Promise.all([...Array(this.shardCount).keys()].map((shard) => this.store.shardStats(shard)))).map((s) => ({ shard: s.shard, due: s.dueCount })),
+  });
+  /** Paused task names as last read from Redis (refreshed every pauseRefreshMs). */
+  private readonly pausedNames = new Set<string>();
+  private pauseTimer: ReturnType<typeof setInterval> | null = null;
+  private pauseChanges = 0;
 
   constructor(config: Config, log: Logger) {
     this.config = config;
@@ -74,6 +87,7 @@ export class TickwheelNode {
       name: `tickwheel-${this.nodeId}`,
       onError: (error) => {
         this.redisErrors++;
+        this.metrics.redisError();
         if (this.redisErrors % 100 === 1) this.log.warn({ err: String(error) }, "redis connection error");
       },
     });
@@ -116,16 +130,21 @@ export class TickwheelNode {
       onAcquired: (shard, token) => this.startActor(shard, token),
       onLost: (shard, token) => this.stopActor(shard, token),
       onHandoff: (shard, token) => this.handOff(shard, token),
+      onChange: (event) => this.metrics.leaseChange(event),
     });
     this.pool = new WorkerPool({
       concurrency: config.concurrency,
       completer: this.completer,
       log: this.log,
       canStart: (shard, token) => this.state !== "stopped" && this.ownership.canStart(shard, token),
+      onOutcome: (job, outcome) => this.metrics.outcome(job.spec.name, outcome),
+      isPaused: (name) => this.pausedNames.size > 0 && this.pausedNames.has(name),
+      onPaused: (job) => void this.park(job),
       progress: async (job, value) => {
         await this.store.setProgress(job.shard, job.id, JSON.stringify(value ?? null));
       },
       onStart: (job, latenessMs) => {
+        this.metrics.fired(job.spec.name, latenessMs);
         this.lateness.record(latenessMs);
         this.actors.get(job.shard)?.recordStart(latenessMs);
       },
@@ -153,6 +172,8 @@ export class TickwheelNode {
     if (this.state !== "new") return;
     const { shards } = await this.store.ensureClusterConfig(this.config.shards, 16, this.config.lookaheadMs);
     this.shardCount = shards;
+    // Known before the first claim, so a paused name never starts on a fresh node.
+    await this.refreshPaused();
     if (this.config.tasksModule) {
       const path = await loadTasksModule(this.config.tasksModule);
       this.log.info({ tasksModule: path }, "tasks module loaded");
@@ -163,6 +184,7 @@ export class TickwheelNode {
     this.state = "running";
     await this.ownership.start();
     this.keepaliveTimer = setInterval(() => void this.keepVisibilityAlive(), Math.max(100, Math.floor(this.config.visibilityMs / 3)));
+    this.pauseTimer = setInterval(() => void this.refreshPaused().catch(() => {}), this.config.pauseRefreshMs);
     this.server = Bun.serve({
       port: this.config.port,
       hostname: this.config.host,
@@ -190,6 +212,7 @@ export class TickwheelNode {
       await this.completer.flush();
     }
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    if (this.pauseTimer) clearInterval(this.pauseTimer);
     await this.ownership.stop();
     for (const actor of this.actors.values()) actor.stop();
     this.actors.clear();
@@ -291,6 +314,42 @@ export class TickwheelNode {
   }
 
   /** Pushes the visibility deadline of running attempts forward so long tasks are not reaped. */
+  /** Applies a pause or resume made through this node at once (other nodes read it within pauseRefreshMs). */
+  notePaused(name: string, paused: boolean): void {
+    this.pauseChanges++;
+    if (paused) this.pausedNames.add(name);
+    else this.pausedNames.delete(name);
+  }
+
+  private async refreshPaused(): Promise<void> {
+    const changesBefore = this.pauseChanges;
+    const names = await this.store.pausedNames();
+    // A pause or resume through this node while we read: our view is newer; the next round agrees.
+    if (this.pauseChanges !== changesBefore) return;
+    this.pausedNames.clear();
+    for (const name of names.keys()) this.pausedNames.add(name);
+  }
+
+  /**
+   * A claimed task of a paused name: hand it back to Redis unstarted. If the
+   * shard says the name is no longer paused (a resume beat our view), it is
+   * requeued at its due time and this node stops treating the name as paused.
+   * If the call fails the attempt stays in the run set and the reaper returns
+   * it: late, never lost.
+   */
+  private async park(job: Job): Promise<void> {
+    try {
+      const outcome = await this.store.park(job.shard, job.leaseToken, job.id, job.attempt, job.spec.name);
+      if (outcome === "parked") this.metrics.parked(job.spec.name);
+      else if (outcome === "requeued") {
+        this.pausedNames.delete(job.spec.name);
+        this.actors.get(job.shard)?.hint(job.id, job.score);
+      }
+    } catch (error) {
+      this.log.warn({ taskId: job.id, task: job.spec.name, err: String(error) }, "could not park a task of a paused name; the reaper will return it");
+    }
+  }
+
   private async keepVisibilityAlive(): Promise<void> {
     const deadline = Date.now() + this.config.visibilityMs;
     await Promise.all(

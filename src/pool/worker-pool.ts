@@ -24,6 +24,12 @@ export interface WorkerPoolOptions {
   progress: (job: Job, value: unknown) => Promise<void>;
   /** Lateness (start - due, ms) of every started attempt. */
   onStart?: (job: Job, latenessMs: number) => void;
+  /** How each started attempt ended (for metrics): failed attempts are "retried" or "dead". */
+  onOutcome?: (job: Job, outcome: "succeeded" | "retried" | "dead") => void;
+  /** Whether dispatch of this task name is paused (a cached view, refreshed by the node). */
+  isPaused?: (name: string) => boolean;
+  /** A claimed task of a paused name that was not started: the node parks it in Redis. */
+  onPaused?: (job: Job) => void;
   /** Runs one attempt; the in-process handler runner unless a test or target overrides it. */
   execute?: typeof runHandler;
   now?: () => number;
@@ -33,6 +39,8 @@ export interface PoolCounts {
   started: number;
   dropped: number;
   expired: number;
+  /** Claimed tasks of a paused name handed back unstarted. */
+  paused: number;
 }
 
 export class WorkerPool {
@@ -46,7 +54,7 @@ export class WorkerPool {
   private readonly capacityWaiters = new Set<() => void>();
   private readonly stopController = new AbortController();
   private idleWaiters: (() => void)[] = [];
-  readonly counts: PoolCounts = { started: 0, dropped: 0, expired: 0 };
+  readonly counts: PoolCounts = { started: 0, dropped: 0, expired: 0, paused: 0 };
 
   constructor(options: WorkerPoolOptions) {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) throw new Error("concurrency must be >= 1");
@@ -121,7 +129,16 @@ export class WorkerPool {
     }
     if (job.attempt > job.spec.maxAttempts) {
       // Only reaped attempts get here: the worker died every time it ran this task.
+      this.options.onOutcome?.(job, "dead");
       this.options.completer.dead(job, `worker lost ${job.spec.maxAttempts} times (visibility deadline passed)`);
+      this.notifyCapacity();
+      return;
+    }
+    if (this.options.isPaused?.(job.spec.name)) {
+      // Paused name: not started; the node parks it (it stays in the run set until then, so a
+      // failure to park only delays it to the reaper).
+      this.counts.paused++;
+      this.options.onPaused?.(job);
       this.notifyCapacity();
       return;
     }
@@ -172,8 +189,14 @@ export class WorkerPool {
         for (const waiter of waiters) waiter();
       }
     }
-    if (outcome.kind === "succeeded") this.options.completer.succeeded(job, outcome.result);
-    else await this.options.completer.failed(job, outcome.error, outcome.retryable);
+    if (outcome.kind === "succeeded") {
+      this.options.onOutcome?.(job, "succeeded");
+      this.options.completer.succeeded(job, outcome.result);
+    } else {
+      // The same rule as Completer.failed, for metrics only.
+      this.options.onOutcome?.(job, !outcome.retryable || job.attempt >= job.spec.maxAttempts ? "dead" : "retried");
+      await this.options.completer.failed(job, outcome.error, outcome.retryable);
+    }
   }
 
   private notifyCapacity(): void {

@@ -16,6 +16,12 @@ import cancel from "./lua/cancel-5.lua" with { type: "text" };
 import reschedule from "./lua/reschedule-3.lua" with { type: "text" };
 import inspect from "./lua/inspect-5.lua" with { type: "text" };
 import progress from "./lua/progress-2.lua" with { type: "text" };
+import list from "./lua/list-3.lua" with { type: "text" };
+import retryDead from "./lua/retry-dead-5.lua" with { type: "text" };
+import park from "./lua/park-5.lua" with { type: "text" };
+import pauseShard from "./lua/pause-shard-1.lua" with { type: "text" };
+import resumeShard from "./lua/resume-shard-4.lua" with { type: "text" };
+import pausedNames from "./lua/paused-names-1.lua" with { type: "text" };
 import leaseAcquire from "./lua/lease-acquire-2.lua" with { type: "text" };
 import leaseRenew from "./lua/lease-renew-1.lua" with { type: "text" };
 import leaseRelease from "./lua/lease-release-1.lua" with { type: "text" };
@@ -36,6 +42,12 @@ const sources = {
   reschedule: { lua: reschedule, keys: 3 },
   inspect: { lua: inspect, keys: 5 },
   progress: { lua: progress, keys: 2 },
+  list: { lua: list, keys: 3 },
+  retryDead: { lua: retryDead, keys: 5 },
+  park: { lua: park, keys: 6 },
+  pauseShard: { lua: pauseShard, keys: 1 },
+  resumeShard: { lua: resumeShard, keys: 4 },
+  pausedNames: { lua: pausedNames, keys: 1 },
   leaseAcquire: { lua: leaseAcquire, keys: 2 },
   leaseRenew: { lua: leaseRenew, keys: 1 },
   leaseRelease: { lua: leaseRelease, keys: 1 },

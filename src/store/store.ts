@@ -87,6 +87,34 @@ export type HeartbeatOutcome =
   | { registered: true; redisNowMs: number; live: { id: string; expiresAtMs: number }[] }
   | { registered: false; redisNowMs: number; holder: NodeEntry };
 
+/** States whose tasks a shard indexes, so they can be listed. */
+export type ListableState = "scheduled" | "running" | "dead";
+
+export interface ListEntry {
+  id: string;
+  /** Score in the state's index (due score, visibility deadline, time of death). */
+  score: string;
+  /** Task record ("attempt:score\n<spec>") for scheduled and running, final json for dead. */
+  record: string;
+  lastError: string | null;
+}
+
+export interface ListPage {
+  entries: ListEntry[];
+  next: { score: string; id: string } | null;
+}
+
+export type ParkOutcome = "parked" | "requeued" | "stale" | "lease";
+
+/**
+ * Added to the due score of a parked task (paused name): 2^48 ms is beyond
+ * any real due time (year ~10,900), and a due score plus 2^48 stays below
+ * 2^49, where a double still holds the 1/16 priority fraction exactly.
+ */
+export const PARK_OFFSET = 2 ** 48;
+/** Parked tasks put back per resume script call. */
+const RESUME_CHUNK = 500;
+
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 type WakeListener = (shard: number, id: string, score: string) => void;
 
@@ -332,7 +360,8 @@ export class Store {
       this.redis.zcard(keys.due),
       this.redis.zcard(keys.run),
       this.redis.zcard(keys.dead),
-      this.redis.zrange(keys.due, "0", "0", "WITHSCORES"),
+      // The earliest real due time: parked tasks (paused names) sit beyond PARK_OFFSET.
+      this.redis.zrangebyscore(keys.due, "-inf", `(${PARK_OFFSET}`, "WITHSCORES", "LIMIT", 0, 1),
       this.redis.get(keys.lease),
       this.redis.pttl(keys.lease),
     ]);
@@ -345,6 +374,124 @@ export class Store {
       leaseToken,
       leaseTtlMs,
     };
+  }
+
+  // ---------------------------------------------------------------- listing, dead retry, pause
+
+  /**
+   * One page of a shard's tasks in one state, after a cursor, in index order
+   * (due time for scheduled, visibility deadline for running, time of death
+   * for dead). At most `budget` index entries are examined, so a page may
+   * come back short (even empty) with a cursor to go on from; `next` is null
+   * once the shard's index is exhausted.
+   */
+  async listPage(
+    shard: number,
+    state: ListableState,
+    after: { score: string; id: string } | null,
+    limit: number,
+    budget: number,
+    name: string | null,
+  ): Promise<ListPage> {
+    const keys = this.keys(shard);
+    const index = state === "scheduled" ? keys.due : state === "running" ? keys.run : keys.dead;
+    const source = state === "dead" ? "done" : "hash";
+    const specPrefix = name === null ? "" : `{"n":${JSON.stringify(name)},`;
+    const reply = (await this.run(
+      "list",
+      [index, keys.tasks, keys.err],
+      [source, keys.donePrefix, after?.score ?? "", after?.id ?? "", limit, budget, specPrefix, name ?? ""],
+    )) as (string | null)[];
+    const entries: ListEntry[] = [];
+    for (let i = 2; i < reply.length; i += 4) {
+      entries.push({ id: reply[i]!, score: reply[i + 1]!, record: reply[i + 2]!, lastError: reply[i + 3] ?? null });
+    }
+    const next = reply[0] ? { score: reply[0], id: reply[1]! } : null;
+    return { entries, next };
+  }
+
+  /**
+   * Requeues a dead task whose final record is still `expectedFinal`, as the
+   * given record (attempt 0) at the given score. See retry-dead-5.lua.
+   */
+  async retryDead(
+    shard: number,
+    id: string,
+    expectedFinal: string,
+    record: string,
+    score: string,
+    lastError: string,
+    wakeHorizonScore: number,
+  ): Promise<"retried" | "changed" | "pending" | "missing"> {
+    const keys = this.keys(shard);
+    return (await this.run(
+      "retryDead",
+      [keys.dead, keys.due, keys.tasks, keys.err, keys.donePrefix + id],
+      [id, expectedFinal, record, score, lastError, keys.wake, this.clustered ? "SPUBLISH" : "PUBLISH", wakeHorizonScore],
+    )) as "retried" | "changed" | "pending" | "missing";
+  }
+
+  /** A claimed task of a paused name goes back without starting (see park-5.lua). */
+  async park(shard: number, token: string, id: string, attempt: number, name: string): Promise<ParkOutcome> {
+    const keys = this.keys(shard);
+    return (await this.run(
+      "park",
+      [keys.run, keys.due, keys.tasks, this.pausedSetKey(shard), this.parkedKey(shard, name), keys.lease],
+      [token, id, attempt, name, PARK_OFFSET],
+    )) as ParkOutcome;
+  }
+
+  /**
+   * Pauses a task name on every shard, then lists it cluster-wide (the order
+   * park relies on). Idempotent; answers the ms it was first paused.
+   */
+  async pauseName(name: string, shardCount: number, nowMs: number): Promise<number> {
+    await Promise.all([...Array(shardCount).keys()].map((shard) => this.run("pauseShard", [this.pausedSetKey(shard)], [name])));
+    return Number(await this.run("pausedNames", [this.pausedNamesKey()], ["pause", name, nowMs]));
+  }
+
+  /**
+   * Unlists a paused name, then clears every shard's flag and puts the
+   * parked tasks back in `due` (bounded calls per shard). Answers whether it
+   * was paused and how many tasks were put back.
+   */
+  async resumeName(name: string, shardCount: number): Promise<{ wasPaused: boolean; requeued: number }> {
+    const wasPaused = (await this.run("pausedNames", [this.pausedNamesKey()], ["resume", name, 0])) === 1;
+    const publish = this.clustered ? "SPUBLISH" : "PUBLISH";
+    const counts = await Promise.all(
+      [...Array(shardCount).keys()].map(async (shard) => {
+        const keys = this.keys(shard);
+        let requeued = 0;
+        for (;;) {
+          const [moved, left] = (await this.run(
+            "resumeShard",
+            [this.pausedSetKey(shard), this.parkedKey(shard, name), keys.due, keys.tasks],
+            [name, PARK_OFFSET, RESUME_CHUNK, keys.wake, publish],
+          )) as [number, number];
+          requeued += moved;
+          if (left === 0) return requeued;
+        }
+      }),
+    );
+    return { wasPaused, requeued: counts.reduce((a, b) => a + b, 0) };
+  }
+
+  /** Paused task names and the ms each was paused. */
+  async pausedNames(): Promise<Map<string, number>> {
+    const flat = await this.redis.hgetall(this.pausedNamesKey());
+    return new Map(Object.entries(flat).map(([name, at]) => [name, Number(at)]));
+  }
+
+  private pausedSetKey(shard: number): string {
+    return `${this.prefix}:{${shard}}:paused`;
+  }
+
+  private parkedKey(shard: number, name: string): string {
+    return `${this.prefix}:{${shard}}:parked:${name}`;
+  }
+
+  private pausedNamesKey(): string {
+    return `${configKey(this.prefix)}:paused`;
   }
 
   // ---------------------------------------------------------------- leases

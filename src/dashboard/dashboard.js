@@ -1,0 +1,276 @@
+// tickwheel dashboard: plain browser JS, no build step. It polls the node's own API
+// (/admin/shards, /admin/nodes, /admin/stats, /v1/tasks?state=dead, /v1/paused) and
+// draws two charts on <canvas>. With TICKWHEEL_API_TOKEN set, the token typed into the
+// header is kept in this browser's localStorage and sent as a bearer token.
+"use strict";
+
+const TOKEN_KEY = "tickwheel.token";
+const FAST_MS = 1000; // stats and charts
+const SLOW_MS = 2000; // shards, nodes, dead tasks, paused names
+const $ = (selector) => document.querySelector(selector);
+
+let authFailed = false;
+let renders = 0;
+
+async function api(path, init = {}) {
+  const headers = { ...(init.headers || {}) };
+  const token = localStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(path, { ...init, headers });
+  if (response.status === 401) {
+    authFailed = true;
+    $("#token-form").hidden = false;
+    throw new Error("the node needs an API token");
+  }
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw new Error((body && body.error && body.error.message) || `${response.status} ${response.statusText}`);
+  return body;
+}
+
+function setStatus(text, isError) {
+  const status = $("#status");
+  status.textContent = text;
+  status.classList.toggle("error", !!isError);
+}
+
+function cell(text, className) {
+  const td = document.createElement("td");
+  td.textContent = text === null || text === undefined ? "–" : String(text);
+  if (className) td.className = className;
+  return td;
+}
+
+function fillTable(selector, rows) {
+  const body = $(`${selector} tbody`);
+  body.replaceChildren(...rows);
+}
+
+function relative(ms) {
+  if (ms === null || ms === undefined) return "–";
+  const delta = ms - Date.now();
+  const abs = Math.abs(delta);
+  const text = abs < 1000 ? `${abs} ms` : abs < 120000 ? `${Math.round(abs / 1000)} s` : abs < 7200000 ? `${Math.round(abs / 60000)} min` : abs < 172800000 ? `${Math.round(abs / 3600000)} h` : `${Math.round(abs / 86400000)} d`;
+  return delta >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+function when(ms) {
+  return ms === null || ms === undefined ? "–" : new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+
+// ---------------------------------------------------------------- shards and nodes
+
+async function refreshShards() {
+  const { nodeId, shards } = await api("/admin/shards");
+  $("#node-id").textContent = `node ${nodeId}`;
+  let due = 0, inFlight = 0, dead = 0;
+  const rows = shards.map((shard) => {
+    due += shard.dueCount;
+    inFlight += shard.inFlight;
+    dead += shard.dead;
+    const tr = document.createElement("tr");
+    tr.dataset.shard = String(shard.shard);
+    const lateness = shard.latenessP50Ms === null ? "–" : `${shard.latenessP50Ms} / ${shard.latenessP99Ms} ms`;
+    tr.append(cell(shard.shard), cell(shard.owner ?? "unowned"), cell(shard.epoch), cell(shard.dueCount), cell(shard.inFlight), cell(shard.dead),
+      cell(relative(shard.nextDueAt)), cell(shard.fired), cell(lateness));
+    return tr;
+  });
+  fillTable("#shards", rows);
+  $("#total-shards").textContent = String(shards.length);
+  $("#total-due").textContent = String(due);
+  $("#total-inflight").textContent = String(inFlight);
+  $("#total-dead").textContent = String(dead);
+  return shards;
+}
+
+async function refreshNodes(shards) {
+  let nodes;
+  try {
+    nodes = (await api("/admin/nodes")).nodes;
+  } catch {
+    // No registry on this node: show the owners the shard leases name.
+    const owners = new Map();
+    for (const shard of shards) if (shard.owner) owners.set(shard.owner, (owners.get(shard.owner) || []).concat(shard.shard));
+    nodes = [...owners].map(([id, owned]) => ({ id, shards: owned }));
+  }
+  fillTable("#nodes", nodes.map((node) => {
+    const tr = document.createElement("tr");
+    tr.dataset.node = node.id;
+    const pool = node.pool ? `${node.pool.inFlight} / ${node.pool.concurrency}` : "–";
+    tr.append(cell(node.self ? `${node.id} (this node)` : node.id), cell(node.address), cell((node.shards || []).length),
+      cell(node.pool ? node.pool.inFlight : null), cell(pool), cell(node.startedAt ? relative(node.startedAt) : null));
+    return tr;
+  }));
+}
+
+// ---------------------------------------------------------------- dead tasks and paused names
+
+async function refreshDead() {
+  const { tasks, nextCursor } = await api("/v1/tasks?state=dead&limit=100");
+  $("#dead-more").hidden = !nextCursor;
+  fillTable("#dead", tasks.map((task) => {
+    const tr = document.createElement("tr");
+    tr.dataset.deadId = task.id;
+    const button = document.createElement("button");
+    button.className = "retry";
+    button.textContent = "Retry";
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await api(`/v1/tasks/${encodeURIComponent(task.id)}/retry`, { method: "POST" });
+        setStatus(`requeued ${task.id}`);
+        tr.remove();
+        await refreshDead();
+      } catch (error) {
+        button.disabled = false;
+        setStatus(`retry failed: ${error.message}`, true);
+      }
+    });
+    const action = document.createElement("td");
+    action.append(button);
+    tr.append(cell(task.id), cell(task.name), cell(`${task.attempt} / ${task.maxAttempts}`), cell(relative(task.finishedAt)), cell(task.lastError, "error"), action);
+    return tr;
+  }));
+}
+
+async function refreshPaused() {
+  const { paused } = await api("/v1/paused");
+  fillTable("#paused", paused.map((entry) => {
+    const tr = document.createElement("tr");
+    const button = document.createElement("button");
+    button.textContent = "Resume";
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      await api(`/v1/names/${encodeURIComponent(entry.name)}/resume`, { method: "POST" }).catch((error) => setStatus(error.message, true));
+      await refreshPaused();
+    });
+    const action = document.createElement("td");
+    action.append(button);
+    tr.append(cell(entry.name), cell(when(entry.pausedAt)), action);
+    return tr;
+  }));
+}
+
+// ---------------------------------------------------------------- charts
+
+function drawChart(canvas, seriesList, unit) {
+  const ratio = window.devicePixelRatio || 1;
+  const width = canvas.clientWidth || canvas.width;
+  const height = canvas.clientHeight || canvas.height;
+  canvas.width = Math.round(width * ratio);
+  canvas.height = Math.round(height * ratio);
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, width, height);
+  const left = 44, right = 8, top = 8, bottom = 20;
+  const plotW = width - left - right, plotH = height - top - bottom;
+  let max = 1;
+  for (const series of seriesList) for (const v of series.values) if (v !== null && v > max) max = v;
+  max = niceCeiling(max);
+  // grid and labels
+  ctx.strokeStyle = "#e3e6ee";
+  ctx.fillStyle = "#6b7385";
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.lineWidth = 1;
+  for (let i = 0; i <= 4; i++) {
+    const y = top + plotH - (plotH * i) / 4;
+    ctx.beginPath();
+    ctx.moveTo(left, y + 0.5);
+    ctx.lineTo(left + plotW, y + 0.5);
+    ctx.stroke();
+    ctx.fillText(formatNumber((max * i) / 4) + (i === 4 ? ` ${unit}` : ""), 2, y + 4);
+  }
+  ctx.fillText("-5 min", left, height - 4);
+  ctx.fillText("now", left + plotW - 22, height - 4);
+  let drawn = 0;
+  for (const series of seriesList) {
+    const n = series.values.length;
+    ctx.strokeStyle = series.color;
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    let pen = false;
+    series.values.forEach((value, i) => {
+      if (value === null) {
+        pen = false;
+        return;
+      }
+      const x = left + (n <= 1 ? plotW : (plotW * i) / (n - 1));
+      const y = top + plotH - (plotH * value) / max;
+      if (pen) ctx.lineTo(x, y);
+      else ctx.moveTo(x, y);
+      pen = true;
+      drawn++;
+    });
+    ctx.stroke();
+  }
+  // legend
+  let x = left + 6;
+  for (const series of seriesList) {
+    ctx.fillStyle = series.color;
+    ctx.fillRect(x, top + 2, 10, 3);
+    ctx.fillStyle = "#1d2330";
+    ctx.fillText(series.label, x + 14, top + 8);
+    x += ctx.measureText(series.label).width + 30;
+  }
+  canvas.dataset.points = String(drawn);
+}
+
+function niceCeiling(value) {
+  const power = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 2.5, 5, 10]) if (value <= step * power) return step * power;
+  return 10 * power;
+}
+
+function formatNumber(value) {
+  return value >= 1000 ? `${(value / 1000).toFixed(value >= 10000 ? 0 : 1)}k` : String(Math.round(value * 10) / 10);
+}
+
+async function refreshStats() {
+  const { series } = await api("/admin/stats");
+  drawChart($("#chart-fired"), [{ label: "started/s", color: "#2f6fde", values: series.map((p) => p.fired) }], "/s");
+  drawChart($("#chart-lateness"), [
+    { label: "p50", color: "#16a34a", values: series.map((p) => p.latenessP50Ms) },
+    { label: "p99", color: "#c2410c", values: series.map((p) => p.latenessP99Ms) },
+  ], "ms");
+  const last = series[series.length - 1];
+  $("#fired-rate").textContent = last ? String(last.fired) : "–";
+  const recent = series.slice(-10).map((p) => p.latenessP99Ms).filter((v) => v !== null);
+  $("#lateness-p99").textContent = recent.length ? `${Math.max(...recent)} ms` : "–";
+}
+
+// ---------------------------------------------------------------- loops
+
+function loop(step, everyMs) {
+  const run = async () => {
+    try {
+      await step();
+      if (!authFailed) setStatus(`updated ${new Date().toLocaleTimeString()}`);
+      document.body.dataset.renders = String(++renders);
+    } catch (error) {
+      setStatus(error.message, true);
+    }
+    setTimeout(run, everyMs);
+  };
+  run();
+}
+
+$("#token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  localStorage.setItem(TOKEN_KEY, $("#token-input").value.trim());
+  authFailed = false;
+  $("#token-form").hidden = true;
+  setStatus("token saved");
+});
+
+$("#pause-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const name = $("#pause-name").value.trim();
+  if (!name) return;
+  await api(`/v1/names/${encodeURIComponent(name)}/pause`, { method: "POST" }).catch((error) => setStatus(error.message, true));
+  $("#pause-name").value = "";
+  await refreshPaused().catch(() => {});
+});
+
+loop(refreshStats, FAST_MS);
+loop(async () => refreshNodes(await refreshShards()), SLOW_MS);
+loop(refreshDead, SLOW_MS);
+loop(refreshPaused, SLOW_MS);

@@ -1,0 +1,38 @@
+/**
+ * /admin: what operators and the dashboard read about the cluster as this
+ * node sees it: every shard (owner, due, in flight, next due, lateness) and
+ * this node's last minutes (tasks started per second and their lateness).
+ */
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { ShardInfo } from "../node/node.ts";
+import type { TimelinePoint } from "../metrics/timeline.ts";
+import { commonErrors, json } from "./responses.ts";
+import { ShardsResponse, StatsResponse } from "./schemas.ts";
+
+export interface AdminRoutesDeps {
+  nodeId: string;
+  startedAt: number;
+  shardInfo(): Promise<ShardInfo[]>;
+  series(seconds: number): TimelinePoint[];
+  pool(): { inFlight: number; concurrency: number };
+}
+
+export function registerAdminRoutes(app: OpenAPIHono, deps: AdminRoutesDeps): void {
+  const shards = createRoute({
+    method: "get",
+    path: "/admin/shards",
+    summary: "Every shard: owner, due count, in flight, next due time, lateness",
+    responses: { 200: json(ShardsResponse, "one entry per shard"), ...commonErrors },
+  });
+  app.openapi(shards, async (c) => c.json({ nodeId: deps.nodeId, shards: await deps.shardInfo() }, 200));
+
+  const stats = createRoute({
+    method: "get",
+    path: "/admin/stats",
+    summary: "This node's last 5 minutes, one point per second: tasks started and their lateness",
+    responses: { 200: json(StatsResponse, "per-second series, oldest first"), ...commonErrors },
+  });
+  app.openapi(stats, (c) =>
+    c.json({ nodeId: deps.nodeId, now: Date.now(), startedAt: deps.startedAt, pool: deps.pool(), series: deps.series(300) }, 200),
+  );
+}

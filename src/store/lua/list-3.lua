@@ -1,0 +1,107 @@
+--[[
+  list (read-only): one page of a shard's index (due, run or dead ZSET) after a
+  cursor, in index order (score, then id), optionally only tasks of one name.
+  Bounded per call: it examines at most ARGV[6] entries, so a rare name in a
+  big shard costs several short calls (each returns a cursor), never one long
+  one.
+
+  KEYS[1] index ZSET (due: id -> due score; run: id -> visibility deadline;
+          dead: id -> ms it died)
+  KEYS[2] tasks HASH (id -> "attempt:score\n<spec json>")
+  KEYS[3] err HASH   (id -> last error of a pending retry)
+  ARGV[1] where records live: "hash" (the tasks hash) or "done" (final records)
+  ARGV[2] done-key prefix (final records live at prefix .. id)
+  ARGV[3] cursor score ("" = from the start)
+  ARGV[4] cursor id
+  ARGV[5] max tasks to return
+  ARGV[6] max index entries to examine
+  ARGV[7] name filter for "hash" records: the exact start of the spec json,
+          '{"n":<json name>,' ("" = every name)
+  ARGV[8] name filter for "done" records: the plain name ("" = every name)
+
+  Returns { next cursor score or "" when the index is exhausted, next cursor
+  id, then per task: id, index score, record, last error or false }.
+]]
+local index, tasks, errs = KEYS[1], KEYS[2], KEYS[3]
+local source, donePrefix = ARGV[1], ARGV[2]
+local afterScore, afterId = ARGV[3], ARGV[4]
+local limit, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
+local specPrefix, plainName = ARGV[7], ARGV[8]
+
+-- Byte order, as Redis orders members of equal score (Lua's own < follows the locale).
+local function lessOrEqual(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a <= #b
+end
+
+local start = 0
+if afterScore ~= '' then
+  local current = redis.call('ZSCORE', index, afterId)
+  if current and tonumber(current) == tonumber(afterScore) then
+    start = redis.call('ZRANK', index, afterId) + 1
+  else
+    -- The cursor's entry moved or left: start after every (score, id) <= the cursor's.
+    -- Entries of exactly that score sit at ranks [lo, hi), ordered by id: binary search.
+    local lo = redis.call('ZCOUNT', index, '-inf', '(' .. afterScore)
+    local hi = redis.call('ZCOUNT', index, '-inf', afterScore)
+    while lo < hi do
+      local mid = math.floor((lo + hi) / 2)
+      local member = redis.call('ZRANGE', index, mid, mid)[1]
+      if lessOrEqual(member, afterId) then lo = mid + 1 else hi = mid end
+    end
+    start = lo
+  end
+end
+
+local function matches(record)
+  if source == 'hash' then
+    if specPrefix == '' then return true end
+    local nl = string.find(record, '\n', 1, true)
+    return nl ~= nil and string.sub(record, nl + 1, nl + #specPrefix) == specPrefix
+  end
+  if plainName == '' then return true end
+  local ok, decoded = pcall(cjson.decode, record)
+  return ok and type(decoded) == 'table' and type(decoded.spec) == 'table' and decoded.spec.n == plainName
+end
+
+local out = { '', '' }
+local found, examined, pos = 0, 0, start
+local lastScore, lastId = afterScore, afterId
+local exhausted = false
+while found < limit and examined < budget do
+  local chunk = math.min(100, budget - examined)
+  local entries = redis.call('ZRANGE', index, pos, pos + chunk - 1, 'WITHSCORES')
+  for i = 1, #entries, 2 do
+    local id, score = entries[i], entries[i + 1]
+    examined = examined + 1
+    pos = pos + 1
+    lastScore, lastId = score, id
+    local record
+    if source == 'hash' then
+      record = redis.call('HGET', tasks, id)
+    else
+      record = redis.call('GET', donePrefix .. id)
+    end
+    if record and matches(record) then
+      out[#out + 1] = id
+      out[#out + 1] = score
+      out[#out + 1] = record
+      out[#out + 1] = (source == 'hash' and redis.call('HGET', errs, id)) or false
+      found = found + 1
+      if found >= limit then break end
+    end
+  end
+  if #entries < chunk * 2 and found < limit then
+    exhausted = true
+    break
+  end
+end
+if not exhausted then
+  out[1] = lastScore
+  out[2] = lastId
+end
+return out
