@@ -20,6 +20,8 @@ import { registerTaskRoutes } from "./tasks-routes.ts";
 import { registerBatchRoutes } from "./batch-routes.ts";
 import { registerNameRoutes } from "./names-routes.ts";
 import { registerAdminRoutes } from "./admin-routes.ts";
+import { registerAdminNodesRoute } from "./admin-nodes-route.ts";
+import type { NodeView } from "../ownership/node-registry-view.ts";
 
 /** What the app needs from the node (an interface, so routes test without a whole node). */
 export interface AppNode {
@@ -33,6 +35,8 @@ export interface AppNode {
   readonly pool: { readonly inFlight: number; readonly concurrency: number };
   shardInfo(): Promise<ShardInfo[]>;
   notePaused(name: string, paused: boolean): void;
+  /** Live nodes from the registry (GET /admin/nodes); absent on nodes without membership. */
+  nodes?: () => Promise<NodeView[]>;
 }
 
 /** Room for the JSON envelope around the largest allowed args in a single-task body. */
@@ -84,6 +88,7 @@ export function createApp(node: AppNode): OpenAPIHono {
     series: (seconds) => node.metrics.timeline.series(seconds),
     pool: () => ({ inFlight: node.pool.inFlight, concurrency: node.pool.concurrency }),
   });
+  registerAdminNodesRoute(app, node);
   registerDashboard(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });

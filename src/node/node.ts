@@ -313,7 +313,6 @@ export class TickwheelNode {
     void this.store.unsubscribeWakes([shard]).catch(() => {});
   }
 
-  /** Pushes the visibility deadline of running attempts forward so long tasks are not reaped. */
   /** Applies a pause or resume made through this node at once (other nodes read it within pauseRefreshMs). */
   notePaused(name: string, paused: boolean): void {
     this.pauseChanges++;
@@ -351,6 +350,7 @@ export class TickwheelNode {
   }
 
   private async keepVisibilityAlive(): Promise<void> {
+  /** Pushes the visibility deadline of running attempts forward so long tasks are not reaped. */
     const deadline = Date.now() + this.config.visibilityMs;
     await Promise.all(
       [...this.pool.runningByShard()].map(async ([shard, group]) => {
