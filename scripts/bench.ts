@@ -1,0 +1,135 @@
+/**
+ * `bun run bench [enqueue|memory|burst|steady ...] [flags]`: tickwheel against
+ * BullMQ on the same cases, one after the other, each run on its own private
+ * redis-server (no persistence), with a no-op handler. Prints one table of
+ * both with the ratio and, after a full run, writes it with the machine and
+ * versions into BENCHMARKS.md (between the results markers; the analysis
+ * around them is kept).
+ *
+ * Flags:
+ *   --runs N                 runs per case and system (default 2; medians are quoted)
+ *   --steady-seconds S       length of each steady-rate run (default 20; the issue's figure is 60)
+ *   --rates a,b,c            steady rates per second (default 1000,5000,20000)
+ *   --systems a,b            tickwheel,bullmq (default both)
+ *   --bullmq-concurrency N   BullMQ Worker concurrency (default 100)
+ *   --concurrency N          tickwheel TICKWHEEL_CONCURRENCY (default 5000)
+ *   --scale F                multiply every task count by F (quick trial runs)
+ *   --write / --no-write     write BENCHMARKS.md (default: only when every case ran at scale 1)
+ */
+import { parseArgs } from "node:util";
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { burstCase, enqueueCase, memoryCase, steadyCase, type BurstResult, type EnqueueResult, type MemoryResult, type SteadyResult } from "./bench/cases.ts";
+import { systems as makeSystems, type SystemName } from "./bench/systems.ts";
+import { machineInfo } from "./bench/process-stats.ts";
+import { renderReport, type Results } from "./bench/report.ts";
+
+const CASES = ["enqueue", "memory", "burst", "steady"] as const;
+type CaseName = (typeof CASES)[number];
+
+const { values, positionals } = parseArgs({
+  args: Bun.argv.slice(2),
+  allowPositionals: true,
+  options: {
+    runs: { type: "string", default: "2" },
+    "steady-seconds": { type: "string", default: "20" },
+    rates: { type: "string", default: "1000,5000,20000" },
+    systems: { type: "string", default: "tickwheel,bullmq" },
+    "bullmq-concurrency": { type: "string", default: "100" },
+    concurrency: { type: "string", default: "5000" },
+    scale: { type: "string", default: "1" },
+    write: { type: "boolean" },
+    "no-write": { type: "boolean" },
+  },
+});
+
+for (const name of positionals) {
+  if (!CASES.includes(name as CaseName)) {
+    console.error(`unknown case "${name}": expected any of ${CASES.join(", ")}`);
+    process.exit(2);
+  }
+}
+const cases = positionals.length ? (positionals as CaseName[]) : [...CASES];
+const runs = Number(values.runs);
+const steadySeconds = Number(values["steady-seconds"]);
+const rates = values.rates!.split(",").map(Number);
+const scale = Number(values.scale);
+const systemNames = values.systems!.split(",") as SystemName[];
+const tickwheelEnv = { TICKWHEEL_CONCURRENCY: values.concurrency! };
+const bullmqConcurrency = Number(values["bullmq-concurrency"]);
+const systems = makeSystems({ tickwheelEnv, bullmqConcurrency });
+
+const counts = {
+  enqueue: Math.round(200_000 * scale),
+  memory: Math.round(1_000_000 * scale),
+  burst: Math.round(100_000 * scale),
+};
+// Time between starting the enqueue and the burst instant T; enqueueing must end well before T.
+const burstLeadMs: Record<SystemName, number> = { tickwheel: 5_000, bullmq: 15_000 };
+
+const results: Results = {
+  enqueue: { tickwheel: [], bullmq: [] },
+  memory: { tickwheel: [], bullmq: [] },
+  burst: { tickwheel: [], bullmq: [] },
+  steady: new Map(rates.map((rate) => [rate, { tickwheel: [], bullmq: [] }])),
+};
+
+const began = Date.now();
+const log = (line: string) => console.log(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+
+for (const caseName of cases) {
+  for (let run = 1; run <= runs; run++) {
+    for (const systemName of systemNames) {
+      const system = systems[systemName];
+      if (caseName === "enqueue") {
+        const result: EnqueueResult = await enqueueCase(system, counts.enqueue);
+        results.enqueue[systemName].push(result);
+        log(`enqueue ${systemName} run ${run}: ${Math.round(result.tasksPerSecond)} tasks/s`);
+      } else if (caseName === "memory") {
+        const result: MemoryResult = await memoryCase(system, counts.memory);
+        results.memory[systemName].push(result);
+        log(`memory ${systemName} run ${run}: ${result.bytesPerTask.toFixed(1)} B/task, RSS ${result.rssIdleMB.toFixed(1)} → ${result.rssPendingMB.toFixed(1)} MB`);
+      } else if (caseName === "burst") {
+        const result: BurstResult = await burstCase(system, counts.burst, burstLeadMs[systemName]);
+        results.burst[systemName].push(result);
+        log(`burst ${systemName} run ${run}: first ${result.firstStartMs} ms, median ${result.medianStartMs} ms, last completion ${result.lastCompletionMs} ms, ${Math.round(result.tasksPerSecond)} tasks/s`);
+      } else {
+        for (const rate of rates) {
+          const result: SteadyResult = await steadyCase(system, rate, steadySeconds);
+          results.steady.get(rate)![systemName].push(result);
+          const l = result.lateness;
+          log(`steady ${rate}/s ${systemName} run ${run}: p50 ${l.p50} p90 ${l.p90} p99 ${l.p99} p99.9 ${l.p999} max ${l.max} early ${l.early}${result.notStarted ? ` (${result.notStarted} not started)` : ""}`);
+        }
+      }
+    }
+  }
+}
+
+const machine = machineInfo();
+const command = ["bun", "run", "bench", ...Bun.argv.slice(2)].join(" ");
+const report = renderReport({
+  results,
+  cases,
+  machine,
+  command,
+  runs,
+  steadySeconds,
+  counts,
+  settings: { tickwheelConcurrency: Number(values.concurrency), bullmqConcurrency },
+  durationS: Math.round((Date.now() - began) / 1000),
+});
+console.log("\n" + report);
+
+const fullRun = cases.length === CASES.length && scale === 1 && systemNames.length === 2;
+if (values.write || (fullRun && !values["no-write"])) {
+  const path = join(import.meta.dir, "..", "BENCHMARKS.md");
+  const begin = "<!-- bench:results:begin -->";
+  const end = "<!-- bench:results:end -->";
+  const block = `${begin}\n${report}\n${end}`;
+  const current = existsSync(path) ? readFileSync(path, "utf8") : `# Benchmarks\n\n${begin}\n${end}\n`;
+  const from = current.indexOf(begin);
+  const to = current.indexOf(end);
+  const next = from >= 0 && to > from ? current.slice(0, from) + block + current.slice(to + end.length) : `${current}\n${block}\n`;
+  writeFileSync(path, next);
+  log(`wrote ${path}`);
+}

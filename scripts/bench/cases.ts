@@ -1,0 +1,233 @@
+/**
+ * The benchmark cases. Each run gets a fresh private redis-server (no
+ * persistence) and, where a worker is needed, a fresh worker process, so no
+ * run inherits the previous one's data, fragmentation or JIT state.
+ */
+import { startRedis, type RedisProcess } from "../../test/helpers/redis-server.ts";
+import { redisCommand } from "../../src/node/embedded-redis.ts";
+import { CpuMeter, selfCpuPercent } from "./process-stats.ts";
+import type { LatenessSummary } from "./protocol.ts";
+import type { BenchTask, Producer, System } from "./systems.ts";
+
+const HOUR_MS = 3_600_000;
+/** Tasks per bulk call: the same for both systems. */
+const BULK = 10_000;
+
+async function withRedis<T>(fn: (redis: RedisProcess) => Promise<T>): Promise<T> {
+  const redis = await startRedis();
+  try {
+    return await fn(redis);
+  } finally {
+    // BENCH_DEBUG=1 prints what each run asked of Redis (calls and µs per command and script).
+    if (process.env.BENCH_DEBUG) console.log(String(await redisCommand(redis.port, ["INFO", "commandstats"])).replace(/\r/g, ""));
+    await redis.cleanup();
+  }
+}
+
+async function usedMemory(redis: RedisProcess): Promise<number> {
+  const info = String(await redisCommand(redis.port, ["INFO", "memory"]));
+  return Number(/^used_memory:(\d+)/m.exec(info)?.[1]);
+}
+
+/** Adds `count` tasks in bulk calls of BULK, one call at a time; due times from dueOf(i). */
+async function enqueueAll(producer: Producer, count: number, dueOf: (i: number) => number): Promise<void> {
+  for (let start = 0; start < count; start += BULK) {
+    const batch: BenchTask[] = [];
+    for (let i = start; i < Math.min(count, start + BULK); i++) batch.push({ dueMs: dueOf(i), userId: i });
+    await producer.add(batch);
+  }
+}
+
+// ---------------------------------------------------------------- 1 enqueue
+
+export interface EnqueueResult {
+  tasksPerSecond: number;
+  producerCpu: number;
+  redisCpu: number;
+}
+
+export function enqueueCase(system: System, count: number): Promise<EnqueueResult> {
+  return withRedis(async (redis) => {
+    const producer = await system.openProducer(redis.url);
+    try {
+      // Warm-up (connections, script loading, JIT), then clear it away.
+      await enqueueAll(producer, 2_000, () => Date.now() + HOUR_MS);
+      await redisCommand(redis.port, ["FLUSHALL"]);
+      const meter = new CpuMeter([redis.pid]);
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      await enqueueAll(producer, count, () => Date.now() + HOUR_MS);
+      const elapsedMs = performance.now() - started;
+      const [redisCpu] = meter.read();
+      const producerCpu = selfCpuPercent(cpu, elapsedMs);
+      const pending = await producer.pendingCount();
+      if (pending !== count) throw new Error(`${system.name}: ${pending} pending after enqueueing ${count}`);
+      return { tasksPerSecond: count / (elapsedMs / 1000), producerCpu, redisCpu: redisCpu! };
+    } finally {
+      await producer.close();
+    }
+  });
+}
+
+// ---------------------------------------------------------------- 2 memory
+
+export interface MemoryResult {
+  bytesPerTask: number;
+  rssIdleMB: number;
+  rssPendingMB: number;
+  workerCpu: number;
+  redisCpu: number;
+}
+
+export function memoryCase(system: System, count: number): Promise<MemoryResult> {
+  return withRedis(async (redis) => {
+    const runner = await system.startRunner(redis.url, 1);
+    const producer = await system.openProducer(redis.url);
+    try {
+      await Bun.sleep(1000);
+      const idle = await runner.report({ gc: true });
+      const before = await usedMemory(redis);
+      const meter = new CpuMeter([runner.pid, redis.pid]);
+      // Due over the next day, from 1 h out: far-future work that must sit in Redis, not in RAM.
+      const base = Date.now() + HOUR_MS;
+      await enqueueAll(producer, count, (i) => base + Math.floor((i * 23 * HOUR_MS) / count));
+      await Bun.sleep(2000);
+      const [workerCpu, redisCpu] = meter.read();
+      const after = await usedMemory(redis);
+      const pending = await runner.report({ gc: true });
+      const pendingCount = await producer.pendingCount();
+      if (pendingCount !== count) throw new Error(`${system.name}: ${pendingCount} pending, expected ${count}`);
+      return {
+        bytesPerTask: (after - before) / count,
+        rssIdleMB: idle.rssBytes / 2 ** 20,
+        rssPendingMB: pending.rssBytes / 2 ** 20,
+        workerCpu: workerCpu!,
+        redisCpu: redisCpu!,
+      };
+    } finally {
+      await producer.close();
+      await runner.stop();
+    }
+  });
+}
+
+// ---------------------------------------------------------------- 3 burst
+
+export interface BurstResult {
+  firstStartMs: number;
+  medianStartMs: number;
+  lastStartMs: number;
+  lastCompletionMs: number;
+  tasksPerSecond: number;
+  early: number;
+  workerCpu: number;
+  redisCpu: number;
+}
+
+export function burstCase(system: System, count: number, leadMs: number): Promise<BurstResult> {
+  return withRedis(async (redis) => {
+    const runner = await system.startRunner(redis.url, count);
+    const producer = await system.openProducer(redis.url);
+    try {
+      const dueMs = Date.now() + leadMs;
+      await enqueueAll(producer, count, () => dueMs);
+      if (Date.now() > dueMs - 500) throw new Error(`${system.name}: enqueueing ${count} took longer than the ${leadMs} ms lead`);
+      runner.expect(count);
+      // CPU is measured from just before T until the last completion.
+      await Bun.sleep(Math.max(0, dueMs - 20 - Date.now()));
+      const meter = new CpuMeter([runner.pid, redis.pid]);
+      const report = await runner.waitAllFinished(dueMs + 180_000);
+      const [workerCpu, redisCpu] = meter.read();
+      if (report.allFinishedAt === null) throw new Error(`${system.name}: ${report.finished} of ${count} finished within 180 s`);
+      const l = report.lateness;
+      const lastCompletionMs = report.allFinishedAt - dueMs;
+      return {
+        firstStartMs: l.min!,
+        medianStartMs: l.p50!,
+        lastStartMs: l.max!,
+        lastCompletionMs,
+        tasksPerSecond: count / (Math.max(1, lastCompletionMs - l.min!) / 1000),
+        early: l.early,
+        workerCpu: workerCpu!,
+        redisCpu: redisCpu!,
+      };
+    } finally {
+      await producer.close();
+      await runner.stop();
+    }
+  });
+}
+
+// ---------------------------------------------------------------- 4 steady lateness
+
+export interface SteadyResult {
+  rate: number;
+  added: number;
+  lateness: LatenessSummary;
+  /** Tasks not started by the cutoff; when > 0 the percentiles are lower bounds. */
+  notStarted: number;
+  /** Producer could not keep the rate (bulk calls backed up). */
+  producerBehind: boolean;
+  workerCpu: number;
+  redisCpu: number;
+}
+
+const MIN_DELAY_MS = 100;
+const MAX_DELAY_MS = 3_000;
+const PRODUCER_TICK_MS = 5;
+/** After the last due time, how long unstarted tasks are waited for. */
+const DRAIN_MS = 10_000;
+
+export function steadyCase(system: System, rate: number, seconds: number): Promise<SteadyResult> {
+  return withRedis(async (redis) => {
+    const total = Math.round(rate * seconds);
+    const runner = await system.startRunner(redis.url, total);
+    const producer = await system.openProducer(redis.url);
+    try {
+      // Warm the producer path (scripts loaded, connections up) with tasks that never come due here.
+      await producer.add([{ dueMs: Date.now() + 10 * HOUR_MS, userId: -1 }]);
+      await Bun.sleep(500);
+      runner.expect(total);
+      const meter = new CpuMeter([runner.pid, redis.pid]);
+      const started = performance.now();
+      let added = 0;
+      let inFlight = 0;
+      let producerBehind = false;
+      let lastDueMs = 0;
+      const calls: Promise<void>[] = [];
+      while (added < total) {
+        const target = Math.min(total, Math.floor((rate * (performance.now() - started)) / 1000));
+        if (target > added && inFlight < 20) {
+          const batch: BenchTask[] = [];
+          const now = Date.now();
+          for (let i = added; i < target; i++) {
+            const dueMs = now + MIN_DELAY_MS + Math.floor(Math.random() * (MAX_DELAY_MS - MIN_DELAY_MS));
+            if (dueMs > lastDueMs) lastDueMs = dueMs;
+            batch.push({ dueMs, userId: i });
+          }
+          added = target;
+          inFlight++;
+          calls.push(producer.add(batch).finally(() => inFlight--));
+        } else if (inFlight >= 20) {
+          producerBehind = true;
+        }
+        await Bun.sleep(PRODUCER_TICK_MS);
+      }
+      await Promise.all(calls);
+      const report = await runner.waitAllFinished(lastDueMs + DRAIN_MS);
+      const [workerCpu, redisCpu] = meter.read();
+      let lateness = report.lateness;
+      const notStarted = total - report.started;
+      if (notStarted > 0) {
+        // Every unstarted task was due by lastDueMs, so it is at least this late: counted so, the
+        // percentiles they reach are lower bounds.
+        lateness = (await runner.report({ missingFloorMs: Date.now() - lastDueMs })).lateness;
+      }
+      return { rate, added, lateness, notStarted, producerBehind, workerCpu: workerCpu!, redisCpu: redisCpu! };
+    } finally {
+      await producer.close();
+      await runner.stop();
+    }
+  });
+}
+

@@ -1,0 +1,57 @@
+/**
+ * The tickwheel side of the benchmark: one node in its own process (so its CPU
+ * and RSS are its own), with a no-op task whose handler records start − due
+ * into a preallocated array. Configured by the environment like `bun start`
+ * (REDIS_URL, TICKWHEEL_*), plus BENCH_CAPACITY (how many samples to keep).
+ * Driven by the orchestrator over IPC (see protocol.ts).
+ */
+import { z } from "zod";
+import { loadConfig } from "../../src/config/config.ts";
+import { TickwheelNode } from "../../src/node/node.ts";
+import { silentLogger } from "../../src/node/log.ts";
+import { defineTask } from "../../src/task/define-task.ts";
+import { BENCH_TASK, LatenessLog, serveRunner } from "./protocol.ts";
+
+const lateness = new LatenessLog(Number(process.env.BENCH_CAPACITY ?? 1_000_000));
+let started = 0;
+
+// A realistic task: a schema on its args (validated per attempt, as for any user task) and a
+// handler that does nothing but note when it started.
+defineTask(BENCH_TASK, z.object({ userId: z.number() }), (_args, ctx) => {
+  started++;
+  lateness.record(Date.now() - ctx.dueAt);
+});
+
+const node = new TickwheelNode(loadConfig({ ...process.env, PORT: "0" }), silentLogger());
+if (process.env.BENCH_TRACE) traceStore(node);
+await node.start();
+
+serveRunner({
+  started: () => started,
+  finished: () => node.completer.counts.finished,
+  lateness,
+  stop: () => node.stop(),
+});
+
+/**
+ * BENCH_TRACE=1: logs every claim, finish and window read (when issued, how long until the reply,
+ * how many tasks) to stderr at exit. For finding what a figure waits on, not for the table.
+ */
+function traceStore(target: TickwheelNode): void {
+  const lines: string[] = [];
+  const t0 = Date.now();
+  const store = target.store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  for (const method of ["claim", "finish", "dueWindow"]) {
+    const original = store[method]!.bind(target.store);
+    store[method] = async (...args: unknown[]) => {
+      const issued = performance.now();
+      const at = Date.now() - t0;
+      const result = await original(...args);
+      const size = Array.isArray(result) ? result.length : result && typeof result === "object" && "ids" in result ? (result as { ids: unknown[] }).ids.length : String(result);
+      const detail = method === "claim" ? ` limit ${String(args[3])}` : method === "finish" ? ` items ${(args[4] as unknown[]).length}` : "";
+      lines.push(`${at} ${method} shard ${String(args[0])}${detail} -> ${size} in ${(performance.now() - issued).toFixed(1)} ms`);
+      return result;
+    };
+  }
+  process.on("exit", () => console.error(lines.join("\n")));
+}
