@@ -99,7 +99,7 @@ export interface ResumeResult {
 export const LISTABLE_STATES = ["scheduled", "running", "dead"] as const satisfies readonly ListableState[];
 export const MAX_LIST_LIMIT = 500;
 /** Index entries one list call may examine per shard (bounds the Lua call when filtering by name). */
-const LIST_BUDGET = 2000;
+const LIST_BUDGET = 5000;
 const MAX_NAME_LENGTH = 200;
 
 function checkName(name: string): void {

@@ -95,8 +95,10 @@ export class NodeMetrics {
       labelNames: ["shard"] as const,
       registers,
       async collect() {
+        // Redis down: leave the figures out rather than fail the scrape (the other metrics matter most then).
+        const counts = await sources.dueCounts().catch(() => null);
         this.reset();
-        for (const { shard, due } of await sources.dueCounts()) this.set({ shard: String(shard) }, due);
+        for (const { shard, due } of counts ?? []) this.set({ shard: String(shard) }, due);
       },
     });
     this.leaseChanges = new Counter({

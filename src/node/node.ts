@@ -69,7 +69,12 @@ export class TickwheelNode {
     inFlight: () => this.pool.inFlight,
     concurrency: () => this.pool.concurrency,
     ownedShards: () => this.actors.size,
-    dueCounts: async () => (await Promise.all([...Array(this.shardCount).keys()].map((shard) => this.store.shardStats(shard)))).map((s) => ({ shard: s.shard, due: s.dueCount })),
+    dueCounts: async () => {
+      // Redis down: answer at once instead of holding the scrape through the client's retries.
+      if (!this.store.ready) throw new Error("redis is not connected");
+      const stats = await Promise.all([...Array(this.shardCount).keys()].map((shard) => this.store.shardStats(shard)));
+      return stats.map((s) => ({ shard: s.shard, due: s.dueCount }));
+    },
   });
   /** Paused task names as last read from Redis (refreshed every pauseRefreshMs). */
   private readonly pausedNames = new Set<string>();
