@@ -7,7 +7,7 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { ShardInfo } from "../node/node.ts";
 import type { TimelinePoint } from "../metrics/timeline.ts";
 import { commonErrors, json } from "./responses.ts";
-import { ShardsResponse, StatsResponse } from "./schemas.ts";
+import { ErrorResponse, NodesResponse, ShardsResponse, StatsResponse } from "./schemas.ts";
 
 export interface AdminRoutesDeps {
   nodeId: string;
@@ -25,6 +25,16 @@ export function registerAdminRoutes(app: OpenAPIHono, deps: AdminRoutesDeps): vo
     responses: { 200: json(ShardsResponse, "one entry per shard"), ...commonErrors },
   });
   app.openapi(shards, async (c) => c.json({ nodeId: deps.nodeId, shards: await deps.shardInfo() }, 200));
+
+  // Served by admin-nodes-route.ts (the membership's view); described here with the other /admin routes.
+  app.openAPIRegistry.registerPath(
+    createRoute({
+      method: "get",
+      path: "/admin/nodes",
+      summary: "The live nodes (node registry): address, owned shards, pool load",
+      responses: { 200: json(NodesResponse, "every live node"), 404: json(ErrorResponse, "this node keeps no node registry"), ...commonErrors },
+    }),
+  );
 
   const stats = createRoute({
     method: "get",

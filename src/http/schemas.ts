@@ -6,20 +6,37 @@ import { z } from "@hono/zod-openapi";
 import { TASK_STATES } from "../task/model.ts";
 
 const instant = z.union([z.string(), z.number()]).openapi({ description: "ISO-8601 time with zone, or epoch ms", example: "2027-01-01T09:00:00Z" });
-const duration = z.union([z.number(), z.string()]).openapi({ description: 'ms, or a duration such as "90s", "10m", "7d"', example: "10m" });
+const duration = z
+  .union([z.number().min(0, { error: "expected ms >= 0 or a duration string" }), z.string()])
+  .openapi({ description: 'ms (>= 0), or a duration such as "90s", "10m", "7d"', example: "10m" });
 
+/** An integer in [min, max], with the message resolveTask uses for the same rule. */
+const intRange = (min: number, max: number, unit = "") => {
+  const error = `expected an integer from ${min} to ${max}${unit}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
+
+// The bounds below are resolveTask's (src/task/schedule-input.ts), stated again so that the
+// OpenAPI document shows them; resolveTask still checks every value for the client and CLI.
 export const ScheduleBody = z
   .strictObject({
-    id: z.string().optional().openapi({ description: "idempotency key; generated when absent" }),
-    name: z.string({ error: "expected a task name (string)" }),
-    args: z.unknown().optional().openapi({ description: "any JSON value" }),
+    id: z
+      .string()
+      .regex(/^[\x21-\x7e]{1,200}$/, { error: "expected 1-200 printable ASCII characters without spaces" })
+      .optional()
+      .openapi({ description: "idempotency key; generated when absent" }),
+    name: z
+      .string({ error: "expected a task name (string)" })
+      .min(1, { error: "expected a non-empty string of at most 200 characters" })
+      .max(200, { error: "expected a non-empty string of at most 200 characters" }),
+    args: z.unknown().optional().openapi({ description: "any JSON value (at most TICKWHEEL_MAX_ARGS_BYTES as JSON)" }),
     runAt: instant.optional(),
     delay: duration.optional(),
-    priority: z.number().optional().openapi({ description: "0 (default) … 9, higher starts first among tasks due together" }),
-    maxAttempts: z.number().optional(),
-    backoff: z.strictObject({ baseMs: z.number(), maxMs: z.number() }).partial().optional(),
-    timeoutMs: z.number().optional(),
-    expiresAt: instant.optional(),
+    priority: intRange(0, 9).optional().openapi({ description: "0 (default) … 9, higher starts first among tasks due together" }),
+    maxAttempts: intRange(1, 1000).optional(),
+    backoff: z.strictObject({ baseMs: intRange(1, Number.MAX_SAFE_INTEGER, " (ms)"), maxMs: intRange(1, Number.MAX_SAFE_INTEGER, " (ms)") }).partial().optional(),
+    timeoutMs: intRange(1, 7 * 24 * 3_600_000, " (ms)").optional(),
+    expiresAt: instant.optional().openapi({ description: "a task that cannot start by then is not run (state expired); must be after the due time" }),
     target: z.strictObject({ type: z.literal("handler") }).optional(),
   })
   .openapi("ScheduleTask");
@@ -181,6 +198,23 @@ export const ShardInfoSchema = z
   .openapi("ShardInfo");
 
 export const ShardsResponse = z.object({ nodeId: z.string(), shards: z.array(ShardInfoSchema) }).openapi("Shards");
+
+export const NodesResponse = z
+  .object({
+    nodeId: z.string(),
+    nodes: z.array(
+      z.looseObject({
+        id: z.string(),
+        self: z.boolean(),
+        address: z.string().nullable(),
+        startedAt: z.number(),
+        version: z.string(),
+        shards: z.array(z.number()),
+        pool: z.looseObject({ concurrency: z.number(), inFlight: z.number() }),
+      }),
+    ),
+  })
+  .openapi("Nodes");
 
 export const StatsResponse = z
   .object({
