@@ -108,6 +108,10 @@ apt_install() {
 }
 
 # Bun ------------------------------------------------------------------------------------------
+bun_on_caller_path=0
+if command -v bun >/dev/null 2>&1; then
+  bun_on_caller_path=1
+fi
 tickwheel_setup_path_add_bun
 if ! command -v bun >/dev/null 2>&1; then
   command -v npm >/dev/null 2>&1 ||
@@ -132,10 +136,11 @@ if ! command -v bun >/dev/null 2>&1; then
   fi
   tickwheel_setup_path_add_bun
   command -v bun >/dev/null 2>&1 || die "npm installed Bun but no bun executable was found"
-  if [[ "$sourced_mode" -eq 0 ]]; then
-    bun_dir="$(dirname "$(command -v bun)")"
-    say "Bun is at $bun_dir/bun; if your shell does not find it, run: export PATH=\"$bun_dir:\$PATH\""
-  fi
+fi
+if [[ "$bun_on_caller_path" -eq 0 && "$sourced_mode" -eq 0 ]]; then
+  # Sourcing puts it on PATH by itself; a plain run can only say how.
+  bun_dir="$(dirname "$(command -v bun)")"
+  say "Bun is at $bun_dir/bun, not on your PATH; to use it directly: export PATH=\"$bun_dir:\$PATH\""
 fi
 
 # redis-server (Debian's package also brings redis-cli, which the test helpers use) ---------------

@@ -163,11 +163,15 @@ class ManagedRedis implements RedisProcess {
       throw error;
     }
     if (exitFailure !== undefined) throw exitFailure;
+    // A running server must not keep a finished test or script alive: it dies with this process
+    // (exit hook, pdeathsig). kill9/stop take the reference back while they wait for the exit.
+    proc.unref();
   }
 
   async kill9(): Promise<void> {
     const proc = this.proc;
     if (proc === undefined) return;
+    proc.ref();
     if (this.isRunning()) proc.kill("SIGKILL");
     await proc.exited;
   }
@@ -175,6 +179,7 @@ class ManagedRedis implements RedisProcess {
   async stop(): Promise<void> {
     const proc = this.proc;
     if (proc === undefined) return;
+    proc.ref();
     if (this.isRunning()) {
       proc.kill("SIGTERM");
       // A paused (SIGSTOPped) server would hold the SIGTERM until resumed.
