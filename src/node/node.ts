@@ -290,12 +290,13 @@ export class TickwheelNode {
       visibilityMs: this.config.visibilityMs,
       reapEveryMs: Math.max(100, Math.min(1000, Math.floor(this.config.visibilityMs / 4))),
       refillOffsetMs: Math.floor((shard / Math.max(1, this.shardCount)) * (this.config.lookaheadMs / 2)),
-      fullReloadEvery: 10,
+      // A full reload every 5 refills (every 5 s by default) bounds how late a lost hint can make a task.
+      fullReloadEvery: 5,
       onLeaseLost: (lostShard, lostToken) => this.ownership.lost(lostShard, lostToken),
+      subscribeWakes: () => this.store.subscribeWakes([shard]),
     });
     this.actors.set(shard, actor);
     actor.start();
-    void this.store.subscribeWakes([shard]).catch((error) => this.log.warn({ shard, err: String(error) }, "wake subscription failed; refills still load new tasks"));
   }
 
   private stopActor(shard: number, token: string): void {
@@ -354,8 +355,8 @@ export class TickwheelNode {
     }
   }
 
-  private async keepVisibilityAlive(): Promise<void> {
   /** Pushes the visibility deadline of running attempts forward so long tasks are not reaped. */
+  private async keepVisibilityAlive(): Promise<void> {
     const deadline = Date.now() + this.config.visibilityMs;
     await Promise.all(
       [...this.pool.runningByShard()].map(async ([shard, group]) => {
