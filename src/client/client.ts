@@ -117,7 +117,8 @@ function summaryOf(entry: ListEntry, shard: number, state: ListableState): TaskS
   }
   const { args: _args, result: _result, progress: _progress, ...summary } = view;
   const out: TaskSummary = summary;
-  if (state === "scheduled" && Number(entry.score) >= PARK_OFFSET) out.paused = true;
+  // Parked: its due score was pushed past PARK_OFFSET while its record keeps the real due time.
+  if (state === "scheduled" && Number(entry.score) >= PARK_OFFSET && summary.dueAt < PARK_OFFSET) out.paused = true;
   if (state === "running") out.visibilityDeadline = Math.floor(Number(entry.score));
   return out;
 }

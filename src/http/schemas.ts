@@ -10,6 +10,24 @@ const duration = z
   .union([z.number().min(0, { error: "expected ms >= 0 or a duration string" }), z.string()])
   .openapi({ description: 'ms (>= 0), or a duration such as "90s", "10m", "7d"', example: "10m" });
 
+/**
+ * Args nesting limit. Deeper JSON parses, but serialising it again overflows the stack, and
+ * Redis' Lua cjson (used when listing dead tasks by name) stops at 1000 levels.
+ */
+export const MAX_ARGS_DEPTH = 256;
+
+/** Iterative (a recursive walk would overflow on exactly the input it guards against). */
+function nestedAtMost(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== "object" || item === null) continue;
+    if (depth >= limit) return false;
+    for (const child of Array.isArray(item) ? item : Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return true;
+}
+
 /** An integer in [min, max], with the message resolveTask uses for the same rule. */
 const intRange = (min: number, max: number, unit = "") => {
   const error = `expected an integer from ${min} to ${max}${unit}`;
@@ -29,7 +47,11 @@ export const ScheduleBody = z
       .string({ error: "expected a task name (string)" })
       .min(1, { error: "expected a non-empty string of at most 200 characters" })
       .max(200, { error: "expected a non-empty string of at most 200 characters" }),
-    args: z.unknown().optional().openapi({ description: "any JSON value (at most TICKWHEEL_MAX_ARGS_BYTES as JSON)" }),
+    args: z
+      .unknown()
+      .refine((value) => nestedAtMost(value, MAX_ARGS_DEPTH), { error: `expected JSON nested at most ${MAX_ARGS_DEPTH} levels deep` })
+      .optional()
+      .openapi({ description: `any JSON value (at most TICKWHEEL_MAX_ARGS_BYTES as JSON, nested at most ${MAX_ARGS_DEPTH} levels)` }),
     runAt: instant.optional(),
     delay: duration.optional(),
     priority: intRange(0, 9).optional().openapi({ description: "0 (default) … 9, higher starts first among tasks due together" }),
