@@ -1,22 +1,144 @@
+#!/usr/bin/env bun
 /**
  * The `tickwheel` command (the compiled binary and `bun run cli`).
- * `tickwheel start` runs a node; the rest of the CLI comes with the API issue.
+ * `tickwheel start` runs a node; every other command talks to a running node
+ * over HTTP (TICKWHEEL_URL, TICKWHEEL_API_TOKEN). Exit codes mean something
+ * (see USAGE), so scripts can branch on them.
  */
-import { runNode } from "../node/run-node.ts";
-import { describeSettings } from "../config/config.ts";
+import { CliError, DEFAULT_URL, EXIT } from "./api.ts";
+import { checkFlags, parseArgs, UsageError } from "./args.ts";
+import * as commands from "./commands.ts";
+import { start } from "./start.ts";
 
-const [command = "start", ...rest] = process.argv.slice(2);
+const USAGE = `usage: tickwheel <command> [options]
 
-if (command === "start") {
-  if (rest.includes("--help") || rest.includes("-h")) {
-    console.log("usage: tickwheel start\n\nRuns one node. Settings (environment variables):\n");
-    for (const setting of describeSettings()) {
-      console.log(`  ${setting.env.padEnd(32)} ${setting.description}${setting.defaultValue ? ` (default ${setting.defaultValue})` : ""}`);
+commands:
+  start [--FLAG VALUE ...]           run a node (tickwheel start --help lists every setting)
+  schedule NAME (--in DURATION | --at TIME) [--args JSON] [--id ID]
+           [--priority 0-9] [--max-attempts N] [--timeout MS]
+                                     schedule a task ("--in 10m", "--at 2027-01-01T09:00:00Z")
+  get ID                             show a task
+  cancel ID                          cancel a task that has not started
+  list [--state scheduled|running|dead] [--name NAME] [--limit N]
+                                     list tasks (default: scheduled, 100)
+  shards                             every shard: owner, due, in flight, next due, lateness
+  nodes                              the live nodes
+  dead list [--name NAME] [--limit N]
+                                     dead tasks
+  dead retry ID                      requeue a dead task with fresh attempts
+  pause NAME | resume NAME           pause or resume dispatch of a task name on every node
+  paused                             paused task names
+
+options (commands that talk to a node):
+  --url URL        node address (env TICKWHEEL_URL, default ${DEFAULT_URL})
+  --token TOKEN    API token (env TICKWHEEL_API_TOKEN; prefer the variable: flags show in ps)
+  --json           print the node's JSON answer instead of a table
+
+exit codes:
+  0 ok   1 unexpected failure   2 usage error or input refused (400/413/422)   3 not found
+  4 conflict (e.g. the task already started)   5 unauthorized   6 node or its Redis unreachable`;
+
+const COMMON = ["url", "token", "json", "help"];
+const FLAGS: Record<string, string[]> = {
+  schedule: ["in", "at", "args", "id", "priority", "max-attempts", "timeout"],
+  get: [],
+  cancel: [],
+  list: ["state", "name", "limit"],
+  shards: [],
+  nodes: [],
+  "dead list": ["name", "limit"],
+  "dead retry": [],
+  pause: [],
+  resume: [],
+  paused: [],
+};
+
+async function runClientCommand(argv: string[]): Promise<number> {
+  let json = false;
+  try {
+    const { positionals, flags } = parseArgs(argv, new Set(["json", "help"]), new Set([...COMMON, ...Object.values(FLAGS).flat()]));
+    json = flags.has("json");
+    if (flags.has("help")) {
+      console.log(USAGE);
+      return EXIT.ok;
     }
-    process.exit(0);
+    const [command, ...args] = positionals;
+    if (!command) {
+      console.error(USAGE);
+      return EXIT.usage;
+    }
+    const key = command === "dead" ? `dead ${args[0] ?? ""}` : command;
+    const allowed = FLAGS[key];
+    if (!allowed) {
+      throw new UsageError(command === "dead" ? `dead needs "list" or "retry ID"` : `unknown command "${command}"`);
+    }
+    checkFlags(flags, [...COMMON, ...allowed]);
+    const url = flags.get("url") ?? process.env.TICKWHEEL_URL ?? DEFAULT_URL;
+    if (!/^https?:\/\/[^\s/]+/.test(url)) throw new UsageError(`--url / TICKWHEEL_URL: expected http(s)://host:port, got ${JSON.stringify(url)}`);
+    const ctx: commands.CommandContext = {
+      api: { url, token: flags.get("token") ?? process.env.TICKWHEEL_API_TOKEN },
+      json,
+      flags,
+      out: (text) => console.log(text),
+    };
+    const rest = key.startsWith("dead ") ? args.slice(1) : args;
+    if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}"`);
+    const [target] = rest;
+    switch (key) {
+      case "schedule":
+        await commands.schedule(ctx, target);
+        break;
+      case "get":
+        await commands.get(ctx, target);
+        break;
+      case "cancel":
+        await commands.cancel(ctx, target);
+        break;
+      case "list": {
+        const state = flags.get("state") ?? "scheduled";
+        if (!["scheduled", "running", "dead"].includes(state)) throw new UsageError(`--state: expected scheduled, running or dead, got ${JSON.stringify(state)}`);
+        await commands.list(ctx, state);
+        break;
+      }
+      case "shards":
+        await commands.shards(ctx);
+        break;
+      case "nodes":
+        await commands.nodes(ctx);
+        break;
+      case "dead list":
+        await commands.list(ctx, "dead");
+        break;
+      case "dead retry":
+        await commands.retryDead(ctx, target);
+        break;
+      case "pause":
+      case "resume":
+        await commands.pause(ctx, target, key === "pause");
+        break;
+      case "paused":
+        await commands.pausedNames(ctx);
+        break;
+    }
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`tickwheel: ${error.message} (see tickwheel --help)`);
+      return EXIT.usage;
+    }
+    if (error instanceof CliError) {
+      if (json && error.body !== undefined) console.log(JSON.stringify(error.body, null, 2));
+      console.error(`tickwheel: ${error.message}`);
+      return error.exitCode;
+    }
+    console.error(`tickwheel: ${(error as Error)?.message ?? error}`);
+    return EXIT.failure;
   }
-  await runNode();
+}
+
+const argv = process.argv.slice(2);
+if (argv[0] === "start") {
+  await start(argv.slice(1));
 } else {
-  console.error(`tickwheel: unknown command "${command}" (try: tickwheel start --help)`);
-  process.exit(2);
+  process.exitCode = await runClientCommand(argv);
 }

@@ -108,11 +108,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return config;
 }
 
-/** One line per setting: variable, default, description (for --help). */
-export function describeSettings(): { env: string; defaultValue: string; description: string }[] {
+/**
+ * One line per setting: variable, default, description (for --help), and
+ * whether it is an on/off switch (the CLI accepts `--flag` alone for those).
+ */
+export function describeSettings(): { env: string; defaultValue: string; description: string; isSwitch: boolean }[] {
   return Object.values(settings).map((setting: Setting) => {
     const fallback = setting.schema.safeParse(undefined);
     const defaultValue = fallback.success && fallback.data !== undefined ? String(fallback.data) : "";
-    return { env: setting.env, defaultValue, description: setting.description };
+    const isSwitch = setting.schema.safeParse("true").success && !setting.schema.safeParse("perhaps").success;
+    return { env: setting.env, defaultValue, description: setting.description, isSwitch };
   });
 }
