@@ -21,6 +21,8 @@ export interface RegistrySource {
     readonly free: number;
     readonly counts: { started: number; dropped: number };
   };
+  /** Lateness of every task this node started (start minus due, measured when the pool starts it). */
+  readonly lateness: { readonly count: number; readonly max: number | null; percentile(p: number): number | null };
   actor(shard: number): { stats(): { fired: number; latenessP50: number | null; latenessP99: number | null } } | undefined;
 }
 
@@ -39,6 +41,8 @@ export interface RegistryInfo {
   /** Shards whose lease this node holds. */
   shards: number[];
   pool: { concurrency: number; inFlight: number; free: number; started: number; dropped: number };
+  /** Node-wide start lateness since the node started. */
+  lateness: { count: number; p50Ms: number | null; p99Ms: number | null; maxMs: number | null };
   /** Per owned shard (key: shard number). */
   shardFigures: Record<string, ShardFigures>;
 }
@@ -73,6 +77,7 @@ export function registryInfo(node: RegistrySource): RegistryInfo {
       started: node.pool.counts.started,
       dropped: node.pool.counts.dropped,
     },
+    lateness: { count: node.lateness.count, p50Ms: node.lateness.percentile(50), p99Ms: node.lateness.percentile(99), maxMs: node.lateness.max },
     shardFigures,
   };
 }
@@ -99,6 +104,7 @@ export async function readNodeViews(store: Store, selfId: string): Promise<NodeV
         version: info.version ?? "",
         shards: info.shards ?? [],
         pool: info.pool ?? { concurrency: 0, inFlight: 0, free: 0, started: 0, dropped: 0 },
+        lateness: info.lateness ?? { count: 0, p50Ms: null, p99Ms: null, maxMs: null },
         shardFigures: info.shardFigures ?? {},
       };
     })
