@@ -82,6 +82,7 @@ export class ShardOwnership {
   private state: OwnershipState = "new";
   private timer: ReturnType<typeof setTimeout> | null = null;
   private cycle: Promise<void> = Promise.resolve();
+  private readonly handoffs = new Set<Promise<void>>();
   /** Margin for clock drift between the node and Redis and for slow replies. */
   private readonly marginMs: number;
   private lastError: string | null = null;
@@ -131,6 +132,9 @@ export class ShardOwnership {
     this.state = "stopped";
     if (this.timer) clearTimeout(this.timer);
     await this.cycle.catch(() => {});
+    // A hand-off under way releases its own lease; wait for it, or the caller could close Redis
+    // before that release is sent.
+    await Promise.all([...this.handoffs]);
     await Promise.all(
       [...this.leases].map(async ([shard, lease]) => {
         try {
@@ -228,7 +232,8 @@ export class ShardOwnership {
     for (const [shard, lease] of this.leases) {
       if (desired.has(shard) || lease.handingOff) continue;
       lease.handingOff = true;
-      void this.handOff(shard, lease);
+      const handoff = this.handOff(shard, lease).finally(() => this.handoffs.delete(handoff));
+      this.handoffs.add(handoff);
     }
   }
 

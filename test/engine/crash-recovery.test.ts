@@ -81,6 +81,7 @@ describe("crash recovery", () => {
       expect((await client.get(running.id))?.state).toBe("succeeded");
       expect((await client.get(later.id))?.state).toBe("scheduled");
       const leases = await raw.keys(`${prefix}:{*}:lease`);
+      if (leases.length > 0) console.log(`leases left after SIGTERM: ${leases}\n--- node output ---\n${node.output()}`);
       expect(leases).toEqual([]);
     } finally {
       node.kill9();
