@@ -18,9 +18,12 @@ async function api(path, init = {}) {
   if (token) headers.Authorization = `Bearer ${token}`;
   const response = await fetch(path, { ...init, headers });
   if (response.status === 401) {
-    authFailed = true;
-    $("#token-form").hidden = false;
-    throw new Error("the node needs an API token");
+    // Only a refusal of the token in use now counts (a request sent before it was saved does not).
+    if (token === localStorage.getItem(TOKEN_KEY)) {
+      authFailed = true;
+      $("#token-form").hidden = false;
+    }
+    throw new Error(token ? "the node refused the API token" : "the node needs an API token");
   }
   const body = await response.json().catch(() => null);
   if (!response.ok) throw new Error((body && body.error && body.error.message) || `${response.status} ${response.statusText}`);
@@ -152,7 +155,7 @@ async function refreshPaused() {
 
 // ---------------------------------------------------------------- charts
 
-function drawChart(canvas, seriesList, unit) {
+function drawChart(canvas, seriesList, unit, spanLabel) {
   const ratio = window.devicePixelRatio || 1;
   const width = canvas.clientWidth || canvas.width;
   const height = canvas.clientHeight || canvas.height;
@@ -179,7 +182,7 @@ function drawChart(canvas, seriesList, unit) {
     ctx.stroke();
     ctx.fillText(formatNumber((max * i) / 4) + (i === 4 ? ` ${unit}` : ""), 2, y + 4);
   }
-  ctx.fillText("-5 min", left, height - 4);
+  ctx.fillText(spanLabel, left, height - 4);
   ctx.fillText("now", left + plotW - 22, height - 4);
   let drawn = 0;
   for (const series of seriesList) {
@@ -225,12 +228,16 @@ function formatNumber(value) {
 }
 
 async function refreshStats() {
-  const { series } = await api("/admin/stats");
-  drawChart($("#chart-fired"), [{ label: "started/s", color: "#2f6fde", values: series.map((p) => p.fired) }], "/s");
+  const stats = await api("/admin/stats");
+  // Seconds before the node started are not "zero tasks": leave them out (but show at least a minute).
+  const shown = Math.max(60, Math.ceil((stats.now - stats.startedAt) / 1000) + 1);
+  const series = stats.series.slice(-shown);
+  const span = series.length >= 120 ? `-${Math.round(series.length / 60)} min` : `-${series.length} s`;
+  drawChart($("#chart-fired"), [{ label: "started/s", color: "#2f6fde", values: series.map((p) => p.fired) }], "/s", span);
   drawChart($("#chart-lateness"), [
     { label: "p50", color: "#16a34a", values: series.map((p) => p.latenessP50Ms) },
     { label: "p99", color: "#c2410c", values: series.map((p) => p.latenessP99Ms) },
-  ], "ms");
+  ], "ms", span);
   const last = series[series.length - 1];
   $("#fired-rate").textContent = last ? String(last.fired) : "–";
   const recent = series.slice(-10).map((p) => p.latenessP99Ms).filter((v) => v !== null);
