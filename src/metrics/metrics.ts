@@ -26,10 +26,21 @@ export interface MetricsSources {
 
 export type TaskOutcome = "succeeded" | "retried" | "dead";
 
+/** One task name's labelled counters, looked up once per name (the start path runs per task). */
+interface TaskCounters {
+  scheduled: { inc(value?: number): void };
+  fired: { inc(value?: number): void };
+  succeeded: { inc(value?: number): void };
+  failed: { inc(value?: number): void };
+  retried: { inc(value?: number): void };
+  dead: { inc(value?: number): void };
+  parked: { inc(value?: number): void };
+}
+
 export class NodeMetrics {
   readonly registry = new Registry();
   readonly timeline = new Timeline();
-  private readonly names = new Set<string>();
+  private readonly byName = new Map<string, TaskCounters>();
   private readonly scheduledTotal: Counter<"task">;
   private readonly firedTotal: Counter<"task">;
   private readonly succeededTotal: Counter<"task">;
@@ -111,25 +122,25 @@ export class NodeMetrics {
   }
 
   scheduled(name: string, count = 1): void {
-    this.scheduledTotal.inc({ task: this.label(name) }, count);
+    this.counters(name).scheduled.inc(count);
   }
 
   fired(name: string, latenessMs: number): void {
-    this.firedTotal.inc({ task: this.label(name) });
+    this.counters(name).fired.inc();
     this.lateness.observe(Math.max(0, latenessMs));
     this.timeline.record(latenessMs);
   }
 
   outcome(name: string, outcome: TaskOutcome): void {
-    const task = this.label(name);
-    if (outcome === "succeeded") return this.succeededTotal.inc({ task });
-    this.failedTotal.inc({ task });
-    if (outcome === "retried") this.retriedTotal.inc({ task });
-    else this.deadTotal.inc({ task });
+    const counters = this.counters(name);
+    if (outcome === "succeeded") return counters.succeeded.inc();
+    counters.failed.inc();
+    if (outcome === "retried") counters.retried.inc();
+    else counters.dead.inc();
   }
 
   parked(name: string): void {
-    this.parkedTotal.inc({ task: this.label(name) });
+    this.counters(name).parked.inc();
   }
 
   leaseChange(event: "acquired" | "lost" | "released"): void {
@@ -145,10 +156,23 @@ export class NodeMetrics {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 
-  private label(name: string): string {
-    if (this.names.has(name)) return name;
-    if (this.names.size >= MAX_TASK_LABELS) return OTHER;
-    this.names.add(name);
-    return name;
+  private counters(name: string): TaskCounters {
+    let counters = this.byName.get(name);
+    if (counters) return counters;
+    const task = this.byName.size >= MAX_TASK_LABELS ? OTHER : name;
+    counters = this.byName.get(task) ?? {
+      scheduled: this.scheduledTotal.labels(task),
+      fired: this.firedTotal.labels(task),
+      succeeded: this.succeededTotal.labels(task),
+      failed: this.failedTotal.labels(task),
+      retried: this.retriedTotal.labels(task),
+      dead: this.deadTotal.labels(task),
+      parked: this.parkedTotal.labels(task),
+    };
+    // Names past the cap are not remembered one by one (that would grow without bound): they
+    // share the "_other" entry, looked up again each time.
+    if (task === name) this.byName.set(name, counters);
+    else if (!this.byName.has(OTHER)) this.byName.set(OTHER, counters);
+    return counters;
   }
 }

@@ -16,6 +16,11 @@ import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix, ROOT, startInProcessNode } from "../helpers/node.ts";
 import { waitFor } from "../helpers/wait.ts";
 
+// The callbacks given to page.evaluate/waitForFunction run in the browser. This project's
+// TypeScript has no DOM lib (server code must not see one), so the page's globals are declared
+// here, for this module only.
+declare const document: any;
+
 const CHROMIUM = "/usr/bin/chromium";
 const TOKEN = "dashboard-test-token-0123456789";
 const SCREENSHOT = join(ROOT, "test-artifacts", "dashboard.png");
@@ -68,7 +73,7 @@ afterAll(async () => {
 /** Pixels of the chart canvas that are neither transparent nor white (the drawn lines and text). */
 function inkedPixels(selector: string): Promise<number> {
   return page.evaluate((sel) => {
-    const canvas = document.querySelector(sel) as HTMLCanvasElement;
+    const canvas = document.querySelector(sel) as any;
     const data = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
     let inked = 0;
     for (let i = 0; i < data.length; i += 4) if (data[i + 3]! > 0 && !(data[i]! > 240 && data[i + 1]! > 240 && data[i + 2]! > 240)) inked++;
@@ -90,17 +95,17 @@ test("the page asks for the token, then shows every shard, draws both charts, an
 
   // Every shard, each owned by this node.
   await page.waitForFunction((count) => document.querySelectorAll("#shards tbody tr").length === count, node.shards, { timeout: 10_000 });
-  const rows = await page.$$eval("#shards tbody tr", (trs) => trs.map((tr) => ({ shard: (tr as HTMLElement).dataset.shard, text: tr.textContent ?? "" })));
+  const rows = await page.$$eval("#shards tbody tr", (trs) => trs.map((tr) => ({ shard: (tr as any).dataset.shard, text: tr.textContent ?? "" })));
   expect(rows.map((row) => Number(row.shard))).toEqual([...Array(node.shards).keys()]);
   for (const row of rows) expect(row.text).toContain(node.nodeId);
   await page.waitForFunction((id) => document.querySelector("#nodes tbody")?.textContent?.includes(id), node.nodeId, { timeout: 10_000 });
 
   // Both charts drew points from the last seconds' starts and lateness.
-  await waitFor(async () => (await client.get("dash-dead-1")) !== null && (await page.$eval("#chart-fired", (c) => Number((c as HTMLElement).dataset.points ?? 0))) > 0, {
+  await waitFor(async () => (await client.get("dash-dead-1")) !== null && (await page.$eval("#chart-fired", (c) => Number((c as any).dataset.points ?? 0))) > 0, {
     timeoutMs: 15_000,
     message: "fired/s chart to draw points",
   });
-  await page.waitForFunction(() => Number((document.querySelector("#chart-lateness") as HTMLElement).dataset.points ?? 0) > 0, null, { timeout: 15_000 });
+  await page.waitForFunction(() => Number((document.querySelector("#chart-lateness") as any).dataset.points ?? 0) > 0, null, { timeout: 15_000 });
   expect(await inkedPixels("#chart-fired")).toBeGreaterThan(500);
   expect(await inkedPixels("#chart-lateness")).toBeGreaterThan(500);
   expect(Number(await page.textContent("#total-shards"))).toBe(node.shards);
