@@ -7,7 +7,7 @@
  *   await client.schedule(sendEmail, { to: "a@b.c" }, { delay: "7d" });
  */
 import type { z } from "zod";
-import { PARK_OFFSET, Store, type ListableState, type ListEntry } from "../store/store.ts";
+import { LIST_MAX_BYTES, PARK_OFFSET, Store, type ListableState, type ListEntry } from "../store/store.ts";
 import { shardOf } from "../core/slot.ts";
 import { parseDuration, parseInstant } from "../core/duration.ts";
 import { decodeFinal, decodeRecord, encodeRecord, encodeSpec, viewOfFinal, viewOfRecord } from "../task/codec.ts";
@@ -294,14 +294,19 @@ export class Client {
     let position = { shard: 0, after: null as { score: string; id: string } | null };
     if (options.cursor) position = decodeCursor(options.cursor, options.state, name, shards);
     const tasks: TaskSummary[] = [];
+    // Records can hold 1 MiB of args each: bound what one request reads across shards too.
+    let bytesLeft = LIST_MAX_BYTES;
     for (let shard = position.shard, after = position.after; shard < shards; shard++, after = null) {
-      const page = await this.store.listPage(shard, options.state, after, limit - tasks.length, LIST_BUDGET, name);
-      for (const entry of page.entries) tasks.push(summaryOf(entry, shard, options.state));
+      const page = await this.store.listPage(shard, options.state, after, limit - tasks.length, LIST_BUDGET, name, bytesLeft);
+      for (const entry of page.entries) {
+        tasks.push(summaryOf(entry, shard, options.state));
+        bytesLeft -= entry.record.length;
+      }
       if (page.next) {
         // Page full, or the scan budget ran out inside this shard: go on from right here.
         return { tasks, nextCursor: encodeCursor(options.state, name, shard, page.next) };
       }
-      if (tasks.length >= limit) {
+      if (tasks.length >= limit || (bytesLeft <= 0 && shard + 1 < shards)) {
         return { tasks, nextCursor: shard + 1 < shards ? encodeCursor(options.state, name, shard + 1, null) : null };
       }
     }

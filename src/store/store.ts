@@ -112,6 +112,8 @@ export type ParkOutcome = "parked" | "requeued" | "stale" | "lease";
  * 2^49, where a double still holds the 1/16 priority fraction exactly.
  */
 export const PARK_OFFSET = 2 ** 48;
+/** Record bytes one list call may read (args can be 1 MiB each: bounds the script and the reply). */
+export const LIST_MAX_BYTES = 8 * 1024 * 1024;
 /** Parked tasks put back per resume script call. */
 const RESUME_CHUNK = 500;
 
@@ -392,6 +394,7 @@ export class Store {
     limit: number,
     budget: number,
     name: string | null,
+    maxBytes = LIST_MAX_BYTES,
   ): Promise<ListPage> {
     const keys = this.keys(shard);
     const index = state === "scheduled" ? keys.due : state === "running" ? keys.run : keys.dead;
@@ -400,7 +403,7 @@ export class Store {
     const reply = (await this.run(
       "list",
       [index, keys.tasks, keys.err],
-      [source, keys.donePrefix, after?.score ?? "", after?.id ?? "", limit, budget, specPrefix, name ?? ""],
+      [source, keys.donePrefix, after?.score ?? "", after?.id ?? "", limit, budget, specPrefix, name ?? "", Math.max(1, maxBytes)],
     )) as (string | null)[];
     const entries: ListEntry[] = [];
     for (let i = 2; i < reply.length; i += 4) {

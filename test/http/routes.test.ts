@@ -322,6 +322,22 @@ describe("listing", () => {
     expect(seen.filter((s) => s === cursorTask).length).toBeGreaterThanOrEqual(1);
   });
 
+  test("tasks with large args come in pages bounded by bytes, none lost", async () => {
+    const big = "b".repeat(1024 * 1024 - 1000);
+    await client.scheduleMany(Array.from({ length: 12 }, (_, i) => ({ task: "list.big", args: big, options: { id: `big-${i}`, delay: "300d" } })));
+    const pages: number[] = [];
+    let cursor: string | null = null;
+    const seen: string[] = [];
+    do {
+      const response: any = await req("GET", `/v1/tasks?name=list.big&limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      pages.push(response.body.tasks.length);
+      seen.push(...response.body.tasks.map((t: any) => t.id));
+      cursor = response.body.nextCursor;
+    } while (cursor);
+    expect(seen.sort()).toEqual(Array.from({ length: 12 }, (_, i) => `big-${i}`).sort());
+    expect(Math.max(...pages)).toBeLessThan(12);
+  });
+
   test("running tasks are listed with their visibility deadline", async () => {
     const { body } = await req("POST", "/v1/tasks", { name: "routes.hang", delay: 0, timeoutMs: 3000 });
     await waitFor(async () => (await client.get(body.id))?.state === "running", { timeoutMs: 5000, message: "hanging task to run" });

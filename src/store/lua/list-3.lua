@@ -1,9 +1,9 @@
 --[[
   list (read-only): one page of a shard's index (due, run or dead ZSET) after a
   cursor, in index order (score, then id), optionally only tasks of one name.
-  Bounded per call: it examines at most ARGV[6] entries, so a rare name in a
-  big shard costs several short calls (each returns a cursor), never one long
-  one.
+  Bounded per call: it examines at most ARGV[6] entries and reads at most
+  about ARGV[9] bytes of records (args can be large), so a rare name in a big
+  shard costs several short calls (each returns a cursor), never one long one.
 
   KEYS[1] index ZSET (due: id -> due score; run: id -> visibility deadline;
           dead: id -> ms it died)
@@ -18,6 +18,8 @@
   ARGV[7] name filter for "hash" records: the exact start of the spec json,
           '{"n":<json name>,' ("" = every name)
   ARGV[8] name filter for "done" records: the plain name ("" = every name)
+  ARGV[9] max record bytes to read (checked after each record, so every call
+          makes progress)
 
   Returns { next cursor score or "" when the index is exhausted, next cursor
   id, then per task: id, index score, record, last error or false }.
@@ -27,6 +29,7 @@ local source, donePrefix = ARGV[1], ARGV[2]
 local afterScore, afterId = ARGV[3], ARGV[4]
 local limit, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
 local specPrefix, plainName = ARGV[7], ARGV[8]
+local maxBytes = tonumber(ARGV[9])
 
 -- Byte order, as Redis orders members of equal score (Lua's own < follows the locale).
 local function lessOrEqual(a, b)
@@ -69,12 +72,16 @@ local function matches(record)
 end
 
 local out = { '', '' }
-local found, examined, pos = 0, 0, start
+local found, examined, bytes, pos = 0, 0, 0, start
 local lastScore, lastId = afterScore, afterId
 local exhausted = false
-while found < limit and examined < budget do
+local function full()
+  return found >= limit or examined >= budget or bytes >= maxBytes
+end
+while not full() do
   local chunk = math.min(100, budget - examined)
   local entries = redis.call('ZRANGE', index, pos, pos + chunk - 1, 'WITHSCORES')
+  local stopped = false
   for i = 1, #entries, 2 do
     local id, score = entries[i], entries[i + 1]
     examined = examined + 1
@@ -86,16 +93,22 @@ while found < limit and examined < budget do
     else
       record = redis.call('GET', donePrefix .. id)
     end
-    if record and matches(record) then
-      out[#out + 1] = id
-      out[#out + 1] = score
-      out[#out + 1] = record
-      out[#out + 1] = (source == 'hash' and redis.call('HGET', errs, id)) or false
-      found = found + 1
-      if found >= limit then break end
+    if record then
+      bytes = bytes + #record
+      if matches(record) then
+        out[#out + 1] = id
+        out[#out + 1] = score
+        out[#out + 1] = record
+        out[#out + 1] = (source == 'hash' and redis.call('HGET', errs, id)) or false
+        found = found + 1
+      end
+    end
+    if full() and i + 1 < #entries then
+      stopped = true
+      break
     end
   end
-  if #entries < chunk * 2 and found < limit then
+  if not stopped and #entries < chunk * 2 then
     exhausted = true
     break
   end
