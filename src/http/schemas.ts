@@ -4,6 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { TASK_STATES } from "../task/model.ts";
+import { LISTABLE_STATES, MAX_LIST_LIMIT } from "../client/client.ts";
 
 const instant = z.union([z.string(), z.number()]).openapi({ description: "ISO-8601 time with zone, or epoch ms", example: "2027-01-01T09:00:00Z" });
 const duration = z
@@ -146,13 +147,13 @@ export const BatchResult = z
 // ------------------------------------------------------------------ listing
 
 export const ListQuery = z.strictObject({
-  state: z.enum(["scheduled", "running", "dead"]).default("scheduled").openapi({ param: { name: "state", in: "query" } }),
+  state: z.enum(LISTABLE_STATES).default("scheduled").openapi({ param: { name: "state", in: "query" } }),
   name: z.string().min(1).max(200).optional().openapi({ param: { name: "name", in: "query" }, description: "only tasks of this name" }),
   limit: z.coerce
-    .number({ error: "expected an integer from 1 to 500" })
-    .int({ error: "expected an integer from 1 to 500" })
-    .min(1, { error: "expected an integer from 1 to 500" })
-    .max(500, { error: "expected an integer from 1 to 500" })
+    .number({ error: `expected an integer from 1 to ${MAX_LIST_LIMIT}` })
+    .int({ error: `expected an integer from 1 to ${MAX_LIST_LIMIT}` })
+    .min(1, { error: `expected an integer from 1 to ${MAX_LIST_LIMIT}` })
+    .max(MAX_LIST_LIMIT, { error: `expected an integer from 1 to ${MAX_LIST_LIMIT}` })
     .default(50)
     .openapi({ param: { name: "limit", in: "query" } }),
   cursor: z.string().min(1).max(4096).optional().openapi({ param: { name: "cursor", in: "query" }, description: "nextCursor of the previous page" }),
