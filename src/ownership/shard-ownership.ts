@@ -17,10 +17,11 @@
  * this node should own now, hand off what it should not. Rounds run every
  * renew interval, and sooner when something is about to change: when
  * another node's registry entry is due to expire (its shards are reassigned
- * the moment it is gone), and when a wanted shard is held by a node that is
- * no longer a member (its lease is tried again as it lapses or is
- * released). That is what keeps takeover after a kill -9 near the TTL and
- * after a SIGTERM near zero.
+ * the moment it is gone), and while a wanted shard is still held by another
+ * node (handing it over, leaving, or dead with a lease about to lapse), so
+ * it is taken soon after it is released. That is what keeps takeover after a
+ * kill -9 near the TTL, after a SIGTERM near zero, and the gap in a
+ * hand-over short.
  */
 import type { Store } from "../store/store.ts";
 import type { Logger } from "../node/log.ts";
@@ -64,6 +65,11 @@ export type OwnershipState = "new" | "running" | "stopped";
 
 /** Rounds never follow each other closer than this, whatever asks for an early one. */
 const MIN_ROUND_GAP_MS = 10;
+/**
+ * While a wanted shard is held by another node, rounds run this many times per renew interval:
+ * a hand-over then leaves the shard unclaimed for at most about a quarter interval after release.
+ */
+const HELD_RETRIES_PER_RENEW = 4;
 /** Wait this long past a predicted expiry (Redis' clock and ours tick apart by a few ms). */
 const EXPIRY_SLACK_MS = 15;
 
@@ -215,10 +221,12 @@ export class ShardOwnership {
     outcomes.forEach((outcome, i) => {
       const shard = toAcquire[i]!;
       if (!outcome.acquired) {
-        // Held by a node that left or died: try again as soon as its lease can be gone.
-        if (this.members && !this.members.has(holderNodeId(outcome.holder))) {
-          this.roundWithin(Math.min(outcome.holderTtlMs + EXPIRY_SLACK_MS, this.options.renewEveryMs / 4));
-        }
+        // Wanted but held: the holder is handing it over (or left, or died, and its lease has
+        // yet to be released or lapse). Try again soon rather than a renew interval later: the
+        // shard's tasks wait from the moment the holder stops claiming until this node claims.
+        const holderIsMember = !this.members || this.members.has(holderNodeId(outcome.holder));
+        const lapsesInMs = holderIsMember ? Infinity : outcome.holderTtlMs + EXPIRY_SLACK_MS;
+        this.roundWithin(Math.min(lapsesInMs, this.options.renewEveryMs / HELD_RETRIES_PER_RENEW));
         return;
       }
       if (this.state !== "running") {
