@@ -161,7 +161,7 @@ fi
 if [[ "$want_chromium" == "1" ]]; then
   if ! command -v chromium >/dev/null 2>&1 && [[ ! -x /usr/bin/chromium ]]; then
     say "installing chromium with apt-get (browser tests)…"
-    apt_install chromium
+    apt_install chromium fonts-liberation
     [[ -x /usr/bin/chromium ]] || command -v chromium >/dev/null 2>&1 ||
       die "apt-get ran but chromium is still missing"
   fi
