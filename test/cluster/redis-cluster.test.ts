@@ -11,6 +11,7 @@ import { startRedisCluster, type RedisClusterProcess } from "../helpers/redis-se
 import { randomPrefix, startInProcessNode } from "../helpers/node.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { redisCommand } from "../../src/node/embedded-redis.ts";
+import packageJson from "../../package.json" with { type: "json" };
 
 const SHARDS = 6;
 const starts = new Map<string, { at: number; attempt: number }[]>();
@@ -62,8 +63,25 @@ describe("on a 3-master Redis Cluster", () => {
       timeoutMs: 15_000,
       message: "each node to hold half the shards",
     });
-    const response = await nodes[0]!.nodes();
-    expect(response.map((view) => view.id)).toEqual(["c1", "c2"]);
+    // The registry, as /admin/nodes shows it, from either node.
+    await waitFor(async () => (await nodes[0]!.nodes()).every((view) => view.shards.length === SHARDS / 2), {
+      timeoutMs: 5000,
+      message: "registry entries to show the owned shards",
+    });
+    const views = await nodes[0]!.nodes();
+    expect(views.map((view) => view.id)).toEqual(["c1", "c2"]);
+    for (const view of views) {
+      const node = nodes.find((n) => n.nodeId === view.id)!;
+      expect(view).toMatchObject({
+        address: node.url,
+        startedAt: node.startedAt,
+        version: packageJson.version,
+        shards: [...node.ownership.owned().keys()].sort((a, b) => a - b),
+        pool: { concurrency: node.pool.concurrency },
+        self: view.id === "c1",
+      });
+      expect(view.expiresAt).toBeGreaterThan(Date.now() - 1000);
+    }
     const shards = await nodes[1]!.shardInfo();
     expect(shards.length).toBe(SHARDS);
     expect(new Set(shards.map((s) => s.owner))).toEqual(new Set(["c1", "c2"]));
@@ -143,6 +161,15 @@ describe("on a 3-master Redis Cluster", () => {
     }
     lateness.sort((a, b) => a - b);
     expect(lateness[0]!).toBeGreaterThanOrEqual(0);
+    // Either node's /admin/shards shows fired counts for every shard, the other node's included
+    // (as that node last reported them to the registry).
+    await waitFor(
+      async () => {
+        const shards = await nodes[0]!.shardInfo();
+        return shards.every((s) => s.fired !== null) && shards.reduce((sum, s) => sum + s.fired!, 0) >= 2000;
+      },
+      { timeoutMs: 5000, message: "fired counts of every shard on c1's /admin/shards" },
+    );
     console.log(`cluster: 2,000 tasks, lateness p50 ${lateness[1000]} ms, p99 ${lateness[1980]} ms, max ${lateness[1999]} ms`);
   });
 });
