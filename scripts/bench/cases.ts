@@ -19,7 +19,10 @@ async function withRedis<T>(fn: (redis: RedisProcess) => Promise<T>): Promise<T>
     return await fn(redis);
   } finally {
     // BENCH_DEBUG=1 prints what each run asked of Redis (calls and µs per command and script).
-    if (process.env.BENCH_DEBUG) console.log(String(await redisCommand(redis.port, ["INFO", "commandstats"])).replace(/\r/g, ""));
+    if (process.env.BENCH_DEBUG) {
+      console.log(String(await redisCommand(redis.port, ["INFO", "commandstats"])).replace(/\r/g, ""));
+      console.log("slowlog (µs, command):", JSON.stringify(((await redisCommand(redis.port, ["SLOWLOG", "GET", "30"])) as unknown[][]).map((entry) => [entry[2], String((entry[3] as unknown[])[0]) + " " + String((entry[3] as unknown[])[1]).slice(0, 12)])));
+    }
     await redis.cleanup();
   }
 }

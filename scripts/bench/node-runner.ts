@@ -53,5 +53,19 @@ function traceStore(target: TickwheelNode): void {
       return result;
     };
   }
-  process.on("exit", () => console.error(lines.join("\n")));
+  // Every command the node's connection sends: name -> [calls, args].
+  const commands = new Map<string, [number, number]>();
+  const connection = (target.store as unknown as { redis: { sendCommand: (command: { name: string; args: unknown[] }) => unknown } }).redis;
+  const send = connection.sendCommand.bind(connection);
+  connection.sendCommand = (command) => {
+    const entry = commands.get(command.name) ?? [0, 0];
+    entry[0]++;
+    entry[1] += command.args.length;
+    commands.set(command.name, entry);
+    return send(command);
+  };
+  process.on("exit", () => {
+    console.error(lines.join("\n"));
+    console.error("commands sent (calls, args):", JSON.stringify([...commands]));
+  });
 }

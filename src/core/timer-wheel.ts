@@ -148,6 +148,18 @@ export class TimerWheel<K> {
     return removed;
   }
 
+  /** How many keys are due at `dueMs` (floored to the ms). */
+  countAt(dueMs: number): number {
+    const due = Math.floor(dueMs);
+    const overflowBucket = this.overflow.get(due);
+    if (overflowBucket) return overflowBucket.size;
+    const slot = due & this.slotMask;
+    const word = slot >>> 5;
+    const bit = 0x80000000 >>> (slot & 31);
+    if (((this.occupied[word] ?? 0) & bit) === 0 || this.slotDueMs[slot] !== due) return 0;
+    return this.slots[slot]?.size ?? 0;
+  }
+
   /** Earliest pending due time (not shifted by leadMs), or null when empty. */
   nextDueMs(): number | null {
     const next = Math.min(this.ringMinDue(), this.overflowMinDue());

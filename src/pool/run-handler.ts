@@ -2,6 +2,7 @@
  * Runs one attempt of an in-process handler: validates args against the
  * task's schema, builds the handler's ctx, and enforces timeoutMs through an
  * AbortSignal. Answers what happened; the pool decides what to do with it.
+ * The handler is called synchronously, from the pool's start().
  */
 import { findTask, type TaskContext, type TaskLogger } from "../task/define-task.ts";
 import type { Job } from "./job.ts";
@@ -11,8 +12,10 @@ export type AttemptOutcome =
   /** retryable=false: retrying cannot help (invalid args), go straight to dead. */
   | { kind: "failed"; error: string; retryable: boolean };
 
+/** What the pool gives every attempt; one object per pool, so nothing is made per task. */
 export interface HandlerRunContext {
-  log: TaskLogger;
+  /** The attempt's logger (task id, name and attempt bound); called only if the handler logs. */
+  logFor(job: Job): TaskLogger;
   progress(job: Job, value: unknown): Promise<void>;
   /** Aborted when the node gives up waiting for in-flight work at stop. */
   stopSignal: AbortSignal;
@@ -25,7 +28,16 @@ export class TimeoutError extends Error {
   }
 }
 
-export async function runHandler(job: Job, run: HandlerRunContext): Promise<AttemptOutcome> {
+/**
+ * Runs the attempt. A handler that returns a plain value (not a promise) has
+ * finished when it returns: its outcome is answered synchronously, with no
+ * timer, promise or AbortController made for it, because at tens of
+ * thousands of tasks a second those per-task objects are what the pool
+ * spends its time on (and what the GC then collects). Only a handler that
+ * returns a promise gets the timeout timer. The signal's controller is made
+ * the first time the handler reads ctx.signal (or when the timeout fires).
+ */
+export function runHandler(job: Job, run: HandlerRunContext): AttemptOutcome | Promise<AttemptOutcome> {
   const task = findTask(job.spec.name);
   if (!task) {
     // Another node (or a later deploy) may know it: fail this attempt, keep retrying.
@@ -36,36 +48,102 @@ export async function runHandler(job: Job, run: HandlerRunContext): Promise<Atte
     return { kind: "failed", error: `invalid args: ${formatIssues(parsed.error.issues)}`, retryable: false };
   }
 
-  const controller = new AbortController();
-  const onStop = () => controller.abort(run.stopSignal.reason);
-  run.stopSignal.addEventListener("abort", onStop, { once: true });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new TimeoutError(job.spec.timeoutMs);
-      controller.abort(error);
-      reject(error);
-    }, job.spec.timeoutMs);
-  });
-
-  const ctx: TaskContext = {
-    id: job.id,
-    name: job.spec.name,
-    attempt: job.attempt,
-    dueAt: job.dueMs,
-    signal: controller.signal,
-    log: run.log,
-    progress: (value) => run.progress(job, value),
-  };
+  const ctx = new AttemptContext(job, run);
+  let returned: unknown;
   try {
-    const result = await Promise.race([Promise.resolve().then(() => task.handler(parsed.data, ctx)), timedOut]);
-    return { kind: "succeeded", result };
+    returned = task.handler(parsed.data, ctx);
   } catch (error) {
+    ctx.release();
     return { kind: "failed", error: describeError(error), retryable: true };
-  } finally {
-    clearTimeout(timer);
-    run.stopSignal.removeEventListener("abort", onStop);
   }
+  if (!isThenable(returned)) {
+    ctx.release();
+    return { kind: "succeeded", result: returned };
+  }
+  return ctx.settle(returned, job.spec.timeoutMs);
+}
+
+/** The handler's ctx; owns the attempt's AbortController (made on demand) and timeout timer. */
+class AttemptContext implements TaskContext {
+  readonly id: string;
+  readonly name: string;
+  readonly attempt: number;
+  readonly dueAt: number;
+  private readonly job: Job;
+  private readonly run: HandlerRunContext;
+  private controller: AbortController | null = null;
+  private onStop: (() => void) | null = null;
+  private released = false;
+  private logger: TaskLogger | null = null;
+
+  constructor(job: Job, run: HandlerRunContext) {
+    this.job = job;
+    this.run = run;
+    this.id = job.id;
+    this.name = job.spec.name;
+    this.attempt = job.attempt;
+    this.dueAt = job.dueMs;
+  }
+
+  get signal(): AbortSignal {
+    return this.ensureController().signal;
+  }
+
+  get log(): TaskLogger {
+    return (this.logger ??= this.run.logFor(this.job));
+  }
+
+  progress(value: unknown): Promise<void> {
+    return this.run.progress(this.job, value);
+  }
+
+  /** Waits for an async handler, failing the attempt with a TimeoutError at timeoutMs. */
+  settle(returned: PromiseLike<unknown>, timeoutMs: number): Promise<AttemptOutcome> {
+    return new Promise<AttemptOutcome>((resolve) => {
+      let settled = false;
+      const finish = (outcome: AttemptOutcome) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.release();
+        resolve(outcome);
+      };
+      const timer = setTimeout(() => {
+        const error = new TimeoutError(timeoutMs);
+        this.ensureController().abort(error);
+        finish({ kind: "failed", error: describeError(error), retryable: true });
+      }, timeoutMs);
+      returned.then(
+        (result) => finish({ kind: "succeeded", result }),
+        (error: unknown) => finish({ kind: "failed", error: describeError(error), retryable: true }),
+      );
+    });
+  }
+
+  /** The attempt is over: stop listening for the node's stop. */
+  release(): void {
+    this.released = true;
+    if (this.onStop) this.run.stopSignal.removeEventListener("abort", this.onStop);
+    this.onStop = null;
+  }
+
+  private ensureController(): AbortController {
+    if (!this.controller) {
+      const controller = new AbortController();
+      this.controller = controller;
+      if (this.run.stopSignal.aborted) {
+        controller.abort(this.run.stopSignal.reason);
+      } else if (!this.released) {
+        this.onStop = () => controller.abort(this.run.stopSignal.reason);
+        this.run.stopSignal.addEventListener("abort", this.onStop, { once: true });
+      }
+    }
+    return this.controller;
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as { then?: unknown }).then === "function";
 }
 
 function describeError(error: unknown): string {

@@ -12,7 +12,15 @@
 import type { Logger } from "../node/log.ts";
 import type { Completer } from "./completer.ts";
 import type { Job } from "./job.ts";
-import { runHandler, type AttemptOutcome } from "./run-handler.ts";
+import { runHandler, type AttemptOutcome, type HandlerRunContext } from "./run-handler.ts";
+
+/**
+ * A shard waiting for slots is woken when a quarter of the pool (at most one
+ * claim batch) is free, or when fewer are and this long passed: the wait
+ * coalesces slots freed by a burst of short tasks into one claim, and is
+ * short enough not to matter when long tasks hold the pool.
+ */
+const LOW_CAPACITY_WAKE_MS = 2;
 
 export interface WorkerPoolOptions {
   concurrency: number;
@@ -48,6 +56,11 @@ export class WorkerPool {
   private readonly options: WorkerPoolOptions;
   private readonly now: () => number;
   private readonly execute: typeof runHandler;
+  /** Largest claim a shard asked slots for; with the pool size it sets when waiting shards wake. */
+  private claimSize = 1;
+  private lowCapacityTimer: ReturnType<typeof setTimeout> | null = null;
+  private wakeQueued = false;
+  private readonly runContext: HandlerRunContext;
   private reserved = 0;
   /** id -> job for every running attempt (the strong reference). */
   private readonly running = new Map<string, Job>();
@@ -60,6 +73,12 @@ export class WorkerPool {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) throw new Error("concurrency must be >= 1");
     this.options = options;
     this.concurrency = options.concurrency;
+    const log = options.log;
+    this.runContext = {
+      logFor: (job) => log.child({ taskId: job.id, task: job.spec.name, attempt: job.attempt }),
+      progress: options.progress,
+      stopSignal: this.stopController.signal,
+    };
     this.now = options.now ?? Date.now;
     this.execute = options.execute ?? runHandler;
   }
@@ -78,6 +97,7 @@ export class WorkerPool {
 
   /** Takes up to `wanted` slots for an upcoming claim; returns how many were granted. */
   reserve(wanted: number): number {
+    if (wanted > this.claimSize) this.claimSize = wanted;
     const granted = Math.max(0, Math.min(wanted, this.free));
     this.reserved += granted;
     return granted;
@@ -169,25 +189,35 @@ export class WorkerPool {
     return drained;
   }
 
-  private async run(job: Job): Promise<void> {
-    let outcome: AttemptOutcome;
+  /**
+   * Runs an attempt. A handler that returns a plain value is finished before
+   * this returns; only an async one costs a promise chain (see runHandler).
+   */
+  private run(job: Job): void {
+    let outcome: AttemptOutcome | Promise<AttemptOutcome>;
     try {
-      outcome = await this.execute(job, {
-        log: this.options.log.child({ taskId: job.id, task: job.spec.name, attempt: job.attempt }),
-        progress: this.options.progress,
-        stopSignal: this.stopController.signal,
-      });
+      outcome = this.execute(job, this.runContext);
     } catch (error) {
       outcome = { kind: "failed", error: String(error), retryable: true };
-    } finally {
-      // Release the slot whatever happened (a leaked slot would shrink the pool for good).
-      this.running.delete(job.id);
-      this.notifyCapacity();
-      if (this.running.size === 0) {
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const waiter of waiters) waiter();
-      }
+    }
+    if (isPromiseLike(outcome)) {
+      outcome.then(
+        (settled) => this.ended(job, settled),
+        (error: unknown) => this.ended(job, { kind: "failed", error: String(error), retryable: true }),
+      );
+    } else {
+      this.ended(job, outcome);
+    }
+  }
+
+  private ended(job: Job, outcome: AttemptOutcome): void {
+    // Release the slot whatever happened (a leaked slot would shrink the pool for good).
+    this.running.delete(job.id);
+    this.notifyCapacity();
+    if (this.running.size === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const waiter of waiters) waiter();
     }
     if (outcome.kind === "succeeded") {
       this.options.onOutcome?.(job, "succeeded");
@@ -195,14 +225,46 @@ export class WorkerPool {
     } else {
       // The same rule as Completer.failed, for metrics only.
       this.options.onOutcome?.(job, !outcome.retryable || job.attempt >= job.spec.maxAttempts ? "dead" : "retried");
-      await this.options.completer.failed(job, outcome.error, outcome.retryable);
+      void this.options.completer.failed(job, outcome.error, outcome.retryable);
     }
   }
 
+  /**
+   * Wakes the shards waiting for slots once enough are free for a claim worth
+   * its round trip, or the pool is idle, or LOW_CAPACITY_WAKE_MS passed:
+   * waking them for every single slot freed made each waiting shard claim
+   * one task per call. The wake itself runs as a microtask, so a batch of
+   * tasks that start and end synchronously frees all its slots first.
+   */
   private notifyCapacity(): void {
+    if (this.capacityWaiters.size === 0 || this.wakeQueued) return;
+    const free = this.free;
+    if (free <= 0) return;
+    const enough = Math.max(1, Math.min(this.claimSize, Math.floor(this.concurrency / 4)));
+    if (free < enough && (this.running.size > 0 || this.reserved > 0)) {
+      this.lowCapacityTimer ??= setTimeout(() => {
+        this.lowCapacityTimer = null;
+        this.wakeWaiters();
+      }, LOW_CAPACITY_WAKE_MS);
+      return;
+    }
+    this.wakeQueued = true;
+    queueMicrotask(() => {
+      this.wakeQueued = false;
+      this.wakeWaiters();
+    });
+  }
+
+  private wakeWaiters(): void {
+    if (this.lowCapacityTimer) clearTimeout(this.lowCapacityTimer);
+    this.lowCapacityTimer = null;
     if (this.free <= 0 || this.capacityWaiters.size === 0) return;
     const waiters = [...this.capacityWaiters];
     this.capacityWaiters.clear();
     for (const waiter of waiters) waiter();
   }
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown }).then === "function";
 }

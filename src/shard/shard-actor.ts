@@ -11,11 +11,16 @@
  *   wake hints; refills are staggered across shards so they never all hit
  *   Redis in the same millisecond (that is what caused the tail in the
  *   prototype);
- * - when the wheel says something is due (a few ms early), claims from Redis
- *   everything due by then, in due order with priority breaking ties, but
- *   never more than the pool can start now (slots reserved first);
- * - holds tasks claimed early until their exact due millisecond, then starts
- *   them; drains a past-due backlog claim after claim at full speed;
+ * - when the wheel says something is due (claimAheadMs early), claims from
+ *   Redis everything due within the next claimAheadMs after it, in due order
+ *   with priority breaking ties, but never more than the pool can start now
+ *   (slots reserved first). Claiming a slice of time rather than one
+ *   millisecond keeps a busy shard at one claim per slice instead of one per
+ *   millisecond; a bucket of many tasks due at one instant is claimed
+ *   BIG_BUCKET_LEAD_MS early, so its first batch is in memory at the instant;
+ * - holds tasks claimed early until their exact due millisecond (one timer
+ *   for the earliest), then starts them; drains a past-due backlog claim
+ *   after claim at full speed;
  * - reaps attempts whose visibility deadline passed (their worker died).
  * Memory is O(tasks due within the window), capped by windowCap.
  */
@@ -65,13 +70,22 @@ type Message =
   | { type: "wake"; id: string; score: string }
   | { type: "capacity" }
   | { type: "claimed"; tasks: ClaimedTask[] | typeof LEASE_LOST; reserved: number; upToMs: number }
-  | { type: "hold-due"; dueMs: number }
+  | { type: "hold-due" }
   | { type: "reap" }
   | { type: "reaped"; entries: { id: string; score: string }[] | typeof LEASE_LOST }
   | { type: "io-failed"; op: "refill" | "claim" | "reap"; error: unknown; reserved?: number };
 
 const REAP_BATCH = 1000;
 const MAX_ERROR_BACKOFF_MS = 1000;
+/**
+ * A bucket this large (tasks of this shard due in the same ms) is claimed
+ * BIG_BUCKET_LEAD_MS early instead of claimAheadMs: one claim script moves
+ * about a thousand tasks in ~5 ms of Redis time, and every shard's claim for
+ * that instant queues behind the others', so a claimAheadMs start would put
+ * the first task tens of ms late.
+ */
+const BIG_BUCKET_TASKS = 256;
+const BIG_BUCKET_LEAD_MS = 40;
 
 export interface ShardActorStats {
   shard: number;
@@ -106,6 +120,14 @@ export class ShardActor {
   // claiming
   /** Highest due ms known to need claiming; -Infinity when nothing is wanted. */
   private claimUpToMs = -Infinity;
+  /**
+   * Due ms up to which the last issued claim takes everything that was in the
+   * wheel when it was issued: the wheel's later alarms for buckets up to here
+   * need no claim of their own. A task that enters the window later with a
+   * due time up to here is claimed directly (see addToWindow).
+   */
+  private coveredUpToMs = -Infinity;
+  private readonly earlyClaimTimers = new Map<number, unknown>();
   private claiming = false;
   private waitingForCapacity = false;
   private claimRetryTimer: unknown = null;
@@ -113,7 +135,10 @@ export class ShardActor {
 
   // claimed early, waiting for their due ms
   private readonly held = new Map<number, Job[]>();
-  private readonly holdTimers = new Map<number, unknown>();
+  /** Distinct due ms of `held`, ascending; one timer is armed for the first. */
+  private readonly heldDue: number[] = [];
+  private holdTimer: unknown = null;
+  private holdTimerAtMs = Infinity;
   private heldCount = 0;
 
   // reaping
@@ -186,12 +211,14 @@ export class ShardActor {
     if (this.state === "stopped") return;
     this.state = "stopped";
     this.stopTimers();
-    for (const [dueMs, jobs] of this.held) {
-      this.clock.clearTimer(this.holdTimers.get(dueMs));
+    if (this.holdTimer !== null) this.clock.clearTimer(this.holdTimer);
+    this.holdTimer = null;
+    this.holdTimerAtMs = Infinity;
+    for (const jobs of this.held.values()) {
       for (let i = 0; i < jobs.length; i++) this.options.pool.drop();
     }
     this.held.clear();
-    this.holdTimers.clear();
+    this.heldDue.length = 0;
     this.heldCount = 0;
     this.resolveQuietIfIdle();
   }
@@ -232,7 +259,7 @@ export class ShardActor {
       case "refilled":
         return this.onRefilled(message);
       case "due":
-        return this.wantClaim(message.dueMs);
+        return this.onWheelDue(message.dueMs);
       case "wake":
         return this.onWake(message.id, message.score);
       case "capacity":
@@ -241,7 +268,7 @@ export class ShardActor {
       case "claimed":
         return this.onClaimed(message.tasks, message.reserved, message.upToMs);
       case "hold-due":
-        return this.onHoldDue(message.dueMs);
+        return this.onHoldDue();
       case "reap":
         return this.onReap();
       case "reaped":
@@ -262,16 +289,17 @@ export class ShardActor {
     if (!this.active || this.refilling) return;
     this.refilling = true;
     const full = this.refillCount % this.options.fullReloadEvery === 0;
-    const from = full ? "-inf" : this.loadedUntilScore === -Infinity ? "-inf" : this.loadedUntilScore;
-    const toScore = this.clock.now() + this.options.lookaheadMs;
-    const limit = Math.max(1, this.options.windowCap - (full ? 0 : this.wheel.size));
-    // An incremental refill only reads what lies beyond the loaded window. A task that landed inside
-    // it without a hint reaching us (subscriber reconnecting) is caught by the probe for anything
-    // already due, and otherwise by the next full reload.
     const now = this.clock.now();
+    // Only what is not yet due is loaded: what is due (a backlog, or a task that landed in the
+    // window without a hint reaching us) is found by the probe and claimed straight from Redis in
+    // due order, so a backlog of any size costs one probe, not a reload of its ids. An incremental
+    // refill reads only what lies beyond the loaded window; the full reload re-reads the window.
+    const from = full || this.loadedUntilScore === -Infinity ? now : Math.max(now, this.loadedUntilScore);
+    const toScore = now + this.options.lookaheadMs;
+    const limit = Math.max(1, this.options.windowCap - (full ? 0 : this.wheel.size));
     Promise.all([
       this.options.store.dueWindow(this.shard, from, toScore, limit),
-      full ? Promise.resolve(null) : this.options.store.dueWindow(this.shard, "-inf", now + this.options.claimAheadMs, 1),
+      this.options.store.dueWindow(this.shard, "-inf", now + this.options.claimAheadMs, 1),
     ]).then(
       ([window, probe]) =>
         this.post({ type: "refilled", ids: window.ids, scores: window.scores, toScore, limit, full, dueNow: (probe?.ids.length ?? 0) > 0 }),
@@ -289,7 +317,7 @@ export class ShardActor {
     for (let i = 0; i < message.ids.length; i++) {
       const dueMs = Math.floor(Number(message.scores[i]));
       if (this.wheel.size >= this.options.windowCap) break;
-      if (!this.wheel.add(message.ids[i]!, dueMs)) pastDue = Math.max(pastDue, dueMs);
+      if (!this.addToWindow(message.ids[i]!, dueMs)) pastDue = Math.max(pastDue, dueMs);
     }
     const lastScore = message.scores[message.scores.length - 1];
     this.windowPartial = message.ids.length >= message.limit && lastScore !== undefined;
@@ -306,10 +334,46 @@ export class ShardActor {
   private onWake(id: string, score: string): void {
     if (!this.active) return;
     const dueMs = Math.floor(Number(score));
-    if (!this.wheel.add(id, dueMs)) this.wantClaim(dueMs);
+    if (!this.addToWindow(id, dueMs)) this.wantClaim(dueMs);
+  }
+
+  /**
+   * Puts a task into the wheel; false when it needs claiming now instead: it
+   * is due, or its due ms lies within a claim already issued, which may have
+   * run before the task was stored. A task joining a bucket that just became
+   * big arms that bucket's early claim.
+   */
+  private addToWindow(id: string, dueMs: number): boolean {
+    if (dueMs <= this.coveredUpToMs) {
+      this.wheel.remove(id);
+      return false;
+    }
+    if (!this.wheel.add(id, dueMs)) return false;
+    if (this.wheel.countAt(dueMs) === BIG_BUCKET_TASKS) this.armEarlyClaim(dueMs);
+    return true;
+  }
+
+  private armEarlyClaim(dueMs: number): void {
+    const delayMs = dueMs - BIG_BUCKET_LEAD_MS - this.clock.now();
+    if (delayMs <= this.options.claimAheadMs || this.earlyClaimTimers.has(dueMs)) return;
+    const timer = this.clock.setTimer(() => {
+      this.earlyClaimTimers.delete(dueMs);
+      this.post({ type: "due", dueMs });
+    }, delayMs);
+    this.earlyClaimTimers.set(dueMs, timer);
   }
 
   // ------------------------------------------------------------------ claiming
+
+  /**
+   * The wheel's alarm (claimAheadMs before dueMs) or a big bucket's early
+   * claim: claim everything due up to one more claimAheadMs after it, unless
+   * a claim issued since already covers it.
+   */
+  private onWheelDue(dueMs: number): void {
+    if (dueMs <= this.coveredUpToMs) return;
+    this.wantClaim(dueMs + this.options.claimAheadMs);
+  }
 
   private wantClaim(upToMs: number): void {
     if (upToMs > this.claimUpToMs) this.claimUpToMs = upToMs;
@@ -329,6 +393,7 @@ export class ShardActor {
     this.claiming = true;
     const now = this.clock.now();
     const upToMs = Math.max(this.claimUpToMs, now);
+    if (upToMs > this.coveredUpToMs) this.coveredUpToMs = upToMs;
     this.options.store
       .claim(this.shard, this.leaseToken, scoreAfter(upToMs), reserved, now + this.options.visibilityMs)
       .then(
@@ -377,26 +442,41 @@ export class ShardActor {
     if (!jobs) {
       jobs = [];
       this.held.set(job.dueMs, jobs);
-      this.armHold(job.dueMs);
+      insertSorted(this.heldDue, job.dueMs);
+      if (job.dueMs < this.holdTimerAtMs) this.armHold();
     }
     jobs.push(job);
     this.heldCount++;
   }
 
-  private armHold(dueMs: number): void {
-    const delay = Math.max(0, dueMs - this.clock.now());
-    this.holdTimers.set(dueMs, this.clock.setTimer(() => this.post({ type: "hold-due", dueMs }), delay));
+  /** (Re)arms the one hold timer for the earliest held due ms. */
+  private armHold(): void {
+    if (this.holdTimer !== null) this.clock.clearTimer(this.holdTimer);
+    this.holdTimer = null;
+    this.holdTimerAtMs = Infinity;
+    const first = this.heldDue[0];
+    if (first === undefined) return;
+    this.holdTimerAtMs = first;
+    this.holdTimer = this.clock.setTimer(() => {
+      this.holdTimer = null;
+      this.holdTimerAtMs = Infinity;
+      this.post({ type: "hold-due" });
+    }, Math.max(0, first - this.clock.now()));
   }
 
-  private onHoldDue(dueMs: number): void {
-    const jobs = this.held.get(dueMs);
-    if (!jobs) return;
+  private onHoldDue(): void {
     // Timers may fire a fraction of a ms early; a task never starts before its due ms.
-    if (this.clock.now() < dueMs) return this.armHold(dueMs);
-    this.held.delete(dueMs);
-    this.holdTimers.delete(dueMs);
-    this.heldCount -= jobs.length;
-    for (const job of jobs) this.options.pool.start(job);
+    const now = this.clock.now();
+    let due = 0;
+    while (due < this.heldDue.length && this.heldDue[due]! <= now) due++;
+    const starting = this.heldDue.splice(0, due);
+    for (const dueMs of starting) {
+      const jobs = this.held.get(dueMs)!;
+      this.held.delete(dueMs);
+      this.heldCount -= jobs.length;
+      for (const job of jobs) this.options.pool.start(job);
+    }
+    if (this.holdTimer === null) this.armHold();
     this.resolveQuietIfIdle();
   }
 
@@ -457,9 +537,10 @@ export class ShardActor {
 
   private stopTimers(): void {
     this.wheel.stop();
-    for (const timer of [this.refillTimer, this.reapTimer, this.claimRetryTimer]) {
+    for (const timer of [this.refillTimer, this.reapTimer, this.claimRetryTimer, ...this.earlyClaimTimers.values()]) {
       if (timer !== null) this.clock.clearTimer(timer);
     }
+    this.earlyClaimTimers.clear();
     this.refillTimer = null;
     this.reapTimer = null;
     this.claimRetryTimer = null;
@@ -478,4 +559,11 @@ export class ShardActor {
     this.quietWaiters = [];
     for (const waiter of waiters) waiter();
   }
+}
+
+/** Inserts into an ascending array (held due times: a handful, mostly appended at the end). */
+function insertSorted(sorted: number[], value: number): void {
+  let i = sorted.length;
+  while (i > 0 && sorted[i - 1]! > value) i--;
+  sorted.splice(i, 0, value);
 }

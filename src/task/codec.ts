@@ -91,20 +91,23 @@ export interface FinalRecord {
   spec: TaskSpec;
 }
 
-/** Builds the final-record json around the already-encoded spec (not re-encoded). */
+/**
+ * Builds the final-record json around the already-encoded spec (not
+ * re-encoded). Written out by hand rather than JSON.stringify of an object:
+ * this runs once per finished task, and the fixed fields are a state name
+ * and integers that need no escaping.
+ */
 export function encodeFinal(
   header: { state: TaskState; attempt: number; dueAt: number; finishedAt: number; lastError?: string; result?: unknown },
   specJson: string,
 ): string {
-  const head: Record<string, unknown> = {
-    state: header.state,
-    attempt: header.attempt,
-    dueAt: header.dueAt,
-    finishedAt: header.finishedAt,
-  };
-  if (header.lastError !== undefined) head.lastError = header.lastError;
-  if (header.result !== undefined) head.result = header.result;
-  return `${JSON.stringify(head).slice(0, -1)},"spec":${specJson}}`;
+  let json = `{"state":"${header.state}","attempt":${header.attempt},"dueAt":${header.dueAt},"finishedAt":${header.finishedAt}`;
+  if (header.lastError !== undefined) json += `,"lastError":${JSON.stringify(header.lastError)}`;
+  if (header.result !== undefined) {
+    const result = JSON.stringify(header.result);
+    if (result !== undefined) json += `,"result":${result}`;
+  }
+  return `${json},"spec":${specJson}}`;
 }
 
 export function decodeFinal(json: string): FinalRecord {

@@ -24,18 +24,23 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'WITHSC
 if #due == 0 then
   return {}
 end
-local out = {}
+-- One HMGET and one HSET for the whole batch, not a call per task.
 local ids = {}
-local runArgs = {}
 for i = 1, #due, 2 do
-  local id, score = due[i], due[i + 1]
-  ids[#ids + 1] = id
-  local record = redis.call('HGET', KEYS[2], id)
+  ids[#ids + 1] = due[i]
+end
+local records = redis.call('HMGET', KEYS[2], unpack(ids))
+local out = {}
+local updates = {}
+local runArgs = {}
+for i = 1, #ids do
+  local id, score, record = ids[i], due[2 * i], records[i]
   if record then
-    local nl = string.find(record, '\n', 1, true)
-    local attempt = tonumber(string.match(record, '^(%d+):')) + 1
-    record = attempt .. ':' .. score .. string.sub(record, nl)
-    redis.call('HSET', KEYS[2], id, record)
+    local colon = string.find(record, ':', 1, true)
+    local nl = string.find(record, '\n', colon, true)
+    record = (tonumber(string.sub(record, 1, colon - 1)) + 1) .. ':' .. score .. string.sub(record, nl)
+    updates[#updates + 1] = id
+    updates[#updates + 1] = record
     runArgs[#runArgs + 1] = ARGV[4]
     runArgs[#runArgs + 1] = id
     out[#out + 1] = id
@@ -45,6 +50,7 @@ for i = 1, #due, 2 do
 end
 redis.call('ZREM', KEYS[1], unpack(ids))
 if #runArgs > 0 then
+  redis.call('HSET', KEYS[2], unpack(updates))
   redis.call('ZADD', KEYS[3], unpack(runArgs))
 end
 return out
