@@ -49,13 +49,13 @@ test("kill -9 of one of 3 nodes under load: every task runs, duplicates only fro
   const startAt = Date.now() + 2000;
   const dueTimes = spreadDueTimes(TASKS, startAt, SPAN_MS);
   const ids = dueTimes.map((_, i) => `f-${i}`);
+  // (If scheduling runs past startAt on a slow machine, the first tasks are simply late: still valid.)
   for (let i = 0; i < TASKS; i += 2000) {
     const results = await client.scheduleMany(
       ids.slice(i, i + 2000).map((id, j) => ({ task: "rec.run", args: { sleepMs: 20 }, options: { id, runAt: dueTimes[i + j]! } })),
     );
     expect(results.every((r) => !(r instanceof Error) && r.created)).toBe(true);
   }
-  expect(Date.now()).toBeLessThan(startAt);
 
   await Bun.sleep(startAt + 3000 - Date.now());
   const victimShards = ownersOf(await shardRows(n1.url)).get("n2") ?? [];
