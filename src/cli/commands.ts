@@ -14,24 +14,8 @@ export interface CommandContext {
   out: (text: string) => void;
 }
 
-interface TaskView {
-  id: string;
-  name: string;
-  state: string;
-  dueAt: number;
-  attempt: number;
-  maxAttempts: number;
-  priority: number;
-  args?: unknown;
-  createdAt: number;
-  expiresAt?: number;
-  lastError?: string;
-  result?: unknown;
-  progress?: unknown;
-  finishedAt?: number;
-  shard: number;
-  paused?: boolean;
-}
+/** A task as the node's JSON answers it (the same shape as the client's). */
+type TaskView = Omit<import("../task/model.ts").TaskView, "state"> & { state: string; paused?: boolean };
 
 const print = (ctx: CommandContext, body: unknown, human: () => string) => ctx.out(ctx.json ? JSON.stringify(body, null, 2) : human());
 const path = (id: string) => `/v1/tasks/${encodeURIComponent(id)}`;
