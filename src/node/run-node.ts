@@ -32,7 +32,12 @@ export async function runNode(env: Record<string, string | undefined> = process.
 
   let embedded: EmbeddedRedis | null = null;
   if (!config.redisUrl && !config.redisClusterNodes) {
-    embedded = await startEmbeddedRedis({ dataDir: config.dataDir, log: (msg) => log.info(msg) });
+    try {
+      embedded = await startEmbeddedRedis({ dataDir: config.dataDir, log: (msg) => log.info(msg) });
+    } catch (error) {
+      console.error(`tickwheel: could not start the embedded redis-server: ${(error as Error).message}`);
+      process.exit(1);
+    }
     config = { ...config, redisUrl: embedded.url };
   }
 
@@ -57,10 +62,24 @@ export async function runNode(env: Record<string, string | undefined> = process.
   try {
     await node.start();
   } catch (error) {
-    console.error(`tickwheel: could not start: ${(error as Error).message}`);
+    const message = (error as Error).message;
+    const unreachable = /max retries|ECONNREFUSED|ENOTFOUND|ETIMEDOUT|Connection is closed/i.test(message);
+    console.error(unreachable ? `tickwheel: could not start: Redis unreachable at ${describeRedis(config)} (${message})` : `tickwheel: could not start: ${message}`);
     await node.stop().catch(() => {});
     await embedded?.stop();
     process.exit(1);
   }
   console.log(`tickwheel node ${node.nodeId} listening on ${node.url} (redis ${embedded ? `embedded at ${embedded.url}, data in ${config.dataDir}` : "external"})`);
+}
+
+/** Where the node looks for Redis, with any password hidden. */
+function describeRedis(config: Config): string {
+  if (config.redisClusterNodes) return `cluster ${config.redisClusterNodes.join(",")}`;
+  try {
+    const url = new URL(config.redisUrl ?? "");
+    if (url.password) url.password = "***";
+    return url.toString();
+  } catch {
+    return "REDIS_URL";
+  }
 }
