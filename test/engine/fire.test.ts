@@ -70,6 +70,8 @@ describe("firing", () => {
     expect(result.dueAt).toBe(runAt);
     const view = await client.get(result.id);
     expect(view).toMatchObject({ id: result.id, name: "fire.record", state: "scheduled", dueAt: runAt, attempt: 0 });
+    const listed = await client.list({ state: "scheduled", name: "fire.record", limit: 500 });
+    expect(listed.tasks.find((t) => t.id === result.id)).toMatchObject({ id: result.id, dueAt: runAt });
     const shard = (await node.shardInfo()).find((s) => s.shard === result.shard)!;
     expect(shard.dueCount).toBeGreaterThanOrEqual(1);
     expect(shard.nextDueAt).not.toBeNull();
