@@ -125,6 +125,7 @@ export interface BurstResult {
   early: number;
   workerCpu: number;
   redisCpu: number;
+  machineCpu: number;
 }
 
 export function burstCase(system: System, count: number, leadMs: number): Promise<BurstResult> {
@@ -141,6 +142,7 @@ export function burstCase(system: System, count: number, leadMs: number): Promis
       const meter = new CpuMeter([runner.pid, redis.pid]);
       const report = await runner.waitAllFinished(dueMs + 180_000);
       const [workerCpu, redisCpu] = meter.read();
+      const machineCpu = meter.machineBusy();
       if (report.allFinishedAt === null) throw new Error(`${system.name}: ${report.finished} of ${count} finished within 180 s`);
       const l = report.lateness;
       const lastCompletionMs = report.allFinishedAt - dueMs;
@@ -153,6 +155,7 @@ export function burstCase(system: System, count: number, leadMs: number): Promis
         early: l.early,
         workerCpu: workerCpu!,
         redisCpu: redisCpu!,
+        machineCpu,
       };
     } finally {
       await producer.close();
@@ -173,6 +176,10 @@ export interface SteadyResult {
   producerBehind: boolean;
   workerCpu: number;
   redisCpu: number;
+  /** The benchmark process itself (the producer). */
+  producerCpu: number;
+  /** Whole machine, % of one core: near 100 × nproc means the machine was saturated. */
+  machineCpu: number;
 }
 
 const MIN_DELAY_MS = 100;
@@ -192,6 +199,7 @@ export function steadyCase(system: System, rate: number, seconds: number): Promi
       await Bun.sleep(500);
       runner.expect(total);
       const meter = new CpuMeter([runner.pid, redis.pid]);
+      const selfCpu = process.cpuUsage();
       const started = performance.now();
       let added = 0;
       let inFlight = 0;
@@ -219,6 +227,8 @@ export function steadyCase(system: System, rate: number, seconds: number): Promi
       await Promise.all(calls);
       const report = await runner.waitAllFinished(lastDueMs + DRAIN_MS);
       const [workerCpu, redisCpu] = meter.read();
+      const machineCpu = meter.machineBusy();
+      const producerCpu = selfCpuPercent(selfCpu, performance.now() - started);
       let lateness = report.lateness;
       const notStarted = total - report.started;
       if (notStarted > 0) {
@@ -226,7 +236,7 @@ export function steadyCase(system: System, rate: number, seconds: number): Promi
         // percentiles they reach are lower bounds.
         lateness = (await runner.report({ missingFloorMs: Date.now() - lastDueMs })).lateness;
       }
-      return { rate, added, lateness, notStarted, producerBehind, workerCpu: workerCpu!, redisCpu: redisCpu! };
+      return { rate, added, lateness, notStarted, producerBehind, workerCpu: workerCpu!, redisCpu: redisCpu!, producerCpu, machineCpu };
     } finally {
       await producer.close();
       await runner.stop();

@@ -11,15 +11,22 @@ import { TickwheelNode } from "../../src/node/node.ts";
 import { silentLogger } from "../../src/node/log.ts";
 import { defineTask } from "../../src/task/define-task.ts";
 import { BENCH_TASK, LatenessLog, serveRunner } from "./protocol.ts";
+import { sharedClock } from "../../src/core/coalescing-clock.ts";
 
 const lateness = new LatenessLog(Number(process.env.BENCH_CAPACITY ?? 1_000_000));
 let started = 0;
 
 // A realistic task: a schema on its args (validated per attempt, as for any user task) and a
 // handler that does nothing but note when it started.
+// BENCH_TRACE: starts more than 10 ms late, as [ms since the runner started, lateness].
+const lateStarts: [number, number][] = [];
+const t0 = Date.now();
+const trace = !!process.env.BENCH_TRACE;
 defineTask(BENCH_TASK, z.object({ userId: z.number() }), (_args, ctx) => {
   started++;
-  lateness.record(Date.now() - ctx.dueAt);
+  const late = Date.now() - ctx.dueAt;
+  lateness.record(late);
+  if (trace && late > 10) lateStarts.push([Date.now() - t0, late]);
 });
 
 const node = new TickwheelNode(loadConfig({ ...process.env, PORT: "0" }), silentLogger());
@@ -55,8 +62,15 @@ function traceStore(target: TickwheelNode): void {
   }
   // Every command the node's connection sends: name -> [calls, args].
   const commands = new Map<string, [number, number]>();
-  const connection = (target.store as unknown as { redis: { sendCommand: (command: { name: string; args: unknown[] }) => unknown } }).redis;
+  const connection = (target.store as unknown as { redis: { sendCommand: (command: { name: string; args: unknown[] }) => unknown; pipeline: () => unknown } }).redis;
   const send = connection.sendCommand.bind(connection);
+  // Auto-pipelines made: one per event-loop turn that sent anything, i.e. one socket write each.
+  let pipelines = 0;
+  const makePipeline = connection.pipeline.bind(connection);
+  connection.pipeline = () => {
+    pipelines++;
+    return makePipeline();
+  };
   connection.sendCommand = (command) => {
     const entry = commands.get(command.name) ?? [0, 0];
     entry[0]++;
@@ -64,8 +78,35 @@ function traceStore(target: TickwheelNode): void {
     commands.set(command.name, entry);
     return send(command);
   };
+  // Event-loop wakeups: timers fired through the shared clock, and socket reads.
+  const wakeups = { timers: 0, reads: 0, subscriberReads: 0 };
+  const clockBase = (sharedClock as unknown as { base: { setTimer: (fn: () => void, ms: number) => unknown } }).base;
+  const baseSetTimer = clockBase.setTimer;
+  (sharedClock as unknown as { base: unknown }).base = {
+    ...clockBase,
+    setTimer: (fn: () => void, ms: number) => baseSetTimer(() => {
+      wakeups.timers++;
+      fn();
+    }, ms),
+  };
+  setTimeout(() => {
+    const streams = target.store as unknown as { redis: { stream: NodeJS.EventEmitter }; subscriber: { stream: NodeJS.EventEmitter } | null };
+    streams.redis.stream.on("data", () => wakeups.reads++);
+    streams.subscriber?.stream.on("data", () => wakeups.subscriberReads++);
+  }, 3000);
   process.on("exit", () => {
     console.error(lines.join("\n"));
-    console.error("commands sent (calls, args):", JSON.stringify([...commands]));
+    console.error("wakeups:", JSON.stringify(wakeups));
+    // Late starts per 100 ms of runner time: count and worst lateness.
+    const bySlot = new Map<number, [number, number]>();
+    for (const [at, late] of lateStarts) {
+      const slot = Math.floor(at / 100) * 100;
+      const entry = bySlot.get(slot) ?? [0, 0];
+      entry[0]++;
+      entry[1] = Math.max(entry[1], late);
+      bySlot.set(slot, entry);
+    }
+    console.error("late starts (>10 ms) per 100 ms [at, count, worst]:", JSON.stringify([...bySlot].map(([slot, [count, worst]]) => [slot, count, worst])));
+    console.error("commands sent (calls, args):", JSON.stringify([...commands]), "pipelines (writes):", pipelines);
   });
 }

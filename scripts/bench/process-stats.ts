@@ -17,10 +17,20 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
+/** Busy and total CPU time of the whole machine so far (seconds, all cores; from /proc/stat). */
+function machineSeconds(): { busy: number; total: number } {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+  const total = fields.slice(0, 8).reduce((sum, value) => sum + value, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: (total - idle) / CLOCK_TICKS, total: total / CLOCK_TICKS };
+}
+
 /** CPU use of several processes over an interval, as % of one core. */
 export class CpuMeter {
   private readonly startCpu: number[];
   private readonly startWall = performance.now();
+  private readonly startMachine = machineSeconds();
 
   constructor(private readonly pids: number[]) {
     this.startCpu = pids.map(cpuSeconds);
@@ -30,6 +40,13 @@ export class CpuMeter {
   read(): number[] {
     const wallSeconds = (performance.now() - this.startWall) / 1000;
     return this.pids.map((pid, i) => (100 * (cpuSeconds(pid) - this.startCpu[i]!)) / wallSeconds);
+  }
+
+  /** The whole machine's busy CPU since construction, as % of one core (200 % = both cores of a 2-core machine). */
+  machineBusy(): number {
+    const now = machineSeconds();
+    const wallSeconds = (performance.now() - this.startWall) / 1000;
+    return (100 * (now.busy - this.startMachine.busy)) / wallSeconds;
   }
 }
 

@@ -38,10 +38,12 @@ export type ToRunner =
    * missingFloorMs: count every expected task that has not started as a sample of this value (a
    * lower bound on its lateness), so the percentiles are over all expected tasks.
    */
-  | { type: "report"; requestId: number; gc: boolean; missingFloorMs?: number }
+  | { type: "report"; requestId: number; gc: boolean; lateness: boolean; missingFloorMs?: number }
   | { type: "exit" };
 
 export type FromRunner = { type: "ready" } | RunnerReport;
+
+const EMPTY_SUMMARY: LatenessSummary = { count: 0, early: 0, min: null, p50: null, p90: null, p99: null, p999: null, max: null };
 
 /**
  * Lateness samples (start − due, ms) in a preallocated array: the handler's
@@ -132,8 +134,10 @@ export function serveRunner(state: {
         requestId: message.requestId,
         started: state.started(),
         finished: state.finished(),
-        lateness:
-          message.missingFloorMs === undefined || !Number.isFinite(expected)
+        // Sorting every sample is only done when asked: polling reports must not load the runner.
+        lateness: !message.lateness
+          ? EMPTY_SUMMARY
+          : message.missingFloorMs === undefined || !Number.isFinite(expected)
             ? state.lateness.summary()
             : state.lateness.summary(Math.max(0, expected - state.lateness.count), message.missingFloorMs),
         rssBytes: memory.rss,

@@ -160,8 +160,11 @@ export function renderReport(input: ReportInput): string {
 
 const DRAIN_NOTE = "10 s after the last due time";
 
-function cpuRow<T extends { workerCpu: number; redisCpu: number }>(perSystem: PerSystem<T>, when: string): Row {
-  const cell = (list: T[]) => `${pct(median(list.map((r) => r.workerCpu)))} / ${pct(median(list.map((r) => r.redisCpu)))}`;
+function cpuRow<T extends { workerCpu: number; redisCpu: number; machineCpu?: number }>(perSystem: PerSystem<T>, when: string): Row {
+  const cell = (list: T[]) => {
+    const machine = median(list.map((r) => r.machineCpu ?? NaN));
+    return `${pct(median(list.map((r) => r.workerCpu)))} / ${pct(median(list.map((r) => r.redisCpu)))}${Number.isFinite(machine) ? ` (machine ${pct(machine)})` : ""}`;
+  };
   return { caseLabel: "", metric: `CPU node (worker) / redis, ${when} (% of a core)`, tickwheel: cell(perSystem.tickwheel), bullmq: cell(perSystem.bullmq), ratio: "", target: "" };
 }
 

@@ -144,19 +144,19 @@ export class RunnerProcess {
     this.send({ type: "expect", finished });
   }
 
-  report(options: { gc?: boolean; missingFloorMs?: number } = {}): Promise<RunnerReport> {
+  report(options: { gc?: boolean; lateness?: boolean; missingFloorMs?: number } = {}): Promise<RunnerReport> {
     const requestId = this.nextRequestId++;
     return new Promise((resolve) => {
       this.waiters.set(requestId, resolve);
-      this.send({ type: "report", requestId, gc: options.gc ?? false, missingFloorMs: options.missingFloorMs });
+      this.send({ type: "report", requestId, gc: options.gc ?? false, lateness: options.lateness ?? true, missingFloorMs: options.missingFloorMs });
     });
   }
 
-  /** Resolves with the first report where every expected task finished, or the last one at the deadline. */
+  /** Resolves with a full report once every expected task finished, or at the deadline. */
   async waitAllFinished(deadlineMs: number): Promise<RunnerReport> {
     for (;;) {
-      const report = await this.report();
-      if (report.allFinishedAt !== null || Date.now() >= deadlineMs) return report;
+      const report = await this.report({ lateness: false });
+      if (report.allFinishedAt !== null || Date.now() >= deadlineMs) return this.report();
       await Bun.sleep(50);
     }
   }

@@ -20,8 +20,8 @@
  *
  * Invariants relied on below
  * - A due time lives in exactly one place: the overflow if it has a bucket there, else the ring.
- * - Exactly one timer is armed while anything is pending, for (earliest due − leadMs); it is only
- *   replaced when that instant changes.
+ * - Exactly one timer is armed while anything is pending, for (earliest due − leadMs, rounded
+ *   down to the alignMs grid); it is only replaced when that instant changes.
  * - Only this class mutates its buckets, and only from the caller's thread of control (the shard
  *   actor); onDue may call add/remove/stop re-entrantly.
  *
@@ -50,6 +50,12 @@ export interface TimerWheelOptions<K> {
   slotCount?: number;
   /** Fire this many ms before the due time, so the actor can claim ahead of the round trip. */
   leadMs?: number;
+  /**
+   * Round every fire time down to a multiple of this many ms (default 1: no rounding). Wheels
+   * that share a grid wake in the same millisecond, so the claims they trigger leave together;
+   * a bucket then fires between leadMs and leadMs + alignMs - 1 before its due time.
+   */
+  alignMs?: number;
 }
 
 const DEFAULT_SLOT_COUNT = 4096;
@@ -62,6 +68,7 @@ export class TimerWheel<K> {
   private readonly slotCount: number;
   private readonly slotMask: number;
   private lead = 0;
+  private readonly align: number;
 
   private readonly entries = new Map<K, number>();
   private readonly slots: (Set<K> | undefined)[];
@@ -87,6 +94,9 @@ export class TimerWheel<K> {
     if (!Number.isInteger(slotCount) || slotCount < 32 || (slotCount & (slotCount - 1)) !== 0) {
       throw new RangeError(`slotCount must be a power of two >= 32, got ${slotCount}`);
     }
+    const alignMs = options.alignMs ?? 1;
+    if (!Number.isInteger(alignMs) || alignMs < 1) throw new RangeError(`alignMs must be an integer >= 1, got ${alignMs}`);
+    this.align = alignMs;
     this.clock = options.clock;
     this.onDue = options.onDue;
     this.slotCount = slotCount;
@@ -160,6 +170,19 @@ export class TimerWheel<K> {
     return this.slots[slot]?.size ?? 0;
   }
 
+  /**
+   * How many keys are due in (fromMs, toMs], for short spans: null when the
+   * span is over `maxSpanMs` (it is counted one millisecond at a time).
+   */
+  countBetween(fromMs: number, toMs: number, maxSpanMs = 64): number | null {
+    const from = Math.floor(fromMs);
+    const to = Math.floor(toMs);
+    if (to - from > maxSpanMs) return null;
+    let count = 0;
+    for (let due = from + 1; due <= to; due++) count += this.countAt(due);
+    return count;
+  }
+
   /** Earliest pending due time (not shifted by leadMs), or null when empty. */
   nextDueMs(): number | null {
     const next = Math.min(this.ringMinDue(), this.overflowMinDue());
@@ -190,7 +213,7 @@ export class TimerWheel<K> {
     this.fireDue();
   };
 
-  /** Delivers every bucket due by now + leadMs, oldest first (all of them if the timer was late). */
+  /** Delivers every bucket whose fire time has come, oldest first (all of them if the timer was late). */
   private fireDue(): void {
     this.firing = true;
     try {
@@ -199,7 +222,7 @@ export class TimerWheel<K> {
         const ringDue = this.ringMinDue();
         const overflowDue = this.overflowMinDue();
         const due = Math.min(ringDue, overflowDue);
-        if (due === Infinity || due - this.lead > now) break;
+        if (due === Infinity || this.fireAtOf(due) > now) break;
         const keys = overflowDue <= ringDue ? [...this.takeOverflowBucket(due)] : this.takeRingKeys(due);
         for (const key of keys) this.entries.delete(key);
         // Every ring bucket left is later than `due`, so the window may start after it. It stops at
@@ -223,12 +246,18 @@ export class TimerWheel<K> {
       this.disarm();
       return;
     }
-    const fireAtMs = next - this.lead;
+    const fireAtMs = this.fireAtOf(next);
     if (this.armedFireAtMs === fireAtMs) return;
     this.disarm();
     const delayMs = Math.min(MAX_TIMER_DELAY_MS, Math.max(0, fireAtMs - this.nowMs()));
     this.armedFireAtMs = fireAtMs;
     this.timerHandle = this.clock.setTimer(this.onTimer, delayMs);
+  }
+
+  /** When the bucket due at `due` is delivered: leadMs before it, rounded down to the grid. */
+  private fireAtOf(due: number): number {
+    const at = due - this.lead;
+    return this.align === 1 ? at : Math.floor(at / this.align) * this.align;
   }
 
   private disarm(): void {

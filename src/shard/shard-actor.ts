@@ -11,8 +11,10 @@
  *   wake hints; refills are staggered across shards so they never all hit
  *   Redis in the same millisecond (that is what caused the tail in the
  *   prototype);
- * - when the wheel says something is due (claimAheadMs early), claims from
- *   Redis everything due within the next claimAheadMs after it, in due order
+ * - when the wheel says something is due (claimAheadMs early, or more: the
+ *   lead grows to cover the claim round trips this shard has been seeing),
+ *   claims from Redis everything due within the next claimAheadMs after it,
+ *   in due order
  *   with priority breaking ties, but never more than the pool can start now
  *   (slots reserved first). Claiming a slice of time rather than one
  *   millisecond keeps a busy shard at one claim per slice instead of one per
@@ -24,7 +26,8 @@
  * - reaps attempts whose visibility deadline passed (their worker died).
  * Memory is O(tasks due within the window), capped by windowCap.
  */
-import { TimerWheel, realWheelClock, type WheelClock } from "../core/timer-wheel.ts";
+import { TimerWheel, type WheelClock } from "../core/timer-wheel.ts";
+import { sharedClock } from "../core/coalescing-clock.ts";
 import { LatencyRecorder } from "../core/latency-histogram.ts";
 import { scoreAfter } from "../task/model.ts";
 import { LEASE_LOST, type ClaimedTask, type Store } from "../store/store.ts";
@@ -66,7 +69,8 @@ export type ActorState = "new" | "running" | "quiet" | "stopped";
 type Message =
   | { type: "refill" }
   | { type: "refilled"; ids: string[]; scores: string[]; toScore: number; limit: number; full: boolean; dueNow: boolean }
-  | { type: "due"; dueMs: number }
+  /** count: keys the wheel delivered for dueMs (0 for a big bucket's early claim). */
+  | { type: "due"; dueMs: number; count: number }
   | { type: "wake"; id: string; score: string }
   | { type: "capacity" }
   | { type: "claimed"; tasks: ClaimedTask[] | typeof LEASE_LOST; reserved: number; upToMs: number }
@@ -86,6 +90,15 @@ const MAX_ERROR_BACKOFF_MS = 1000;
  */
 const BIG_BUCKET_TASKS = 256;
 const BIG_BUCKET_LEAD_MS = 40;
+/**
+ * The wheel's lead is claimAheadMs, or more when claims have been slow: one
+ * and a half times the slowest of the last CLAIM_RTT_SAMPLES claim round
+ * trips (they queue behind other work in Redis and in this event loop, and
+ * on a loaded machine take 5-15 ms), capped at MAX_LEAD_MS. A longer lead
+ * only means the tasks wait in memory, in the run set, for their due ms.
+ */
+const CLAIM_RTT_SAMPLES = 32;
+const MAX_LEAD_MS = 100;
 
 export interface ShardActorStats {
   shard: number;
@@ -127,6 +140,19 @@ export class ShardActor {
    * due time up to here is claimed directly (see addToWindow).
    */
   private coveredUpToMs = -Infinity;
+  /**
+   * What the next claim reserves pool slots for. Claims the wheel asks for
+   * are sized by what the wheel holds in their span (firedPending: keys of
+   * buckets already delivered for it), plus slack, so sixteen shards claiming
+   * a few tasks each do not tie up a full claimBatch of slots apiece while
+   * their calls are in flight. Any other claim (a backlog, a reap, a probe,
+   * a claim that came back full) may find any number: full batch.
+   */
+  private firedPending = 0;
+  private fullBatchWanted = false;
+  private claimIssuedAtMs = 0;
+  private readonly claimRtts = new Float64Array(CLAIM_RTT_SAMPLES);
+  private claimRttCount = 0;
   private readonly earlyClaimTimers = new Map<number, unknown>();
   private claiming = false;
   private waitingForCapacity = false;
@@ -154,11 +180,14 @@ export class ShardActor {
     this.options = options;
     this.shard = options.shard;
     this.leaseToken = options.leaseToken;
-    this.clock = options.clock ?? realWheelClock;
+    // The node's shards share one coalescing clock and one claim grid, so the claims of all shards
+    // for one grid step leave in one write (see CoalescingClock).
+    this.clock = options.clock ?? sharedClock;
     this.wheel = new TimerWheel<string>({
       clock: this.clock,
       leadMs: options.claimAheadMs,
-      onDue: (dueMs) => this.post({ type: "due", dueMs }),
+      alignMs: Math.max(1, options.claimAheadMs),
+      onDue: (dueMs, keys) => this.post({ type: "due", dueMs, count: keys.length }),
     });
   }
 
@@ -259,7 +288,7 @@ export class ShardActor {
       case "refilled":
         return this.onRefilled(message);
       case "due":
-        return this.onWheelDue(message.dueMs);
+        return this.onWheelDue(message.dueMs, message.count);
       case "wake":
         return this.onWake(message.id, message.score);
       case "capacity":
@@ -334,7 +363,11 @@ export class ShardActor {
   private onWake(id: string, score: string): void {
     if (!this.active) return;
     const dueMs = Math.floor(Number(score));
-    if (!this.addToWindow(id, dueMs)) this.wantClaim(dueMs);
+    if (this.addToWindow(id, dueMs)) return;
+    // One known task: a claim sized for it (a full batch if it is past due and may not be alone).
+    if (dueMs <= this.clock.now()) return this.wantClaim(dueMs);
+    this.firedPending++;
+    this.raiseClaim(dueMs);
   }
 
   /**
@@ -358,7 +391,7 @@ export class ShardActor {
     if (delayMs <= this.options.claimAheadMs || this.earlyClaimTimers.has(dueMs)) return;
     const timer = this.clock.setTimer(() => {
       this.earlyClaimTimers.delete(dueMs);
-      this.post({ type: "due", dueMs });
+      this.post({ type: "due", dueMs, count: 0 });
     }, delayMs);
     this.earlyClaimTimers.set(dueMs, timer);
   }
@@ -370,19 +403,39 @@ export class ShardActor {
    * claim: claim everything due up to one more claimAheadMs after it, unless
    * a claim issued since already covers it.
    */
-  private onWheelDue(dueMs: number): void {
+  private onWheelDue(dueMs: number, count: number): void {
     if (dueMs <= this.coveredUpToMs) return;
-    this.wantClaim(dueMs + this.options.claimAheadMs);
+    this.firedPending += count;
+    if (count === 0) this.fullBatchWanted = true;
+    this.raiseClaim(dueMs + this.options.claimAheadMs);
   }
 
+  /** A claim of unknown size: everything due by upToMs, however much that is. */
   private wantClaim(upToMs: number): void {
+    this.fullBatchWanted = true;
+    this.raiseClaim(upToMs);
+  }
+
+  private raiseClaim(upToMs: number): void {
     if (upToMs > this.claimUpToMs) this.claimUpToMs = upToMs;
     this.tryClaim();
   }
 
+  /** Pool slots the next claim asks for (see firedPending). */
+  private claimSize(upToMs: number): number {
+    const batch = this.options.claimBatch;
+    if (this.fullBatchWanted) return batch;
+    const inWheel = this.wheel.countBetween(this.clock.now() - 1, upToMs);
+    if (inWheel === null) return batch;
+    const expected = this.firedPending + inWheel;
+    return Math.min(batch, expected + 8 + (expected >> 2));
+  }
+
   private tryClaim(): void {
     if (!this.active || this.claiming || this.claimUpToMs === -Infinity || this.claimRetryTimer !== null) return;
-    const reserved = this.options.pool.reserve(this.options.claimBatch);
+    const now = this.clock.now();
+    const upToMs = Math.max(this.claimUpToMs, now);
+    const reserved = this.options.pool.reserve(this.claimSize(upToMs));
     if (reserved === 0) {
       if (!this.waitingForCapacity) {
         this.waitingForCapacity = true;
@@ -391,9 +444,10 @@ export class ShardActor {
       return;
     }
     this.claiming = true;
-    const now = this.clock.now();
-    const upToMs = Math.max(this.claimUpToMs, now);
+    this.claimIssuedAtMs = now;
     if (upToMs > this.coveredUpToMs) this.coveredUpToMs = upToMs;
+    this.firedPending = 0;
+    this.fullBatchWanted = false;
     this.options.store
       .claim(this.shard, this.leaseToken, scoreAfter(upToMs), reserved, now + this.options.visibilityMs)
       .then(
@@ -404,6 +458,7 @@ export class ShardActor {
 
   private onClaimed(tasks: ClaimedTask[] | typeof LEASE_LOST, reserved: number, upToMs: number): void {
     this.claiming = false;
+    this.adaptLead(this.clock.now() - this.claimIssuedAtMs);
     if (tasks === LEASE_LOST) {
       this.options.pool.unreserve(reserved);
       this.options.log.warn({ shard: this.shard, token: this.leaseToken }, "claim refused: lease lost");
@@ -420,14 +475,16 @@ export class ShardActor {
     }
     this.options.pool.unreserve(reserved - tasks.length);
     const now = this.clock.now();
+    // Claimed ids are left in the wheel: one whose bucket has not fired yet fires within the
+    // covered span and is ignored (onWheelDue), which is cheaper than a lookup per task here.
     for (const task of tasks) {
-      this.wheel.remove(task.id);
       const job = jobFromClaim(this.shard, this.leaseToken, task.id, task.record);
       if (job.dueMs > now) this.hold(job);
       else this.options.pool.start(job);
     }
     const more = tasks.length === reserved;
-    if (!more && this.claimUpToMs <= upToMs) this.claimUpToMs = -Infinity;
+    if (more) this.fullBatchWanted = true;
+    else if (this.claimUpToMs <= upToMs) this.claimUpToMs = -Infinity;
     if (this.windowPartial && this.wheel.size < this.options.windowCap / 2 && !this.refilling) {
       if (this.refillTimer !== null) this.clock.clearTimer(this.refillTimer);
       this.refillTimer = null;
@@ -435,6 +492,15 @@ export class ShardActor {
     }
     if (this.state === "running") this.tryClaim();
     else this.resolveQuietIfIdle();
+  }
+
+  /** Sets the wheel's lead from the claim round trips seen lately (see MAX_LEAD_MS). */
+  private adaptLead(rttMs: number): void {
+    this.claimRtts[this.claimRttCount++ % CLAIM_RTT_SAMPLES] = rttMs;
+    let slowest = 0;
+    for (let i = 0; i < Math.min(this.claimRttCount, CLAIM_RTT_SAMPLES); i++) slowest = Math.max(slowest, this.claimRtts[i]!);
+    const lead = Math.min(MAX_LEAD_MS, Math.max(this.options.claimAheadMs, Math.ceil(slowest * 1.5)));
+    if (lead !== this.wheel.leadMs && this.state === "running") this.wheel.leadMs = lead;
   }
 
   private hold(job: Job): void {
@@ -521,6 +587,7 @@ export class ShardActor {
       this.scheduleRefill(this.errorBackoffMs);
     } else if (op === "claim") {
       this.claiming = false;
+      this.fullBatchWanted = true;
       this.options.pool.unreserve(reserved);
       if (this.active) {
         this.claimRetryTimer = this.clock.setTimer(() => {

@@ -33,7 +33,7 @@ export type ScheduleOutcome =
 
 export interface ClaimedTask {
   id: string;
-  score: string;
+  /** "attempt:score\n<spec json>", attempt already counted. */
   record: string;
 }
 
@@ -41,7 +41,14 @@ export interface FinishItem {
   id: string;
   attempt: number;
   state: "succeeded" | "dead" | "expired";
-  finalJson: string;
+  /** When the attempt ended (ms since epoch). */
+  finishedAt: number;
+  /**
+   * The final record's optional fields as a JSON fragment, `,"lastError":…`
+   * and/or `,"result":…` ("" for none; see codec.ts finalExtraJson). The
+   * script builds the rest of the final record from the stored task record.
+   */
+  extraJson: string;
   ttlMs: number;
 }
 
@@ -201,17 +208,17 @@ export class Store {
       }
       calls.push(this.run("schedule", [keys.due, keys.tasks], argv));
     }
-    const replies = (await Promise.all(calls)) as string[][];
-    const outcomes: ScheduleOutcome[] = [];
-    for (const reply of replies) {
-      for (let i = 0; i < reply.length; i += 2) {
-        const kind = reply[i];
-        const value = reply[i + 1]!;
-        if (kind === "c") outcomes.push({ kind: "created", score: value });
-        else if (kind === "p") outcomes.push({ kind: "pending", record: value });
-        else outcomes.push({ kind: "final", finalJson: value });
+    const replies = (await Promise.all(calls)) as (number | string)[][];
+    // The script answers only for tasks it did not create (position in its call, kind, value).
+    const outcomes: ScheduleOutcome[] = new Array(items.length);
+    for (let i = 0; i < items.length; i++) outcomes[i] = { kind: "created", score: items[i]!.score };
+    replies.forEach((reply, call) => {
+      for (let i = 0; i < reply.length; i += 3) {
+        const index = call * SCHEDULE_CHUNK + Number(reply[i]) - 1;
+        const value = String(reply[i + 2]);
+        outcomes[index] = reply[i + 1] === "p" ? { kind: "pending", record: value } : { kind: "final", finalJson: value };
       }
-    }
+    });
     return outcomes;
   }
 
@@ -229,10 +236,13 @@ export class Store {
       [token, upToScoreExclusive, limit, visibilityDeadlineMs],
     );
     if (reply === LEASE_LOST) return LEASE_LOST;
-    const flat = reply as string[];
-    const tasks: ClaimedTask[] = new Array(flat.length / 3);
-    for (let i = 0, j = 0; i < flat.length; i += 3, j++) {
-      tasks[j] = { id: flat[i]!, score: flat[i + 1]!, record: flat[i + 2]! };
+    // One string: id and record of each task, joined by "\0" (see claim-4.lua).
+    const packed = reply as string;
+    if (packed === "") return [];
+    const flat = packed.split("\0");
+    const tasks: ClaimedTask[] = new Array(flat.length >> 1);
+    for (let i = 0, j = 0; i < flat.length; i += 2, j++) {
+      tasks[j] = { id: flat[i]!, record: flat[i + 1]! };
     }
     return tasks;
   }
@@ -247,7 +257,7 @@ export class Store {
   ): Promise<boolean[] | LeaseLost> {
     const keys = this.keys(shard);
     const argv: (string | number)[] = [token, keys.donePrefix, nowMs, deadRetentionMs];
-    for (const item of items) argv.push(item.id, item.attempt, item.state, item.finalJson, item.ttlMs);
+    for (const item of items) argv.push(item.id, item.attempt, item.state, item.finishedAt, item.ttlMs, item.extraJson);
     const reply = await this.run(
       "finish",
       [keys.run, keys.tasks, keys.err, keys.progress, keys.dead, keys.lease],
@@ -551,11 +561,19 @@ export class Store {
     if (this.subscriber) return this.subscriber;
     const subscriber = openConnection(this.target, "tickwheel-wake", { sharded: this.clustered });
     subscriber.on("error", (error: Error) => this.onError(error));
+    // A message holds one hint "id|score" per line (schedule sends one message per call).
     const deliver = (channel: string, message: string) => {
       const shard = this.channelShards.get(channel);
-      const bar = message.lastIndexOf("|");
-      if (shard === undefined || bar < 0 || !this.wakeListener) return;
-      this.wakeListener(shard, message.slice(0, bar), message.slice(bar + 1));
+      const listener = this.wakeListener;
+      if (shard === undefined || !listener) return;
+      let start = 0;
+      while (start < message.length) {
+        let end = message.indexOf("\n", start);
+        if (end < 0) end = message.length;
+        const bar = message.lastIndexOf("|", end - 1);
+        if (bar >= start) listener(shard, message.slice(start, bar), message.slice(bar + 1, end));
+        start = end + 1;
+      }
     };
     subscriber.on(this.clustered ? "smessage" : "message", deliver);
     this.subscriber = subscriber;

@@ -101,13 +101,23 @@ export function encodeFinal(
   header: { state: TaskState; attempt: number; dueAt: number; finishedAt: number; lastError?: string; result?: unknown },
   specJson: string,
 ): string {
-  let json = `{"state":"${header.state}","attempt":${header.attempt},"dueAt":${header.dueAt},"finishedAt":${header.finishedAt}`;
-  if (header.lastError !== undefined) json += `,"lastError":${JSON.stringify(header.lastError)}`;
-  if (header.result !== undefined) {
-    const result = JSON.stringify(header.result);
-    if (result !== undefined) json += `,"result":${result}`;
+  const head = `{"state":"${header.state}","attempt":${header.attempt},"dueAt":${header.dueAt},"finishedAt":${header.finishedAt}`;
+  return `${head}${finalExtraJson(header.lastError, header.result)},"spec":${specJson}}`;
+}
+
+/**
+ * The optional fields of a final record as the JSON fragment finish-6.lua
+ * splices in after finishedAt: `,"lastError":…` then `,"result":…`, or ""
+ * (a result that is not JSON, e.g. a function, is left out).
+ */
+export function finalExtraJson(lastError?: string, result?: unknown): string {
+  let json = "";
+  if (lastError !== undefined) json += `,"lastError":${JSON.stringify(lastError)}`;
+  if (result !== undefined) {
+    const resultJson = JSON.stringify(result);
+    if (resultJson !== undefined) json += `,"result":${resultJson}`;
   }
-  return `${json},"spec":${specJson}}`;
+  return json;
 }
 
 export function decodeFinal(json: string): FinalRecord {

@@ -8,7 +8,7 @@ interface Fired {
   keys: string[];
 }
 
-function setup(options: { slotCount?: number; leadMs?: number; startMs?: number } = {}) {
+function setup(options: { slotCount?: number; leadMs?: number; alignMs?: number; startMs?: number } = {}) {
   const clock = new FakeWheelClock(options.startMs);
   const fired: Fired[] = [];
   const wheel = new TimerWheel<string>({
@@ -16,6 +16,7 @@ function setup(options: { slotCount?: number; leadMs?: number; startMs?: number 
     onDue: (dueMs, keys) => fired.push({ atMs: clock.now(), dueMs, keys }),
     ...(options.slotCount !== undefined ? { slotCount: options.slotCount } : {}),
     ...(options.leadMs !== undefined ? { leadMs: options.leadMs } : {}),
+    ...(options.alignMs !== undefined ? { alignMs: options.alignMs } : {}),
   });
   return { clock, wheel, fired, t0: clock.now() };
 }
@@ -181,6 +182,38 @@ describe("TimerWheel", () => {
     expect(fired.length).toBe(1);
     clock.advance(1);
     expect(fired[1]).toEqual({ atMs: t0 + 95, dueMs: t0 + 100, keys: ["a"] });
+  });
+
+  test("alignMs rounds fire times down to its grid, so buckets of one grid step fire together", () => {
+    const { clock, wheel, fired, t0 } = setup({ leadMs: 5, alignMs: 5 }); // t0 is a multiple of 5
+    wheel.add("a", t0 + 107);
+    wheel.add("b", t0 + 109);
+    wheel.add("c", t0 + 110);
+    clock.advance(99);
+    expect(fired).toEqual([]);
+    clock.advance(1); // 107 - 5 = 102 and 109 - 5 = 104 both round down to 100
+    expect(fired).toEqual([
+      { atMs: t0 + 100, dueMs: t0 + 107, keys: ["a"] },
+      { atMs: t0 + 100, dueMs: t0 + 109, keys: ["b"] },
+    ]);
+    clock.advance(5);
+    expect(fired[2]).toEqual({ atMs: t0 + 105, dueMs: t0 + 110, keys: ["c"] });
+    expect(() => setup({ alignMs: 0 })).toThrow(RangeError);
+  });
+
+  test("countAt and countBetween count the keys due at a ms and in a short span", () => {
+    const { wheel, t0 } = setup({ slotCount: 32 });
+    wheel.add("a", t0 + 10);
+    wheel.add("b", t0 + 10);
+    wheel.add("c", t0 + 12);
+    wheel.add("far", t0 + 5_000); // in the overflow
+    expect(wheel.countAt(t0 + 10)).toBe(2);
+    expect(wheel.countAt(t0 + 11)).toBe(0);
+    expect(wheel.countAt(t0 + 10 + 32)).toBe(0); // same ring slot, another ms
+    expect(wheel.countAt(t0 + 5_000)).toBe(1);
+    expect(wheel.countBetween(t0 + 9, t0 + 12)).toBe(3);
+    expect(wheel.countBetween(t0 + 10, t0 + 12)).toBe(1);
+    expect(wheel.countBetween(t0, t0 + 10_000)).toBeNull();
   });
 
   test("changing leadMs re-arms the pending timer", () => {

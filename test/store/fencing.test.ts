@@ -3,7 +3,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Store, LEASE_LOST } from "../../src/store/store.ts";
 import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
-import { encodeFinal } from "../../src/task/codec.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix } from "../helpers/node.ts";
 
@@ -52,8 +51,7 @@ test("a stale token can claim, finish, retry, reap and extend nothing", async ()
   expect(claimed).not.toBe(LEASE_LOST);
   expect((claimed as { id: string }[]).map((c) => c.id)).toEqual(["fenced-1"]);
 
-  const final = encodeFinal({ state: "succeeded", attempt: 1, dueAt: t.dueMs, finishedAt: Date.now() }, t.specJson);
-  const item = { id: "fenced-1", attempt: 1, state: "succeeded" as const, finalJson: final, ttlMs: 60_000 };
+  const item = { id: "fenced-1", attempt: 1, state: "succeeded" as const, finishedAt: Date.now(), extraJson: "", ttlMs: 60_000 };
   expect(await store.finish(0, stale, Date.now(), 60_000, [item])).toBe(LEASE_LOST);
   expect(await store.retry(0, stale, "fenced-1", 1, String(Date.now()), "boom")).toBe(LEASE_LOST);
   expect(await store.reap(0, stale, Date.now() + 60_000, 10)).toBe(LEASE_LOST);

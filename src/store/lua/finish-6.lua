@@ -15,7 +15,12 @@
   ARGV[2] done-key prefix
   ARGV[3] now ms
   ARGV[4] dead retention ms (dead index entries older than this are trimmed)
-  ARGV[5..] groups of five: id, attempt, state, final record json, ttl ms
+  ARGV[5..] groups of six: id, attempt, state, finished-at ms, ttl ms, and the
+          final record's optional fields as a JSON fragment (',"lastError":…',
+          ',"result":…', or ""). The script writes the final record around
+          them from the stored task record, in the shape codec.ts encodeFinal
+          makes: {"state","attempt","dueAt","finishedAt",<fragment>,"spec"};
+          the spec is not sent back and forth.
 
   Returns "lease" if the token does not hold the lease, else one integer per
   item: 1 finished, 0 skipped (the run entry is gone or belongs to another
@@ -27,10 +32,10 @@ if redis.call('GET', KEYS[6]) ~= ARGV[1] then
 end
 -- Reads and deletes go out as one command per batch (HMGET, ZMSCORE, ZREM,
 -- HDEL): a redis.call per task and command was most of this script's time.
-local count = (#ARGV - 4) / 5
+local count = (#ARGV - 4) / 6
 local ids = {}
 for i = 1, count do
-  ids[i] = ARGV[i * 5]
+  ids[i] = ARGV[i * 6 - 1]
 end
 local records = redis.call('HMGET', KEYS[2], unpack(ids))
 local running = redis.call('ZMSCORE', KEYS[1], unpack(ids))
@@ -38,14 +43,19 @@ local out = {}
 local finished = {}
 local deadAdded = false
 for i = 1, count do
-  local base = i * 5
+  local base = i * 6 - 1
   local record = records[i]
   local colon = record and string.find(record, ':', 1, true)
-  if running[i] and colon and string.sub(record, 1, colon - 1) == ARGV[base + 1] then
-    local id = ids[i]
+  local attempt = ARGV[base + 1]
+  if running[i] and colon and string.sub(record, 1, colon - 1) == attempt then
+    local id, state = ids[i], ARGV[base + 2]
+    local nl = string.find(record, '\n', colon, true)
+    local dueMs = string.match(record, '^%d+:(%d+)')
+    local final = '{"state":"' .. state .. '","attempt":' .. attempt .. ',"dueAt":' .. dueMs ..
+      ',"finishedAt":' .. ARGV[base + 3] .. ARGV[base + 5] .. ',"spec":' .. string.sub(record, nl + 1) .. '}'
     finished[#finished + 1] = id
-    redis.call('SET', ARGV[2] .. id, ARGV[base + 3], 'PX', ARGV[base + 4])
-    if ARGV[base + 2] == 'dead' then
+    redis.call('SET', ARGV[2] .. id, final, 'PX', ARGV[base + 4])
+    if state == 'dead' then
       redis.call('ZADD', KEYS[5], ARGV[3], id)
       deadAdded = true
     end
