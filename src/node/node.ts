@@ -294,6 +294,7 @@ export class TickwheelNode {
       fullReloadEvery: 5,
       onLeaseLost: (lostShard, lostToken) => this.ownership.lost(lostShard, lostToken),
       subscribeWakes: () => this.store.subscribeWakes([shard]),
+      leaseValid: () => this.ownership.canStart(shard, token),
     });
     this.actors.set(shard, actor);
     actor.start();

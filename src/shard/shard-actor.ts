@@ -61,6 +61,13 @@ export interface ShardActorOptions {
    * scheduled after it sends a hint this actor receives.
    */
   subscribeWakes?: () => Promise<void>;
+  /**
+   * Whether this node may still act on the shard by its own monotonic clock
+   * (ShardOwnership.canStart). A node that was frozen past its lease sends no
+   * claim or reap until it has renewed; Redis would refuse them anyway, but a
+   * zombie should not even try.
+   */
+  leaseValid?: () => boolean;
   clock?: WheelClock;
 }
 
@@ -80,6 +87,8 @@ type Message =
   | { type: "io-failed"; op: "refill" | "claim" | "reap"; error: unknown; reserved?: number };
 
 const REAP_BATCH = 1000;
+/** How soon to look again when the lease is not locally valid (a renewal or a loss settles it within a round). */
+const LEASE_WAIT_MS = 50;
 const MAX_ERROR_BACKOFF_MS = 1000;
 /**
  * A bucket this large (tasks of this shard due in the same ms) is claimed
@@ -99,6 +108,16 @@ const BIG_BUCKET_LEAD_MS = 40;
  */
 const CLAIM_RTT_SAMPLES = 32;
 const MAX_LEAD_MS = 100;
+/**
+ * A shard may have two claims in flight: the next slice's claim goes out
+ * while the last one's reply is still queued. With one, every shard waited
+ * for its reply before claiming again, so all shards' claims and replies
+ * moved in lockstep and Redis and the node took turns idling; at 20,000
+ * tasks a second that made each round trip the sum of both sides' work.
+ * Two claims never take a task twice: each is one atomic script, run in
+ * order, taking what is due and still in `due`.
+ */
+const MAX_CLAIMS_IN_FLIGHT = 2;
 
 export interface ShardActorStats {
   shard: number;
@@ -108,6 +127,10 @@ export interface ShardActorStats {
   held: number;
   fired: number;
   reaped: number;
+  /** Tasks whose claim came back after their due ms (the lead did not cover the round trip). */
+  claimedLate: number;
+  /** The wheel's current lead (claimAheadMs, or more after slow claims). */
+  leadMs: number;
   latenessP50: number | null;
   latenessP99: number | null;
   nextWakeMs: number | null;
@@ -150,11 +173,13 @@ export class ShardActor {
    */
   private firedPending = 0;
   private fullBatchWanted = false;
-  private claimIssuedAtMs = 0;
+  /** Send times of the claims in flight, oldest first (replies come back in order). */
+  private readonly claimIssuedAtMs: number[] = [];
   private readonly claimRtts = new Float64Array(CLAIM_RTT_SAMPLES);
   private claimRttCount = 0;
   private readonly earlyClaimTimers = new Map<number, unknown>();
-  private claiming = false;
+  /** Claims sent and not answered yet (at most MAX_CLAIMS_IN_FLIGHT). */
+  private claimsInFlight = 0;
   private waitingForCapacity = false;
   private claimRetryTimer: unknown = null;
   private errorBackoffMs = 0;
@@ -174,6 +199,7 @@ export class ShardActor {
   private quietWaiters: (() => void)[] = [];
   readonly lateness = new LatencyRecorder();
   private fired = 0;
+  private claimedLate = 0;
   private reaped = 0;
 
   constructor(options: ShardActorOptions) {
@@ -260,6 +286,8 @@ export class ShardActor {
       windowSize: this.wheel.size,
       held: this.heldCount,
       fired: this.fired,
+      claimedLate: this.claimedLate,
+      leadMs: this.wheel.leadMs,
       reaped: this.reaped,
       latenessP50: this.lateness.percentile(50),
       latenessP99: this.lateness.percentile(99),
@@ -351,7 +379,12 @@ export class ShardActor {
     const lastScore = message.scores[message.scores.length - 1];
     this.windowPartial = message.ids.length >= message.limit && lastScore !== undefined;
     this.loadedUntilScore = this.windowPartial ? Number(lastScore) : message.toScore;
-    if (pastDue > -Infinity || message.dueNow) this.wantClaim(Math.max(pastDue, now));
+    // Sized as for one task: a claim that comes back full turns into full batches (a backlog),
+    // while a full batch for every probe hit would tie up the pool whenever claims run late.
+    if (pastDue > -Infinity || message.dueNow) {
+      this.firedPending++;
+      this.raiseClaim(Math.max(pastDue, now));
+    }
     this.scheduleRefill(this.windowPartial && this.wheel.size < this.options.windowCap / 2 ? 0 : this.options.lookaheadMs / 2);
   }
 
@@ -364,10 +397,9 @@ export class ShardActor {
     if (!this.active) return;
     const dueMs = Math.floor(Number(score));
     if (this.addToWindow(id, dueMs)) return;
-    // One known task: a claim sized for it (a full batch if it is past due and may not be alone).
-    if (dueMs <= this.clock.now()) return this.wantClaim(dueMs);
+    // One known task: a claim sized for it.
     this.firedPending++;
-    this.raiseClaim(dueMs);
+    this.raiseClaim(Math.max(dueMs, this.clock.now()));
   }
 
   /**
@@ -425,16 +457,28 @@ export class ShardActor {
   private claimSize(upToMs: number): number {
     const batch = this.options.claimBatch;
     if (this.fullBatchWanted) return batch;
-    const inWheel = this.wheel.countBetween(this.clock.now() - 1, upToMs);
+    // What is due up to coveredUpToMs is a claim in flight's. The span is at most the lead plus
+    // one slice (MAX_LEAD_MS + claimAheadMs), counted ms by ms.
+    const from = Math.max(this.clock.now() - 1, this.coveredUpToMs);
+    const inWheel = this.wheel.countBetween(from, upToMs, MAX_LEAD_MS + 2 * this.options.claimAheadMs);
     if (inWheel === null) return batch;
     const expected = this.firedPending + inWheel;
     return Math.min(batch, expected + 8 + (expected >> 2));
   }
 
   private tryClaim(): void {
-    if (!this.active || this.claiming || this.claimUpToMs === -Infinity || this.claimRetryTimer !== null) return;
+    if (!this.active || this.claimsInFlight >= MAX_CLAIMS_IN_FLIGHT || this.claimUpToMs === -Infinity || this.claimRetryTimer !== null) return;
+    if (this.options.leaseValid && !this.options.leaseValid()) {
+      this.claimRetryTimer = this.clock.setTimer(() => {
+        this.claimRetryTimer = null;
+        this.post({ type: "capacity" });
+      }, LEASE_WAIT_MS);
+      return;
+    }
     const now = this.clock.now();
     const upToMs = Math.max(this.claimUpToMs, now);
+    // A second claim only for what the first does not cover (a full first claim: its remainder).
+    if (this.claimsInFlight > 0 && upToMs <= this.coveredUpToMs && !this.fullBatchWanted) return;
     const reserved = this.options.pool.reserve(this.claimSize(upToMs));
     if (reserved === 0) {
       if (!this.waitingForCapacity) {
@@ -443,8 +487,8 @@ export class ShardActor {
       }
       return;
     }
-    this.claiming = true;
-    this.claimIssuedAtMs = now;
+    this.claimsInFlight++;
+    this.claimIssuedAtMs.push(now);
     if (upToMs > this.coveredUpToMs) this.coveredUpToMs = upToMs;
     this.firedPending = 0;
     this.fullBatchWanted = false;
@@ -457,8 +501,8 @@ export class ShardActor {
   }
 
   private onClaimed(tasks: ClaimedTask[] | typeof LEASE_LOST, reserved: number, upToMs: number): void {
-    this.claiming = false;
-    this.adaptLead(this.clock.now() - this.claimIssuedAtMs);
+    this.claimsInFlight--;
+    this.adaptLead(this.clock.now() - (this.claimIssuedAtMs.shift() ?? this.clock.now()));
     if (tasks === LEASE_LOST) {
       this.options.pool.unreserve(reserved);
       this.options.log.warn({ shard: this.shard, token: this.leaseToken }, "claim refused: lease lost");
@@ -479,8 +523,12 @@ export class ShardActor {
     // covered span and is ignored (onWheelDue), which is cheaper than a lookup per task here.
     for (const task of tasks) {
       const job = jobFromClaim(this.shard, this.leaseToken, task.id, task.record);
-      if (job.dueMs > now) this.hold(job);
-      else this.options.pool.start(job);
+      if (job.dueMs > now) {
+        this.hold(job);
+      } else {
+        if (job.dueMs < now) this.claimedLate++;
+        this.options.pool.start(job);
+      }
     }
     const more = tasks.length === reserved;
     if (more) this.fullBatchWanted = true;
@@ -551,6 +599,10 @@ export class ShardActor {
   private onReap(): void {
     this.reapTimer = null;
     if (!this.active || this.reaping) return;
+    if (this.options.leaseValid && !this.options.leaseValid()) {
+      this.reapTimer = this.clock.setTimer(() => this.post({ type: "reap" }), this.options.reapEveryMs);
+      return;
+    }
     this.reaping = true;
     this.options.store.reap(this.shard, this.leaseToken, this.clock.now(), REAP_BATCH).then(
       (entries) => this.post({ type: "reaped", entries }),
@@ -586,7 +638,8 @@ export class ShardActor {
       this.refilling = false;
       this.scheduleRefill(this.errorBackoffMs);
     } else if (op === "claim") {
-      this.claiming = false;
+      this.claimsInFlight--;
+      this.claimIssuedAtMs.shift();
       this.fullBatchWanted = true;
       this.options.pool.unreserve(reserved);
       if (this.active) {
@@ -621,7 +674,7 @@ export class ShardActor {
   }
 
   private resolveQuietIfIdle(): void {
-    if (this.state === "running" || this.claiming || this.heldCount > 0) return;
+    if (this.state === "running" || this.claimsInFlight > 0 || this.heldCount > 0) return;
     const waiters = this.quietWaiters;
     this.quietWaiters = [];
     for (const waiter of waiters) waiter();
