@@ -55,7 +55,8 @@ const steadySeconds = Number(values["steady-seconds"]);
 const rates = values.rates!.split(",").map(Number);
 const scale = Number(values.scale);
 const systemNames = values.systems!.split(",") as SystemName[];
-const tickwheelEnv = { TICKWHEEL_CONCURRENCY: values.concurrency! };
+// BENCH_TICKWHEEL_ENV='{"TICKWHEEL_CLAIM_BATCH":"500"}' tries other node settings.
+const tickwheelEnv: Record<string, string> = { TICKWHEEL_CONCURRENCY: values.concurrency!, ...JSON.parse(process.env.BENCH_TICKWHEEL_ENV ?? "{}") };
 const bullmqConcurrency = Number(values["bullmq-concurrency"]);
 const systems = makeSystems({ tickwheelEnv, bullmqConcurrency });
 

@@ -94,7 +94,29 @@ function traceStore(target: TickwheelNode): void {
     streams.redis.stream.on("data", () => wakeups.reads++);
     streams.subscriber?.stream.on("data", () => wakeups.subscriberReads++);
   }, 3000);
+  // Event-loop lag: a 5 ms interval notes how late it ran, worst per 100 ms.
+  const lag = new Map<number, number>();
+  let expectedAt = performance.now() + 5;
+  setInterval(() => {
+    const now = performance.now();
+    const slot = Math.floor((Date.now() - t0) / 100) * 100;
+    lag.set(slot, Math.max(lag.get(slot) ?? 0, Math.round(now - expectedAt)));
+    expectedAt = now + 5;
+  }, 5);
+  setInterval(() => {
+    const stats = [...Array(target.shards).keys()].map((shard) => target.actor(shard)?.stats());
+    const late = stats.reduce((sum, st) => sum + (st?.claimedLate ?? 0), 0);
+    const leads = stats.map((st) => st?.leadMs ?? 0);
+    const held = stats.reduce((sum, st) => sum + (st?.held ?? 0), 0);
+    const window = stats.reduce((sum, st) => sum + (st?.windowSize ?? 0), 0);
+    const pool = target.pool as unknown as { free: number; reserved: number; inFlight: number; capacityWaiters: Set<unknown> };
+    lines.push(
+      `${Date.now() - t0} actors: claimedLate ${late}, lead ${Math.min(...leads)}-${Math.max(...leads)} ms, held ${held}, window ${window}; ` +
+        `pool free ${pool.free} reserved ${pool.reserved} running ${pool.inFlight} waiters ${pool.capacityWaiters.size}; finished ${target.completer.counts.finished}`,
+    );
+  }, 500);
   process.on("exit", () => {
+    console.error("event-loop lag (worst ms per 100 ms):", JSON.stringify([...lag].filter(([, ms]) => ms >= 5)));
     console.error(lines.join("\n"));
     console.error("wakeups:", JSON.stringify(wakeups));
     // Late starts per 100 ms of runner time: count and worst lateness.

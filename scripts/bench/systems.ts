@@ -40,7 +40,7 @@ export interface System {
 }
 
 const HERE = import.meta.dir;
-const SHARDS = 16;
+const SHARDS = Number(process.env.BENCH_SHARDS ?? 16);
 
 export function systems(settings: SystemSettings): Record<SystemName, System> {
   return {
@@ -118,7 +118,8 @@ export class RunnerProcess {
     // BENCH_RUNNER_BUN_ARGS, e.g. "--cpu-prof --cpu-prof-dir /tmp/prof", profiles the runners.
     const bunArgs = (process.env.BENCH_RUNNER_BUN_ARGS ?? "").split(" ").filter(Boolean);
     const proc = Bun.spawn(["bun", ...bunArgs, script], {
-      env: { ...process.env, ...env },
+      // BENCH_RUNNER_ENV (JSON) adds variables for the runners only, e.g. '{"BUN_JSC_logGC":"true"}'.
+      env: { ...process.env, ...env, ...JSON.parse(process.env.BENCH_RUNNER_ENV ?? "{}") },
       stdin: "ignore",
       stdout: "inherit",
       stderr: "inherit",

@@ -161,7 +161,8 @@ export class TimerWheel<K> {
   /** How many keys are due at `dueMs` (floored to the ms). */
   countAt(dueMs: number): number {
     const due = Math.floor(dueMs);
-    const overflowBucket = this.overflow.get(due);
+    // The overflow is usually empty; a Map lookup per call showed up at 20,000 tasks a second.
+    const overflowBucket = this.overflow.size > 0 ? this.overflow.get(due) : undefined;
     if (overflowBucket) return overflowBucket.size;
     const slot = due & this.slotMask;
     const word = slot >>> 5;
@@ -270,7 +271,7 @@ export class TimerWheel<K> {
   // ---- placement ----
 
   private attach(key: K, due: number): void {
-    const overflowBucket = this.overflow.get(due);
+    const overflowBucket = this.overflow.size > 0 ? this.overflow.get(due) : undefined;
     if (overflowBucket) {
       overflowBucket.add(key);
     } else if (due >= this.cursorMs && due < this.cursorMs + this.slotCount) {
@@ -287,7 +288,7 @@ export class TimerWheel<K> {
     const due = this.entries.get(key);
     if (due === undefined) return false;
     this.entries.delete(key);
-    const overflowBucket = this.overflow.get(due);
+    const overflowBucket = this.overflow.size > 0 ? this.overflow.get(due) : undefined;
     if (overflowBucket) {
       overflowBucket.delete(key);
       if (overflowBucket.size === 0) {

@@ -33,6 +33,9 @@ end
 -- Reads and deletes go out as one command per batch (HMGET, ZMSCORE, ZREM,
 -- HDEL): a redis.call per task and command was most of this script's time.
 local count = (#ARGV - 4) / 6
+if count < 1 then
+  return {}
+end
 local ids = {}
 for i = 1, count do
   ids[i] = ARGV[i * 6 - 1]
