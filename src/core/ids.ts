@@ -44,19 +44,25 @@ export function taskIdTimeMs(id: string): number | null {
 
 /** 128 bits as 26 base32 digits, most significant first, after two leading zero bits. */
 function encodeCrockford(bytes: Uint8Array): string {
-  let out = "";
+  // Char codes into a reused array, one string at the end: per-char concatenation was a sixth
+  // of bulk scheduling's time.
+  const codes = ID_CODES;
   let buffer = 0;
   let bufferedBits = 2; // the two zero bits that pad 128 to 130 = 26 × 5
-  for (const byte of bytes) {
-    buffer = ((buffer << 8) | byte) & 0xfff; // at most 4 + 8 bits are ever pending
+  let at = 0;
+  for (let i = 0; i < ID_BYTES; i++) {
+    buffer = ((buffer << 8) | bytes[i]!) & 0xfff; // at most 4 + 8 bits are ever pending
     bufferedBits += 8;
     while (bufferedBits >= 5) {
       bufferedBits -= 5;
-      out += CROCKFORD.charAt((buffer >>> bufferedBits) & 31);
+      codes[at++] = CROCKFORD_CODES[(buffer >>> bufferedBits) & 31]!;
     }
   }
-  return out;
+  return String.fromCharCode.apply(null, codes);
 }
+
+const CROCKFORD_CODES = Array.from(CROCKFORD, (char) => char.charCodeAt(0));
+const ID_CODES = new Array<number>(ID_LENGTH).fill(0);
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < ID_BYTES; i++) {

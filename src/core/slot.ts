@@ -21,8 +21,32 @@ export function keySlot(key: string): number {
     const close = key.indexOf("}", open + 1);
     if (close > open + 1) key = key.slice(open + 1, close);
   }
-  return crc16xmodem(Buffer.from(key, "utf8")) & (SLOT_COUNT - 1);
+  return crc16Ascii(key) & (SLOT_COUNT - 1);
 }
+
+/**
+ * CRC16/XMODEM of a string's UTF-8 bytes. Task ids are ASCII (their chars are their bytes), so
+ * they are hashed straight from the string: a Buffer per id showed up in bulk scheduling.
+ */
+function crc16Ascii(key: string): number {
+  let crc = 0;
+  for (let i = 0; i < key.length; i++) {
+    const byte = key.charCodeAt(i);
+    if (byte > 0x7f) return crc16xmodem(Buffer.from(key, "utf8"));
+    crc = ((crc << 8) ^ CRC16_TABLE[((crc >>> 8) ^ byte) & 0xff]!) & 0xffff;
+  }
+  return crc;
+}
+
+const CRC16_TABLE = (() => {
+  const table = new Uint16Array(256);
+  for (let byte = 0; byte < 256; byte++) {
+    let crc = byte << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    table[byte] = crc;
+  }
+  return table;
+})();
 
 /** Shard that owns a task: its hash slot modulo the shard count (1..16384). */
 export function shardOf(taskId: string, shardCount: number): number {

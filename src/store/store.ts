@@ -24,6 +24,11 @@ export interface ScheduleItem {
   id: string;
   score: string;
   record: string;
+  /**
+   * The id was generated for this call (time-ordered, 70+ random bits), so
+   * nothing can exist under it: the script skips the idempotency lookups.
+   */
+  fresh?: boolean;
 }
 
 export type ScheduleOutcome =
@@ -200,12 +205,18 @@ export class Store {
     const publish = this.clustered ? "SPUBLISH" : "PUBLISH";
     const calls: Promise<unknown>[] = [];
     for (let start = 0; start < items.length; start += SCHEDULE_CHUNK) {
-      const argv: (string | number)[] = [keys.donePrefix, keys.wake, publish, wakeHorizonScore];
+      // One argument for all the tasks of the call, "\0"-joined (see schedule-2.lua).
       const end = Math.min(items.length, start + SCHEDULE_CHUNK);
-      for (let i = start; i < end; i++) {
+      const fields = new Array<string>(3 * (end - start));
+      let fresh = true;
+      for (let i = start, j = 0; i < end; i++, j += 3) {
         const item = items[i]!;
-        argv.push(item.id, item.score, item.record);
+        fields[j] = item.id;
+        fields[j + 1] = item.score;
+        fields[j + 2] = item.record;
+        if (!item.fresh) fresh = false;
       }
+      const argv = [keys.donePrefix, keys.wake, publish, wakeHorizonScore, fields.join("\0"), fresh ? "1" : "0"];
       calls.push(this.run("schedule", [keys.due, keys.tasks], argv));
     }
     const replies = (await Promise.all(calls)) as (number | string)[][];

@@ -7,7 +7,7 @@ import { shardOf } from "../core/slot.ts";
 import { parseDuration, parseInstant } from "../core/duration.ts";
 import { newTaskId } from "../core/ids.ts";
 import { invalid, TickwheelError } from "./errors.ts";
-import { encodeRecord, encodeSpec } from "./codec.ts";
+import { encodeRecord, encodeSpecWithArgs } from "./codec.ts";
 import { dueScore, PRIORITY_MAX, PRIORITY_MIN, type BackoffOptions, type TaskSpec, type Target } from "./model.ts";
 
 export interface ScheduleOptions {
@@ -39,6 +39,8 @@ export const DEFAULT_TASK_DEFAULTS: TaskDefaults = {
 
 export interface ResolvedTask {
   id: string;
+  /** The id was generated here (no id given): no task can exist under it yet. */
+  generatedId: boolean;
   shard: number;
   dueMs: number;
   score: string;
@@ -76,7 +78,7 @@ export function resolveTask(
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > MAX_ATTEMPTS_LIMIT) {
     throw invalid("maxAttempts", `expected an integer from 1 to ${MAX_ATTEMPTS_LIMIT}`);
   }
-  const backoff = { ...context.defaults.backoff, ...(options.backoff ?? {}) };
+  const backoff = options.backoff ? { ...context.defaults.backoff, ...options.backoff } : context.defaults.backoff;
   if (!Number.isInteger(backoff.baseMs) || backoff.baseMs < 1) throw invalid("backoff.baseMs", "expected an integer >= 1 (ms)");
   if (!Number.isInteger(backoff.maxMs) || backoff.maxMs < backoff.baseMs) {
     throw invalid("backoff.maxMs", "expected an integer >= backoff.baseMs (ms)");
@@ -89,7 +91,8 @@ export function resolveTask(
 
   const argsJson = args === undefined ? undefined : JSON.stringify(args);
   if (args !== undefined && argsJson === undefined) throw invalid("args", "expected a JSON value");
-  if (argsJson !== undefined && Buffer.byteLength(argsJson) > context.defaults.maxArgsBytes) {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short args need no byte count.
+  if (argsJson !== undefined && argsJson.length * 3 > context.defaults.maxArgsBytes && Buffer.byteLength(argsJson) > context.defaults.maxArgsBytes) {
     throw new TickwheelError(
       "payload_too_large",
       `expected at most ${context.defaults.maxArgsBytes} bytes of JSON, got ${Buffer.byteLength(argsJson)}`,
@@ -97,9 +100,12 @@ export function resolveTask(
     );
   }
 
+  // spec.args is what was stored, as JSON reads it back (parsed only when asked for).
   const spec: TaskSpec = {
     name,
-    args: argsJson === undefined ? undefined : JSON.parse(argsJson),
+    get args() {
+      return argsJson === undefined ? undefined : JSON.parse(argsJson);
+    },
     priority,
     maxAttempts,
     backoff,
@@ -108,10 +114,11 @@ export function resolveTask(
     target: options.target ?? { type: "handler" },
     createdAt: context.nowMs,
   };
-  const specJson = encodeSpec(spec);
+  const specJson = encodeSpecWithArgs(spec, argsJson);
   const score = dueScore(dueMs, priority);
   return {
     id,
+    generatedId: options.id === undefined,
     shard: shardOf(id, context.shardCount),
     dueMs,
     score,
