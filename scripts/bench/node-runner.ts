@@ -12,6 +12,8 @@ import { silentLogger } from "../../src/node/log.ts";
 import { defineTask } from "../../src/task/define-task.ts";
 import { BENCH_TASK, LatenessLog, serveRunner } from "./protocol.ts";
 import { sharedClock } from "../../src/core/coalescing-clock.ts";
+import { ShardActor } from "../../src/shard/shard-actor.ts";
+import { TimerWheel } from "../../src/core/timer-wheel.ts";
 
 const lateness = new LatenessLog(Number(process.env.BENCH_CAPACITY ?? 1_000_000));
 let started = 0;
@@ -115,7 +117,24 @@ function traceStore(target: TickwheelNode): void {
         `pool free ${pool.free} reserved ${pool.reserved} running ${pool.inFlight} waiters ${pool.capacityWaiters.size}; finished ${target.completer.counts.finished}`,
     );
   }, 500);
+  // Long synchronous steps of the actors and wheels: when they ran and how long they took (> 2 ms).
+  const slowSteps: string[] = [];
+  const timeMethod = (proto: Record<string, unknown>, name: string) => {
+    const original = proto[name] as (...args: unknown[]) => unknown;
+    proto[name] = function (this: unknown, ...args: unknown[]) {
+      const began = performance.now();
+      try {
+        return original.apply(this, args);
+      } finally {
+        const took = performance.now() - began;
+        if (took > 2) slowSteps.push(`${Date.now() - t0} ${name} ${took.toFixed(1)} ms`);
+      }
+    };
+  };
+  timeMethod(ShardActor.prototype as unknown as Record<string, unknown>, "handle");
+  timeMethod(TimerWheel.prototype as unknown as Record<string, unknown>, "fireDue");
   process.on("exit", () => {
+    console.error("slow steps:", slowSteps.join("; "));
     console.error("event-loop lag (worst ms per 100 ms):", JSON.stringify([...lag].filter(([, ms]) => ms >= 5)));
     console.error(lines.join("\n"));
     console.error("wakeups:", JSON.stringify(wakeups));

@@ -93,12 +93,13 @@ const MAX_ERROR_BACKOFF_MS = 1000;
 /**
  * A bucket this large (tasks of this shard due in the same ms) is claimed
  * BIG_BUCKET_LEAD_MS early instead of claimAheadMs: one claim script moves
- * about a thousand tasks in ~5 ms of Redis time, and every shard's claim for
- * that instant queues behind the others', so a claimAheadMs start would put
- * the first task tens of ms late.
+ * about a thousand tasks in 7-15 ms of Redis time on this machine, and every
+ * shard's claim for that instant queues behind the others', so filling the
+ * pool (5 × 1,000 at TICKWHEEL_CONCURRENCY=5000) takes 50-80 ms; with less
+ * lead the first task of a 100,000-task burst started 20-40 ms late.
  */
 const BIG_BUCKET_TASKS = 256;
-const BIG_BUCKET_LEAD_MS = 40;
+const BIG_BUCKET_LEAD_MS = 100;
 /**
  * The wheel's lead is claimAheadMs, or more when claims have been slow: one
  * and a half times the slowest of the last CLAIM_RTT_SAMPLES claim round
