@@ -159,20 +159,8 @@ export const ListQuery = z.strictObject({
   cursor: z.string().min(1).max(4096).optional().openapi({ param: { name: "cursor", in: "query" }, description: "nextCursor of the previous page" }),
 });
 
-export const TaskSummary = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    state: z.enum(TASK_STATES),
-    dueAt: z.number(),
-    attempt: z.number(),
-    maxAttempts: z.number(),
-    priority: z.number(),
-    createdAt: z.number(),
-    expiresAt: z.number().optional(),
-    lastError: z.string().optional(),
-    finishedAt: z.number().optional(),
-    shard: z.number(),
+export const TaskSummary = TaskView.omit({ args: true, result: true, progress: true })
+  .extend({
     paused: z.boolean().optional().openapi({ description: "came due while its name is paused; runs on resume" }),
     visibilityDeadline: z.number().optional(),
   })
