@@ -132,6 +132,17 @@ function traceStore(target: TickwheelNode): void {
     };
   };
   timeMethod(ShardActor.prototype as unknown as Record<string, unknown>, "handle");
+  // When the first hold timers fired, against the due ms of what they start.
+  const holdLog: string[] = [];
+  const actorProto = ShardActor.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const onHoldDue = actorProto.onHoldDue!;
+  actorProto.onHoldDue = function (this: { heldDue: number[] }, ...args: unknown[]) {
+    if (holdLog.length < 2000) holdLog.push(`${Date.now() - t0} hold-due for ${this.heldDue[0] === undefined ? "-" : this.heldDue[0] - t0}`);
+    return onHoldDue.apply(this, args);
+  };
+  process.on("exit", () => console.error("holds:", holdLog.slice(-20).join("; ")));
+  // With BUN_JSC_logGC, a time mark every 10 ms places the GC lines in time.
+  if (process.env.BUN_JSC_logGC) setInterval(() => console.error(`mark ${Date.now() - t0}`), 10);
   timeMethod(TimerWheel.prototype as unknown as Record<string, unknown>, "fireDue");
   process.on("exit", () => {
     console.error("slow steps:", slowSteps.join("; "));

@@ -34,6 +34,8 @@ export interface RunnerReport {
 
 export type ToRunner =
   | { type: "expect"; finished: number }
+  /** Forget everything counted so far (after a warm-up): counters and samples start from zero. */
+  | { type: "reset" }
   /**
    * missingFloorMs: count every expected task that has not started as a sample of this value (a
    * lower bound on its lateness), so the percentiles are over all expected tasks.
@@ -58,6 +60,11 @@ export class LatenessLog {
 
   constructor(capacity: number) {
     this.samples = new Int32Array(Math.max(1, capacity));
+  }
+
+  clear(): void {
+    this.length = 0;
+    this.early = 0;
   }
 
   record(latenessMs: number): void {
@@ -92,12 +99,20 @@ export class LatenessLog {
  * The runner's side of the protocol: answers report requests, announces when
  * the expected number of tasks finished, exits on request.
  */
-export function serveRunner(state: {
+export function serveRunner(counters: {
   started: () => number;
   finished: () => number;
   lateness: LatenessLog;
   stop: () => Promise<void>;
 }): { checkFinished: () => void } {
+  // Counts since the last reset.
+  let startedBase = 0;
+  let finishedBase = 0;
+  const state = {
+    ...counters,
+    started: () => counters.started() - startedBase,
+    finished: () => counters.finished() - finishedBase,
+  };
   let expected = Infinity;
   let allFinishedAt: number | null = null;
   let poll: ReturnType<typeof setInterval> | null = null;
@@ -122,7 +137,13 @@ export function serveRunner(state: {
     }, 10);
   };
   process.on("message", (message: ToRunner) => {
-    if (message.type === "expect") {
+    if (message.type === "reset") {
+      startedBase = counters.started();
+      finishedBase = counters.finished();
+      counters.lateness.clear();
+      expected = Infinity;
+      allFinishedAt = null;
+    } else if (message.type === "expect") {
       expected = message.finished;
       allFinishedAt = null;
       watch();

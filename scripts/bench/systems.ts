@@ -145,6 +145,10 @@ export class RunnerProcess {
     this.send({ type: "expect", finished });
   }
 
+  reset(): void {
+    this.send({ type: "reset" });
+  }
+
   report(options: { gc?: boolean; lateness?: boolean; missingFloorMs?: number } = {}): Promise<RunnerReport> {
     const requestId = this.nextRequestId++;
     return new Promise((resolve) => {

@@ -158,6 +158,27 @@ export class TimerWheel<K> {
     return removed;
   }
 
+  /** Removes every key due at `dueMs` (floored) without delivering them; returns how many. */
+  removeDue(dueMs: number): number {
+    const due = Math.floor(dueMs);
+    const overflowBucket = this.overflow.size > 0 ? this.overflow.get(due) : undefined;
+    let keys: Iterable<K>;
+    if (overflowBucket) {
+      keys = [...this.takeOverflowBucket(due)];
+    } else if (this.countAt(due) > 0) {
+      keys = this.takeRingKeys(due);
+    } else {
+      return 0;
+    }
+    let count = 0;
+    for (const key of keys) {
+      this.entries.delete(key);
+      count++;
+    }
+    this.rearm();
+    return count;
+  }
+
   /** How many keys are due at `dueMs` (floored to the ms). */
   countAt(dueMs: number): number {
     const due = Math.floor(dueMs);

@@ -82,6 +82,8 @@ type Message =
   | { type: "capacity" }
   | { type: "claimed"; tasks: ClaimedTask[] | typeof LEASE_LOST; reserved: number; upToMs: number }
   | { type: "hold-due" }
+  | { type: "early-claim"; dueMs: number }
+  | { type: "drop-bucket"; dueMs: number }
   | { type: "reap" }
   | { type: "reaped"; entries: { id: string; score: string }[] | typeof LEASE_LOST }
   | { type: "io-failed"; op: "refill" | "claim" | "reap"; error: unknown; reserved?: number };
@@ -95,11 +97,13 @@ const MAX_ERROR_BACKOFF_MS = 1000;
  * BIG_BUCKET_LEAD_MS early instead of claimAheadMs: one claim script moves
  * about a thousand tasks in 7-15 ms of Redis time on this machine, and every
  * shard's claim for that instant queues behind the others', so filling the
- * pool (5 × 1,000 at TICKWHEEL_CONCURRENCY=5000) takes 50-80 ms; with less
- * lead the first task of a 100,000-task burst started 20-40 ms late.
+ * pool (5 × 1,000 at TICKWHEEL_CONCURRENCY=5000) takes 50-80 ms, and up to
+ * 140 ms when the machine is busy; with 40-100 ms of lead the first task of
+ * a 100,000-task burst started 10-80 ms late. The cost of a longer lead is
+ * only that those tasks wait in memory (and in the run set) a little longer.
  */
 const BIG_BUCKET_TASKS = 256;
-const BIG_BUCKET_LEAD_MS = 100;
+const BIG_BUCKET_LEAD_MS = 200;
 /**
  * The wheel's lead is claimAheadMs, or more when claims have been slow: one
  * and a half times the slowest of the last CLAIM_RTT_SAMPLES claim round
@@ -327,6 +331,11 @@ export class ShardActor {
         return this.onClaimed(message.tasks, message.reserved, message.upToMs);
       case "hold-due":
         return this.onHoldDue();
+      case "early-claim":
+        return this.onEarlyClaim(message.dueMs);
+      case "drop-bucket":
+        if (this.active) this.wheel.removeDue(message.dueMs);
+        return;
       case "reap":
         return this.onReap();
       case "reaped":
@@ -352,7 +361,12 @@ export class ShardActor {
     // window without a hint reaching us) is found by the probe and claimed straight from Redis in
     // due order, so a backlog of any size costs one probe, not a reload of its ids. An incremental
     // refill reads only what lies beyond the loaded window; the full reload re-reads the window.
-    const from = full || this.loadedUntilScore === -Infinity ? now : Math.max(now, this.loadedUntilScore);
+    // Nor what a claim issued or wanted covers (a big bucket drained batch after batch, some of it
+    // waiting for pool slots): its keys would only be thrown away again, and decoding 6,000 ids
+    // per shard just before they were due held the event loop for ~100 ms. (A due ms's scores lie
+    // in [ms, ms + 9/16]; from is exclusive, so a covered span ends at its last ms + 15/16.)
+    const claimedThrough = Math.max(this.coveredUpToMs, this.claimUpToMs) + 15 / 16;
+    const from = Math.max(full || this.loadedUntilScore === -Infinity ? now : Math.max(now, this.loadedUntilScore), claimedThrough);
     const toScore = now + this.options.lookaheadMs;
     const limit = Math.max(1, this.options.windowCap - (full ? 0 : this.wheel.size));
     Promise.all([
@@ -424,7 +438,7 @@ export class ShardActor {
     if (delayMs <= this.options.claimAheadMs || this.earlyClaimTimers.has(dueMs)) return;
     const timer = this.clock.setTimer(() => {
       this.earlyClaimTimers.delete(dueMs);
-      this.post({ type: "due", dueMs, count: 0 });
+      this.post({ type: "early-claim", dueMs });
     }, delayMs);
     this.earlyClaimTimers.set(dueMs, timer);
   }
@@ -439,8 +453,23 @@ export class ShardActor {
   private onWheelDue(dueMs: number, count: number): void {
     if (dueMs <= this.coveredUpToMs) return;
     this.firedPending += count;
-    if (count === 0) this.fullBatchWanted = true;
     this.raiseClaim(dueMs + this.options.claimAheadMs);
+  }
+
+  /**
+   * A big bucket's early claim. The claims that follow take the bucket from
+   * Redis batch after batch (each one full until it is drained), so its keys
+   * leave the wheel: delivering thousands of keys the wheel no longer needs
+   * took the event loop tens of ms just before they were due. They are
+   * dropped a few ms later, one shard per ms, so that this claim (and every
+   * other shard's for the same instant) is sent first rather than after all
+   * of that work.
+   */
+  private onEarlyClaim(dueMs: number): void {
+    if (!this.active) return;
+    this.fullBatchWanted = true;
+    this.raiseClaim(dueMs);
+    this.clock.setTimer(() => this.post({ type: "drop-bucket", dueMs }), 1 + (this.shard % 16));
   }
 
   /** A claim of unknown size: everything due by upToMs, however much that is. */

@@ -216,6 +216,21 @@ describe("TimerWheel", () => {
     expect(wheel.countBetween(t0, t0 + 10_000)).toBeNull();
   });
 
+  test("removeDue drops every key of one ms without delivering them", () => {
+    const { clock, wheel, fired, t0 } = setup({ slotCount: 32 });
+    wheel.add("a", t0 + 10);
+    wheel.add("b", t0 + 10);
+    wheel.add("c", t0 + 11);
+    wheel.add("far", t0 + 5_000); // in the overflow
+    expect(wheel.removeDue(t0 + 10)).toBe(2);
+    expect(wheel.removeDue(t0 + 5_000)).toBe(1);
+    expect(wheel.removeDue(t0 + 12)).toBe(0);
+    expect(wheel.has("a") || wheel.has("b") || wheel.has("far")).toBe(false);
+    expect(wheel.size).toBe(1);
+    clock.advance(10_000);
+    expect(fired).toEqual([{ atMs: t0 + 11, dueMs: t0 + 11, keys: ["c"] }]);
+  });
+
   test("changing leadMs re-arms the pending timer", () => {
     const { clock, wheel, fired, t0 } = setup();
     wheel.add("a", t0 + 100);
