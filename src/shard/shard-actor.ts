@@ -106,12 +106,15 @@ const BIG_BUCKET_TASKS = 256;
 const BIG_BUCKET_LEAD_MS = 200;
 /**
  * The wheel's lead is claimAheadMs, or more when claims have been slow: one
- * and a half times the slowest of the last CLAIM_RTT_SAMPLES claim round
- * trips (they queue behind other work in Redis and in this event loop, and
- * on a loaded machine take 5-15 ms), capped at MAX_LEAD_MS. A longer lead
+ * and a half times the slowest claim round trip of the last 2-4 s
+ * (RTT_WINDOW_MS), capped at MAX_LEAD_MS. Round trips queue behind other
+ * work in Redis and in this event loop; on a loaded machine they take
+ * 5-15 ms, with a spike of 30-60 ms (a GC, a neighbour) every second or two.
+ * Remembering only the last few dozen claims let the lead fall back between
+ * spikes, and each spike then made that shard's tasks late. A longer lead
  * only means the tasks wait in memory, in the run set, for their due ms.
  */
-const CLAIM_RTT_SAMPLES = 32;
+const RTT_WINDOW_MS = 2_000;
 const MAX_LEAD_MS = 100;
 /**
  * A shard may have two claims in flight: the next slice's claim goes out
@@ -180,8 +183,10 @@ export class ShardActor {
   private fullBatchWanted = false;
   /** Send times of the claims in flight, oldest first (replies come back in order). */
   private readonly claimIssuedAtMs: number[] = [];
-  private readonly claimRtts = new Float64Array(CLAIM_RTT_SAMPLES);
-  private claimRttCount = 0;
+  /** Slowest claim round trip of the current RTT window and of the one before. */
+  private rttWindowStartMs = -Infinity;
+  private slowestRttMs = 0;
+  private slowestRttBeforeMs = 0;
   private readonly earlyClaimTimers = new Map<number, unknown>();
   /** Claims sent and not answered yet (at most MAX_CLAIMS_IN_FLIGHT). */
   private claimsInFlight = 0;
@@ -574,9 +579,14 @@ export class ShardActor {
 
   /** Sets the wheel's lead from the claim round trips seen lately (see MAX_LEAD_MS). */
   private adaptLead(rttMs: number): void {
-    this.claimRtts[this.claimRttCount++ % CLAIM_RTT_SAMPLES] = rttMs;
-    let slowest = 0;
-    for (let i = 0; i < Math.min(this.claimRttCount, CLAIM_RTT_SAMPLES); i++) slowest = Math.max(slowest, this.claimRtts[i]!);
+    const now = this.clock.now();
+    if (now - this.rttWindowStartMs >= RTT_WINDOW_MS) {
+      this.slowestRttBeforeMs = now - this.rttWindowStartMs >= 2 * RTT_WINDOW_MS ? 0 : this.slowestRttMs;
+      this.slowestRttMs = 0;
+      this.rttWindowStartMs = now;
+    }
+    if (rttMs > this.slowestRttMs) this.slowestRttMs = rttMs;
+    const slowest = Math.max(this.slowestRttMs, this.slowestRttBeforeMs);
     const lead = Math.min(MAX_LEAD_MS, Math.max(this.options.claimAheadMs, Math.ceil(slowest * 1.5)));
     if (lead !== this.wheel.leadMs && this.state === "running") this.wheel.leadMs = lead;
   }
