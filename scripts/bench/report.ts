@@ -21,7 +21,8 @@ export interface ReportInput {
   cases: readonly string[];
   machine: MachineInfo;
   command: string;
-  runs: number;
+  /** Runs per case and system. */
+  runs: Record<string, number>;
   steadySeconds: number;
   counts: { enqueue: number; memory: number; burst: number };
   settings: { tickwheelConcurrency: number; bullmqConcurrency: number };
@@ -136,7 +137,7 @@ export function renderReport(input: ReportInput): string {
   ].join("\n");
 
   return [
-    `Command: \`${input.command}\` (${input.runs} runs per case and system, medians; took ${Math.round(input.durationS / 60)} min). ` +
+    `Command: \`${input.command}\` (runs per case and system: ${Object.entries(input.runs).map(([name, n]) => `${name} ${n}`).join(", ")}; medians; took ${Math.round(input.durationS / 60)} min). ` +
       `Run on ${new Date().toISOString().slice(0, 10)}.`,
     "",
     table,
