@@ -46,6 +46,11 @@ export interface TimerWheelOptions<K> {
   clock: WheelClock;
   /** Called once per due bucket, in ascending due order, keys in insertion order. */
   onDue: (dueMs: number, keys: K[]) => void;
+  /**
+   * Instead of onDue's keys, only how many: the bucket is emptied without copying its keys into
+   * an array (the shard actor claims by due time and never reads them). Takes precedence.
+   */
+  onDueCount?: (dueMs: number, count: number) => void;
   /** Ring size in 1 ms slots, a power of two; due times further out wait in the overflow. */
   slotCount?: number;
   /** Fire this many ms before the due time, so the actor can claim ahead of the round trip. */
@@ -65,6 +70,7 @@ const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 export class TimerWheel<K> {
   private readonly clock: WheelClock;
   private readonly onDue: (dueMs: number, keys: K[]) => void;
+  private readonly onDueCount: ((dueMs: number, count: number) => void) | null;
   private readonly slotCount: number;
   private readonly slotMask: number;
   private lead = 0;
@@ -99,6 +105,7 @@ export class TimerWheel<K> {
     this.align = alignMs;
     this.clock = options.clock;
     this.onDue = options.onDue;
+    this.onDueCount = options.onDueCount ?? null;
     this.slotCount = slotCount;
     this.slotMask = slotCount - 1;
     this.slots = new Array<Set<K> | undefined>(slotCount).fill(undefined);
@@ -162,20 +169,16 @@ export class TimerWheel<K> {
   removeDue(dueMs: number): number {
     const due = Math.floor(dueMs);
     const overflowBucket = this.overflow.size > 0 ? this.overflow.get(due) : undefined;
-    let keys: Iterable<K>;
-    if (overflowBucket) {
-      keys = [...this.takeOverflowBucket(due)];
-    } else if (this.countAt(due) > 0) {
-      keys = this.takeRingKeys(due);
-    } else {
-      return 0;
-    }
     let count = 0;
-    for (const key of keys) {
-      this.entries.delete(key);
-      count++;
+    if (overflowBucket) {
+      for (const key of this.takeOverflowBucket(due)) {
+        this.entries.delete(key);
+        count++;
+      }
+    } else if (this.countAt(due) > 0) {
+      count = this.dropRingBucket(due);
     }
-    this.rearm();
+    if (count > 0) this.rearm();
     return count;
   }
 
@@ -245,13 +248,20 @@ export class TimerWheel<K> {
         const overflowDue = this.overflowMinDue();
         const due = Math.min(ringDue, overflowDue);
         if (due === Infinity || this.fireAtOf(due) > now) break;
+        if (this.onDueCount && overflowDue > ringDue) {
+          const count = this.dropRingBucket(due);
+          this.advanceCursor(Math.min(due + 1, now + 1));
+          this.onDueCount(due, count);
+          continue;
+        }
         const keys = overflowDue <= ringDue ? [...this.takeOverflowBucket(due)] : this.takeRingKeys(due);
         for (const key of keys) this.entries.delete(key);
         // Every ring bucket left is later than `due`, so the window may start after it. It stops at
         // now + 1 (with leadMs, due can be ahead of now) so that a key added from onDue for a time
         // just after now still lands in the ring rather than the overflow.
         this.advanceCursor(Math.min(due + 1, now + 1));
-        this.onDue(due, keys);
+        if (this.onDueCount) this.onDueCount(due, keys.length);
+        else this.onDue(due, keys);
       }
       if (!this.stopped) this.advanceCursor(Math.min(this.ringMinDue(), this.nowMs() + 1));
     } finally {
@@ -363,6 +373,19 @@ export class TimerWheel<K> {
     this.ringKeyCount -= keys.length;
     this.markEmpty(slot, due);
     return keys;
+  }
+
+  /** Empties the ring bucket of `due` (its keys leave `entries` too); returns how many it held. */
+  private dropRingBucket(due: number): number {
+    const slot = due & this.slotMask;
+    const bucket = this.slots[slot];
+    if (!bucket) throw new Error(`TimerWheel invariant broken: no bucket for ${due}`);
+    const count = bucket.size;
+    for (const key of bucket) this.entries.delete(key);
+    bucket.clear();
+    this.ringKeyCount -= count;
+    this.markEmpty(slot, due);
+    return count;
   }
 
   private takeOverflowBucket(due: number): Set<K> {

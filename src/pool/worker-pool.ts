@@ -163,9 +163,8 @@ export class WorkerPool {
       return;
     }
     this.counts.started++;
-    this.running.set(job.id, job);
     this.options.onStart?.(job, now - job.dueMs);
-    void this.run(job);
+    this.run(job);
   }
 
   /** Drops a reserved slot whose task will not start (lease lost while held). */
@@ -191,7 +190,9 @@ export class WorkerPool {
 
   /**
    * Runs an attempt. A handler that returns a plain value is finished before
-   * this returns; only an async one costs a promise chain (see runHandler).
+   * this returns; only an async one costs a promise chain (see runHandler)
+   * and an entry in `running` (nothing can look at the pool while a
+   * synchronous handler runs, so it never needs one).
    */
   private run(job: Job): void {
     let outcome: AttemptOutcome | Promise<AttemptOutcome>;
@@ -201,18 +202,19 @@ export class WorkerPool {
       outcome = { kind: "failed", error: String(error), retryable: true };
     }
     if (isPromiseLike(outcome)) {
+      this.running.set(job.id, job);
       outcome.then(
-        (settled) => this.ended(job, settled),
-        (error: unknown) => this.ended(job, { kind: "failed", error: String(error), retryable: true }),
+        (settled) => this.ended(job, settled, true),
+        (error: unknown) => this.ended(job, { kind: "failed", error: String(error), retryable: true }, true),
       );
     } else {
-      this.ended(job, outcome);
+      this.ended(job, outcome, false);
     }
   }
 
-  private ended(job: Job, outcome: AttemptOutcome): void {
+  private ended(job: Job, outcome: AttemptOutcome, wasRunning: boolean): void {
     // Release the slot whatever happened (a leaked slot would shrink the pool for good).
-    this.running.delete(job.id);
+    if (wasRunning) this.running.delete(job.id);
     this.notifyCapacity();
     if (this.running.size === 0) {
       const waiters = this.idleWaiters;

@@ -223,7 +223,8 @@ export class ShardActor {
       clock: this.clock,
       leadMs: options.claimAheadMs,
       alignMs: Math.max(1, options.claimAheadMs),
-      onDue: (dueMs, keys) => this.post({ type: "due", dueMs, count: keys.length }),
+      onDue: () => {},
+      onDueCount: (dueMs, count) => this.post({ type: "due", dueMs, count }),
     });
   }
 

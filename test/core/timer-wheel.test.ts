@@ -216,6 +216,21 @@ describe("TimerWheel", () => {
     expect(wheel.countBetween(t0, t0 + 10_000)).toBeNull();
   });
 
+  test("onDueCount gets how many keys each bucket held, and the keys are gone", () => {
+    const clock = new FakeWheelClock();
+    const t0 = clock.now();
+    const counts: [number, number][] = [];
+    const wheel = new TimerWheel<string>({ clock, onDue: () => {}, onDueCount: (dueMs, count) => counts.push([dueMs - t0, count]), slotCount: 32 });
+    wheel.add("a", t0 + 5);
+    wheel.add("b", t0 + 5);
+    wheel.add("c", t0 + 7);
+    wheel.add("far", t0 + 500); // in the overflow when added
+    clock.advance(1_000);
+    expect(counts).toEqual([[5, 2], [7, 1], [500, 1]]);
+    expect(wheel.size).toBe(0);
+    expect(wheel.has("a")).toBe(false);
+  });
+
   test("removeDue drops every key of one ms without delivering them", () => {
     const { clock, wheel, fired, t0 } = setup({ slotCount: 32 });
     wheel.add("a", t0 + 10);
