@@ -168,7 +168,16 @@ function decodeCursor(
 
 const DEFAULT_SHARDS = 16;
 /** Requests resolved and sent per round in scheduleMany: ~1 ms of client work, so Redis starts early. */
-const SCHEDULE_SLICE = 2_000;
+const SCHEDULE_SLICE = 1_000;
+
+/**
+ * Lets the connection write the slice just queued before the next one is
+ * prepared: ioredis flushes its write buffer from the event loop, so without
+ * this Redis would sit idle until the whole bulk call was encoded.
+ */
+function yieldToSocket(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 const DEFAULT_LOOKAHEAD_MS = 2000;
 const DEFAULT_RETENTION_MS = 86_400_000;
 
@@ -217,6 +226,7 @@ export class Client {
     const results: (ScheduleResult | TickwheelError)[] = new Array(requests.length);
     const calls: Promise<void>[] = [];
     for (let start = 0; start < requests.length; start += SCHEDULE_SLICE) {
+      if (start > 0) await yieldToSocket();
       const byShard = new Map<number, { index: number; task: ResolvedTask }[]>();
       const end = Math.min(requests.length, start + SCHEDULE_SLICE);
       for (let index = start; index < end; index++) {
