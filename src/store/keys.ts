@@ -23,7 +23,7 @@ export interface ShardKeys {
   epoch: string;
   /** Pub/sub channel for wake hints. */
   wake: string;
-  /** Final records live at donePrefix + id, each with its own TTL. */
+  /** Final records live in expiring slot hashes donePrefix + expiry ms (lua/lib/finals.lua). */
   donePrefix: string;
 }
 

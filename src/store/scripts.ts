@@ -17,7 +17,7 @@ import reschedule from "./lua/reschedule-3.lua" with { type: "text" };
 import inspect from "./lua/inspect-5.lua" with { type: "text" };
 import progress from "./lua/progress-2.lua" with { type: "text" };
 import list from "./lua/list-3.lua" with { type: "text" };
-import retryDead from "./lua/retry-dead-5.lua" with { type: "text" };
+import retryDead from "./lua/retry-dead-4.lua" with { type: "text" };
 import park from "./lua/park-5.lua" with { type: "text" };
 import pauseShard from "./lua/pause-shard-1.lua" with { type: "text" };
 import resumeShard from "./lua/resume-shard-4.lua" with { type: "text" };
@@ -28,22 +28,26 @@ import leaseRelease from "./lua/lease-release-1.lua" with { type: "text" };
 import nodeHeartbeat from "./lua/node-heartbeat-2.lua" with { type: "text" };
 import nodeLeave from "./lua/node-leave-2.lua" with { type: "text" };
 import nodeList from "./lua/node-list-2.lua" with { type: "text" };
+import finalsLib from "./lua/lib/finals.lua" with { type: "text" };
 
-export const SCRIPT_VERSION = 1;
+export const SCRIPT_VERSION = 2;
+
+/** The scripts that read or write final records start with their shared functions. */
+const withFinals = (lua: string): string => `${finalsLib}\n${lua}`;
 
 const sources = {
-  schedule: { lua: schedule, keys: 2 },
+  schedule: { lua: withFinals(schedule), keys: 2 },
   claim: { lua: claim, keys: 4 },
-  finish: { lua: finish, keys: 6 },
+  finish: { lua: withFinals(finish), keys: 6 },
   retry: { lua: retry, keys: 5 },
   reap: { lua: reap, keys: 4 },
   extend: { lua: extend, keys: 2 },
-  cancel: { lua: cancel, keys: 5 },
-  reschedule: { lua: reschedule, keys: 3 },
-  inspect: { lua: inspect, keys: 5 },
+  cancel: { lua: withFinals(cancel), keys: 5 },
+  reschedule: { lua: withFinals(reschedule), keys: 3 },
+  inspect: { lua: withFinals(inspect), keys: 5 },
   progress: { lua: progress, keys: 2 },
-  list: { lua: list, keys: 3 },
-  retryDead: { lua: retryDead, keys: 5 },
+  list: { lua: withFinals(list), keys: 3 },
+  retryDead: { lua: withFinals(retryDead), keys: 4 },
   park: { lua: park, keys: 6 },
   pauseShard: { lua: pauseShard, keys: 1 },
   resumeShard: { lua: resumeShard, keys: 4 },

@@ -436,7 +436,7 @@ export class Store {
 
   /**
    * Requeues a dead task whose final record is still `expectedFinal`, as the
-   * given record (attempt 0) at the given score. See retry-dead-5.lua.
+   * given record (attempt 0) at the given score. See retry-dead-4.lua.
    */
   async retryDead(
     shard: number,
@@ -450,8 +450,8 @@ export class Store {
     const keys = this.keys(shard);
     return (await this.run(
       "retryDead",
-      [keys.dead, keys.due, keys.tasks, keys.err, keys.donePrefix + id],
-      [id, expectedFinal, record, score, lastError, keys.wake, this.clustered ? "SPUBLISH" : "PUBLISH", wakeHorizonScore],
+      [keys.dead, keys.due, keys.tasks, keys.err],
+      [id, expectedFinal, record, score, lastError, keys.wake, this.clustered ? "SPUBLISH" : "PUBLISH", wakeHorizonScore, keys.donePrefix],
     )) as "retried" | "changed" | "pending" | "missing";
   }
 

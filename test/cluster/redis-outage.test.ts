@@ -56,15 +56,17 @@ test("Redis stopped for 5 s and restarted with AOF: no node exits, /ready goes f
   await client.close();
 
   await Bun.sleep(startAt + 2000 - Date.now());
-  const stoppedAt = Date.now();
+  const stopRequestedAt = Date.now();
   await redis.stop();
+  // Redis is surely down from here; until here a node could still claim.
+  const stoppedAt = Date.now();
   // Both nodes notice and say so; they keep serving HTTP.
   await waitFor(async () => (await readyOf(n1)) === 503 && (await readyOf(n2)) === 503, {
     timeoutMs: OUTAGE_MS - 500,
     message: "both nodes to report not ready while Redis is down",
   });
   expect((await fetch(`${n1.url}/health`)).status).toBe(200);
-  await Bun.sleep(stoppedAt + OUTAGE_MS - Date.now());
+  await Bun.sleep(stopRequestedAt + OUTAGE_MS - Date.now());
   await redis.restart();
   const restartedAt = Date.now();
 
@@ -80,7 +82,9 @@ test("Redis stopped for 5 s and restarted with AOF: no node exits, /ready goes f
   const byId = groupById(await readRecords(raw, prefix));
   expect(ids.filter((id) => !byId.has(id))).toEqual([]);
   // What fell due while Redis was down ran after it came back: late, not lost.
-  const dueDuringOutage = ids.filter((id) => dueOf.get(id)! > stoppedAt + 100 && dueOf.get(id)! < restartedAt);
+  // Tasks claimed just before the stop, up to the claim lead (at most a few hundred ms on a busy
+  // machine) ahead of their due time, may rightly start from the node's memory during the outage.
+  const dueDuringOutage = ids.filter((id) => dueOf.get(id)! > stoppedAt + 300 && dueOf.get(id)! < restartedAt);
   expect(dueDuringOutage.length).toBeGreaterThan(1000);
   const firstStart = (id: string) => Math.min(...byId.get(id)!.map((s) => s.atMs));
   expect(dueDuringOutage.filter((id) => firstStart(id) < restartedAt)).toEqual([]);

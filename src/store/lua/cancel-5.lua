@@ -10,7 +10,7 @@
   KEYS[4] err HASH
   KEYS[5] progress HASH
   ARGV[1] id
-  ARGV[2] done-key prefix
+  ARGV[2] done-key prefix (final records: lib/finals.lua)
   ARGV[3] now ms
   ARGV[4] retention ms of the final record
 
@@ -33,13 +33,13 @@ if redis.call('ZSCORE', KEYS[1], id) then
   redis.call('HDEL', KEYS[2], id)
   redis.call('HDEL', KEYS[4], id)
   redis.call('HDEL', KEYS[5], id)
-  redis.call('SET', ARGV[2] .. id, final, 'PX', ARGV[4])
+  finals_put(ARGV[2], { [finals_expiry(tonumber(ARGV[3]), tonumber(ARGV[4]))] = { id, final } })
   return { 'cancelled', final }
 end
 if redis.call('ZSCORE', KEYS[3], id) then
   return { 'running', redis.call('HGET', KEYS[2], id) }
 end
-local final = redis.call('GET', ARGV[2] .. id)
+local final = finals_get(finals_slots(ARGV[2]), id)
 if final then
   return { 'final', final }
 end

@@ -1,8 +1,8 @@
 --[[
   finish (fenced): end attempts for good: ack (succeeded), dead (gave up) or
   expired. The task leaves the run set and the tasks hash; its final record is
-  kept under its own key with a TTL (the retention), so Redis deletes it and
-  no sweeper has to scan. Dead tasks are also indexed in the dead ZSET, which
+  kept in an expiring slot hash for the retention (lib/finals.lua), so Redis
+  deletes it and no sweeper has to scan. Dead tasks are also indexed in the dead ZSET, which
   is trimmed here by age (a range delete, not a scan).
 
   KEYS[1] run ZSET
@@ -12,7 +12,7 @@
   KEYS[5] dead ZSET     (id -> ms it died)
   KEYS[6] lease STRING
   ARGV[1] lease token
-  ARGV[2] done-key prefix
+  ARGV[2] done-key prefix (final records: lib/finals.lua)
   ARGV[3] now ms
   ARGV[4] dead retention ms (dead index entries older than this are trimmed)
   ARGV[5..] groups of six: id, attempt, state, finished-at ms, ttl ms, and the
@@ -45,6 +45,7 @@ local running = redis.call('ZMSCORE', KEYS[1], unpack(ids))
 local out = {}
 local finished = {}
 local deadAdded = false
+local bySlot = {}
 for i = 1, count do
   local base = i * 6 - 1
   local record = records[i]
@@ -57,7 +58,14 @@ for i = 1, count do
     local final = '{"state":"' .. state .. '","attempt":' .. attempt .. ',"dueAt":' .. dueMs ..
       ',"finishedAt":' .. ARGV[base + 3] .. ARGV[base + 5] .. ',"spec":' .. string.sub(record, nl + 1) .. '}'
     finished[#finished + 1] = id
-    redis.call('SET', ARGV[2] .. id, final, 'PX', ARGV[base + 4])
+    local expiry = finals_expiry(tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4]))
+    local slot = bySlot[expiry]
+    if not slot then
+      slot = {}
+      bySlot[expiry] = slot
+    end
+    slot[#slot + 1] = id
+    slot[#slot + 1] = final
     if state == 'dead' then
       redis.call('ZADD', KEYS[5], ARGV[3], id)
       deadAdded = true
@@ -68,6 +76,7 @@ for i = 1, count do
   end
 end
 if #finished > 0 then
+  finals_put(ARGV[2], bySlot)
   redis.call('ZREM', KEYS[1], unpack(finished))
   redis.call('HDEL', KEYS[2], unpack(finished))
   redis.call('HDEL', KEYS[3], unpack(finished))

@@ -8,7 +8,7 @@
   KEYS[4] err HASH
   KEYS[5] progress HASH
   ARGV[1] id
-  ARGV[2] done-key prefix
+  ARGV[2] done-key prefix (final records: lib/finals.lua)
 
   Returns { "scheduled" | "running", record, last error or false, progress or false }
         | { "final", final json } | { "missing" }
@@ -22,7 +22,7 @@ if record then
   end
   return { state, record, redis.call('HGET', KEYS[4], id), redis.call('HGET', KEYS[5], id) }
 end
-local final = redis.call('GET', ARGV[2] .. id)
+local final = finals_get(finals_slots(ARGV[2]), id)
 if final then
   return { 'final', final }
 end

@@ -10,7 +10,7 @@
   KEYS[2] tasks HASH (id -> "attempt:score\n<spec json>")
   KEYS[3] err HASH   (id -> last error of a pending retry)
   ARGV[1] where records live: "hash" (the tasks hash) or "done" (final records)
-  ARGV[2] done-key prefix (final records live at prefix .. id)
+  ARGV[2] done-key prefix (final records: lib/finals.lua)
   ARGV[3] cursor score ("" = from the start)
   ARGV[4] cursor id
   ARGV[5] max tasks to return
@@ -30,6 +30,7 @@ local afterScore, afterId = ARGV[3], ARGV[4]
 local limit, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
 local specPrefix, plainName = ARGV[7], ARGV[8]
 local maxBytes = tonumber(ARGV[9])
+local finalSlots = source == 'done' and finals_slots(donePrefix) or {}
 
 -- Byte order, as Redis orders members of equal score (Lua's own < follows the locale).
 local function lessOrEqual(a, b)
@@ -91,7 +92,7 @@ while not full() do
     if source == 'hash' then
       record = redis.call('HGET', tasks, id)
     else
-      record = redis.call('GET', donePrefix .. id)
+      record = finals_get(finalSlots, id)
     end
     if record then
       bytes = bytes + #record

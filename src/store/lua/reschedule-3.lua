@@ -6,7 +6,7 @@
   KEYS[2] tasks HASH
   KEYS[3] run ZSET
   ARGV[1] id
-  ARGV[2] done-key prefix
+  ARGV[2] done-key prefix (final records: lib/finals.lua)
   ARGV[3] new due ms (integer)
   ARGV[4] wake channel ("" = no hint)
   ARGV[5] publish command ("PUBLISH" | "SPUBLISH")
@@ -33,7 +33,7 @@ end
 if redis.call('ZSCORE', KEYS[3], id) then
   return { 'running', redis.call('HGET', KEYS[2], id) }
 end
-local final = redis.call('GET', ARGV[2] .. id)
+local final = finals_get(finals_slots(ARGV[2]), id)
 if final then
   return { 'final', final }
 end

@@ -4,7 +4,7 @@
 
   KEYS[1] due ZSET    (id -> due score)
   KEYS[2] tasks HASH  (id -> "attempt:score\n<spec json>")
-  ARGV[1] done-key prefix of this shard (final records live at prefix .. id)
+  ARGV[1] done-key prefix of this shard (final records: lib/finals.lua)
   ARGV[2] wake channel ("" = publish no hints)
   ARGV[3] publish command: "PUBLISH" (standalone) or "SPUBLISH" (Redis Cluster)
   ARGV[4] wake horizon score: hint only for tasks due at or before it
@@ -77,12 +77,13 @@ else
     entries[position] = { id, score, field() }
   end
   local existing = position > 0 and redis.call('HMGET', KEYS[2], unpack(ids)) or {}
+  local finals = position > 0 and finals_get_many(finals_slots(ARGV[1]), ids) or {}
   -- An id given twice in one call: the first creates, the second finds it.
   local added = {}
   for i = 1, position do
     local id, score, record = entries[i][1], entries[i][2], entries[i][3]
     local stored = existing[i] or added[id]
-    local final = not stored and redis.call('GET', ARGV[1] .. id)
+    local final = not stored and finals[i]
     if stored then
       out[#out + 1] = i
       out[#out + 1] = 'p'

@@ -10,7 +10,6 @@
   KEYS[2] due ZSET
   KEYS[3] tasks HASH
   KEYS[4] err HASH
-  KEYS[5] final-record key of the task (done-key prefix .. id)
   ARGV[1] id
   ARGV[2] expected final record json
   ARGV[3] new task record ("0:<score>\n<spec json>")
@@ -19,6 +18,7 @@
   ARGV[6] wake channel ("" = no hint)
   ARGV[7] publish command ("PUBLISH" | "SPUBLISH")
   ARGV[8] wake horizon score
+  ARGV[9] done-key prefix (final records: lib/finals.lua)
 
   Returns "retried" | "changed" (the final record is not the expected one:
   read again) | "pending" (the id is scheduled or running) | "missing".
@@ -27,7 +27,7 @@ local id = ARGV[1]
 if redis.call('HEXISTS', KEYS[3], id) == 1 then
   return 'pending'
 end
-local final = redis.call('GET', KEYS[5])
+local final, slot = finals_get(finals_slots(ARGV[9]), id)
 if not final then
   redis.call('ZREM', KEYS[1], id)
   return 'missing'
@@ -35,7 +35,7 @@ end
 if final ~= ARGV[2] then
   return 'changed'
 end
-redis.call('DEL', KEYS[5])
+redis.call('HDEL', slot, id)
 redis.call('ZREM', KEYS[1], id)
 redis.call('HSET', KEYS[3], id, ARGV[3])
 redis.call('HSET', KEYS[4], id, ARGV[5])
