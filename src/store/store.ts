@@ -267,15 +267,27 @@ export class Store {
     items: FinishItem[],
   ): Promise<boolean[] | LeaseLost> {
     const keys = this.keys(shard);
-    const argv: (string | number)[] = [token, keys.donePrefix, nowMs, deadRetentionMs];
-    for (const item of items) argv.push(item.id, item.attempt, item.state, item.finishedAt, item.ttlMs, item.extraJson);
+    // One argument for all the items, "\0"-joined (see finish-6.lua).
+    const fields = new Array<string | number>(6 * items.length);
+    for (let i = 0, j = 0; i < items.length; i++, j += 6) {
+      const item = items[i]!;
+      fields[j] = item.id;
+      fields[j + 1] = item.attempt;
+      fields[j + 2] = item.state;
+      fields[j + 3] = item.finishedAt;
+      fields[j + 4] = item.ttlMs;
+      fields[j + 5] = item.extraJson;
+    }
     const reply = await this.run(
       "finish",
       [keys.run, keys.tasks, keys.err, keys.progress, keys.dead, keys.lease],
-      argv,
+      [token, keys.donePrefix, nowMs, deadRetentionMs, items.length, fields.join("\0")],
     );
     if (reply === LEASE_LOST) return LEASE_LOST;
-    return (reply as number[]).map((n) => n === 1);
+    const flags = String(reply);
+    const out = new Array<boolean>(items.length);
+    for (let i = 0; i < items.length; i++) out[i] = flags.charCodeAt(i) === 49; // "1"
+    return out;
   }
 
   async retry(
