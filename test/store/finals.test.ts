@@ -1,0 +1,113 @@
+// Final records in expiring slot hashes (src/store/lua/lib/finals.lua): readable by id for at
+// least their ttl and gone after it, found by scheduling's idempotency check, one slot per expiry.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Store, type FinishItem } from "../../src/store/store.ts";
+import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
+import { decodeFinal } from "../../src/task/codec.ts";
+import { shardKeys } from "../../src/store/keys.ts";
+import { redisCommand } from "../../src/node/embedded-redis.ts";
+import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
+import { randomPrefix } from "../helpers/node.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+let redis: RedisProcess;
+let store: Store;
+let prefix: string;
+let token: string;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  prefix = randomPrefix("finals");
+  store = new Store({ redisUrl: redis.url, prefix });
+  const lease = await store.leaseAcquire(0, "owner", 60_000);
+  if (!lease.acquired) throw new Error("lease not acquired");
+  token = lease.token;
+});
+afterAll(async () => {
+  await store.quit();
+  await redis.cleanup();
+});
+
+function item(id: string, dueMs: number) {
+  const t = resolveTask("finals.task", { id }, { id, runAt: dueMs }, { nowMs: Date.now(), shardCount: 1, defaults: DEFAULT_TASK_DEFAULTS, requireTime: true });
+  return { id: t.id, score: t.score, record: t.record };
+}
+
+/** Schedules the ids due now, claims them and finishes each with its ttl. */
+async function runToEnd(ttls: Record<string, number>, state: FinishItem["state"] = "succeeded"): Promise<void> {
+  const ids = Object.keys(ttls);
+  await store.schedule(0, ids.map((id) => item(id, Date.now() - 5)), 0);
+  const claimed = await store.claim(0, token, Date.now() + 1, ids.length, Date.now() + 30_000);
+  if (claimed === "lease") throw new Error("lease lost");
+  expect(claimed.map((c) => c.id).sort()).toEqual([...ids].sort());
+  const now = Date.now();
+  const items = ids.map((id) => ({ id, attempt: 1, state, finishedAt: now, ttlMs: ttls[id]!, extraJson: `,"result":${JSON.stringify(id)}` }));
+  expect(await store.finish(0, token, now, 7 * 86_400_000, items)).toEqual(ids.map(() => true));
+}
+
+test("a finished task reads back as final, with its result, whatever its ttl", async () => {
+  await runToEnd({ "f-day": 86_400_000, "f-week": 7 * 86_400_000, "f-short": 5_000 });
+  for (const id of ["f-day", "f-week", "f-short"]) {
+    const outcome = await store.inspect(0, id);
+    expect(outcome.kind).toBe("final");
+    const final = decodeFinal((outcome as { finalJson: string }).finalJson);
+    expect(final).toMatchObject({ state: "succeeded", attempt: 1, result: id });
+    expect(final.spec.args).toEqual({ id });
+  }
+});
+
+test("each slot hash expires between its records' ttl and 1/16 (at least 1,024 ms) later", async () => {
+  const before = Date.now();
+  await runToEnd({ "s-day": 86_400_000, "s-minute": 60_000 });
+  const slots = (await redisCommand(redis.port, ["ZRANGE", `${shardKeys(prefix, 0).donePrefix}slots`, "0", "-1"])) as string[];
+  const holding = async (id: string) => {
+    for (const slot of slots) {
+      if ((await redisCommand(redis.port, ["HEXISTS", `${shardKeys(prefix, 0).donePrefix}${slot}`, id])) === 1) return Number(slot);
+    }
+    throw new Error(`${id} is in no slot`);
+  };
+  for (const [id, ttl] of [["s-day", 86_400_000], ["s-minute", 60_000]] as const) {
+    const expiry = await holding(id);
+    expect(expiry).toBeGreaterThanOrEqual(before + ttl);
+    expect(expiry).toBeLessThanOrEqual(Date.now() + ttl + Math.max(1024, ttl / 16));
+    // The hash expires at the ms its name gives (PTTL rather than PEXPIRETIME: Redis 6.2 has no PEXPIRETIME).
+    const pttl = Number(await redisCommand(redis.port, ["PTTL", `${shardKeys(prefix, 0).donePrefix}${expiry}`]));
+    expect(Math.abs(Date.now() + pttl - expiry)).toBeLessThan(1_000);
+  }
+});
+
+test("scheduling an id that finished returns its final record and creates nothing", async () => {
+  await runToEnd({ "again-1": 60_000 });
+  const outcomes = await store.schedule(0, [item("again-1", Date.now() + 60_000), item("again-new", Date.now() + 60_000)], 0);
+  expect(outcomes[0]!.kind).toBe("final");
+  expect(decodeFinal((outcomes[0] as { finalJson: string }).finalJson).result).toBe("again-1");
+  expect(outcomes[1]!.kind).toBe("created");
+  expect((await store.inspect(0, "again-1")).kind).toBe("final");
+});
+
+test("a record is gone once its ttl has passed", async () => {
+  await runToEnd({ "brief-1": 1_000 });
+  expect((await store.inspect(0, "brief-1")).kind).toBe("final");
+  await waitFor(async () => (await store.inspect(0, "brief-1")).kind === "missing", { timeoutMs: 6_000, message: "final record to expire" });
+  // And the id is free again.
+  const [outcome] = await store.schedule(0, [item("brief-1", Date.now() + 60_000)], 0);
+  expect(outcome!.kind).toBe("created");
+});
+
+test("cancel keeps a cancelled record; retrying a dead task removes its final record", async () => {
+  await store.schedule(0, [item("cancel-1", Date.now() + 60_000)], 0);
+  const cancelled = await store.cancel(0, "cancel-1", Date.now(), 60_000);
+  expect(cancelled.kind).toBe("cancelled");
+  const inspected = await store.inspect(0, "cancel-1");
+  expect(inspected.kind).toBe("final");
+  expect(decodeFinal((inspected as { finalJson: string }).finalJson).state).toBe("cancelled");
+
+  await runToEnd({ "dead-1": 60_000 }, "dead");
+  const dead = await store.inspect(0, "dead-1");
+  expect(dead.kind).toBe("final");
+  const finalJson = (dead as { finalJson: string }).finalJson;
+  const requeued = item("dead-1", Date.now() + 60_000);
+  expect(await store.retryDead(0, "dead-1", finalJson, requeued.record, requeued.score, "boom", 0)).toBe("retried");
+  expect((await store.inspect(0, "dead-1")).kind).toBe("scheduled");
+  expect(await store.retryDead(0, "dead-1", finalJson, requeued.record, requeued.score, "boom", 0)).toBe("pending");
+});
