@@ -145,6 +145,27 @@ export interface BurstResult {
   machineCpu: number;
 }
 
+/**
+ * BENCH_COMMANDSTATS=1 prints, for the burst window, Redis' time per command
+ * (INFO commandstats). Scripts count their inner commands too, so "scripts
+ * minus inner commands" is the time spent in Lua itself.
+ */
+const COMMAND_STATS = process.env.BENCH_COMMANDSTATS === "1";
+
+async function commandTimes(port: number): Promise<string> {
+  const usec = new Map<string, number>();
+  for (const line of String(await redisCommand(port, ["INFO", "commandstats"])).split("\n")) {
+    const match = /^cmdstat_([^:]+):calls=\d+,usec=(\d+)/.exec(line);
+    if (match) usec.set(match[1]!, Number(match[2]));
+  }
+  const scripts = (usec.get("evalsha") ?? 0) + (usec.get("eval") ?? 0);
+  const inner = [...usec].filter(([name]) => !["evalsha", "eval", "config|resetstat", "info"].includes(name));
+  const innerTotal = inner.reduce((sum, [, time]) => sum + time, 0);
+  const ms = (time: number) => `${Math.round(time / 1000)} ms`;
+  const top = inner.sort((a, b) => b[1] - a[1]).slice(0, 8).map(([name, time]) => `${name} ${ms(time)}`);
+  return `scripts ${ms(scripts)} (Lua itself ${ms(scripts - innerTotal)}); commands: ${top.join(", ")}`;
+}
+
 export function burstCase(system: System, count: number, leadMs: number): Promise<BurstResult> {
   return withRedis(async (redis) => {
     const runner = await system.startRunner(redis.url, count);
@@ -157,9 +178,11 @@ export function burstCase(system: System, count: number, leadMs: number): Promis
       runner.expect(count);
       // CPU is measured from just before T until the last completion.
       await Bun.sleep(Math.max(0, dueMs - 20 - Date.now()));
+      if (COMMAND_STATS) await redisCommand(redis.port, ["CONFIG", "RESETSTAT"]);
       const meter = new CpuMeter([runner.pid, redis.pid]);
       const report = await runner.waitAllFinished(dueMs + 180_000);
       const [workerCpu, redisCpu] = meter.read();
+      if (COMMAND_STATS) console.log(`${system.name} burst, Redis time by command: ${await commandTimes(redis.port)}`);
       const machineCpu = meter.machineBusy();
       if (report.allFinishedAt === null) throw new Error(`${system.name}: ${report.finished} of ${count} finished within 180 s`);
       const l = report.lateness;
