@@ -68,7 +68,10 @@ export function systems(settings: SystemSettings): Record<SystemName, System> {
           pendingCount: async () => {
             const port = Number(new URL(redisUrl).port);
             let total = 0;
-            for (let shard = 0; shard < SHARDS; shard++) total += Number(await redisCommand(port, ["ZCARD", shardKeys("tw", shard).due]));
+            for (let shard = 0; shard < SHARDS; shard++) {
+              const keys = shardKeys("tw", shard);
+              total += Number(await redisCommand(port, ["ZCARD", keys.due])) + Number((await redisCommand(port, ["GET", keys.coldCount])) ?? 0);
+            }
             return total;
           },
           close: () => client.close(),

@@ -68,12 +68,12 @@ export async function shards(ctx: CommandContext): Promise<void> {
   const body = await call<{ nodeId: string; shards: ShardInfo[] }>(ctx.api, "GET", "/admin/shards");
   print(ctx, body, () =>
     table(
-      ["SHARD", "OWNER", "EPOCH", "DUE", "IN FLIGHT", "DEAD", "NEXT DUE", "FIRED", "LATENESS P50/P99"],
+      ["SHARD", "OWNER", "EPOCH", "DUE (COLD)", "IN FLIGHT", "DEAD", "NEXT DUE", "FIRED", "LATENESS P50/P99"],
       body.shards.map((s) => [
         s.shard,
         s.owner ?? "unowned",
         s.epoch,
-        s.dueCount,
+        `${s.dueCount} (${s.coldCount})`,
         s.inFlight,
         s.dead,
         s.nextDueAt === null ? "-" : relative(s.nextDueAt),
@@ -89,6 +89,7 @@ interface ShardInfo {
   owner: string | null;
   epoch: number | null;
   dueCount: number;
+  coldCount: number;
   inFlight: number;
   dead: number;
   nextDueAt: number | null;

@@ -7,14 +7,14 @@
  *   await client.schedule(sendEmail, { to: "a@b.c" }, { delay: "7d" });
  */
 import type { z } from "zod";
-import { LIST_MAX_BYTES, PARK_OFFSET, Store, type ListableState, type ListEntry } from "../store/store.ts";
+import { COLD_CURSOR, LIST_MAX_BYTES, PARK_OFFSET, Store, type ListableState, type ListEntry } from "../store/store.ts";
 import { shardOf } from "../core/slot.ts";
 import { parseDuration, parseInstant } from "../core/duration.ts";
 import { decodeFinal, decodeRecord, encodeRecord, encodeSpec, viewOfFinal, viewOfRecord } from "../task/codec.ts";
 import { invalid, TickwheelError } from "../task/errors.ts";
 import { findTask, type TaskHandle } from "../task/define-task.ts";
 import { DEFAULT_TASK_DEFAULTS, resolveTask, type ResolvedTask, type ScheduleOptions, type TaskDefaults } from "../task/schedule-input.ts";
-import { dueScore, type TaskView } from "../task/model.ts";
+import { DEFAULT_COLD_AFTER_MS, dueScore, type TaskView } from "../task/model.ts";
 
 export interface ClientOptions {
   redisUrl?: string;
@@ -160,13 +160,20 @@ function decodeCursor(
     throw invalid("cursor", "this cursor belongs to a listing with another state or name");
   }
   if (body.sc === undefined) return { shard: body.s, after: null };
-  if (typeof body.sc !== "string" || !/^-?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(body.sc) || typeof body.id !== "string") {
+  const score = /^-?\d+(\.\d+)?(e[+-]?\d+)?$/i;
+  const cold = new RegExp(`^${COLD_CURSOR}\\d+$`);
+  if (typeof body.sc !== "string" || !(score.test(body.sc) || cold.test(body.sc)) || typeof body.id !== "string") {
     throw invalid("cursor", "expected the nextCursor of a previous page");
   }
   return { shard: body.s, after: { score: body.sc, id: body.id } };
 }
 
 const DEFAULT_SHARDS = 16;
+
+/** Lowest score that goes to the cold tier for a task scheduled at nowMs; null: no cold tier (0). */
+function coldFrom(nowMs: number, coldAfterMs: number): number | null {
+  return coldAfterMs > 0 ? nowMs + coldAfterMs : null;
+}
 /** Requests resolved and sent per round in scheduleMany: ~1 ms of client work, so Redis starts early. */
 const SCHEDULE_SLICE = 1_000;
 
@@ -186,7 +193,7 @@ export class Client {
   private readonly store: Store;
   private readonly ownsStore: boolean;
   private readonly defaults: TaskDefaults;
-  private config: Promise<{ shards: number; lookaheadMs: number }> | null = null;
+  private config: Promise<{ shards: number; lookaheadMs: number; coldAfterMs: number }> | null = null;
 
   constructor(options: ClientOptions = {}) {
     this.options = options;
@@ -220,7 +227,7 @@ export class Client {
    * SCHEDULE_SLICE, so Redis stores one slice while the next is prepared.
    */
   async scheduleMany(requests: ScheduleRequest[], { requireTime = true } = {}): Promise<(ScheduleResult | TickwheelError)[]> {
-    const { shards, lookaheadMs } = await this.clusterConfig();
+    const { shards, lookaheadMs, coldAfterMs } = await this.clusterConfig();
     const nowMs = Date.now();
     const horizon = nowMs + lookaheadMs;
     const results: (ScheduleResult | TickwheelError)[] = new Array(requests.length);
@@ -243,7 +250,7 @@ export class Client {
       for (const [shard, group] of byShard) {
         const items = group.map(({ task }) => ({ id: task.id, score: task.score, record: task.record, fresh: task.generatedId }));
         calls.push(
-          this.store.schedule(shard, items, horizon).then((outcomes) => {
+          this.store.schedule(shard, items, horizon, coldFrom(nowMs, coldAfterMs)).then((outcomes) => {
             for (let i = 0; i < group.length; i++) {
               const { index, task } = group[i]!;
               const outcome = outcomes[i]!;
@@ -287,8 +294,9 @@ export class Client {
       throw invalid(hasRunAt ? "runAt" : "delay", (error as Error).message);
     }
     const shard = await this.shardOf(id);
-    const { lookaheadMs } = await this.clusterConfig();
-    const outcome = await this.store.reschedule(shard, id, Math.floor(dueMs), Date.now() + lookaheadMs);
+    const { lookaheadMs, coldAfterMs } = await this.clusterConfig();
+    const nowMs = Date.now();
+    const outcome = await this.store.reschedule(shard, id, Math.floor(dueMs), nowMs + lookaheadMs, coldFrom(nowMs, coldAfterMs));
     if (outcome.kind === "rescheduled") {
       return { rescheduled: true, task: viewOfRecord(id, shard, "scheduled", decodeRecord(outcome.record), null, null) };
     }
@@ -314,7 +322,7 @@ export class Client {
     // Records can hold 1 MiB of args each: bound what one request reads across shards too.
     let bytesLeft = LIST_MAX_BYTES;
     for (let shard = position.shard, after = position.after; shard < shards; shard++, after = null) {
-      const page = await this.store.listPage(shard, options.state, after, limit - tasks.length, LIST_BUDGET, name, bytesLeft);
+      const page = await this.store.listPage(shard, options.state, after, limit - tasks.length, LIST_BUDGET, name, bytesLeft, shards);
       for (const entry of page.entries) {
         tasks.push(summaryOf(entry, shard, options.state));
         bytesLeft -= entry.record.length;
@@ -408,11 +416,13 @@ export class Client {
     return resolveTask(name, args, options, { nowMs, shardCount, defaults: this.defaults, requireTime });
   }
 
-  private clusterConfig(): Promise<{ shards: number; lookaheadMs: number }> {
+  private clusterConfig(): Promise<{ shards: number; lookaheadMs: number; coldAfterMs: number }> {
     if (!this.config) {
-      this.config = this.store
-        .ensureClusterConfig(undefined, this.options.shards ?? DEFAULT_SHARDS)
-        .then((config) => ({ shards: config.shards, lookaheadMs: config.lookaheadMs ?? DEFAULT_LOOKAHEAD_MS }));
+      this.config = this.store.ensureClusterConfig(undefined, this.options.shards ?? DEFAULT_SHARDS).then((config) => ({
+        shards: config.shards,
+        lookaheadMs: config.lookaheadMs ?? DEFAULT_LOOKAHEAD_MS,
+        coldAfterMs: config.coldAfterMs ?? DEFAULT_COLD_AFTER_MS,
+      }));
       this.config.catch(() => {
         this.config = null;
       });

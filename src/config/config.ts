@@ -5,6 +5,7 @@
  * `tickwheel start --help` prints.
  */
 import { z } from "zod";
+import { DEFAULT_COLD_AFTER_MS } from "../task/model.ts";
 
 interface Setting {
   env: string;
@@ -50,6 +51,11 @@ const settings = {
   prefix: { env: "TICKWHEEL_PREFIX", description: "Redis key prefix", schema: z.string().regex(/^[A-Za-z0-9._-]{1,32}$/, { error: "expected 1-32 of A-Z a-z 0-9 . _ -" }).default("tw") },
   dataDir: { env: "TICKWHEEL_DATA_DIR", description: "data directory of the embedded redis-server", schema: z.string().min(1).default("./.tickwheel") },
   lookaheadMs: { env: "TICKWHEEL_LOOKAHEAD_MS", description: "look-ahead window loaded into each shard's timer wheel", schema: int(100, 600_000).default(2000) },
+  coldAfterMs: {
+    env: "TICKWHEEL_COLD_AFTER_MS",
+    description: "tasks due this far ahead or more wait in the compact cold tier until they come within it (0: no cold tier)",
+    schema: int(0, 30 * 86_400_000).default(DEFAULT_COLD_AFTER_MS),
+  },
   claimAheadMs: { env: "TICKWHEEL_CLAIM_AHEAD_MS", description: "claim this early and hold the start until the due ms", schema: int(0, 1000).default(5) },
   claimBatch: { env: "TICKWHEEL_CLAIM_BATCH", description: "max tasks per claim call", schema: int(1, 10_000).default(1000) },
   windowCap: { env: "TICKWHEEL_WINDOW_CAP", description: "max task ids held in memory per shard window", schema: int(100, 10_000_000).default(20_000) },
@@ -101,6 +107,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const config = out as Config;
   if (config.leaseRenewMs * 2 > config.leaseTtlMs) {
     throw new ConfigError("TICKWHEEL_LEASE_RENEW_MS", `expected at most half of TICKWHEEL_LEASE_TTL_MS (${config.leaseTtlMs}), got ${config.leaseRenewMs}`);
+  }
+  // The promoter must move a cold task into `due` before the wheel's look-ahead reaches it.
+  if (config.coldAfterMs !== 0 && config.coldAfterMs < Math.max(3_000, 3 * config.lookaheadMs)) {
+    throw new ConfigError(
+      "TICKWHEEL_COLD_AFTER_MS",
+      `expected 0 (no cold tier) or at least ${Math.max(3_000, 3 * config.lookaheadMs)} (3 x TICKWHEEL_LOOKAHEAD_MS, at least 3000), got ${config.coldAfterMs}`,
+    );
   }
   if (config.backoffMaxMs < config.backoffBaseMs) {
     throw new ConfigError("TICKWHEEL_BACKOFF_MAX_MS", `expected at least TICKWHEEL_BACKOFF_BASE_MS (${config.backoffBaseMs}), got ${config.backoffMaxMs}`);

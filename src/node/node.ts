@@ -33,7 +33,10 @@ export interface ShardInfo {
   owner: string | null;
   epoch: number | null;
   ownedHere: boolean;
+  /** Scheduled tasks, cold ones included. */
   dueCount: number;
+  /** Of those, how many wait in the cold tier. */
+  coldCount: number;
   inFlight: number;
   dead: number;
   nextDueAt: number | null;
@@ -175,7 +178,7 @@ export class TickwheelNode {
 
   async start(): Promise<void> {
     if (this.state !== "new") return;
-    const { shards } = await this.store.ensureClusterConfig(this.config.shards, 16, this.config.lookaheadMs);
+    const { shards } = await this.store.ensureClusterConfig(this.config.shards, 16, this.config.lookaheadMs, this.config.coldAfterMs);
     this.shardCount = shards;
     // Known before the first claim, so a paused name never starts on a fresh node.
     await this.refreshPaused();
@@ -251,6 +254,7 @@ export class TickwheelNode {
         epoch: s.leaseToken && colon > 0 ? Number(s.leaseToken.slice(colon + 1)) : null,
         ownedHere: this.actors.has(s.shard),
         dueCount: s.dueCount,
+        coldCount: s.coldCount,
         inFlight: this.actors.has(s.shard) ? (running.get(s.shard)?.ids.length ?? 0) : s.runningCount,
         dead: s.deadCount,
         nextDueAt: s.nextDueScore === null ? null : dueMsOfScore(s.nextDueScore),
@@ -295,6 +299,7 @@ export class TickwheelNode {
       onLeaseLost: (lostShard, lostToken) => this.ownership.lost(lostShard, lostToken),
       subscribeWakes: () => this.store.subscribeWakes([shard]),
       leaseValid: () => this.ownership.canStart(shard, token),
+      cold: { shardCount: this.shardCount, coldAfterMs: this.config.coldAfterMs },
     });
     this.actors.set(shard, actor);
     actor.start();

@@ -34,6 +34,7 @@ import { LEASE_LOST, type ClaimedTask, type Store } from "../store/store.ts";
 import { jobFromClaim, type Job } from "../pool/job.ts";
 import type { WorkerPool } from "../pool/worker-pool.ts";
 import type { Logger } from "../node/log.ts";
+import { ColdPromoter } from "./cold-promoter.ts";
 
 export interface ShardActorOptions {
   shard: number;
@@ -68,6 +69,11 @@ export interface ShardActorOptions {
    * zombie should not even try.
    */
   leaseValid?: () => boolean;
+  /**
+   * The cold tier: with a horizon above 0, a ColdPromoter runs beside the
+   * actor while it owns the shard and moves cold tasks into `due` in time.
+   */
+  cold?: { shardCount: number; coldAfterMs: number };
   clock?: WheelClock;
 }
 
@@ -153,6 +159,7 @@ export class ShardActor {
   private state: ActorState = "new";
   private readonly mailbox: Message[] = [];
   private draining = false;
+  private promoter: ColdPromoter | null = null;
 
   // window
   private loadedUntilScore = -Infinity;
@@ -246,6 +253,25 @@ export class ShardActor {
       firstRefill();
     }
     this.reapTimer = this.clock.setTimer(() => this.post({ type: "reap" }), this.options.refillOffsetMs);
+    const cold = this.options.cold;
+    if (cold && cold.coldAfterMs > 0) {
+      this.promoter = new ColdPromoter({
+        shard: this.shard,
+        shardCount: cold.shardCount,
+        leaseToken: this.leaseToken,
+        store: this.options.store,
+        log: this.options.log,
+        coldAfterMs: cold.coldAfterMs,
+        onLeaseLost: this.options.onLeaseLost,
+        leaseValid: this.options.leaseValid,
+      });
+      this.promoter.start();
+    }
+  }
+
+  /** Tasks this actor's promoter moved from the cold tier into `due`. */
+  get promoted(): number {
+    return this.promoter?.promoted ?? 0;
   }
 
   /** A wake hint from pub/sub, or a retry this node scheduled on the shard. */
@@ -697,6 +723,7 @@ export class ShardActor {
   }
 
   private stopTimers(): void {
+    this.promoter?.stop();
     this.wheel.stop();
     for (const timer of [this.refillTimer, this.reapTimer, this.claimRetryTimer, ...this.earlyClaimTimers.values()]) {
       if (timer !== null) this.clock.clearTimer(timer);

@@ -23,6 +23,10 @@ export interface ShardKeys {
   epoch: string;
   /** Pub/sub channel for wake hints. */
   wake: string;
+  /** Cold tier (lua/lib/cold.lua): the LIST of hash slot s is coldPrefix + s. */
+  coldPrefix: string;
+  /** STRING: how many tasks of this shard are cold. */
+  coldCount: string;
   /** Final records live in expiring slot hashes donePrefix + expiry ms (lua/lib/finals.lua). */
   donePrefix: string;
 }
@@ -41,6 +45,8 @@ export function shardKeys(prefix: string, shard: number): ShardKeys {
     epoch: base + "epoch",
     wake: base + "wake",
     donePrefix: base + "done:",
+    coldPrefix: base + "cold:",
+    coldCount: base + "coldcount",
   };
 }
 

@@ -6,14 +6,16 @@
  * nodes share one Redis, never runs one version's script with the other's
  * arguments.
  */
-import schedule from "./lua/schedule-2.lua" with { type: "text" };
+import schedule from "./lua/schedule-3.lua" with { type: "text" };
 import claim from "./lua/claim-4.lua" with { type: "text" };
 import finish from "./lua/finish-6.lua" with { type: "text" };
 import retry from "./lua/retry-5.lua" with { type: "text" };
 import reap from "./lua/reap-4.lua" with { type: "text" };
 import extend from "./lua/extend-2.lua" with { type: "text" };
-import cancel from "./lua/cancel-5.lua" with { type: "text" };
-import reschedule from "./lua/reschedule-3.lua" with { type: "text" };
+import cancel from "./lua/cancel-6.lua" with { type: "text" };
+import reschedule from "./lua/reschedule-4.lua" with { type: "text" };
+import promote from "./lua/promote-4.lua" with { type: "text" };
+import listCold from "./lua/list-cold-1.lua" with { type: "text" };
 import inspect from "./lua/inspect-5.lua" with { type: "text" };
 import progress from "./lua/progress-2.lua" with { type: "text" };
 import list from "./lua/list-3.lua" with { type: "text" };
@@ -29,22 +31,26 @@ import nodeHeartbeat from "./lua/node-heartbeat-2.lua" with { type: "text" };
 import nodeLeave from "./lua/node-leave-2.lua" with { type: "text" };
 import nodeList from "./lua/node-list-2.lua" with { type: "text" };
 import finalsLib from "./lua/lib/finals.lua" with { type: "text" };
+import coldLib from "./lua/lib/cold.lua" with { type: "text" };
 
 export const SCRIPT_VERSION = 2;
 
-/** The scripts that read or write final records start with their shared functions. */
+/** Scripts that read or write final records or cold tasks start with the shared functions. */
 const withFinals = (lua: string): string => `${finalsLib}\n${lua}`;
+const withCold = (lua: string): string => `${coldLib}\n${lua}`;
 
 const sources = {
-  schedule: { lua: withFinals(schedule), keys: 2 },
+  schedule: { lua: withCold(withFinals(schedule)), keys: 3 },
   claim: { lua: claim, keys: 4 },
   finish: { lua: withFinals(finish), keys: 6 },
   retry: { lua: retry, keys: 5 },
   reap: { lua: reap, keys: 4 },
   extend: { lua: extend, keys: 2 },
-  cancel: { lua: withFinals(cancel), keys: 5 },
-  reschedule: { lua: withFinals(reschedule), keys: 3 },
-  inspect: { lua: withFinals(inspect), keys: 5 },
+  cancel: { lua: withCold(withFinals(cancel)), keys: 6 },
+  reschedule: { lua: withCold(withFinals(reschedule)), keys: 4 },
+  promote: { lua: withCold(promote), keys: 4 },
+  listCold: { lua: withCold(listCold), keys: 1 },
+  inspect: { lua: withCold(withFinals(inspect)), keys: 5 },
   progress: { lua: progress, keys: 2 },
   list: { lua: withFinals(list), keys: 3 },
   retryDead: { lua: withFinals(retryDead), keys: 4 },

@@ -8,6 +8,7 @@
 import { configKey, nodesKey, shardKeys, type ShardKeys } from "./keys.ts";
 import { commandName, defineScripts, type ScriptName } from "./scripts.ts";
 import { openConnection, type Connection, type ConnectionTarget } from "./connection.ts";
+import { keySlot, SLOT_COUNT } from "../core/slot.ts";
 
 export const LEASE_LOST = "lease" as const;
 export type LeaseLost = typeof LEASE_LOST;
@@ -72,7 +73,10 @@ export type InspectOutcome =
 
 export interface ShardStats {
   shard: number;
+  /** Scheduled tasks, cold ones included. */
   dueCount: number;
+  /** Of those, how many wait in the cold tier. */
+  coldCount: number;
   runningCount: number;
   deadCount: number;
   nextDueScore: string | null;
@@ -124,6 +128,8 @@ export type ParkOutcome = "parked" | "requeued" | "stale" | "lease";
  * 2^49, where a double still holds the 1/16 priority fraction exactly.
  */
 export const PARK_OFFSET = 2 ** 48;
+/** Cursor score prefix of a listing inside the cold tier: "cold:<hash slot>". */
+export const COLD_CURSOR = "cold:";
 /** Record bytes one list call may read (args can be 1 MiB each: bounds the script and the reply). */
 export const LIST_MAX_BYTES = 8 * 1024 * 1024;
 /** Parked tasks put back per resume script call. */
@@ -183,11 +189,17 @@ export class Store {
    * look-ahead is recorded by nodes so producers know how far ahead a new
    * task needs a wake hint.
    */
-  async ensureClusterConfig(wantedShards: number | undefined, fallbackShards: number, lookaheadMs?: number): Promise<{ shards: number; lookaheadMs: number | null }> {
+  async ensureClusterConfig(
+    wantedShards: number | undefined,
+    fallbackShards: number,
+    lookaheadMs?: number,
+    coldAfterMs?: number,
+  ): Promise<{ shards: number; lookaheadMs: number | null; coldAfterMs: number | null }> {
     const key = configKey(this.prefix);
     await this.redis.hsetnx(key, "shards", String(wantedShards ?? fallbackShards));
     if (lookaheadMs !== undefined) await this.redis.hset(key, "lookaheadMs", String(lookaheadMs));
-    const [shardsRaw, lookaheadRaw] = await this.redis.hmget(key, "shards", "lookaheadMs");
+    if (coldAfterMs !== undefined) await this.redis.hset(key, "coldAfterMs", String(coldAfterMs));
+    const [shardsRaw, lookaheadRaw, coldAfterRaw] = await this.redis.hmget(key, "shards", "lookaheadMs", "coldAfterMs");
     const shards = Number(shardsRaw);
     if (wantedShards !== undefined && shards !== wantedShards) {
       throw new Error(
@@ -195,37 +207,64 @@ export class Store {
           `use ${shards} (changing the shard count needs resharding, which is not supported yet)`,
       );
     }
-    return { shards, lookaheadMs: lookaheadRaw ? Number(lookaheadRaw) : null };
+    return { shards, lookaheadMs: lookaheadRaw ? Number(lookaheadRaw) : null, coldAfterMs: coldAfterRaw ? Number(coldAfterRaw) : null };
   }
 
   // ---------------------------------------------------------------- writes
 
-  async schedule(shard: number, items: ScheduleItem[], wakeHorizonScore: number): Promise<ScheduleOutcome[]> {
+  /**
+   * Stores new tasks. Those with a score at or above coldFromScore go to the
+   * cold tier (lua/lib/cold.lua); null keeps every task in `due`.
+   */
+  async schedule(shard: number, items: ScheduleItem[], wakeHorizonScore: number, coldFromScore: number | null = null): Promise<ScheduleOutcome[]> {
     const keys = this.keys(shard);
     const publish = this.clustered ? "SPUBLISH" : "PUBLISH";
-    const calls: Promise<unknown>[] = [];
+    const calls: Promise<{ start: number; reply: (number | string)[] }>[] = [];
     for (let start = 0; start < items.length; start += SCHEDULE_CHUNK) {
-      // One argument for all the tasks of the call, "\0"-joined (see schedule-2.lua).
+      // One argument for all the tasks of the call, "\0"-joined (see schedule-3.lua).
       const end = Math.min(items.length, start + SCHEDULE_CHUNK);
-      const fields = new Array<string>(3 * (end - start));
       let fresh = true;
-      for (let i = start, j = 0; i < end; i++, j += 3) {
+      for (let i = start; i < end; i++) if (!items[i]!.fresh) fresh = false;
+      const fields: (string | number)[] = [];
+      // Fresh far-future tasks need no check: they go as ready-made cold entries grouped by
+      // slot, which the script only pushes (schedule-3.lua ARGV[9]).
+      const cold = new Map<number, string>();
+      let coldTasks = 0;
+      for (let i = start; i < end; i++) {
         const item = items[i]!;
-        fields[j] = item.id;
-        fields[j + 1] = item.score;
-        fields[j + 2] = item.record;
-        if (!item.fresh) fresh = false;
+        const slot = keySlot(item.id);
+        if (fresh && coldFromScore !== null && Number(item.score) >= coldFromScore) {
+          const entry = `${item.id}\t${item.score}\t${item.record.slice(item.record.indexOf("\n") + 1)}`;
+          const list = cold.get(slot);
+          cold.set(slot, list === undefined ? entry : `${list}\n${entry}`);
+          coldTasks++;
+        } else {
+          fields.push(item.id, slot, item.score, item.record);
+        }
       }
-      const argv = [keys.donePrefix, keys.wake, publish, wakeHorizonScore, fields.join("\0"), fresh ? "1" : "0"];
-      calls.push(this.run("schedule", [keys.due, keys.tasks], argv));
+      const argv = [
+        keys.donePrefix,
+        keys.wake,
+        publish,
+        wakeHorizonScore,
+        fields.join("\0"),
+        fresh ? "1" : "0",
+        coldFromScore ?? "",
+        keys.coldPrefix,
+        coldGroups(cold),
+        coldTasks,
+      ];
+      calls.push(this.run("schedule", [keys.due, keys.tasks, keys.coldCount], argv).then((reply) => ({ start, reply: reply as (number | string)[] })));
     }
-    const replies = (await Promise.all(calls)) as (number | string)[][];
+    const replies = await Promise.all(calls);
     // The script answers only for tasks it did not create (position in its call, kind, value).
+    // Positions count the chunk's items in order: a chunk sends all of them to the script unless
+    // every id is fresh, and then nothing comes back.
     const outcomes: ScheduleOutcome[] = new Array(items.length);
     for (let i = 0; i < items.length; i++) outcomes[i] = { kind: "created", score: items[i]!.score };
-    replies.forEach((reply, call) => {
+    replies.forEach(({ start, reply }) => {
       for (let i = 0; i < reply.length; i += 3) {
-        const index = call * SCHEDULE_CHUNK + Number(reply[i]) - 1;
+        const index = start + Number(reply[i]) - 1;
         const value = String(reply[i + 2]);
         outcomes[index] = reply[i + 1] === "p" ? { kind: "pending", record: value } : { kind: "final", finalJson: value };
       }
@@ -328,19 +367,29 @@ export class Store {
     const keys = this.keys(shard);
     const reply = (await this.run(
       "cancel",
-      [keys.due, keys.tasks, keys.run, keys.err, keys.progress],
-      [id, keys.donePrefix, nowMs, retentionMs],
+      [keys.due, keys.tasks, keys.run, keys.err, keys.progress, keys.coldCount],
+      [id, keys.donePrefix, nowMs, retentionMs, keys.coldPrefix + keySlot(id)],
     )) as string[];
     if (reply[0] === "cancelled") return { kind: "cancelled", finalJson: reply[1]! };
     return existing(reply);
   }
 
-  async reschedule(shard: number, id: string, dueMs: number, wakeHorizonScore: number): Promise<RescheduleOutcome> {
+  /** Moves a pending task; a cold one stays cold if its new score is at or above coldFromScore. */
+  async reschedule(shard: number, id: string, dueMs: number, wakeHorizonScore: number, coldFromScore: number | null = null): Promise<RescheduleOutcome> {
     const keys = this.keys(shard);
     const reply = (await this.run(
       "reschedule",
-      [keys.due, keys.tasks, keys.run],
-      [id, keys.donePrefix, Math.floor(dueMs), keys.wake, this.clustered ? "SPUBLISH" : "PUBLISH", wakeHorizonScore],
+      [keys.due, keys.tasks, keys.run, keys.coldCount],
+      [
+        id,
+        keys.donePrefix,
+        Math.floor(dueMs),
+        keys.wake,
+        this.clustered ? "SPUBLISH" : "PUBLISH",
+        wakeHorizonScore,
+        keys.coldPrefix + keySlot(id),
+        coldFromScore ?? "",
+      ],
     )) as string[];
     if (reply[0] === "rescheduled") return { kind: "rescheduled", score: reply[1]!, record: reply[2]! };
     return existing(reply);
@@ -358,7 +407,7 @@ export class Store {
     const reply = (await this.run(
       "inspect",
       [keys.due, keys.tasks, keys.run, keys.err, keys.progress],
-      [id, keys.donePrefix],
+      [id, keys.donePrefix, keys.coldPrefix + keySlot(id)],
     )) as (string | null)[];
     const kind = reply[0];
     if (kind === "scheduled" || kind === "running") {
@@ -391,8 +440,9 @@ export class Store {
 
   async shardStats(shard: number): Promise<ShardStats> {
     const keys = this.keys(shard);
-    const [dueCount, runningCount, deadCount, first, leaseToken, leaseTtlMs] = await Promise.all([
+    const [dueCount, coldCount, runningCount, deadCount, first, leaseToken, leaseTtlMs] = await Promise.all([
       this.redis.zcard(keys.due),
+      this.redis.get(keys.coldCount),
       this.redis.zcard(keys.run),
       this.redis.zcard(keys.dead),
       // The earliest real due time: parked tasks (paused names) sit beyond PARK_OFFSET.
@@ -402,7 +452,8 @@ export class Store {
     ]);
     return {
       shard,
-      dueCount,
+      dueCount: dueCount + Number(coldCount ?? 0),
+      coldCount: Number(coldCount ?? 0),
       runningCount,
       deadCount,
       nextDueScore: first[1] ?? null,
@@ -418,7 +469,9 @@ export class Store {
    * (due time for scheduled, visibility deadline for running, time of death
    * for dead). At most `budget` index entries are examined, so a page may
    * come back short (even empty) with a cursor to go on from; `next` is null
-   * once the shard's index is exhausted.
+   * once the shard's index is exhausted. Scheduled tasks in the cold tier
+   * follow the `due` index, in storage order (slot, then id): their cursor's
+   * score is COLD_CURSOR + slot.
    */
   async listPage(
     shard: number,
@@ -428,7 +481,11 @@ export class Store {
     budget: number,
     name: string | null,
     maxBytes = LIST_MAX_BYTES,
+    shardCount = 1,
   ): Promise<ListPage> {
+    if (state === "scheduled" && after?.score.startsWith(COLD_CURSOR)) {
+      return this.listColdPage(shard, shardCount, Number(after.score.slice(COLD_CURSOR.length)), after.id, limit, budget, name, maxBytes);
+    }
     const keys = this.keys(shard);
     const index = state === "scheduled" ? keys.due : state === "running" ? keys.run : keys.dead;
     const source = state === "dead" ? "done" : "hash";
@@ -443,7 +500,51 @@ export class Store {
       entries.push({ id: reply[i]!, score: reply[i + 1]!, record: reply[i + 2]!, lastError: reply[i + 3] ?? null });
     }
     const next = reply[0] ? { score: reply[0], id: reply[1]! } : null;
+    if (state !== "scheduled" || next !== null) return { entries, next };
+    // `due` is exhausted: go on with the cold tier, from the shard's first slot.
+    const bytes = entries.reduce((sum, entry) => sum + entry.record.length, 0);
+    if (entries.length >= limit || bytes >= maxBytes) return { entries, next: { score: `${COLD_CURSOR}${shard}`, id: "" } };
+    const cold = await this.listColdPage(shard, shardCount, shard, "", limit - entries.length, budget, name, maxBytes - bytes);
+    return { entries: [...entries, ...cold.entries], next: cold.next };
+  }
+
+  private async listColdPage(
+    shard: number,
+    shardCount: number,
+    slot: number,
+    afterId: string,
+    limit: number,
+    budget: number,
+    name: string | null,
+    maxBytes: number,
+  ): Promise<ListPage> {
+    const keys = this.keys(shard);
+    if (!Number.isInteger(slot) || slot < 0 || slot >= SLOT_COUNT || slot % shardCount !== shard) return { entries: [], next: null };
+    const specPrefix = name === null ? "" : `{"n":${JSON.stringify(name)},`;
+    // A cold list holds ~1/16384 of the cold tasks: examine a few slots per index entry of budget.
+    const slots = Math.max(1, Math.ceil(budget / 8));
+    const reply = (await this.run(
+      "listCold",
+      [keys.coldCount],
+      [keys.coldPrefix, shardCount, slot, afterId, limit, slots, specPrefix, Math.max(1, maxBytes)],
+    )) as (string | null)[];
+    const entries: ListEntry[] = [];
+    for (let i = 2; i < reply.length; i += 4) {
+      entries.push({ id: reply[i]!, score: reply[i + 1]!, record: reply[i + 2]!, lastError: null });
+    }
+    const next = reply[0] ? { score: `${COLD_CURSOR}${reply[0]}`, id: reply[1] ?? "" } : null;
     return { entries, next };
+  }
+
+  /**
+   * Moves the cold tasks of the given hash slots (of this shard) that are due
+   * before upToScore into `due` (see promote-4.lua); returns how many moved.
+   */
+  async promote(shard: number, token: string, slots: number[], upToScore: number): Promise<number | LeaseLost> {
+    if (slots.length === 0) return 0;
+    const keys = this.keys(shard);
+    const reply = await this.run("promote", [keys.due, keys.tasks, keys.coldCount, keys.lease], [token, keys.coldPrefix, upToScore, ...slots]);
+    return reply === LEASE_LOST ? LEASE_LOST : Number(reply);
   }
 
   /**
@@ -674,6 +775,13 @@ export class Store {
     const fn = (this.redis as unknown as Record<string, ScriptFn>)[commandName(script)]!;
     return fn.call(this.redis, ...keys, ...argv);
   }
+}
+
+/** Cold entries by slot as schedule-3.lua's ARGV[9]: slot, then its "\n"-joined entries, all "\0"-joined. */
+function coldGroups(cold: Map<number, string>): string {
+  const parts: string[] = [];
+  for (const [slot, entries] of cold) parts.push(String(slot), entries);
+  return parts.join("\0");
 }
 
 function existing(reply: string[]): ExistingOutcome {

@@ -110,7 +110,7 @@ describe("talking to a node", () => {
     const shards = await cli(["shards"]);
     expect(shards.code).toBe(0);
     const lines = shards.stdout.trim().split("\n");
-    expect(lines[0]).toMatch(/^SHARD\s+OWNER\s+EPOCH\s+DUE\s+IN FLIGHT\s+DEAD\s+NEXT DUE\s+FIRED\s+LATENESS P50\/P99$/);
+    expect(lines[0]).toMatch(/^SHARD\s+OWNER\s+EPOCH\s+DUE \(COLD\)\s+IN FLIGHT\s+DEAD\s+NEXT DUE\s+FIRED\s+LATENESS P50\/P99$/);
     expect(lines).toHaveLength(1 + node.shards);
     for (const line of lines.slice(1)) expect(line).toContain(node.nodeId);
     const json = JSON.parse((await cli(["shards", "--json"])).stdout);

@@ -9,6 +9,7 @@
   KEYS[5] progress HASH
   ARGV[1] id
   ARGV[2] done-key prefix (final records: lib/finals.lua)
+  ARGV[3] cold list of the id's hash slot (lib/cold.lua)
 
   Returns { "scheduled" | "running", record, last error or false, progress or false }
         | { "final", final json } | { "missing" }
@@ -21,6 +22,10 @@ if record then
     state = 'running'
   end
   return { state, record, redis.call('HGET', KEYS[4], id), redis.call('HGET', KEYS[5], id) }
+end
+local coldScore, coldSpec = cold_get(ARGV[3], id)
+if coldScore then
+  return { 'scheduled', cold_record(coldScore, coldSpec), false, false }
 end
 local final = finals_get(finals_slots(ARGV[2]), id)
 if final then

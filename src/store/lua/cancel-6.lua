@@ -2,17 +2,20 @@
   cancel: remove a task that has not been claimed; keep a "cancelled" final
   record for the retention. A task already running or finished is left alone
   and its state is reported instead. Needs no lease: it only touches `due`
-  entries, and claim takes them atomically, so the two cannot both win.
+  entries and cold lists, and claim and promote take those atomically, so the
+  two cannot both win.
 
   KEYS[1] due ZSET
   KEYS[2] tasks HASH
   KEYS[3] run ZSET
   KEYS[4] err HASH
   KEYS[5] progress HASH
+  KEYS[6] cold count STRING
   ARGV[1] id
   ARGV[2] done-key prefix (final records: lib/finals.lua)
   ARGV[3] now ms
   ARGV[4] retention ms of the final record
+  ARGV[5] cold list of the id's hash slot (lib/cold.lua)
 
   Returns { "cancelled", final json } | { "running", record } |
           { "final", final json } | { "missing" }
@@ -33,6 +36,13 @@ if redis.call('ZSCORE', KEYS[1], id) then
   redis.call('HDEL', KEYS[2], id)
   redis.call('HDEL', KEYS[4], id)
   redis.call('HDEL', KEYS[5], id)
+  finals_put(ARGV[2], { [finals_expiry(tonumber(ARGV[3]), tonumber(ARGV[4]))] = { id, final } })
+  return { 'cancelled', final }
+end
+local coldScore, coldSpec = cold_remove(ARGV[5], KEYS[6], id)
+if coldScore then
+  local final = '{"state":"cancelled","attempt":0,"dueAt":' .. string.match(coldScore, '^%d+') ..
+    ',"finishedAt":' .. ARGV[3] .. ',"spec":' .. coldSpec .. '}'
   finals_put(ARGV[2], { [finals_expiry(tonumber(ARGV[3]), tonumber(ARGV[4]))] = { id, final } })
   return { 'cancelled', final }
 end
