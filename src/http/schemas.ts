@@ -201,7 +201,7 @@ export const ShardInfoSchema = z
     coldCount: z.number().openapi({ description: "of those, how many wait in the cold tier (due beyond TICKWHEEL_COLD_AFTER_MS when scheduled)" }),
     inFlight: z.number(),
     dead: z.number(),
-    nextDueAt: z.number().nullable(),
+    nextDueAt: z.number().nullable().openapi({ description: "earliest due time in the shard's due index (cold tasks, due beyond the cold horizon, are not looked at)" }),
     windowSize: z.number().nullable(),
     fired: z.number().nullable(),
     latenessP50Ms: z.number().nullable(),

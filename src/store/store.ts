@@ -128,6 +128,8 @@ export type ParkOutcome = "parked" | "requeued" | "stale" | "lease";
  * 2^49, where a double still holds the 1/16 priority fraction exactly.
  */
 export const PARK_OFFSET = 2 ** 48;
+/** Slots one list-cold script call examines (an empty one costs a key lookup). */
+const COLD_LIST_SLOTS = 1024;
 /** Cursor score prefix of a listing inside the cold tier: "cold:<hash slot>". */
 export const COLD_CURSOR = "cold:";
 /** Record bytes one list call may read (args can be 1 MiB each: bounds the script and the reply). */
@@ -484,7 +486,7 @@ export class Store {
     shardCount = 1,
   ): Promise<ListPage> {
     if (state === "scheduled" && after?.score.startsWith(COLD_CURSOR)) {
-      return this.listColdPage(shard, shardCount, Number(after.score.slice(COLD_CURSOR.length)), after.id, limit, budget, name, maxBytes);
+      return this.listColdPage(shard, shardCount, Number(after.score.slice(COLD_CURSOR.length)), after.id, limit, name, maxBytes);
     }
     const keys = this.keys(shard);
     const index = state === "scheduled" ? keys.due : state === "running" ? keys.run : keys.dead;
@@ -504,37 +506,46 @@ export class Store {
     // `due` is exhausted: go on with the cold tier, from the shard's first slot.
     const bytes = entries.reduce((sum, entry) => sum + entry.record.length, 0);
     if (entries.length >= limit || bytes >= maxBytes) return { entries, next: { score: `${COLD_CURSOR}${shard}`, id: "" } };
-    const cold = await this.listColdPage(shard, shardCount, shard, "", limit - entries.length, budget, name, maxBytes - bytes);
+    const cold = await this.listColdPage(shard, shardCount, shard, "", limit - entries.length, name, maxBytes - bytes);
     return { entries: [...entries, ...cold.entries], next: cold.next };
   }
 
+  /**
+   * Cold tasks of a shard from a (slot, id) cursor. Calls go on, each bounded
+   * (COLD_LIST_SLOTS slots), until the page is full, the bytes are spent or
+   * the shard's slots are exhausted: most slots are empty, and stopping after
+   * each call would hand the caller page after empty page.
+   */
   private async listColdPage(
     shard: number,
     shardCount: number,
     slot: number,
     afterId: string,
     limit: number,
-    budget: number,
     name: string | null,
     maxBytes: number,
   ): Promise<ListPage> {
     const keys = this.keys(shard);
     if (!Number.isInteger(slot) || slot < 0 || slot >= SLOT_COUNT || slot % shardCount !== shard) return { entries: [], next: null };
     const specPrefix = name === null ? "" : `{"n":${JSON.stringify(name)},`;
-    // A cold list holds ~1/16384 of the cold tasks: examine a few slots per index entry of budget.
-    const slots = Math.max(1, Math.ceil(budget / 8));
-    const reply = (await this.run(
-      "listCold",
-      [keys.coldCount],
-      [keys.coldPrefix, shardCount, slot, afterId, limit, slots, specPrefix, Math.max(1, maxBytes)],
-    )) as (string | null)[];
     const entries: ListEntry[] = [];
-    for (let i = 2; i < reply.length; i += 4) {
-      entries.push({ id: reply[i]!, score: reply[i + 1]!, record: reply[i + 2]!, lastError: null });
+    let bytes = 0;
+    let next: { score: string; id: string } | null = { score: `${COLD_CURSOR}${slot}`, id: afterId };
+    while (next && entries.length < limit && bytes < maxBytes) {
+      const reply = (await this.run(
+        "listCold",
+        [keys.coldCount],
+        [keys.coldPrefix, shardCount, next.score.slice(COLD_CURSOR.length), next.id, limit - entries.length, COLD_LIST_SLOTS, specPrefix, maxBytes - bytes],
+      )) as (string | null)[];
+      for (let i = 2; i < reply.length; i += 4) {
+        entries.push({ id: reply[i]!, score: reply[i + 1]!, record: reply[i + 2]!, lastError: null });
+        bytes += reply[i + 2]!.length;
+      }
+      next = reply[0] ? { score: `${COLD_CURSOR}${reply[0]}`, id: reply[1] ?? "" } : null;
     }
-    const next = reply[0] ? { score: `${COLD_CURSOR}${reply[0]}`, id: reply[1] ?? "" } : null;
     return { entries, next };
   }
+
 
   /**
    * Moves the cold tasks of the given hash slots (of this shard) that are due

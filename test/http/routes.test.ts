@@ -283,8 +283,10 @@ async function collect(query: string, limit: number, startCursor: string | null 
 
 describe("listing", () => {
   beforeAll(async () => {
+    // Far-future tasks (cold tier) and, for the order, some due within the cold horizon (`due`).
     const tasks = Array.from({ length: 37 }, (_, i) => ({ id: `list-${String(i).padStart(2, "0")}`, name: i % 3 === 0 ? "list.alpha" : "list.beta", delay: `${100 + i}d` }));
-    expect((await req("POST", "/v1/tasks/batch", { tasks })).body.created).toBe(37);
+    const near = Array.from({ length: 20 }, (_, i) => ({ id: `near-${String(i).padStart(2, "0")}`, name: "list.near", delay: `${600 + ((i * 7) % 20)}s` }));
+    expect((await req("POST", "/v1/tasks/batch", { tasks: [...tasks, ...near] })).body.created).toBe(57);
   });
 
   test("by name: every task of that name exactly once across pages, nothing else", async () => {
@@ -296,14 +298,20 @@ describe("listing", () => {
     expect(new Set(beta.map((t) => t.id)).size).toBe(24);
   });
 
-  test("by state: pages cover the whole due set once, shard by shard in due order", async () => {
-    const all = await collect("state=scheduled", 500);
+  test("by state: pages cover the whole scheduled set once, shard by shard; tasks in due in due order, then the cold ones", async () => {
+    const all = await collect("state=scheduled", 100);
     const ids = all.map((t) => t.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.filter((id) => id.startsWith("list-"))).toHaveLength(37);
+    expect(ids.filter((id) => id.startsWith("near-"))).toHaveLength(20);
     for (let i = 1; i < all.length; i++) {
-      if (all[i].shard === all[i - 1].shard) expect(all[i].dueAt).toBeGreaterThanOrEqual(all[i - 1].dueAt);
-      else expect(all[i].shard).toBeGreaterThan(all[i - 1].shard);
+      if (all[i].shard !== all[i - 1].shard) {
+        expect(all[i].shard).toBeGreaterThan(all[i - 1].shard);
+        continue;
+      }
+      // Within a shard: no near task after a far (cold) one, and near tasks in due order.
+      expect(all[i - 1].id.startsWith("list-") && all[i].id.startsWith("near-")).toBe(false);
+      if (all[i].id.startsWith("near-")) expect(all[i].dueAt).toBeGreaterThanOrEqual(all[i - 1].dueAt);
     }
   });
 
