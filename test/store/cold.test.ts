@@ -89,6 +89,33 @@ test("cancel and reschedule a cold task; a reschedule within the horizon moves i
   await store.quit();
 });
 
+test("tasks of one slot share list elements; removing the first, a middle or the last entry keeps the others", async () => {
+  const { store, prefix } = await freshStore();
+  const keys = shardKeys(prefix, 0);
+  const now = Date.now();
+  // One hash tag: one slot, so one call puts all five in one list element.
+  const ids = ["{s}a", "{s}b", "{s}c", "{s}d", "{s}e"];
+  const outcomes = await store.schedule(0, ids.map((id, i) => ({ ...item(id, now + 5 * HOUR + i), fresh: true })), 0, now + HOUR);
+  expect(outcomes.every((o) => o.kind === "created")).toBe(true);
+  const listKey = keys.coldPrefix + keySlot("{s}a");
+  expect(await redisCommand(redis.port, ["LLEN", listKey])).toBe(1);
+  for (const id of ["{s}a", "{s}c", "{s}e"]) expect((await store.cancel(0, id, now, 60_000)).kind).toBe("cancelled");
+  for (const [i, id] of ids.entries()) {
+    const outcome = await store.inspect(0, id);
+    if (i % 2 === 0) {
+      expect(outcome.kind).toBe("final");
+    } else {
+      expect(outcome.kind).toBe("scheduled");
+      expect(decodeRecord((outcome as { record: string }).record)).toMatchObject({ dueMs: now + 5 * HOUR + i });
+    }
+  }
+  expect(String(await redisCommand(redis.port, ["GET", keys.coldCount]))).toBe("2");
+  expect((await store.cancel(0, "{s}b", now, 60_000)).kind).toBe("cancelled");
+  expect((await store.cancel(0, "{s}d", now, 60_000)).kind).toBe("cancelled");
+  expect(await redisCommand(redis.port, ["EXISTS", listKey])).toBe(0);
+  await store.quit();
+});
+
 test("promote moves what falls due within the horizon, keeps the rest, and is fenced", async () => {
   const { store, prefix } = await freshStore();
   const keys = shardKeys(prefix, 0);

@@ -31,9 +31,11 @@ while slot < 16384 and examined < budget do
   if #stored > 0 then
     local entries = {}
     for i = 1, #stored do
-      local id, score, spec = cold_parse(stored[i])
-      if id > afterId and (specPrefix == '' or string.sub(spec, 1, #specPrefix) == specPrefix) then
-        entries[#entries + 1] = { id, score, spec }
+      for entry in string.gmatch(stored[i], '[^\n]+') do
+        local id, score, spec = cold_parse(entry)
+        if id > afterId and (specPrefix == '' or string.sub(spec, 1, #specPrefix) == specPrefix) then
+          entries[#entries + 1] = { id, score, spec }
+        end
       end
     end
     table.sort(entries, function(a, b) return a[1] < b[1] end)

@@ -30,29 +30,33 @@ local function flush()
 end
 for i = 4, #ARGV do
   local key = ARGV[2] .. ARGV[i]
-  local entries = redis.call('LRANGE', key, 0, -1)
+  local elements = redis.call('LRANGE', key, 0, -1)
   local kept = {}
-  for j = 1, #entries do
-    local id, score, spec = cold_parse(entries[j])
-    if tonumber(score) < upTo then
-      fields[#fields + 1] = id
-      fields[#fields + 1] = cold_record(score, spec)
-      members[#members + 1] = score
-      members[#members + 1] = id
-      moved = moved + 1
-      -- unpack takes a few thousand values at most.
-      if #fields >= 2000 then
-        flush()
+  local changed = false
+  for j = 1, #elements do
+    for entry in string.gmatch(elements[j], '[^\n]+') do
+      local id, score, spec = cold_parse(entry)
+      if tonumber(score) < upTo then
+        fields[#fields + 1] = id
+        fields[#fields + 1] = cold_record(score, spec)
+        members[#members + 1] = score
+        members[#members + 1] = id
+        moved = moved + 1
+        changed = true
+        -- unpack takes a few thousand values at most.
+        if #fields >= 2000 then
+          flush()
+        end
+      else
+        kept[#kept + 1] = entry
       end
-    else
-      kept[#kept + 1] = entries[j]
     end
   end
-  -- The list is rewritten only if something moved.
-  if #kept < #entries then
+  -- The list is rewritten only if something moved, as elements of up to 64 entries.
+  if changed then
     redis.call('DEL', key)
-    for j = 1, #kept, 1000 do
-      redis.call('RPUSH', key, unpack(kept, j, math.min(#kept, j + 999)))
+    for j = 1, #kept, 64 do
+      redis.call('RPUSH', key, table.concat(kept, '\n', j, math.min(#kept, j + 63)))
     end
   end
 end

@@ -43,7 +43,7 @@ if coldScore then
   local score = ARGV[3] .. (string.match(coldScore, '(%.%d+)$') or '')
   local record = cold_record(score, coldSpec)
   if ARGV[8] ~= '' and tonumber(score) >= tonumber(ARGV[8]) then
-    cold_append(ARGV[7], { id .. '\t' .. score .. '\t' .. coldSpec })
+    cold_append(ARGV[7], id .. '\t' .. score .. '\t' .. coldSpec)
     redis.call('INCR', KEYS[4])
   else
     redis.call('HSET', KEYS[2], id, record)

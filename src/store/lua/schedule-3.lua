@@ -27,8 +27,8 @@
   ARGV[9]  fresh far-future tasks the caller sorted out already (only with
            ARGV[6] "1"): per hash slot, the slot and its entries
            ("<id>\t<score>\t<spec>", lib/cold.lua) joined by "\n", all
-           joined by "\0"; "" for none. They need no check, so they are only
-           pushed here, not taken apart.
+           joined by "\0"; "" for none. They need no check, so each slot's
+           entries are pushed as they are, one list element.
   ARGV[10] how many tasks ARGV[9] holds
 
   Publishes at most one wake hint per call: the lines "id|score" of every
@@ -138,17 +138,13 @@ if #fields > 0 then
   redis.call('ZADD', KEYS[1], unpack(members))
 end
 for _, slot in ipairs(coldSlots) do
-  cold_append(coldPrefix .. slot, coldEntries[slot])
+  cold_append(coldPrefix .. slot, table.concat(coldEntries[slot], '\n'))
 end
 if ARGV[9] ~= '' then
   packed, from = ARGV[9], 1
   while from <= #packed do
     local key = coldPrefix .. field()
-    local entries = {}
-    for entry in string.gmatch(field(), '[^\n]+') do
-      entries[#entries + 1] = entry
-    end
-    cold_append(key, entries)
+    cold_append(key, field())
   end
   coldCount = coldCount + tonumber(ARGV[10])
 end

@@ -5,11 +5,14 @@
   A task due later than the cold horizon (TICKWHEEL_COLD_AFTER_MS from when it
   was scheduled) is not put in `due` and `tasks`: a skiplist entry and a hash
   field cost ~280 bytes of Redis per task whatever its size. It is pushed onto
-  the cold LIST of its hash slot, <cold prefix><slot>, as one element
+  the cold LIST of its hash slot, <cold prefix><slot>, as an entry
   "<id>\t<score>\t<spec json>" (ids are printable ASCII without space;
-  compact JSON has no raw tab). Redis packs list elements into listpacks, so
-  a cold task costs its bytes and a few more: ~115 bytes for small args
-  against ~290 in `due` and `tasks` (BENCHMARKS.md). The shard's owner moves
+  compact JSON has no raw tab or newline). A list element holds one or more
+  entries joined by "\n": the tasks one schedule call adds to a slot go in
+  as one element, so the script pushes them without taking them apart.
+  Redis packs list elements into listpacks, so a cold task costs its bytes
+  and a few more: ~115 bytes for small args against ~290 in `due` and
+  `tasks` (BENCHMARKS.md). The shard's owner moves
   entries into `due` and `tasks` (promote-4.lua) once they come within the
   horizon, visiting every list of the shard a few times per horizon, so the
   wheel and the claim never see the cold tier. A cold task is always attempt
@@ -37,15 +40,24 @@ local function cold_record(score, spec)
   return '0:' .. score .. '\n' .. spec
 end
 
--- The entry, score and spec of a cold task, or nil.
+-- Where id's entry is: the list index (0-based) and text of its element,
+-- the entry's first and last position in it, and its score and spec; or nil.
 local function cold_find(key, id)
   local prefix = id .. '\t'
-  local entries = redis.call('LRANGE', key, 0, -1)
-  for i = 1, #entries do
-    -- Only an entry that starts with "<id>\t" matches: tabs occur nowhere else but after the score.
-    if string.find(entries[i], prefix, 1, true) == 1 then
-      local _, score, spec = cold_parse(entries[i])
-      return entries[i], score, spec
+  local elements = redis.call('LRANGE', key, 0, -1)
+  for i = 1, #elements do
+    local element = elements[i]
+    local at = string.find(element, prefix, 1, true)
+    while at do
+      -- An entry starts the element or follows a "\n"; "<id>\t" anywhere else is the end of a
+      -- longer id or of a score.
+      if at == 1 or string.byte(element, at - 1) == 10 then
+        local stop = string.find(element, '\n', at, true)
+        stop = stop and stop - 1 or #element
+        local _, score, spec = cold_parse(string.sub(element, at, stop))
+        return i - 1, element, at, stop, score, spec
+      end
+      at = string.find(element, prefix, at + 1, true)
     end
   end
   return nil
@@ -53,22 +65,34 @@ end
 
 -- The score and spec of a cold task, or nil.
 local function cold_get(key, id)
-  local entry, score, spec = cold_find(key, id)
+  local index, element, first, last, score, spec = cold_find(key, id)
   return score, spec
 end
 
 -- Removes a cold task; returns its score and spec, or nil if it is not there.
 local function cold_remove(key, countKey, id)
-  local entry, score, spec = cold_find(key, id)
-  if not entry then
+  local index, element, first, last, score, spec = cold_find(key, id)
+  if not index then
     return nil
   end
-  redis.call('LREM', key, 1, entry)
+  -- The entry goes with the "\n" that joins it to the next entry, or else to the previous one.
+  local rest
+  if last < #element then
+    rest = string.sub(element, 1, first - 1) .. string.sub(element, last + 2)
+  else
+    rest = string.sub(element, 1, math.max(0, first - 2))
+  end
+  if rest == '' then
+    -- No two elements are equal (each holds distinct ids), so this removes exactly this one.
+    redis.call('LREM', key, 1, element)
+  else
+    redis.call('LSET', key, index, rest)
+  end
   redis.call('DECR', countKey)
   return score, spec
 end
 
--- Pushes entries (an array of "<id>\t<score>\t<spec>", at most a few thousand).
+-- Pushes entries ("\n"-joined "<id>\t<score>\t<spec>") as one element.
 local function cold_append(key, entries)
-  redis.call('RPUSH', key, unpack(entries))
+  redis.call('RPUSH', key, entries)
 end
