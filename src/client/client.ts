@@ -248,7 +248,7 @@ export class Client {
         }
       }
       for (const [shard, group] of byShard) {
-        const items = group.map(({ task }) => ({ id: task.id, score: task.score, record: task.record, fresh: task.generatedId }));
+        const items = group.map(({ task }) => ({ id: task.id, score: task.score, record: task.record, fresh: task.generatedId, slot: task.slot }));
         calls.push(
           this.store.schedule(shard, items, horizon, coldFrom(nowMs, coldAfterMs)).then((outcomes) => {
             for (let i = 0; i < group.length; i++) {

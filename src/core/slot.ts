@@ -50,8 +50,13 @@ const CRC16_TABLE = (() => {
 
 /** Shard that owns a task: its hash slot modulo the shard count (1..16384). */
 export function shardOf(taskId: string, shardCount: number): number {
+  return shardOfSlot(keySlot(taskId), shardCount);
+}
+
+/** Shard that owns a hash slot (for a caller that needs the slot too). */
+export function shardOfSlot(slot: number, shardCount: number): number {
   if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > SLOT_COUNT) {
     throw new RangeError(`shardCount must be an integer in 1..${SLOT_COUNT}, got ${shardCount}`);
   }
-  return keySlot(taskId) % shardCount;
+  return slot % shardCount;
 }

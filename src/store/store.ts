@@ -30,6 +30,8 @@ export interface ScheduleItem {
    * nothing can exist under it: the script skips the idempotency lookups.
    */
   fresh?: boolean;
+  /** keySlot(id), when the caller has it already. */
+  slot?: number;
 }
 
 export type ScheduleOutcome =
@@ -234,7 +236,7 @@ export class Store {
       let coldTasks = 0;
       for (let i = start; i < end; i++) {
         const item = items[i]!;
-        const slot = keySlot(item.id);
+        const slot = item.slot ?? keySlot(item.id);
         if (fresh && coldFromScore !== null && Number(item.score) >= coldFromScore) {
           const entry = `${item.id}\t${item.score}\t${item.record.slice(item.record.indexOf("\n") + 1)}`;
           const list = cold.get(slot);

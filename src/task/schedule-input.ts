@@ -3,7 +3,7 @@
  * the exact record the store writes: id, shard, due time, score, spec. Every
  * rule about valid input lives here once, and each violation names its field.
  */
-import { shardOf } from "../core/slot.ts";
+import { keySlot, shardOfSlot } from "../core/slot.ts";
 import { parseDuration, parseInstant } from "../core/duration.ts";
 import { newTaskId } from "../core/ids.ts";
 import { invalid, TickwheelError } from "./errors.ts";
@@ -41,6 +41,8 @@ export interface ResolvedTask {
   id: string;
   /** The id was generated here (no id given): no task can exist under it yet. */
   generatedId: boolean;
+  /** Its Redis Cluster hash slot (the shard is this modulo the shard count). */
+  slot: number;
   shard: number;
   dueMs: number;
   score: string;
@@ -115,11 +117,13 @@ export function resolveTask(
     createdAt: context.nowMs,
   };
   const specJson = encodeSpecWithArgs(spec, argsJson);
+  const slot = keySlot(id);
   const score = dueScore(dueMs, priority);
   return {
     id,
     generatedId: options.id === undefined,
-    shard: shardOf(id, context.shardCount),
+    slot,
+    shard: shardOfSlot(slot, context.shardCount),
     dueMs,
     score,
     spec,
