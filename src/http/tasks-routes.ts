@@ -66,7 +66,8 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: TasksRoutesDeps): voi
     path: "/v1/tasks",
     summary: "List tasks by state, optionally of one name, a page at a time",
     description:
-      "Pages go shard by shard, each in index order (due time, visibility deadline, or time of death). " +
+      "Pages go shard by shard, each in index order (due time, visibility deadline, or time of death); " +
+      "scheduled tasks waiting in the cold tier (due beyond TICKWHEEL_COLD_AFTER_MS when scheduled) follow a shard's others, in storage order. " +
       "A page may hold fewer than `limit` tasks and still have a `nextCursor`: each request examines a bounded number of entries.",
     request: { query: ListQuery },
     responses: { 200: json(ListResult, "one page"), 400: json(ErrorResponse, "invalid query (error.field names it)"), ...commonErrors },
