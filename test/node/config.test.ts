@@ -1,0 +1,40 @@
+// The cold horizon setting: default, off, and refused values that would let the wheel reach a task
+// before the promoter moved it out of the cold tier.
+import { describe, expect, test } from "bun:test";
+import { ConfigError, loadConfig } from "../../src/config/config.ts";
+import { DEFAULT_COLD_AFTER_MS } from "../../src/task/model.ts";
+
+const base = { REDIS_URL: "redis://127.0.0.1:6379" };
+
+function refusal(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig({ ...base, ...env });
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`accepted ${JSON.stringify(env)}`);
+}
+
+describe("TICKWHEEL_COLD_AFTER_MS", () => {
+  test("defaults to 15 minutes; 0 turns the cold tier off", () => {
+    expect(loadConfig(base).coldAfterMs).toBe(DEFAULT_COLD_AFTER_MS);
+    expect(DEFAULT_COLD_AFTER_MS).toBe(900_000);
+    expect(loadConfig({ ...base, TICKWHEEL_COLD_AFTER_MS: "0" }).coldAfterMs).toBe(0);
+    expect(loadConfig({ ...base, TICKWHEEL_COLD_AFTER_MS: "6000" }).coldAfterMs).toBe(6000);
+  });
+
+  test("below 3 x the look-ahead is refused with the variable and what it expected", () => {
+    const error = refusal({ TICKWHEEL_COLD_AFTER_MS: "5000" });
+    expect(error.env).toBe("TICKWHEEL_COLD_AFTER_MS");
+    expect(error.message).toContain("expected 0 (no cold tier) or at least 6000");
+    expect(error.message).toContain("got 5000");
+    // A shorter look-ahead allows a shorter horizon, never under 3 s.
+    expect(loadConfig({ ...base, TICKWHEEL_LOOKAHEAD_MS: "1000", TICKWHEEL_COLD_AFTER_MS: "3000" }).coldAfterMs).toBe(3000);
+    expect(refusal({ TICKWHEEL_LOOKAHEAD_MS: "100", TICKWHEEL_COLD_AFTER_MS: "2000" }).message).toContain("at least 3000");
+  });
+
+  test("not a number is refused", () => {
+    expect(refusal({ TICKWHEEL_COLD_AFTER_MS: "soon" }).message).toContain("expected an integer");
+  });
+});
