@@ -130,6 +130,36 @@ describe("on a 3-master Redis Cluster", () => {
     expect(await stateOf(cancelled.id)).toBe("cancelled");
   });
 
+  test("far-future tasks in the cold tier: stored, read, listed, cancelled, promoted, and rescheduled into due to run", async () => {
+    const runAt = Date.now() + 7 * 86_400_000;
+    const scheduled = await client.scheduleMany(Array.from({ length: 30 }, (_, i) => ({ task: okTask, args: { n: i }, options: { runAt: runAt + i } })));
+    const ids = scheduled.map((s) => {
+      if (s instanceof Error) throw s;
+      return s.id;
+    });
+    const coldTotal = async () => (await nodes[0]!.shardInfo()).reduce((n, s) => n + s.coldCount, 0);
+    expect(await coldTotal()).toBe(30);
+    expect(await client.get(ids[0]!)).toMatchObject({ state: "scheduled", dueAt: runAt, args: { n: 0 } });
+    const listed = await client.list({ state: "scheduled", name: "cl.ok", limit: 500 });
+    expect(ids.every((id) => listed.tasks.some((t) => t.id === id))).toBe(true);
+    expect((await client.cancel(ids[1]!)).cancelled).toBe(true);
+    expect(await stateOf(ids[1]!)).toBe("cancelled");
+    // The owner's promotion moves it into its shard's due ZSET (on that shard's master).
+    const shard = scheduled[2] as { shard: number };
+    const owner = nodes.find((node) => node.actor(shard.shard))!;
+    const token = owner.actor(shard.shard)!.leaseToken;
+    expect(await owner.store.promote(shard.shard, token, [keySlot(ids[2]!)], runAt + 1_000)).toBeGreaterThanOrEqual(1);
+    expect(await client.get(ids[2]!)).toMatchObject({ state: "scheduled", dueAt: runAt + 2 });
+    // Rescheduled to a second from now: out of the cold tier, into due, and it runs.
+    const soon = Date.now() + 1_000;
+    expect((await client.reschedule(ids[3]!, { runAt: soon })).rescheduled).toBe(true);
+    await waitFor(async () => (await stateOf(ids[3]!)) === "succeeded", { timeoutMs: 5_000, message: "the rescheduled cold task to run" });
+    expect(starts.get(ids[3]!)![0]!.at).toBeGreaterThanOrEqual(soon);
+    expect(await coldTotal()).toBeLessThanOrEqual(27);
+    for (const id of ids) await client.cancel(id);
+    expect(await coldTotal()).toBe(0);
+  });
+
   test("a throwing handler is retried with backoff and ends dead after maxAttempts", async () => {
     const { id } = await client.schedule(failTask, {}, { delay: 10, maxAttempts: 3, backoff: { baseMs: 100, maxMs: 200 } });
     await waitFor(async () => (await stateOf(id)) === "dead", { timeoutMs: 8000, message: "task to be dead" });
