@@ -26,6 +26,8 @@ export interface ColdPromoterOptions {
   log: Logger;
   /** The cold horizon: tasks due within it belong in `due`. */
   coldAfterMs: number;
+  /** Move every cold task, due or not: the cold tier was turned off and is being emptied. */
+  promoteAll?: boolean;
   /** Pause between steps of the regular sweep. */
   stepMs?: number;
   onLeaseLost: (shard: number, leaseToken: string) => void;
@@ -96,7 +98,8 @@ export class ColdPromoter {
     const batch = this.slots.slice(this.next, this.next + size);
     let moved: number | typeof LEASE_LOST;
     try {
-      moved = await this.options.store.promote(this.options.shard, this.options.leaseToken, batch, this.now() + this.options.coldAfterMs);
+      const upTo = this.options.promoteAll ? Number.MAX_SAFE_INTEGER : this.now() + this.options.coldAfterMs;
+      moved = await this.options.store.promote(this.options.shard, this.options.leaseToken, batch, upTo);
     } catch (error) {
       this.options.log.warn({ shard: this.options.shard, err: String(error) }, "cold promotion failed; retrying");
       return this.schedule(RETRY_MS);

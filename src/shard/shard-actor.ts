@@ -29,7 +29,7 @@
 import { TimerWheel, type WheelClock } from "../core/timer-wheel.ts";
 import { sharedClock } from "../core/coalescing-clock.ts";
 import { LatencyRecorder } from "../core/latency-histogram.ts";
-import { scoreAfter } from "../task/model.ts";
+import { DEFAULT_COLD_AFTER_MS, scoreAfter } from "../task/model.ts";
 import { LEASE_LOST, type ClaimedTask, type Store } from "../store/store.ts";
 import { jobFromClaim, type Job } from "../pool/job.ts";
 import type { WorkerPool } from "../pool/worker-pool.ts";
@@ -70,8 +70,9 @@ export interface ShardActorOptions {
    */
   leaseValid?: () => boolean;
   /**
-   * The cold tier: with a horizon above 0, a ColdPromoter runs beside the
-   * actor while it owns the shard and moves cold tasks into `due` in time.
+   * The cold tier: a ColdPromoter runs beside the actor while it owns the
+   * shard and moves cold tasks into `due` in time (all of them when the
+   * horizon is 0, the cold tier turned off).
    */
   cold?: { shardCount: number; coldAfterMs: number };
   clock?: WheelClock;
@@ -254,14 +255,17 @@ export class ShardActor {
     }
     this.reapTimer = this.clock.setTimer(() => this.post({ type: "reap" }), this.options.refillOffsetMs);
     const cold = this.options.cold;
-    if (cold && cold.coldAfterMs > 0) {
+    if (cold) {
+      // With the cold tier turned off (0) the promoter still runs, at the default pace, and moves
+      // whatever an earlier setting left there into `due`.
       this.promoter = new ColdPromoter({
         shard: this.shard,
         shardCount: cold.shardCount,
         leaseToken: this.leaseToken,
         store: this.options.store,
         log: this.options.log,
-        coldAfterMs: cold.coldAfterMs,
+        coldAfterMs: cold.coldAfterMs > 0 ? cold.coldAfterMs : DEFAULT_COLD_AFTER_MS,
+        promoteAll: cold.coldAfterMs === 0,
         onLeaseLost: this.options.onLeaseLost,
         leaseValid: this.options.leaseValid,
       });

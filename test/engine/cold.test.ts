@@ -90,3 +90,29 @@ test("cold tasks that fell due while no node ran are promoted and run once a nod
   for (const id of ids) expect(starts.get(id)!.length).toBe(1);
   expect(await coldCount(node)).toBe(0);
 });
+
+test("a node with the cold tier turned off (0) moves what waits there into due", async () => {
+  for (const node of nodes.splice(0)) await node.stop();
+  const offPrefix = randomPrefix("coldoff");
+  const coldNode = await startInProcessNode({ redisUrl: redis.url, prefix: offPrefix, env: ENV });
+  const offClient = new Client({ redisUrl: redis.url, prefix: offPrefix });
+  const runAt = Date.now() + 3_600_000;
+  const results = await offClient.scheduleMany(Array.from({ length: 20 }, (_, i) => ({ task: coldTask, args: { i }, options: { runAt: runAt + i } })));
+  expect(await coldCount(coldNode)).toBe(20);
+  await coldNode.stop();
+
+  const offNode = await startInProcessNode({ redisUrl: redis.url, prefix: offPrefix, env: { ...ENV, TICKWHEEL_COLD_AFTER_MS: "0" } });
+  nodes.push(offNode);
+  await waitFor(async () => (await coldCount(offNode)) === 0, { timeoutMs: 10_000, message: "the cold tier to be emptied" });
+  const shards = await Promise.all([0, 1, 2, 3].map((shard) => offNode.store.shardStats(shard)));
+  expect(shards.reduce((n, s) => n + s.dueCount, 0)).toBe(20);
+  for (const [i, result] of results.entries()) {
+    if (result instanceof Error) throw result;
+    expect(await offClient.get(result.id)).toMatchObject({ state: "scheduled", dueAt: runAt + i });
+  }
+  // A client that reads the new setting keeps later tasks out of the cold tier.
+  const later = new Client({ redisUrl: redis.url, prefix: offPrefix });
+  await later.schedule(coldTask, { i: 99 }, { delay: "2h" });
+  expect(await coldCount(offNode)).toBe(0);
+  await Promise.all([offClient.close(), later.close()]);
+});
