@@ -146,11 +146,12 @@ export interface BurstResult {
 }
 
 /**
- * BENCH_COMMANDSTATS=1 prints, for the burst window, Redis' time per command
- * (INFO commandstats). Scripts count their inner commands too, so "scripts
- * minus inner commands" is the time spent in Lua itself.
+ * With BENCH_DEBUG the burst case also sums up Redis' time per command for
+ * the window from T to the last completion (its stats are reset at T).
+ * Scripts count their inner commands too, so "scripts minus inner commands"
+ * is the time spent in Lua itself.
  */
-const COMMAND_STATS = process.env.BENCH_COMMANDSTATS === "1";
+const COMMAND_STATS = !!process.env.BENCH_DEBUG;
 
 async function commandTimes(port: number): Promise<string> {
   const usec = new Map<string, number>();
