@@ -32,17 +32,19 @@ import nodeLeave from "./lua/node-leave-2.lua" with { type: "text" };
 import nodeList from "./lua/node-list-2.lua" with { type: "text" };
 import finalsLib from "./lua/lib/finals.lua" with { type: "text" };
 import coldLib from "./lua/lib/cold.lua" with { type: "text" };
+import packedLib from "./lua/lib/packed.lua" with { type: "text" };
 
 export const SCRIPT_VERSION = 2;
 
-/** Scripts that read or write final records or cold tasks start with the shared functions. */
+/** Scripts that read or write final records or cold tasks, or take packed fields, start with the shared functions (lua/lib/). */
 const withFinals = (lua: string): string => `${finalsLib}\n${lua}`;
 const withCold = (lua: string): string => `${coldLib}\n${lua}`;
+const withPacked = (lua: string): string => `${packedLib}\n${lua}`;
 
 const sources = {
-  schedule: { lua: withCold(withFinals(schedule)), keys: 3 },
+  schedule: { lua: withPacked(withCold(withFinals(schedule))), keys: 3 },
   claim: { lua: claim, keys: 4 },
-  finish: { lua: withFinals(finish), keys: 6 },
+  finish: { lua: withPacked(withFinals(finish)), keys: 6 },
   retry: { lua: retry, keys: 5 },
   reap: { lua: reap, keys: 4 },
   extend: { lua: extend, keys: 2 },

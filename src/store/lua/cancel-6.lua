@@ -49,8 +49,4 @@ end
 if redis.call('ZSCORE', KEYS[3], id) then
   return { 'running', redis.call('HGET', KEYS[2], id) }
 end
-local final = finals_get(finals_slots(ARGV[2]), id)
-if final then
-  return { 'final', final }
-end
-return { 'missing' }
+return finals_reply(ARGV[2], id)

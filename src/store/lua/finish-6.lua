@@ -38,20 +38,7 @@ local count = tonumber(ARGV[5])
 if count < 1 then
   return ''
 end
-local packed = ARGV[6]
-local from = 1
-local function field()
-  local stop = string.find(packed, '\0', from, true)
-  local value
-  if stop then
-    value = string.sub(packed, from, stop - 1)
-    from = stop + 1
-  else
-    value = string.sub(packed, from)
-    from = #packed + 2
-  end
-  return value
-end
+local field = packed_reader(ARGV[6])
 local ids, attempts, states, finishedAts, ttls, extras = {}, {}, {}, {}, {}, {}
 for i = 1, count do
   ids[i] = field()

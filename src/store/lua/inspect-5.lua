@@ -27,8 +27,4 @@ local coldScore, coldSpec = cold_get(ARGV[3], id)
 if coldScore then
   return { 'scheduled', cold_record(coldScore, coldSpec), false, false }
 end
-local final = finals_get(finals_slots(ARGV[2]), id)
-if final then
-  return { 'final', final }
-end
-return { 'missing' }
+return finals_reply(ARGV[2], id)

@@ -54,8 +54,4 @@ if coldScore then
   end
   return { 'rescheduled', score, record }
 end
-local final = finals_get(finals_slots(ARGV[2]), id)
-if final then
-  return { 'final', final }
-end
-return { 'missing' }
+return finals_reply(ARGV[2], id)

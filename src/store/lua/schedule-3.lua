@@ -46,21 +46,8 @@ local coldFrom = ARGV[7] ~= '' and tonumber(ARGV[7]) or nil
 local coldPrefix = ARGV[8]
 local hints = {}
 local position = 0
-local packed = ARGV[5]
 local fresh = ARGV[6] == '1'
-local from = 1
-local function field()
-  local stop = string.find(packed, '\0', from, true)
-  local value
-  if stop then
-    value = string.sub(packed, from, stop - 1)
-    from = stop + 1
-  else
-    value = string.sub(packed, from)
-    from = #packed + 2
-  end
-  return value
-end
+local field, more = packed_reader(ARGV[5])
 -- Writes go out as one HSET and one ZADD per call (at most SCHEDULE_CHUNK
 -- tasks, well inside unpack's limit), and one RPUSH per cold list: a
 -- redis.call per task and command was most of this script's time.
@@ -89,7 +76,7 @@ local function add(id, slot, score, record)
 end
 if fresh then
   -- Ids the caller just generated cannot exist: no lookups, one pass.
-  while from <= #packed do
+  while more() do
     local id = field()
     local slot = field()
     local score = field()
@@ -97,7 +84,7 @@ if fresh then
   end
 else
   local entries, ids = {}, {}
-  while from <= #packed do
+  while more() do
     position = position + 1
     local id = field()
     local slot = field()
@@ -141,10 +128,10 @@ for _, slot in ipairs(coldSlots) do
   cold_append(coldPrefix .. slot, table.concat(coldEntries[slot], '\n'))
 end
 if ARGV[9] ~= '' then
-  packed, from = ARGV[9], 1
-  while from <= #packed do
-    local key = coldPrefix .. field()
-    cold_append(key, field())
+  local coldField, coldMore = packed_reader(ARGV[9])
+  while coldMore() do
+    local key = coldPrefix .. coldField()
+    cold_append(key, coldField())
   end
   coldCount = coldCount + tonumber(ARGV[10])
 end

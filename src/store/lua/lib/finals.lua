@@ -72,6 +72,15 @@ local function finals_get(slots, id)
   return false
 end
 
+-- The reply of a script that found nothing pending: { "final", json } or { "missing" }.
+local function finals_reply(prefix, id)
+  local final = finals_get(finals_slots(prefix), id)
+  if final then
+    return { 'final', final }
+  end
+  return { 'missing' }
+end
+
 -- Final records of many ids: a table position -> json of the ids found.
 local function finals_get_many(slots, ids)
   local found = {}
