@@ -102,7 +102,7 @@ export class NodeMetrics {
     });
     new Gauge({
       name: "tickwheel_shard_due",
-      help: "Tasks waiting in each shard's due set (read from Redis at scrape time)",
+      help: "Scheduled tasks of each shard, cold tier included (read from Redis at scrape time)",
       labelNames: ["shard"] as const,
       registers,
       async collect() {
