@@ -63,6 +63,7 @@ export class ColdPromoter {
   private catchingUp = true;
   private stopped = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private failing = false;
   /** Tasks moved into `due` so far (for /admin and tests). */
   promoted = 0;
   /** Full sweeps of the shard completed. */
@@ -101,9 +102,12 @@ export class ColdPromoter {
       const upTo = this.options.promoteAll ? Number.MAX_SAFE_INTEGER : this.now() + this.options.coldAfterMs;
       moved = await this.options.store.promote(this.options.shard, this.options.leaseToken, batch, upTo);
     } catch (error) {
-      this.options.log.warn({ shard: this.options.shard, err: String(error) }, "cold promotion failed; retrying");
+      // Once per outage, not once a second per shard.
+      if (!this.failing) this.options.log.warn({ shard: this.options.shard, err: String(error) }, "cold promotion failed; retrying every second");
+      this.failing = true;
       return this.schedule(RETRY_MS);
     }
+    this.failing = false;
     if (this.stopped) return;
     if (moved === LEASE_LOST) {
       this.stop();
