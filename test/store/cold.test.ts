@@ -148,6 +148,35 @@ test("promote moves what falls due within the horizon, keeps the rest, and is fe
   await store.quit();
 });
 
+test("promote takes due entries out of the middle of shared list elements and keeps the others intact", async () => {
+  const { store, prefix } = await freshStore();
+  const keys = shardKeys(prefix, 0);
+  const now = Date.now();
+  const lease = await store.leaseAcquire(0, "owner", 60_000);
+  if (!lease.acquired) throw new Error("lease not acquired");
+  // One slot (hash tag), three calls: three elements of 10 entries; odd ones due first.
+  const ids = Array.from({ length: 30 }, (_, i) => `{m}task-${i}`);
+  const dueOf = (i: number) => now + (i % 2 ? 2 : 5) * HOUR + i;
+  for (let call = 0; call < 3; call++) {
+    await store.schedule(0, ids.slice(call * 10, call * 10 + 10).map((id) => ({ ...item(id, dueOf(ids.indexOf(id))), fresh: true })), 0, now + HOUR);
+  }
+  const listKey = keys.coldPrefix + keySlot(ids[0]!);
+  expect(await redisCommand(redis.port, ["LLEN", listKey])).toBe(3);
+  expect(await store.promote(0, lease.token, [keySlot(ids[0]!)], now + 3 * HOUR)).toBe(15);
+  expect(Number(await redisCommand(redis.port, ["GET", keys.coldCount]))).toBe(15);
+  for (const [i, id] of ids.entries()) {
+    const outcome = await store.inspect(0, id);
+    expect(outcome.kind).toBe("scheduled");
+    expect(decodeRecord((outcome as { record: string }).record)).toMatchObject({ attempt: 0, dueMs: dueOf(i) });
+    const inDue = (await redisCommand(redis.port, ["ZSCORE", keys.due, id])) !== null;
+    expect(inDue).toBe(i % 2 === 1);
+  }
+  // The rest moves later, all of it.
+  expect(await store.promote(0, lease.token, [keySlot(ids[0]!)], now + 10 * HOUR)).toBe(15);
+  expect(await redisCommand(redis.port, ["EXISTS", listKey])).toBe(0);
+  await store.quit();
+});
+
 test("listing scheduled tasks goes on from due into the cold tier, page by page, with a name filter", async () => {
   const prefix = randomPrefix("coldlist");
   const client = new Client({ redisUrl: redis.url, prefix, shards: 4 });

@@ -31,32 +31,48 @@ end
 for i = 4, #ARGV do
   local key = ARGV[2] .. ARGV[i]
   local elements = redis.call('LRANGE', key, 0, -1)
+  -- Entries are "<id>\t<score>\t<spec>" joined by "\n" within an element. Most are not due:
+  -- for those only the score is cut out (no string per entry); what stays is kept as the
+  -- stretches of text between the promoted entries.
   local kept = {}
   local changed = false
   for j = 1, #elements do
-    for entry in string.gmatch(elements[j], '[^\n]+') do
-      local id, score, spec = cold_parse(entry)
+    local element = elements[j]
+    local from, keptFrom = 1, 1
+    local length = #element
+    while from <= length do
+      local tab1 = string.find(element, '\t', from, true)
+      local tab2 = string.find(element, '\t', tab1 + 1, true)
+      local stop = string.find(element, '\n', tab2 + 1, true) or (length + 1)
+      local score = string.sub(element, tab1 + 1, tab2 - 1)
       if tonumber(score) < upTo then
+        local id = string.sub(element, from, tab1 - 1)
         fields[#fields + 1] = id
-        fields[#fields + 1] = cold_record(score, spec)
+        fields[#fields + 1] = cold_record(score, string.sub(element, tab2 + 1, stop - 1))
         members[#members + 1] = score
         members[#members + 1] = id
         moved = moved + 1
         changed = true
+        if from > keptFrom then
+          kept[#kept + 1] = string.sub(element, keptFrom, from - 2)
+        end
+        keptFrom = stop + 1
         -- unpack takes a few thousand values at most.
         if #fields >= 2000 then
           flush()
         end
-      else
-        kept[#kept + 1] = entry
       end
+      from = stop + 1
+    end
+    if keptFrom <= length then
+      kept[#kept + 1] = keptFrom == 1 and element or string.sub(element, keptFrom)
     end
   end
-  -- The list is rewritten only if something moved, as elements of up to 64 entries.
+  -- The list is rewritten only if something moved, its kept stretches as elements.
   if changed then
     redis.call('DEL', key)
-    for j = 1, #kept, 64 do
-      redis.call('RPUSH', key, table.concat(kept, '\n', j, math.min(#kept, j + 63)))
+    for j = 1, #kept, 1000 do
+      redis.call('RPUSH', key, unpack(kept, j, math.min(#kept, j + 999)))
     end
   end
 end
