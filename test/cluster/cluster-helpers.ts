@@ -1,9 +1,11 @@
 // Helpers for the multi-node tests: start a group of real node processes that record every task
 // start into Redis (test/fixtures/recording-tasks.ts), read that record back, and ask a node who
 // owns which shard.
-import type Redis from "ioredis";
+import { afterAll, beforeAll } from "bun:test";
+import Redis from "ioredis";
 import { join } from "node:path";
 import { ROOT, startNodeProcess, type NodeProcess } from "../helpers/node.ts";
+import { startRedis, type RedisProcess, type StartRedisOptions } from "../helpers/redis-server.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 export const RECORDING_TASKS = join(ROOT, "test/fixtures/recording-tasks.ts");
@@ -24,6 +26,75 @@ export interface ClusterNodeOptions {
 
 export function startRecordingNode(options: ClusterNodeOptions, nodeId: string): Promise<NodeProcess> {
   return startNodeProcess({ ...options, tasksModule: RECORDING_TASKS, nodeId });
+}
+
+/** Lease TTL of the fault tests' nodes. */
+export const FAULT_LEASE_TTL_MS = 3000;
+
+/**
+ * Node settings of the fault tests: leases of FAULT_LEASE_TTL_MS renewed
+ * every second, and a lost node's claimed tasks come back 2 s after they
+ * were claimed.
+ */
+export function faultEnv(shards: number, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    TICKWHEEL_SHARDS: String(shards),
+    TICKWHEEL_LEASE_TTL_MS: String(FAULT_LEASE_TTL_MS),
+    TICKWHEEL_LEASE_RENEW_MS: "1000",
+    TICKWHEEL_VISIBILITY_MS: "2000",
+    ...extra,
+  };
+}
+
+export interface FaultFixture {
+  redis: RedisProcess;
+  /** A plain connection for reading the start records (errors ignored: some tests stop Redis). */
+  raw: Redis;
+  /** Node processes the file started; killed after its tests. */
+  nodes: NodeProcess[];
+}
+
+/**
+ * A fault-test file's own redis-server and raw connection, started before
+ * its tests; after them every node it pushed to `nodes` is killed (a paused
+ * one resumed first) and Redis is stopped and removed. Read the fields inside
+ * tests: they are set once beforeAll has run.
+ */
+export function faultFixture(redisOptions: StartRedisOptions = {}): FaultFixture {
+  const fixture = { nodes: [] as NodeProcess[] } as FaultFixture;
+  beforeAll(async () => {
+    fixture.redis = await startRedis(redisOptions);
+    fixture.raw = new Redis(fixture.redis.url);
+    fixture.raw.on("error", () => {});
+  });
+  afterAll(async () => {
+    for (const node of fixture.nodes) {
+      node.resume();
+      node.kill9();
+    }
+    fixture.raw?.disconnect();
+    await fixture.redis?.cleanup();
+  });
+  return fixture;
+}
+
+/**
+ * Starts recording nodes (the first alone, so it records the cluster
+ * settings, the others at once), adds them to the fixture's nodes and waits
+ * until they split the shards evenly.
+ */
+export async function startBalanced<const Ids extends readonly [string, ...string[]]>(
+  fixture: FaultFixture,
+  options: ClusterNodeOptions,
+  nodeIds: Ids,
+  shardCount: number,
+): Promise<{ [K in keyof Ids]: NodeProcess }> {
+  const first = await startRecordingNode(options, nodeIds[0]);
+  fixture.nodes.push(first);
+  const rest = await Promise.all(nodeIds.slice(1).map((id) => startRecordingNode(options, id)));
+  fixture.nodes.push(...rest);
+  await waitBalanced(first.url, [...nodeIds], shardCount);
+  return [first, ...rest] as { [K in keyof Ids]: NodeProcess };
 }
 
 export async function readRecords(raw: Redis, prefix: string): Promise<StartRecord[]> {

@@ -1,49 +1,26 @@
 // Death of a node under load: 3 node processes, 20,000 tasks due over 10 s, one node kill -9-ed
 // 3 s in. Every task runs at least once; the only duplicates are tasks the dead node had started
 // (in flight: started, not yet acknowledged); the others take its shards within TTL + 1 s.
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import Redis from "ioredis";
+import { expect, test } from "bun:test";
 import { Client } from "../../src/client/client.ts";
 import { shardOf } from "../../src/core/slot.ts";
-import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
-import { randomPrefix, type NodeProcess } from "../helpers/node.ts";
+import { randomPrefix } from "../helpers/node.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { groupById, ownersOf, readRecords, shardRows, spreadDueTimes, startRecordingNode, waitAllFinished, waitBalanced } from "./cluster-helpers.ts";
+import { FAULT_LEASE_TTL_MS, faultEnv, faultFixture, groupById, ownersOf, readRecords, shardRows, spreadDueTimes, startBalanced, waitAllFinished } from "./cluster-helpers.ts";
 
 const SHARDS = 12;
 const TASKS = 20_000;
 const SPAN_MS = 10_000;
-const TTL_MS = 3000;
-const ENV = {
-  TICKWHEEL_SHARDS: String(SHARDS),
-  TICKWHEEL_LEASE_TTL_MS: String(TTL_MS),
-  TICKWHEEL_LEASE_RENEW_MS: "1000",
-  // Tasks the dead node had claimed come back 2 s after their claim.
-  TICKWHEEL_VISIBILITY_MS: "2000",
-};
-
-let redis: RedisProcess;
-let raw: Redis;
-const nodes: NodeProcess[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  raw = new Redis(redis.url);
-});
-
-afterAll(async () => {
-  for (const node of nodes) node.kill9();
-  raw?.disconnect();
-  await redis?.cleanup();
-});
+const TTL_MS = FAULT_LEASE_TTL_MS;
+// Tasks the dead node had claimed come back 2 s after their claim.
+const ENV = faultEnv(SHARDS);
+const fx = faultFixture();
 
 test("kill -9 of one of 3 nodes under load: every task runs, duplicates only from the dead node's in-flight work, takeover < TTL + 1 s", async () => {
   const prefix = randomPrefix("fail");
+  const { redis, raw, nodes } = fx;
   const options = { redisUrl: redis.url, prefix, env: ENV };
-  nodes.push(await startRecordingNode(options, "n1"));
-  nodes.push(...(await Promise.all([startRecordingNode(options, "n2"), startRecordingNode(options, "n3")])));
-  const [n1, victim] = [nodes[0]!, nodes[1]!];
-  await waitBalanced(n1.url, ["n1", "n2", "n3"], SHARDS);
+  const [n1, victim] = await startBalanced(fx, options, ["n1", "n2", "n3"], SHARDS);
 
   const client = new Client({ redisUrl: redis.url, prefix });
   const startAt = Date.now() + 2000;

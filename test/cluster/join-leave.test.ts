@@ -2,19 +2,20 @@
 // each once settled) with nothing lost or doubled across the hand-over; a node leaving on SIGTERM
 // releases its shards and the others take them within about one renew interval. And one id per
 // live node: a second process with a live node's id refuses to start.
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import Redis from "ioredis";
+import { expect, test } from "bun:test";
 import { Client } from "../../src/client/client.ts";
-import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
-import { randomPrefix, ROOT, type NodeProcess } from "../helpers/node.ts";
+import { randomPrefix, ROOT } from "../helpers/node.ts";
 import { waitFor } from "../helpers/wait.ts";
 import {
+  faultEnv,
+  faultFixture,
   groupById,
   ownersOf,
   readRecords,
   RECORDING_TASKS,
   shardRows,
   spreadDueTimes,
+  startBalanced,
   startRecordingNode,
   waitAllFinished,
   waitBalanced,
@@ -22,27 +23,8 @@ import {
 
 const SHARDS = 12;
 const RENEW_MS = 1000;
-const ENV = {
-  TICKWHEEL_SHARDS: String(SHARDS),
-  TICKWHEEL_LEASE_TTL_MS: "3000",
-  TICKWHEEL_LEASE_RENEW_MS: String(RENEW_MS),
-  TICKWHEEL_VISIBILITY_MS: "2000",
-};
-
-let redis: RedisProcess;
-let raw: Redis;
-const nodes: NodeProcess[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  raw = new Redis(redis.url);
-});
-
-afterAll(async () => {
-  for (const node of nodes) node.kill9();
-  raw?.disconnect();
-  await redis?.cleanup();
-});
+const ENV = faultEnv(SHARDS, { TICKWHEEL_LEASE_RENEW_MS: String(RENEW_MS) });
+const fx = faultFixture();
 
 async function scheduleSpread(client: Client, tag: string, count: number, fromMs: number, spanMs: number): Promise<string[]> {
   const dueTimes = spreadDueTimes(count, fromMs, spanMs);
@@ -53,18 +35,16 @@ async function scheduleSpread(client: Client, tag: string, count: number, fromMs
 }
 
 async function expectExactlyOnce(prefix: string, ids: string[]): Promise<void> {
-  const byId = groupById(await readRecords(raw, prefix));
+  const byId = groupById(await readRecords(fx.raw, prefix));
   expect(ids.filter((id) => !byId.has(id))).toEqual([]);
   expect([...byId].filter(([, starts]) => starts.length > 1).map(([id, starts]) => ({ id, starts }))).toEqual([]);
 }
 
 test("a node joining under load: it gets its share, no node owns more than ceil(shards / nodes), nothing lost or doubled", async () => {
   const prefix = randomPrefix("join");
+  const { redis, raw, nodes } = fx;
   const options = { redisUrl: redis.url, prefix, env: ENV };
-  const n1 = await startRecordingNode(options, "n1");
-  const n2 = await startRecordingNode(options, "n2");
-  nodes.push(n1, n2);
-  await waitBalanced(n1.url, ["n1", "n2"], SHARDS);
+  const [n1, n2] = await startBalanced(fx, options, ["n1", "n2"], SHARDS);
 
   const client = new Client({ redisUrl: redis.url, prefix });
   const startAt = Date.now() + 1000;
@@ -96,10 +76,9 @@ test("a node joining under load: it gets its share, no node owns more than ceil(
 
 test("SIGTERM: the node leaves the registry, releases its leases, the others take over within about one renew interval", async () => {
   const prefix = randomPrefix("leave");
+  const { redis, raw } = fx;
   const options = { redisUrl: redis.url, prefix, env: ENV };
-  const n1 = await startRecordingNode(options, "n1");
-  const [n2, n3] = await Promise.all([startRecordingNode(options, "n2"), startRecordingNode(options, "n3")]);
-  nodes.push(n1, n2!, n3!);
+  const [n1, n2, n3] = await startBalanced(fx, options, ["n1", "n2", "n3"], SHARDS);
   const before = await waitBalanced(n1.url, ["n1", "n2", "n3"], SHARDS);
   const leaving = before.get("n3")!;
 
@@ -136,6 +115,7 @@ test("SIGTERM: the node leaves the registry, releases its leases, the others tak
 
 test("two live nodes with one id: the newcomer refuses to start with one readable line; after a kill -9 the id is free again", async () => {
   const prefix = randomPrefix("dupid");
+  const { redis, nodes } = fx;
   const options = { redisUrl: redis.url, prefix, env: ENV };
   const first = await startRecordingNode(options, "same-id");
   nodes.push(first);

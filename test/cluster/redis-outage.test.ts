@@ -1,50 +1,26 @@
 // Redis goes away for 5 s under load and comes back with its AOF. The nodes stay up, say they are
 // not ready while it is gone, back off, and when it returns they take their shards again and run
 // everything, including what fell due during the outage (late, not lost).
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import Redis from "ioredis";
+import { expect, test } from "bun:test";
 import { Client } from "../../src/client/client.ts";
-import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix, type NodeProcess } from "../helpers/node.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { groupById, readRecords, spreadDueTimes, startRecordingNode, waitAllFinished, waitBalanced } from "./cluster-helpers.ts";
+import { faultEnv, faultFixture, groupById, readRecords, spreadDueTimes, startBalanced, waitAllFinished } from "./cluster-helpers.ts";
 
 const SHARDS = 8;
 const TASKS = 3000;
 const SPAN_MS = 12_000;
 const OUTAGE_MS = 5000;
-const ENV = {
-  TICKWHEEL_SHARDS: String(SHARDS),
-  TICKWHEEL_LEASE_TTL_MS: "3000",
-  TICKWHEEL_LEASE_RENEW_MS: "1000",
-  TICKWHEEL_VISIBILITY_MS: "2000",
-};
-
-let redis: RedisProcess;
-let raw: Redis;
-const nodes: NodeProcess[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis({ appendonly: true, appendfsync: "always" });
-  raw = new Redis(redis.url);
-  raw.on("error", () => {});
-});
-
-afterAll(async () => {
-  for (const node of nodes) node.kill9();
-  raw?.disconnect();
-  await redis?.cleanup();
-});
+const ENV = faultEnv(SHARDS);
+const fx = faultFixture({ appendonly: true, appendfsync: "always" });
 
 const readyOf = async (node: NodeProcess) => (await fetch(`${node.url}/ready`)).status;
 
 test("Redis stopped for 5 s and restarted with AOF: no node exits, /ready goes false and back, no task is lost", async () => {
   const prefix = randomPrefix("outage");
+  const { redis, raw } = fx;
   const options = { redisUrl: redis.url, prefix, env: ENV };
-  const n1 = await startRecordingNode(options, "n1");
-  const n2 = await startRecordingNode(options, "n2");
-  nodes.push(n1, n2);
-  await waitBalanced(n1.url, ["n1", "n2"], SHARDS);
+  const [n1, n2] = await startBalanced(fx, options, ["n1", "n2"], SHARDS);
 
   const client = new Client({ redisUrl: redis.url, prefix });
   const startAt = Date.now() + 1000;

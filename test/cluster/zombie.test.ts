@@ -2,56 +2,42 @@
 // SIGCONT-ed. The others take its shards while it sleeps; when it wakes it must start nothing it
 // claimed before the pause (its monotonic clock says its leases may have lapsed), claim nothing on
 // the shards it lost (fencing in Redis), notice, drop what it held, and rejoin.
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import Redis from "ioredis";
+import { expect, test } from "bun:test";
 import { Client } from "../../src/client/client.ts";
-import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
-import { randomPrefix, type NodeProcess } from "../helpers/node.ts";
+import { randomPrefix } from "../helpers/node.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { groupById, type StartRecord, ownersOf, readRecords, shardRows, spreadDueTimes, startRecordingNode, waitAllFinished, waitBalanced } from "./cluster-helpers.ts";
+import {
+  FAULT_LEASE_TTL_MS,
+  faultEnv,
+  faultFixture,
+  groupById,
+  type StartRecord,
+  ownersOf,
+  readRecords,
+  shardRows,
+  spreadDueTimes,
+  startBalanced,
+  waitAllFinished,
+  waitBalanced,
+} from "./cluster-helpers.ts";
 
 const SHARDS = 12;
 const TASKS = 6000;
 const SPAN_MS = 12_000;
-const TTL_MS = 3000;
+const TTL_MS = FAULT_LEASE_TTL_MS;
 /** Upper bound on how long SIGSTOP takes to freeze the process once sent. */
 const SIGNAL_SLACK_MS = 50;
 /** Upper bound on how long after SIGCONT the handlers of tasks started just before the freeze run. */
 const RESUME_SLACK_MS = 100;
-const ENV = {
-  TICKWHEEL_SHARDS: String(SHARDS),
-  TICKWHEEL_LEASE_TTL_MS: String(TTL_MS),
-  TICKWHEEL_LEASE_RENEW_MS: "1000",
-  TICKWHEEL_VISIBILITY_MS: "2000",
-  // Claim well ahead of the due time, so the zombie surely holds claimed, unstarted tasks when it freezes.
-  TICKWHEEL_CLAIM_AHEAD_MS: "200",
-};
-
-let redis: RedisProcess;
-let raw: Redis;
-const nodes: NodeProcess[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  raw = new Redis(redis.url);
-});
-
-afterAll(async () => {
-  for (const node of nodes) {
-    node.resume();
-    node.kill9();
-  }
-  raw?.disconnect();
-  await redis?.cleanup();
-});
+// Claim well ahead of the due time, so the zombie surely holds claimed, unstarted tasks when it freezes.
+const ENV = faultEnv(SHARDS, { TICKWHEEL_CLAIM_AHEAD_MS: "200" });
+const fx = faultFixture();
 
 test("SIGSTOP for 2 x TTL, then SIGCONT: the zombie starts nothing another node ran, and every task due during the pause runs once", async () => {
   const prefix = randomPrefix("zombie");
+  const { redis, raw, nodes } = fx;
   const options = { redisUrl: redis.url, prefix, env: ENV };
-  nodes.push(await startRecordingNode(options, "n1"));
-  nodes.push(...(await Promise.all([startRecordingNode(options, "n2"), startRecordingNode(options, "n3")])));
-  const [n1, zombie] = [nodes[0]!, nodes[1]!];
-  await waitBalanced(n1.url, ["n1", "n2", "n3"], SHARDS);
+  const [n1, zombie] = await startBalanced(fx, options, ["n1", "n2", "n3"], SHARDS);
 
   const client = new Client({ redisUrl: redis.url, prefix });
   const startAt = Date.now() + 1500;
