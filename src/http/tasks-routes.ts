@@ -32,6 +32,8 @@ export interface TasksRoutesDeps {
 }
 
 const notFound = json(ErrorResponse, "no task with this id (never scheduled, or its retention passed)");
+/** The 404 body for an id that names no task. */
+const noTask = (id: string) => errorBody("not_found", `no task with id "${id}"`);
 const jsonBody = <T>(schema: T) => ({ body: { content: { "application/json": { schema } }, required: true } });
 
 export function registerTaskRoutes(app: OpenAPIHono, deps: TasksRoutesDeps): void {
@@ -88,7 +90,7 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: TasksRoutesDeps): voi
   app.openapi(getTask, async (c) => {
     const { id } = c.req.valid("param");
     const task = await client.get(id);
-    if (!task) return c.json(errorBody("not_found", `no task with id "${id}"`), 404);
+    if (!task) return c.json(noTask(id), 404);
     return c.json(task, 200);
   });
 
@@ -108,7 +110,7 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: TasksRoutesDeps): voi
     const { id } = c.req.valid("param");
     const outcome = await client.cancel(id);
     if (outcome.cancelled) return c.json(outcome.task!, 200);
-    if (!outcome.task) return c.json(errorBody("not_found", `no task with id "${id}"`), 404);
+    if (!outcome.task) return c.json(noTask(id), 404);
     return c.json({ ...errorBody("conflict", `task is ${outcome.task.state}; only scheduled tasks can be cancelled`), task: outcome.task }, 409);
   });
 
@@ -130,7 +132,7 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: TasksRoutesDeps): voi
     const { id } = c.req.valid("param");
     const outcome = await client.reschedule(id, c.req.valid("json"));
     if (outcome.rescheduled) return c.json(outcome.task!, 200);
-    if (!outcome.task) return c.json(errorBody("not_found", `no task with id "${id}"`), 404);
+    if (!outcome.task) return c.json(noTask(id), 404);
     return c.json({ ...errorBody("conflict", `task is ${outcome.task.state}; only scheduled tasks can be rescheduled`), task: outcome.task }, 409);
   });
 
@@ -150,7 +152,7 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: TasksRoutesDeps): voi
     const { id } = c.req.valid("param");
     const outcome = await client.retryDead(id);
     if (outcome.retried) return c.json(outcome.task!, 200);
-    if (!outcome.task) return c.json(errorBody("not_found", `no task with id "${id}"`), 404);
+    if (!outcome.task) return c.json(noTask(id), 404);
     return c.json({ ...errorBody("conflict", `task is ${outcome.task.state}; only dead tasks can be retried`), task: outcome.task }, 409);
   });
 }
