@@ -69,10 +69,8 @@ export class ColdPromoter {
   private stopped = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private failing = false;
-  /** Tasks moved into `due` so far (for /admin and tests). */
+  /** Tasks moved into `due` so far (ShardActor.promoted). */
   promoted = 0;
-  /** Full sweeps of the shard completed. */
-  sweeps = 0;
 
   constructor(options: ColdPromoterOptions) {
     this.options = options;
@@ -123,7 +121,6 @@ export class ColdPromoter {
     this.next += batch.length;
     if (this.next >= this.slots.length) {
       this.next = 0;
-      this.sweeps++;
       this.catchingUp = false;
     }
     this.schedule(this.catchingUp ? 0 : this.stepMs);
