@@ -7,9 +7,9 @@
  * case on one Redis core, whatever the node does.
  */
 import { startRedis } from "../../test/helpers/redis-server.ts";
-import { Store } from "../../src/store/store.ts";
+import { Store, type FinishItem } from "../../src/store/store.ts";
 import { Client } from "../../src/client/client.ts";
-import { decodeRecord } from "../../src/task/codec.ts";
+import { decodeRecord, encodeFinal } from "../../src/task/codec.ts";
 import { cpuSeconds } from "./process-stats.ts";
 
 const TASKS = 100_000;
@@ -42,17 +42,25 @@ async function measure(withFinish: boolean): Promise<void> {
       while (drained.size < SHARDS) {
         const shard = nextShard++ % SHARDS;
         if (drained.has(shard)) continue;
-        const tasks = await store.claim(shard, tokens[shard]!, Date.now() + 1, 1_000, Date.now() + 60_000);
-        if (tasks === "lease") throw new Error("lease lost");
-        if (tasks.length === 0) {
+        const batch = await store.claim(shard, tokens[shard]!, Date.now() + 1, 1_000, Date.now() + 60_000);
+        if (batch === "lease") throw new Error("lease lost");
+        if (batch === null) {
           drained.add(shard);
           continue;
         }
-        claimed += tasks.length;
+        claimed += batch.tasks.length;
         if (!withFinish) continue;
         const now = Date.now();
-        const items = tasks.map((task) => ({ id: task.id, attempt: decodeRecord(task.record).attempt, state: "succeeded" as const, finishedAt: now, extraJson: "", ttlMs: 86_400_000 }));
-        for (let i = 0; i < items.length; i += 500) finishes.push(store.finish(shard, tokens[shard]!, now, 604_800_000, items.slice(i, i + 500)));
+        // The final record as the completer builds it, around the spec as claimed.
+        const items: FinishItem[] = batch.tasks.map((task) => {
+          const { attempt, dueMs, specJson } = decodeRecord(task.record);
+          const finalJson = encodeFinal({ state: "succeeded", attempt: attempt + 1, dueAt: dueMs, finishedAt: now }, specJson);
+          return { id: task.id, batch: batch.batch, state: "succeeded", finishedAt: now, finalJson, ttlMs: 86_400_000 };
+        });
+        for (let i = 0; i < items.length; i += 500) {
+          const done = i + 500 >= items.length ? [batch.batch] : [];
+          finishes.push(store.finish(shard, tokens[shard]!, now, 604_800_000, items.slice(i, i + 500), done));
+        }
       }
     };
     await Promise.all(Array.from({ length: LOOPS }, loop));

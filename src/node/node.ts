@@ -255,7 +255,7 @@ export class TickwheelNode {
         ownedHere: this.actors.has(s.shard),
         dueCount: s.dueCount,
         coldCount: s.coldCount,
-        inFlight: this.actors.has(s.shard) ? (running.get(s.shard)?.ids.length ?? 0) : s.runningCount,
+        inFlight: this.actors.has(s.shard) ? (running.get(s.shard)?.count ?? 0) : s.runningCount,
         dead: s.deadCount,
         nextDueAt: s.nextDueScore === null ? null : dueMsOfScore(s.nextDueScore),
         windowSize: actor?.windowSize ?? null,
@@ -345,12 +345,13 @@ export class TickwheelNode {
    * A claimed task of a paused name: hand it back to Redis unstarted. If the
    * shard says the name is no longer paused (a resume beat our view), it is
    * requeued at its due time and this node stops treating the name as paused.
-   * If the call fails the attempt stays in the run set and the reaper returns
-   * it: late, never lost.
+   * If the call fails the attempt stays running in its batch and the reaper
+   * returns it: late, never lost.
    */
   private async park(job: Job): Promise<void> {
     try {
-      const outcome = await this.store.park(job.shard, job.leaseToken, job.id, job.attempt, job.spec.name);
+      const outcome = await this.store.park(job.shard, job.leaseToken, job.id, job.batch, job.spec.name);
+      this.completer.settled(job.shard, job.batch);
       if (outcome === "parked") this.metrics.parked(job.spec.name);
       else if (outcome === "requeued") {
         this.pausedNames.delete(job.spec.name);
@@ -367,7 +368,7 @@ export class TickwheelNode {
     await Promise.all(
       [...this.pool.runningByShard()].map(async ([shard, group]) => {
         try {
-          await this.store.extend(shard, group.token, deadline, group.ids);
+          await this.store.extend(shard, group.token, deadline, [...group.batches]);
         } catch (error) {
           this.log.warn({ shard, err: String(error) }, "visibility keepalive failed");
         }

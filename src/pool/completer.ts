@@ -5,9 +5,16 @@
  * A failed flush is kept and tried again: an attempt that is never
  * finished comes back through the reaper, so retrying here only saves a
  * duplicate run, and giving up loses nothing.
+ *
+ * It also keeps count of each claimed batch's attempts whose end has not
+ * reached Redis yet. Once all of a batch's have, the batch's own entries
+ * (its visibility deadline, its list of ids) go with the next finish. A
+ * batch with an attempt that never ends here (dropped on a lost lease, or a
+ * retry that failed) is never sent: the reaper finds it at its deadline and
+ * returns what is still running in it.
  */
 import { backoffDelayMs } from "../core/backoff.ts";
-import { finalExtraJson } from "../task/codec.ts";
+import { encodeFinal } from "../task/codec.ts";
 import { dueScore } from "../task/model.ts";
 import { LEASE_LOST, type FinishItem, type Store } from "../store/store.ts";
 import { sharedClock } from "../core/coalescing-clock.ts";
@@ -47,9 +54,18 @@ const FLUSH_GRID_MS = 5;
 const FLUSH_BATCH = 500;
 const RETRY_FLUSH_MS = 250;
 
+/** Finishes of one shard and lease token on their way to one finish script. */
 interface PendingBatch {
   token: string;
   items: FinishItem[];
+  /** Claimed batches whose every attempt has ended. */
+  doneBatches: string[];
+}
+
+/** Attempts of a claimed batch whose end has not reached Redis yet. */
+interface OpenBatch {
+  token: string;
+  open: number;
 }
 
 export class Completer {
@@ -59,6 +75,8 @@ export class Completer {
   private flushTimer: unknown = null;
   private readonly clock: WheelClock;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Keyed by openKey(shard, batch). */
+  private readonly openBatches = new Map<string, OpenBatch>();
   /** Counters for metrics and /admin. */
   readonly counts = { succeeded: 0, retried: 0, dead: 0, expired: 0, staleAcks: 0, finished: 0 };
 
@@ -109,7 +127,8 @@ export class Completer {
       "task failed, will retry",
     );
     try {
-      const outcome = await this.options.store.retry(job.shard, job.leaseToken, job.id, job.attempt, score, error);
+      const outcome = await this.options.store.retry(job.shard, job.leaseToken, job.id, job.batch, job.attempt, score, error);
+      this.settled(job.shard, job.batch);
       if (outcome === true) {
         this.counts.retried++;
         this.options.onRetryScheduled(job.shard, job.id, score);
@@ -120,6 +139,30 @@ export class Completer {
       // The attempt stays in the run set and the reaper brings it back: late, not lost.
       this.options.log.error({ taskId: job.id, err: String(redisError) }, "could not record retry; the reaper will return the task");
     }
+  }
+
+  /** A claim of `count` attempts came back as `batch` (see claim-7.lua). */
+  claimedBatch(shard: number, token: string, batch: string, count: number): void {
+    if (count > 0) this.openBatches.set(openKey(shard, batch), { token, open: count });
+  }
+
+  /**
+   * The end of one of the batch's attempts reached Redis (finish, retry or
+   * park answered, stale or not). The last one queues the batch's own entries
+   * for deletion with the next finish of its shard.
+   */
+  settled(shard: number, batch: string): void {
+    const key = openKey(shard, batch);
+    const open = this.openBatches.get(key);
+    if (!open || --open.open > 0) return;
+    this.openBatches.delete(key);
+    this.pendingFor(shard, open.token).doneBatches.push(batch);
+    if (!this.flushTimer) this.armFlush();
+  }
+
+  /** An attempt of the batch will not end here (lease lost): the reaper deals with the batch. */
+  abandon(job: Job): void {
+    this.openBatches.delete(openKey(job.shard, job.batch));
   }
 
   /** Resolves once everything queued so far reached Redis (or was given up as stale). */
@@ -138,16 +181,13 @@ export class Completer {
   }
 
   private enqueue(job: Job, state: FinishItem["state"], result: unknown, lastError: string | undefined, ttlMs: number): void {
-    // The final record is written by the finish script around the stored spec; only what is
-    // new about the attempt travels (see FinishItem).
-    const extraJson = lastError === undefined && result === undefined ? "" : finalExtraJson(lastError, result);
-    const item: FinishItem = { id: job.id, attempt: job.attempt, state, finishedAt: this.now(), extraJson, ttlMs };
-    let batch = this.pending.get(job.shard);
-    if (!batch || batch.token !== job.leaseToken) {
-      if (batch) this.send(job.shard, batch);
-      batch = { token: job.leaseToken, items: [] };
-      this.pending.set(job.shard, batch);
-    }
+    const finishedAt = this.now();
+    // The final record is built here around the spec as claimed (not re-encoded): the node has
+    // it already, and building it in the script cost Redis more than storing it.
+    const header = { state, attempt: job.attempt, dueAt: job.dueMs, finishedAt, lastError, result };
+    const finalJson = encodeFinal(header, job.specJson);
+    const item: FinishItem = { id: job.id, batch: job.batch, state, finishedAt, finalJson, ttlMs };
+    const batch = this.pendingFor(job.shard, job.leaseToken);
     batch.items.push(item);
     if (batch.items.length >= FLUSH_BATCH) {
       this.pending.delete(job.shard);
@@ -155,6 +195,17 @@ export class Completer {
     } else if (!this.flushTimer) {
       this.armFlush();
     }
+  }
+
+  /** The shard's pending finishes for this token (those of an older token go out first). */
+  private pendingFor(shard: number, token: string): PendingBatch {
+    let batch = this.pending.get(shard);
+    if (!batch || batch.token !== token) {
+      if (batch) this.send(shard, batch);
+      batch = { token, items: [], doneBatches: [] };
+      this.pending.set(shard, batch);
+    }
+    return batch;
   }
 
   private armFlush(): void {
@@ -176,11 +227,12 @@ export class Completer {
 
   private send(shard: number, batch: PendingBatch): void {
     const done = this.options.store
-      .finish(shard, batch.token, this.now(), this.options.deadRetentionMs, batch.items)
+      .finish(shard, batch.token, this.now(), this.options.deadRetentionMs, batch.items, batch.doneBatches)
       .then((outcome) => {
         if (outcome === LEASE_LOST) {
           this.counts.staleAcks += batch.items.length;
-          this.options.log.warn({ shard, count: batch.items.length }, "lease lost before ack; those tasks will run again elsewhere");
+          for (const item of batch.items) this.openBatches.delete(openKey(shard, item.batch));
+          if (batch.items.length > 0) this.options.log.warn({ shard, count: batch.items.length }, "lease lost before ack; those tasks will run again elsewhere");
           return;
         }
         // `finished`: attempts whose end is recorded in Redis (the benchmark's "last completion").
@@ -188,13 +240,16 @@ export class Completer {
           if (finished) this.counts.finished++;
           else this.counts.staleAcks++;
         }
+        for (const item of batch.items) this.settled(shard, item.batch);
       })
       .catch((error) => {
         this.options.log.error({ shard, count: batch.items.length, err: String(error) }, "ack failed; retrying");
         setTimeout(() => {
           const current = this.pending.get(shard);
-          if (current && current.token === batch.token) current.items.push(...batch.items);
-          else if (!current) this.pending.set(shard, batch);
+          if (current && current.token === batch.token) {
+            current.items.push(...batch.items);
+            current.doneBatches.push(...batch.doneBatches);
+          } else if (!current) this.pending.set(shard, batch);
           else this.send(shard, batch);
           if (!this.flushTimer) this.armFlush();
         }, RETRY_FLUSH_MS);
@@ -202,6 +257,10 @@ export class Completer {
       .finally(() => this.inFlight.delete(done));
     this.inFlight.add(done);
   }
+}
+
+function openKey(shard: number, batch: string): string {
+  return `${shard}:${batch}`;
 }
 
 function safeJson(value: unknown): string | undefined {

@@ -1,6 +1,6 @@
 /**
  * A claimed attempt on its way through the pool: everything needed to run
- * it and to finish it with a fenced script (shard, lease token, attempt).
+ * it and to finish it with a fenced script (shard, lease token, batch).
  */
 import { decodeRecord, decodeSpec } from "../task/codec.ts";
 import type { TaskSpec } from "../task/model.ts";
@@ -8,7 +8,10 @@ import type { TaskSpec } from "../task/model.ts";
 export interface Job {
   shard: number;
   leaseToken: string;
+  /** The claim it came in (claim-7.lua): finish, retry and park name it. */
+  batch: string;
   id: string;
+  /** 1 for the first run: the stored record counts the attempts used up before this one. */
   attempt: number;
   dueMs: number;
   score: string;
@@ -16,13 +19,14 @@ export interface Job {
   spec: TaskSpec;
 }
 
-export function jobFromClaim(shard: number, leaseToken: string, id: string, record: string): Job {
+export function jobFromClaim(shard: number, leaseToken: string, batch: string, id: string, record: string): Job {
   const decoded = decodeRecord(record);
   return {
     shard,
     leaseToken,
+    batch,
     id,
-    attempt: decoded.attempt,
+    attempt: decoded.attempt + 1,
     dueMs: decoded.dueMs,
     score: decoded.score,
     specJson: decoded.specJson,

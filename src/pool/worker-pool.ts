@@ -115,18 +115,24 @@ export class WorkerPool {
     this.capacityWaiters.add(listener);
   }
 
-  /** Ids of running attempts grouped by shard and lease token (for visibility keepalive). */
-  runningByShard(): Map<number, { token: string; ids: string[] }> {
-    const groups = new Map<number, { token: string; ids: string[] }>();
+  /** Claimed batches with running attempts, grouped by shard and lease token (for visibility keepalive). */
+  runningByShard(): Map<number, { token: string; batches: Set<string>; count: number }> {
+    const groups = new Map<number, { token: string; batches: Set<string>; count: number }>();
     for (const job of this.running.values()) {
       let group = groups.get(job.shard);
       if (!group) {
-        group = { token: job.leaseToken, ids: [] };
+        group = { token: job.leaseToken, batches: new Set(), count: 0 };
         groups.set(job.shard, group);
       }
-      group.ids.push(job.id);
+      group.batches.add(job.batch);
+      group.count++;
     }
     return groups;
+  }
+
+  /** A claim of `count` tasks came back as one batch; the completer ends its bookkeeping once all have ended. */
+  claimedBatch(shard: number, token: string, batch: string, count: number): void {
+    this.options.completer.claimedBatch(shard, token, batch, count);
   }
 
   /**
@@ -137,6 +143,7 @@ export class WorkerPool {
     this.reserved--;
     if (!this.options.canStart(job.shard, job.leaseToken)) {
       this.counts.dropped++;
+      this.options.completer.abandon(job);
       this.notifyCapacity();
       return;
     }
@@ -167,8 +174,12 @@ export class WorkerPool {
     this.run(job);
   }
 
-  /** Drops a reserved slot whose task will not start (lease lost while held). */
-  drop(): void {
+  /**
+   * Drops a reserved slot whose task will not start (lease lost while held).
+   * The task stays running in its batch in Redis, so the reaper returns it.
+   */
+  drop(job: Job): void {
+    this.options.completer.abandon(job);
     this.reserved--;
     this.counts.dropped++;
     this.notifyCapacity();

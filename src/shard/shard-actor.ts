@@ -30,7 +30,7 @@ import { TimerWheel, type WheelClock } from "../core/timer-wheel.ts";
 import { sharedClock } from "../core/coalescing-clock.ts";
 import { LatencyRecorder } from "../core/latency-histogram.ts";
 import { DEFAULT_COLD_AFTER_MS, scoreAfter } from "../task/model.ts";
-import { LEASE_LOST, type ClaimedTask, type Store } from "../store/store.ts";
+import { LEASE_LOST, type ClaimedBatch, type Store } from "../store/store.ts";
 import { jobFromClaim, type Job } from "../pool/job.ts";
 import type { WorkerPool } from "../pool/worker-pool.ts";
 import type { Logger } from "../node/log.ts";
@@ -87,12 +87,12 @@ type Message =
   | { type: "due"; dueMs: number; count: number }
   | { type: "wake"; id: string; score: string }
   | { type: "capacity" }
-  | { type: "claimed"; tasks: ClaimedTask[] | typeof LEASE_LOST; reserved: number; upToMs: number }
+  | { type: "claimed"; claimed: ClaimedBatch | null | typeof LEASE_LOST; reserved: number; upToMs: number }
   | { type: "hold-due" }
   | { type: "early-claim"; dueMs: number }
   | { type: "drop-bucket"; dueMs: number }
   | { type: "reap" }
-  | { type: "reaped"; entries: { id: string; score: string }[] | typeof LEASE_LOST }
+  | { type: "reaped"; reaped: { entries: { id: string; score: string }[]; more: boolean } | typeof LEASE_LOST }
   | { type: "io-failed"; op: "refill" | "claim" | "reap"; error: unknown; reserved?: number };
 
 const REAP_BATCH = 1000;
@@ -311,7 +311,7 @@ export class ShardActor {
     this.holdTimer = null;
     this.holdTimerAtMs = Infinity;
     for (const jobs of this.held.values()) {
-      for (let i = 0; i < jobs.length; i++) this.options.pool.drop();
+      for (const job of jobs) this.options.pool.drop(job);
     }
     this.held.clear();
     this.heldDue.length = 0;
@@ -364,7 +364,7 @@ export class ShardActor {
         this.waitingForCapacity = false;
         return this.tryClaim();
       case "claimed":
-        return this.onClaimed(message.tasks, message.reserved, message.upToMs);
+        return this.onClaimed(message.claimed, message.reserved, message.upToMs);
       case "hold-due":
         return this.onHoldDue();
       case "early-claim":
@@ -375,7 +375,7 @@ export class ShardActor {
       case "reap":
         return this.onReap();
       case "reaped":
-        return this.onReaped(message.entries);
+        return this.onReaped(message.reaped);
       case "io-failed":
         return this.onIoFailed(message.op, message.error, message.reserved ?? 0);
     }
@@ -561,15 +561,15 @@ export class ShardActor {
     this.options.store
       .claim(this.shard, this.leaseToken, scoreAfter(upToMs), reserved, now + this.options.visibilityMs)
       .then(
-        (tasks) => this.post({ type: "claimed", tasks, reserved, upToMs }),
+        (claimed) => this.post({ type: "claimed", claimed, reserved, upToMs }),
         (error) => this.post({ type: "io-failed", op: "claim", error, reserved }),
       );
   }
 
-  private onClaimed(tasks: ClaimedTask[] | typeof LEASE_LOST, reserved: number, upToMs: number): void {
+  private onClaimed(claimed: ClaimedBatch | null | typeof LEASE_LOST, reserved: number, upToMs: number): void {
     this.claimsInFlight--;
     this.adaptLead(this.clock.now() - (this.claimIssuedAtMs.shift() ?? this.clock.now()));
-    if (tasks === LEASE_LOST) {
+    if (claimed === LEASE_LOST) {
       this.options.pool.unreserve(reserved);
       this.options.log.warn({ shard: this.shard, token: this.leaseToken }, "claim refused: lease lost");
       this.stop();
@@ -577,18 +577,19 @@ export class ShardActor {
       return;
     }
     this.errorBackoffMs = 0;
+    const tasks = claimed?.tasks ?? [];
     if (this.state === "stopped") {
       // Lease lost while the claim was in flight: start none of it; the reaper returns it.
-      this.options.pool.unreserve(reserved - tasks.length);
-      for (let i = 0; i < tasks.length; i++) this.options.pool.drop();
+      this.options.pool.unreserve(reserved);
       return;
     }
     this.options.pool.unreserve(reserved - tasks.length);
+    if (claimed) this.options.pool.claimedBatch(this.shard, this.leaseToken, claimed.batch, tasks.length);
     const now = this.clock.now();
     // Claimed ids are left in the wheel: one whose bucket has not fired yet fires within the
     // covered span and is ignored (onWheelDue), which is cheaper than a lookup per task here.
     for (const task of tasks) {
-      const job = jobFromClaim(this.shard, this.leaseToken, task.id, task.record);
+      const job = jobFromClaim(this.shard, this.leaseToken, claimed!.batch, task.id, task.record);
       if (job.dueMs > now) {
         this.hold(job);
       } else {
@@ -676,19 +677,20 @@ export class ShardActor {
     }
     this.reaping = true;
     this.options.store.reap(this.shard, this.leaseToken, this.clock.now(), REAP_BATCH).then(
-      (entries) => this.post({ type: "reaped", entries }),
+      (reaped) => this.post({ type: "reaped", reaped }),
       (error) => this.post({ type: "io-failed", op: "reap", error }),
     );
   }
 
-  private onReaped(entries: { id: string; score: string }[] | typeof LEASE_LOST): void {
+  private onReaped(reaped: { entries: { id: string; score: string }[]; more: boolean } | typeof LEASE_LOST): void {
     this.reaping = false;
-    if (entries === LEASE_LOST) {
+    if (reaped === LEASE_LOST) {
       this.stop();
       this.options.onLeaseLost(this.shard, this.leaseToken);
       return;
     }
     if (!this.active) return;
+    const { entries } = reaped;
     if (entries.length > 0) {
       this.reaped += entries.length;
       this.options.log.warn({ shard: this.shard, count: entries.length }, "reaped attempts whose worker went silent");
@@ -696,7 +698,7 @@ export class ShardActor {
       for (const entry of entries) latest = Math.max(latest, Math.floor(Number(entry.score)));
       this.wantClaim(Math.max(latest, this.clock.now()));
     }
-    const again = entries.length >= REAP_BATCH ? 0 : this.options.reapEveryMs;
+    const again = reaped.more ? 0 : this.options.reapEveryMs;
     this.reapTimer = this.clock.setTimer(() => this.post({ type: "reap" }), again);
   }
 

@@ -9,8 +9,20 @@ export interface ShardKeys {
   due: string;
   /** HASH id -> "attempt:score\n<spec json>" for pending and running tasks. */
   tasks: string;
-  /** ZSET id -> visibility deadline (ms) of the running attempt. */
-  run: string;
+  /**
+   * Claimed batches (lua/claim-7.lua): ZSET batch id -> visibility deadline
+   * (ms) shared by the batch's attempts. One entry per claim, not per task:
+   * a ZSET entry per task was the biggest cost of claiming and finishing.
+   */
+  claims: string;
+  /** HASH batch id -> what the claim returned ("id\0record\0…"), so a reaper knows the batch's ids. */
+  batches: string;
+  /** HASH id -> batch id of each running attempt: which claim it belongs to (the fence of finish, retry, park). */
+  running: string;
+  /** STRING counter that numbers the shard's batches. */
+  batchSeq: string;
+  /** ZSET id -> visibility deadline of running attempts claimed by script v2 (read only to reap them after an upgrade). */
+  legacyRun: string;
   /** HASH id -> last error of a task waiting for its retry. */
   err: string;
   /** HASH id -> latest progress json of a running task. */
@@ -37,7 +49,11 @@ export function shardKeys(prefix: string, shard: number): ShardKeys {
     shard,
     due: base + "due",
     tasks: base + "tasks",
-    run: base + "run",
+    claims: base + "claims",
+    batches: base + "batches",
+    running: base + "running",
+    batchSeq: base + "batchseq",
+    legacyRun: base + "run",
     err: base + "err",
     progress: base + "progress",
     dead: base + "dead",

@@ -7,10 +7,10 @@
  * arguments.
  */
 import schedule from "./lua/schedule-3.lua" with { type: "text" };
-import claim from "./lua/claim-4.lua" with { type: "text" };
-import finish from "./lua/finish-6.lua" with { type: "text" };
+import claim from "./lua/claim-7.lua" with { type: "text" };
+import finish from "./lua/finish-8.lua" with { type: "text" };
 import retry from "./lua/retry-5.lua" with { type: "text" };
-import reap from "./lua/reap-4.lua" with { type: "text" };
+import reap from "./lua/reap-7.lua" with { type: "text" };
 import extend from "./lua/extend-2.lua" with { type: "text" };
 import cancel from "./lua/cancel-6.lua" with { type: "text" };
 import reschedule from "./lua/reschedule-4.lua" with { type: "text" };
@@ -19,8 +19,9 @@ import listCold from "./lua/list-cold-1.lua" with { type: "text" };
 import inspect from "./lua/inspect-5.lua" with { type: "text" };
 import progress from "./lua/progress-2.lua" with { type: "text" };
 import list from "./lua/list-3.lua" with { type: "text" };
+import listRunning from "./lua/list-running-4.lua" with { type: "text" };
 import retryDead from "./lua/retry-dead-4.lua" with { type: "text" };
-import park from "./lua/park-5.lua" with { type: "text" };
+import park from "./lua/park-6.lua" with { type: "text" };
 import pauseShard from "./lua/pause-shard-1.lua" with { type: "text" };
 import resumeShard from "./lua/resume-shard-4.lua" with { type: "text" };
 import pausedNames from "./lua/paused-names-1.lua" with { type: "text" };
@@ -34,7 +35,7 @@ import finalsLib from "./lua/lib/finals.lua" with { type: "text" };
 import coldLib from "./lua/lib/cold.lua" with { type: "text" };
 import packedLib from "./lua/lib/packed.lua" with { type: "text" };
 
-export const SCRIPT_VERSION = 2;
+export const SCRIPT_VERSION = 3;
 
 /** Scripts that read or write final records or cold tasks, or take packed fields, start with the shared functions (lua/lib/). */
 const withFinals = (lua: string): string => `${finalsLib}\n${lua}`;
@@ -43,10 +44,10 @@ const withPacked = (lua: string): string => `${packedLib}\n${lua}`;
 
 const sources = {
   schedule: { lua: withPacked(withCold(withFinals(schedule))), keys: 3 },
-  claim: { lua: claim, keys: 4 },
-  finish: { lua: withPacked(withFinals(finish)), keys: 6 },
+  claim: { lua: claim, keys: 7 },
+  finish: { lua: withFinals(finish), keys: 8 },
   retry: { lua: retry, keys: 5 },
-  reap: { lua: reap, keys: 4 },
+  reap: { lua: reap, keys: 7 },
   extend: { lua: extend, keys: 2 },
   cancel: { lua: withCold(withFinals(cancel)), keys: 6 },
   reschedule: { lua: withCold(withFinals(reschedule)), keys: 4 },
@@ -55,6 +56,7 @@ const sources = {
   inspect: { lua: withCold(withFinals(inspect)), keys: 5 },
   progress: { lua: progress, keys: 2 },
   list: { lua: withFinals(list), keys: 3 },
+  listRunning: { lua: listRunning, keys: 4 },
   retryDead: { lua: withFinals(retryDead), keys: 4 },
   park: { lua: park, keys: 6 },
   pauseShard: { lua: pauseShard, keys: 1 },

@@ -9,6 +9,7 @@ import { configKey, nodesKey, shardKeys, type ShardKeys } from "./keys.ts";
 import { commandName, defineScripts, type ScriptName } from "./scripts.ts";
 import { openConnection, type Connection, type ConnectionTarget } from "./connection.ts";
 import { keySlot, SLOT_COUNT } from "../core/slot.ts";
+import { finalsSlotExpiry } from "./finals.ts";
 
 export const LEASE_LOST = "lease" as const;
 export type LeaseLost = typeof LEASE_LOST;
@@ -41,22 +42,28 @@ export type ScheduleOutcome =
 
 export interface ClaimedTask {
   id: string;
-  /** "attempt:score\n<spec json>", attempt already counted. */
+  /**
+   * "attempt:score\n<spec json>" as stored: the attempt counts the attempts
+   * used up, so this claim runs attempt + 1 (see claim-7.lua).
+   */
   record: string;
+}
+
+/** What one claim took: its tasks, and the batch they are running in. */
+export interface ClaimedBatch {
+  batch: string;
+  tasks: ClaimedTask[];
 }
 
 export interface FinishItem {
   id: string;
-  attempt: number;
+  /** The batch the attempt was claimed in: the fence (a reaped attempt is in none). */
+  batch: string;
   state: "succeeded" | "dead" | "expired";
   /** When the attempt ended (ms since epoch). */
   finishedAt: number;
-  /**
-   * The final record's optional fields as a JSON fragment, `,"lastError":…`
-   * and/or `,"result":…` ("" for none; see codec.ts finalExtraJson). The
-   * script builds the rest of the final record from the stored task record.
-   */
-  extraJson: string;
+  /** The final record (codec.ts encodeFinal), kept for ttlMs. */
+  finalJson: string;
   ttlMs: number;
 }
 
@@ -282,54 +289,71 @@ export class Store {
     upToScoreExclusive: number,
     limit: number,
     visibilityDeadlineMs: number,
-  ): Promise<ClaimedTask[] | LeaseLost> {
+  ): Promise<ClaimedBatch | null | LeaseLost> {
     const keys = this.keys(shard);
     const reply = await this.run(
       "claim",
-      [keys.due, keys.tasks, keys.run, keys.lease],
+      [keys.due, keys.tasks, keys.claims, keys.batches, keys.running, keys.batchSeq, keys.lease],
       [token, upToScoreExclusive, limit, visibilityDeadlineMs],
     );
     if (reply === LEASE_LOST) return LEASE_LOST;
-    // One string: id and record of each task, joined by "\0" (see claim-4.lua).
-    const packed = reply as string;
-    if (packed === "") return [];
+    if (reply === "") return null;
+    // The batch id, and one string: id and record of each task, joined by "\0" (see claim-7.lua).
+    const [batch, packed] = reply as [string, string];
     const flat = packed.split("\0");
     const tasks: ClaimedTask[] = new Array(flat.length >> 1);
     for (let i = 0, j = 0; i < flat.length; i += 2, j++) {
       tasks[j] = { id: flat[i]!, record: flat[i + 1]! };
     }
-    return tasks;
+    return { batch, tasks };
   }
 
-  /** Ends attempts for good; returns per item whether it was still this attempt's. */
+  /**
+   * Ends attempts for good; returns per item whether it was still running in
+   * its batch. `doneBatches`: batches whose every attempt has ended (their
+   * bookkeeping is dropped in the same script).
+   */
   async finish(
     shard: number,
     token: string,
     nowMs: number,
     deadRetentionMs: number,
     items: FinishItem[],
+    doneBatches: string[] = [],
   ): Promise<boolean[] | LeaseLost> {
     const keys = this.keys(shard);
-    // One argument for all the items, "\0"-joined (see finish-6.lua).
-    const fields = new Array<string | number>(6 * items.length);
-    for (let i = 0, j = 0; i < items.length; i++, j += 6) {
+    // Items grouped by final-record slot and state (see finish-8.lua), each a few plain arguments.
+    const groups = new Map<string, { expiry: number; state: string; order: number[] }>();
+    for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
-      fields[j] = item.id;
-      fields[j + 1] = item.attempt;
-      fields[j + 2] = item.state;
-      fields[j + 3] = item.finishedAt;
-      fields[j + 4] = item.ttlMs;
-      fields[j + 5] = item.extraJson;
+      const expiry = finalsSlotExpiry(item.finishedAt, item.ttlMs);
+      const key = `${expiry}|${item.state}`;
+      let group = groups.get(key);
+      if (!group) {
+        group = { expiry, state: item.state, order: [] };
+        groups.set(key, group);
+      }
+      group.order.push(i);
+    }
+    const args: (string | number)[] = [token, keys.donePrefix, nowMs, deadRetentionMs, doneBatches.length, ...doneBatches];
+    const order: number[] = [];
+    for (const group of groups.values()) {
+      args.push(group.expiry, group.state, group.order.length);
+      for (const i of group.order) {
+        const item = items[i]!;
+        args.push(item.id, item.batch, item.finalJson);
+        order.push(i);
+      }
     }
     const reply = await this.run(
       "finish",
-      [keys.run, keys.tasks, keys.err, keys.progress, keys.dead, keys.lease],
-      [token, keys.donePrefix, nowMs, deadRetentionMs, items.length, fields.join("\0")],
+      [keys.running, keys.tasks, keys.err, keys.progress, keys.dead, keys.lease, keys.claims, keys.batches],
+      args,
     );
     if (reply === LEASE_LOST) return LEASE_LOST;
     const flags = String(reply);
     const out = new Array<boolean>(items.length);
-    for (let i = 0; i < items.length; i++) out[i] = flags.charCodeAt(i) === 49; // "1"
+    for (let k = 0; k < order.length; k++) out[order[k]!] = flags.charCodeAt(k) === 49; // "1"
     return out;
   }
 
@@ -337,6 +361,7 @@ export class Store {
     shard: number,
     token: string,
     id: string,
+    batch: string,
     attempt: number,
     score: string,
     error: string,
@@ -344,26 +369,40 @@ export class Store {
     const keys = this.keys(shard);
     const reply = await this.run(
       "retry",
-      [keys.run, keys.due, keys.tasks, keys.err, keys.lease],
-      [token, id, attempt, score, error],
+      [keys.running, keys.due, keys.tasks, keys.err, keys.lease],
+      [token, id, batch, attempt, score, error],
     );
     return reply === LEASE_LOST ? LEASE_LOST : reply === 1;
   }
 
-  async reap(shard: number, token: string, nowMs: number, limit: number): Promise<{ id: string; score: string }[] | LeaseLost> {
+  /**
+   * Puts the attempts of batches past their visibility deadline back in
+   * `due`, looking at about `limit` tasks; `more`: call again at once.
+   */
+  async reap(
+    shard: number,
+    token: string,
+    nowMs: number,
+    limit: number,
+  ): Promise<{ entries: { id: string; score: string }[]; more: boolean } | LeaseLost> {
     const keys = this.keys(shard);
-    const reply = await this.run("reap", [keys.run, keys.due, keys.tasks, keys.lease], [token, nowMs, limit]);
+    const reply = await this.run(
+      "reap",
+      [keys.claims, keys.batches, keys.running, keys.due, keys.tasks, keys.lease, keys.legacyRun],
+      [token, nowMs, limit],
+    );
     if (reply === LEASE_LOST) return LEASE_LOST;
     const flat = reply as string[];
-    const out: { id: string; score: string }[] = [];
-    for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i]!, score: flat[i + 1]! });
-    return out;
+    const entries: { id: string; score: string }[] = [];
+    for (let i = 1; i < flat.length; i += 2) entries.push({ id: flat[i]!, score: flat[i + 1]! });
+    return { entries, more: flat[0] === "1" };
   }
 
-  async extend(shard: number, token: string, deadlineMs: number, ids: string[]): Promise<number | LeaseLost> {
-    if (ids.length === 0) return 0;
+  /** Pushes the visibility deadline of claimed batches; answers how many were still there. */
+  async extend(shard: number, token: string, deadlineMs: number, batches: string[]): Promise<number | LeaseLost> {
+    if (batches.length === 0) return 0;
     const keys = this.keys(shard);
-    const reply = await this.run("extend", [keys.run, keys.lease], [token, deadlineMs, ...ids]);
+    const reply = await this.run("extend", [keys.claims, keys.lease], [token, deadlineMs, ...batches]);
     return reply === LEASE_LOST ? LEASE_LOST : (reply as number);
   }
 
@@ -371,7 +410,7 @@ export class Store {
     const keys = this.keys(shard);
     const reply = (await this.run(
       "cancel",
-      [keys.due, keys.tasks, keys.run, keys.err, keys.progress, keys.coldCount],
+      [keys.due, keys.tasks, keys.running, keys.err, keys.progress, keys.coldCount],
       [id, keys.donePrefix, nowMs, retentionMs, keys.coldPrefix + keySlot(id)],
     )) as string[];
     if (reply[0] === "cancelled") return { kind: "cancelled", finalJson: reply[1]! };
@@ -383,7 +422,7 @@ export class Store {
     const keys = this.keys(shard);
     const reply = (await this.run(
       "reschedule",
-      [keys.due, keys.tasks, keys.run, keys.coldCount],
+      [keys.due, keys.tasks, keys.running, keys.coldCount],
       [
         id,
         keys.donePrefix,
@@ -401,7 +440,7 @@ export class Store {
 
   async setProgress(shard: number, id: string, progressJson: string): Promise<boolean> {
     const keys = this.keys(shard);
-    return (await this.run("progress", [keys.run, keys.progress], [id, progressJson])) === 1;
+    return (await this.run("progress", [keys.running, keys.progress], [id, progressJson])) === 1;
   }
 
   // ---------------------------------------------------------------- reads
@@ -410,13 +449,12 @@ export class Store {
     const keys = this.keys(shard);
     const reply = (await this.run(
       "inspect",
-      [keys.due, keys.tasks, keys.run, keys.err, keys.progress],
+      [keys.due, keys.tasks, keys.running, keys.err, keys.progress],
       [id, keys.donePrefix, keys.coldPrefix + keySlot(id)],
     )) as (string | null)[];
     const kind = reply[0];
-    if (kind === "scheduled" || kind === "running") {
-      return { kind, record: reply[1]!, lastError: reply[2] ?? null, progressJson: reply[3] ?? null };
-    }
+    if (kind === "scheduled") return { kind, record: reply[1]!, lastError: reply[2] ?? null, progressJson: reply[3] ?? null };
+    if (kind === "running") return { kind, record: runningRecord(reply[1]!), lastError: reply[2] ?? null, progressJson: reply[3] ?? null };
     if (kind === "final") return { kind, finalJson: reply[1]! };
     return { kind: "missing" };
   }
@@ -447,7 +485,7 @@ export class Store {
     const [dueCount, coldCount, runningCount, deadCount, first, leaseToken, leaseTtlMs] = await Promise.all([
       this.redis.zcard(keys.due),
       this.redis.get(keys.coldCount),
-      this.redis.zcard(keys.run),
+      this.redis.hlen(keys.running),
       this.redis.zcard(keys.dead),
       // The earliest real due time: parked tasks (paused names) sit beyond PARK_OFFSET.
       this.redis.zrangebyscore(keys.due, "-inf", `(${PARK_OFFSET}`, "WITHSCORES", "LIMIT", 0, 1),
@@ -491,7 +529,8 @@ export class Store {
       return this.listColdPage(shard, shardCount, Number(after.score.slice(COLD_CURSOR.length)), after.id, limit, name, maxBytes);
     }
     const keys = this.keys(shard);
-    const index = state === "scheduled" ? keys.due : state === "running" ? keys.run : keys.dead;
+    if (state === "running") return this.listRunningPage(shard, after, limit, name, maxBytes);
+    const index = state === "scheduled" ? keys.due : keys.dead;
     const source = state === "dead" ? "done" : "hash";
     const specPrefix = name === null ? "" : `{"n":${JSON.stringify(name)},`;
     const reply = (await this.run(
@@ -510,6 +549,28 @@ export class Store {
     if (entries.length >= limit || bytes >= maxBytes) return { entries, next: { score: `${COLD_CURSOR}${shard}`, id: "" } };
     const cold = await this.listColdPage(shard, shardCount, shard, "", limit - entries.length, name, maxBytes - bytes);
     return { entries: [...entries, ...cold.entries], next: cold.next };
+  }
+
+  /** Running tasks of a shard after a cursor id, in id order (see list-running-4.lua). */
+  private async listRunningPage(
+    shard: number,
+    after: { score: string; id: string } | null,
+    limit: number,
+    name: string | null,
+    maxBytes: number,
+  ): Promise<ListPage> {
+    const keys = this.keys(shard);
+    const specPrefix = name === null ? "" : `{"n":${JSON.stringify(name)},`;
+    const reply = (await this.run(
+      "listRunning",
+      [keys.running, keys.tasks, keys.err, keys.claims],
+      [after?.id ?? "", limit, specPrefix, Math.max(1, maxBytes)],
+    )) as (string | null)[];
+    const entries: ListEntry[] = [];
+    for (let i = 2; i < reply.length; i += 4) {
+      entries.push({ id: reply[i]!, score: reply[i + 1]!, record: runningRecord(reply[i + 2]!), lastError: reply[i + 3] ?? null });
+    }
+    return { entries, next: reply[0] ? { score: reply[0], id: reply[1]! } : null };
   }
 
   /**
@@ -581,13 +642,13 @@ export class Store {
     )) as "retried" | "changed" | "pending" | "missing";
   }
 
-  /** A claimed task of a paused name goes back without starting (see park-5.lua). */
-  async park(shard: number, token: string, id: string, attempt: number, name: string): Promise<ParkOutcome> {
+  /** A claimed task of a paused name goes back without starting (see park-6.lua). */
+  async park(shard: number, token: string, id: string, batch: string, name: string): Promise<ParkOutcome> {
     const keys = this.keys(shard);
     return (await this.run(
       "park",
-      [keys.run, keys.due, keys.tasks, this.pausedSetKey(shard), this.parkedKey(shard, name), keys.lease],
-      [token, id, attempt, name, PARK_OFFSET],
+      [keys.running, keys.due, keys.tasks, this.pausedSetKey(shard), this.parkedKey(shard, name), keys.lease],
+      [token, id, batch, name, PARK_OFFSET],
     )) as ParkOutcome;
   }
 
@@ -798,9 +859,18 @@ function coldGroups(cold: Map<number, string>): string {
 }
 
 function existing(reply: string[]): ExistingOutcome {
-  if (reply[0] === "running") return { kind: "running", record: reply[1]! };
+  if (reply[0] === "running") return { kind: "running", record: runningRecord(reply[1]!) };
   if (reply[0] === "final") return { kind: "final", finalJson: reply[1]! };
   return { kind: "missing" };
+}
+
+/**
+ * A running task's record as callers see it: the stored attempt counts the
+ * attempts used up (claim-7.lua), and the running one is the next.
+ */
+function runningRecord(record: string): string {
+  const colon = record.indexOf(":");
+  return `${Number(record.slice(0, colon)) + 1}${record.slice(colon)}`;
 }
 
 export type { ShardKeys };

@@ -159,7 +159,7 @@ export async function waitBalanced(url: string, nodeIds: string[], shardCount: n
 /** Tasks still due or running (in a run set, reaped or not) over every shard, read from Redis. */
 export async function unfinishedCount(raw: Redis, prefix: string, shardCount: number): Promise<number> {
   const counts = await Promise.all(
-    Array.from({ length: shardCount }, async (_, shard) => (await raw.zcard(`${prefix}:{${shard}}:due`)) + (await raw.zcard(`${prefix}:{${shard}}:run`))),
+    Array.from({ length: shardCount }, async (_, shard) => (await raw.zcard(`${prefix}:{${shard}}:due`)) + (await raw.hlen(`${prefix}:{${shard}}:running`))),
   );
   return counts.reduce((a, b) => a + b, 0);
 }

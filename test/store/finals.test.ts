@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Store, type FinishItem } from "../../src/store/store.ts";
 import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
-import { decodeFinal } from "../../src/task/codec.ts";
+import { decodeFinal, decodeRecord, encodeFinal } from "../../src/task/codec.ts";
 import { shardKeys } from "../../src/store/keys.ts";
 import { redisCommand } from "../../src/node/embedded-redis.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
@@ -38,11 +38,15 @@ async function runToEnd(ttls: Record<string, number>, state: FinishItem["state"]
   const ids = Object.keys(ttls);
   await store.schedule(0, ids.map((id) => item(id, Date.now() - 5)), 0);
   const claimed = await store.claim(0, token, Date.now() + 1, ids.length, Date.now() + 30_000);
-  if (claimed === "lease") throw new Error("lease lost");
-  expect(claimed.map((c) => c.id).sort()).toEqual([...ids].sort());
+  if (claimed === "lease" || claimed === null) throw new Error(`nothing claimed: ${claimed}`);
+  expect(claimed.tasks.map((c) => c.id).sort()).toEqual([...ids].sort());
   const now = Date.now();
-  const items = ids.map((id) => ({ id, attempt: 1, state, finishedAt: now, ttlMs: ttls[id]!, extraJson: `,"result":${JSON.stringify(id)}` }));
-  expect(await store.finish(0, token, now, 7 * 86_400_000, items)).toEqual(ids.map(() => true));
+  const items: FinishItem[] = claimed.tasks.map(({ id, record }) => {
+    const { dueMs, specJson } = decodeRecord(record);
+    const finalJson = encodeFinal({ state, attempt: 1, dueAt: dueMs, finishedAt: now, result: id }, specJson);
+    return { id, batch: claimed.batch, state, finishedAt: now, ttlMs: ttls[id]!, finalJson };
+  });
+  expect(await store.finish(0, token, now, 7 * 86_400_000, items, [claimed.batch])).toEqual(ids.map(() => true));
 }
 
 test("a finished task reads back as final, with its result, whatever its ttl", async () => {

@@ -7,7 +7,7 @@
 
   KEYS[1] due ZSET
   KEYS[2] tasks HASH
-  KEYS[3] run ZSET
+  KEYS[3] running HASH (id -> batch id)
   KEYS[4] err HASH
   KEYS[5] progress HASH
   KEYS[6] cold count STRING
@@ -46,7 +46,7 @@ if coldScore then
   finals_put(ARGV[2], { [finals_expiry(tonumber(ARGV[3]), tonumber(ARGV[4]))] = { id, final } })
   return { 'cancelled', final }
 end
-if redis.call('ZSCORE', KEYS[3], id) then
+if redis.call('HEXISTS', KEYS[3], id) == 1 then
   return { 'running', redis.call('HGET', KEYS[2], id) }
 end
 return finals_reply(ARGV[2], id)

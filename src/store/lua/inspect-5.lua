@@ -4,7 +4,7 @@
 
   KEYS[1] due ZSET
   KEYS[2] tasks HASH
-  KEYS[3] run ZSET
+  KEYS[3] running HASH (id -> batch id)
   KEYS[4] err HASH
   KEYS[5] progress HASH
   ARGV[1] id
@@ -18,7 +18,7 @@ local id = ARGV[1]
 local record = redis.call('HGET', KEYS[2], id)
 if record then
   local state = 'scheduled'
-  if redis.call('ZSCORE', KEYS[3], id) then
+  if redis.call('HEXISTS', KEYS[3], id) == 1 then
     state = 'running'
   end
   return { state, record, redis.call('HGET', KEYS[4], id), redis.call('HGET', KEYS[5], id) }

@@ -6,7 +6,7 @@
 
   KEYS[1] due ZSET
   KEYS[2] tasks HASH
-  KEYS[3] run ZSET
+  KEYS[3] running HASH (id -> batch id)
   KEYS[4] cold count STRING
   ARGV[1] id
   ARGV[2] done-key prefix (final records: lib/finals.lua)
@@ -35,7 +35,7 @@ if redis.call('ZSCORE', KEYS[1], id) then
   end
   return { 'rescheduled', score, record }
 end
-if redis.call('ZSCORE', KEYS[3], id) then
+if redis.call('HEXISTS', KEYS[3], id) == 1 then
   return { 'running', redis.call('HGET', KEYS[2], id) }
 end
 local coldScore, coldSpec = cold_remove(ARGV[7], KEYS[4], id)

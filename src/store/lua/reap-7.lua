@@ -1,0 +1,87 @@
+--[[
+  reap (fenced): batches whose visibility deadline passed belong to a worker
+  that went silent (its node died or froze). Their attempts that are still
+  running in them go back to `due` at their original score, so they run
+  again, first among what is due. The reaped attempt counts as used up (the
+  record's attempt goes up by one), and the node dead-letters a task that
+  has used up maxAttempts this way when it claims it next.
+
+  KEYS[1] claims ZSET   (batch id -> visibility deadline)
+  KEYS[2] batches HASH  (batch id -> claim reply "id\0record\0…")
+  KEYS[3] running HASH  (id -> batch id)
+  KEYS[4] due ZSET
+  KEYS[5] tasks HASH
+  KEYS[6] lease STRING
+  KEYS[7] run ZSET of script v2 (id -> deadline): running attempts claimed
+          before an upgrade, whose records already count the attempt
+  ARGV[1] lease token
+  ARGV[2] now ms: batches with deadline <= now are reaped
+  ARGV[3] max tasks to look at per call (whole batches: can go over by one
+          batch, at most a claim's size)
+
+  Returns "lease" if the token does not hold the lease, else a flat array:
+  "1" if more expired batches are left (call again) or "0", then pairs id,
+  due score for every task put back.
+]]
+if redis.call('GET', KEYS[6]) ~= ARGV[1] then
+  return 'lease'
+end
+local limit = tonumber(ARGV[3])
+local out = { '0' }
+local looked = 0
+local function requeue(id, score)
+  redis.call('ZADD', KEYS[4], score, id)
+  out[#out + 1] = id
+  out[#out + 1] = score
+end
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, limit)
+for _, batch in ipairs(expired) do
+  if looked >= limit then
+    out[1] = '1'
+    break
+  end
+  local claimed = redis.call('HGET', KEYS[2], batch)
+  if claimed then
+    -- Ids are every other field of the claim reply.
+    local ids = {}
+    local from = 1
+    while from <= #claimed do
+      local stop = string.find(claimed, '\0', from, true)
+      ids[#ids + 1] = string.sub(claimed, from, stop - 1)
+      local after = string.find(claimed, '\0', stop + 1, true)
+      from = after and after + 1 or #claimed + 1
+    end
+    looked = looked + #ids
+    local owners = redis.call('HMGET', KEYS[3], unpack(ids))
+    local records = redis.call('HMGET', KEYS[5], unpack(ids))
+    for i = 1, #ids do
+      local record = records[i]
+      if owners[i] == batch and record then
+        local attempt, score = string.match(record, '^(%d+):([^\n]+)\n')
+        local nl = string.find(record, '\n', 1, true)
+        redis.call('HSET', KEYS[5], ids[i], (tonumber(attempt) + 1) .. ':' .. score .. string.sub(record, nl))
+        redis.call('HDEL', KEYS[3], ids[i])
+        requeue(ids[i], score)
+      end
+    end
+  end
+  redis.call('ZREM', KEYS[1], batch)
+  redis.call('HDEL', KEYS[2], batch)
+end
+if #expired >= limit then
+  out[1] = '1'
+end
+if looked < limit then
+  local legacy = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', ARGV[2], 'LIMIT', 0, limit - looked)
+  for _, id in ipairs(legacy) do
+    redis.call('ZREM', KEYS[7], id)
+    local record = redis.call('HGET', KEYS[5], id)
+    if record then
+      requeue(id, string.match(record, '^%d+:([^\n]+)\n'))
+    end
+  end
+  if #legacy >= limit - looked then
+    out[1] = '1'
+  end
+end
+return out
