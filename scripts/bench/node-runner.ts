@@ -56,7 +56,13 @@ function traceStore(target: TickwheelNode): void {
       const issued = performance.now();
       const at = Date.now() - t0;
       const result = await original(...args);
-      const size = Array.isArray(result) ? result.length : result && typeof result === "object" && "ids" in result ? (result as { ids: unknown[] }).ids.length : String(result);
+      const size = Array.isArray(result)
+        ? result.length
+        : result && typeof result === "object" && "ids" in result
+          ? (result as { ids: unknown[] }).ids.length
+          : result && typeof result === "object" && "tasks" in result
+            ? (result as { tasks: unknown[] }).tasks.length
+            : String(result);
       const detail = method === "claim" ? ` limit ${String(args[3])}` : method === "finish" ? ` items ${(args[4] as unknown[]).length}` : "";
       lines.push(`${at} ${method} shard ${String(args[0])}${detail} -> ${size} in ${(performance.now() - issued).toFixed(1)} ms`);
       return result;
