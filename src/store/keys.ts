@@ -7,18 +7,19 @@ export interface ShardKeys {
   shard: number;
   /** ZSET id -> due score (ms + priority fraction). */
   due: string;
-  /** HASH id -> "attempt:score\n<spec json>" for pending and running tasks. */
+  /**
+   * HASH id -> "attempt:score\n<spec json>" for pending and running tasks: a
+   * task with a record here whose id is not in `due` is running.
+   */
   tasks: string;
   /**
-   * Claimed batches (lua/claim-7.lua): ZSET batch id -> visibility deadline
+   * Claimed batches (lua/claim-6.lua): ZSET batch id -> visibility deadline
    * (ms) shared by the batch's attempts. One entry per claim, not per task:
-   * a ZSET entry per task was the biggest cost of claiming and finishing.
+   * an entry per running task was the biggest cost of claiming and finishing.
    */
   claims: string;
-  /** HASH batch id -> what the claim returned ("id\0record\0…"), so a reaper knows the batch's ids. */
+  /** HASH batch id -> what the claim returned ("id\0record\0…"): the batch's tasks, for the reaper and listing. */
   batches: string;
-  /** HASH id -> batch id of each running attempt: which claim it belongs to (the fence of finish, retry, park). */
-  running: string;
   /** STRING counter that numbers the shard's batches. */
   batchSeq: string;
   /** ZSET id -> visibility deadline of running attempts claimed by script v2 (read only to reap them after an upgrade). */
@@ -51,7 +52,6 @@ export function shardKeys(prefix: string, shard: number): ShardKeys {
     tasks: base + "tasks",
     claims: base + "claims",
     batches: base + "batches",
-    running: base + "running",
     batchSeq: base + "batchseq",
     legacyRun: base + "run",
     err: base + "err",

@@ -7,21 +7,21 @@
  * arguments.
  */
 import schedule from "./lua/schedule-3.lua" with { type: "text" };
-import claim from "./lua/claim-7.lua" with { type: "text" };
-import finish from "./lua/finish-8.lua" with { type: "text" };
+import claim from "./lua/claim-6.lua" with { type: "text" };
+import finish from "./lua/finish-7.lua" with { type: "text" };
 import retry from "./lua/retry-5.lua" with { type: "text" };
-import reap from "./lua/reap-7.lua" with { type: "text" };
+import reap from "./lua/reap-6.lua" with { type: "text" };
 import extend from "./lua/extend-2.lua" with { type: "text" };
-import cancel from "./lua/cancel-6.lua" with { type: "text" };
-import reschedule from "./lua/reschedule-4.lua" with { type: "text" };
+import cancel from "./lua/cancel-5.lua" with { type: "text" };
+import reschedule from "./lua/reschedule-3.lua" with { type: "text" };
 import promote from "./lua/promote-4.lua" with { type: "text" };
 import listCold from "./lua/list-cold-1.lua" with { type: "text" };
-import inspect from "./lua/inspect-5.lua" with { type: "text" };
-import progress from "./lua/progress-2.lua" with { type: "text" };
+import inspect from "./lua/inspect-4.lua" with { type: "text" };
+import progress from "./lua/progress-3.lua" with { type: "text" };
 import list from "./lua/list-3.lua" with { type: "text" };
 import listRunning from "./lua/list-running-4.lua" with { type: "text" };
 import retryDead from "./lua/retry-dead-4.lua" with { type: "text" };
-import park from "./lua/park-6.lua" with { type: "text" };
+import park from "./lua/park-7.lua" with { type: "text" };
 import pauseShard from "./lua/pause-shard-1.lua" with { type: "text" };
 import resumeShard from "./lua/resume-shard-4.lua" with { type: "text" };
 import pausedNames from "./lua/paused-names-1.lua" with { type: "text" };
@@ -44,21 +44,21 @@ const withPacked = (lua: string): string => `${packedLib}\n${lua}`;
 
 const sources = {
   schedule: { lua: withPacked(withCold(withFinals(schedule))), keys: 3 },
-  claim: { lua: claim, keys: 7 },
-  finish: { lua: withFinals(finish), keys: 8 },
+  claim: { lua: claim, keys: 6 },
+  finish: { lua: withFinals(finish), keys: 7 },
   retry: { lua: retry, keys: 5 },
-  reap: { lua: reap, keys: 7 },
+  reap: { lua: reap, keys: 6 },
   extend: { lua: extend, keys: 2 },
-  cancel: { lua: withCold(withFinals(cancel)), keys: 6 },
-  reschedule: { lua: withCold(withFinals(reschedule)), keys: 4 },
+  cancel: { lua: withCold(withFinals(cancel)), keys: 5 },
+  reschedule: { lua: withCold(withFinals(reschedule)), keys: 3 },
   promote: { lua: withCold(promote), keys: 4 },
   listCold: { lua: withCold(listCold), keys: 1 },
-  inspect: { lua: withCold(withFinals(inspect)), keys: 5 },
-  progress: { lua: progress, keys: 2 },
+  inspect: { lua: withCold(withFinals(inspect)), keys: 4 },
+  progress: { lua: progress, keys: 3 },
   list: { lua: withFinals(list), keys: 3 },
   listRunning: { lua: listRunning, keys: 4 },
   retryDead: { lua: withFinals(retryDead), keys: 4 },
-  park: { lua: park, keys: 6 },
+  park: { lua: park, keys: 7 },
   pauseShard: { lua: pauseShard, keys: 1 },
   resumeShard: { lua: resumeShard, keys: 4 },
   pausedNames: { lua: pausedNames, keys: 1 },

@@ -44,7 +44,7 @@ export interface ClaimedTask {
   id: string;
   /**
    * "attempt:score\n<spec json>" as stored: the attempt counts the attempts
-   * used up, so this claim runs attempt + 1 (see claim-7.lua).
+   * used up, so this claim runs attempt + 1 (see claim-6.lua).
    */
   record: string;
 }
@@ -141,6 +141,8 @@ export const PARK_OFFSET = 2 ** 48;
 const COLD_LIST_SLOTS = 1024;
 /** Cursor score prefix of a listing inside the cold tier: "cold:<hash slot>". */
 export const COLD_CURSOR = "cold:";
+/** Claimed batches one running-list call reads (each up to a claim's size). */
+const RUNNING_LIST_BATCHES = 16;
 /** Record bytes one list call may read (args can be 1 MiB each: bounds the script and the reply). */
 export const LIST_MAX_BYTES = 8 * 1024 * 1024;
 /** Parked tasks put back per resume script call. */
@@ -293,12 +295,12 @@ export class Store {
     const keys = this.keys(shard);
     const reply = await this.run(
       "claim",
-      [keys.due, keys.tasks, keys.claims, keys.batches, keys.running, keys.batchSeq, keys.lease],
+      [keys.due, keys.tasks, keys.claims, keys.batches, keys.batchSeq, keys.lease],
       [token, upToScoreExclusive, limit, visibilityDeadlineMs],
     );
     if (reply === LEASE_LOST) return LEASE_LOST;
     if (reply === "") return null;
-    // The batch id, and one string: id and record of each task, joined by "\0" (see claim-7.lua).
+    // The batch id, and one string: id and record of each task, joined by "\0" (see claim-6.lua).
     const [batch, packed] = reply as [string, string];
     const flat = packed.split("\0");
     const tasks: ClaimedTask[] = new Array(flat.length >> 1);
@@ -309,8 +311,8 @@ export class Store {
   }
 
   /**
-   * Ends attempts for good; returns per item whether it was still running in
-   * its batch. `doneBatches`: batches whose every attempt has ended (their
+   * Ends attempts for good; returns per item whether its batch was still
+   * claimed (not reaped). `doneBatches`: batches whose every attempt has ended (their
    * bookkeeping is dropped in the same script).
    */
   async finish(
@@ -322,15 +324,15 @@ export class Store {
     doneBatches: string[] = [],
   ): Promise<boolean[] | LeaseLost> {
     const keys = this.keys(shard);
-    // Items grouped by final-record slot and state (see finish-8.lua), each a few plain arguments.
-    const groups = new Map<string, { expiry: number; state: string; order: number[] }>();
+    // Items grouped by batch, final-record slot and state (see finish-7.lua), two arguments each.
+    const groups = new Map<string, { batch: string; expiry: number; state: string; order: number[] }>();
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
       const expiry = finalsSlotExpiry(item.finishedAt, item.ttlMs);
-      const key = `${expiry}|${item.state}`;
+      const key = `${item.batch}|${expiry}|${item.state}`;
       let group = groups.get(key);
       if (!group) {
-        group = { expiry, state: item.state, order: [] };
+        group = { batch: item.batch, expiry, state: item.state, order: [] };
         groups.set(key, group);
       }
       group.order.push(i);
@@ -338,16 +340,16 @@ export class Store {
     const args: (string | number)[] = [token, keys.donePrefix, nowMs, deadRetentionMs, doneBatches.length, ...doneBatches];
     const order: number[] = [];
     for (const group of groups.values()) {
-      args.push(group.expiry, group.state, group.order.length);
+      args.push(group.batch, group.expiry, group.state, group.order.length);
       for (const i of group.order) {
         const item = items[i]!;
-        args.push(item.id, item.batch, item.finalJson);
+        args.push(item.id, item.finalJson);
         order.push(i);
       }
     }
     const reply = await this.run(
       "finish",
-      [keys.running, keys.tasks, keys.err, keys.progress, keys.dead, keys.lease, keys.claims, keys.batches],
+      [keys.tasks, keys.err, keys.progress, keys.dead, keys.lease, keys.claims, keys.batches],
       args,
     );
     if (reply === LEASE_LOST) return LEASE_LOST;
@@ -369,7 +371,7 @@ export class Store {
     const keys = this.keys(shard);
     const reply = await this.run(
       "retry",
-      [keys.running, keys.due, keys.tasks, keys.err, keys.lease],
+      [keys.claims, keys.due, keys.tasks, keys.err, keys.lease],
       [token, id, batch, attempt, score, error],
     );
     return reply === LEASE_LOST ? LEASE_LOST : reply === 1;
@@ -388,7 +390,7 @@ export class Store {
     const keys = this.keys(shard);
     const reply = await this.run(
       "reap",
-      [keys.claims, keys.batches, keys.running, keys.due, keys.tasks, keys.lease, keys.legacyRun],
+      [keys.claims, keys.batches, keys.due, keys.tasks, keys.lease, keys.legacyRun],
       [token, nowMs, limit],
     );
     if (reply === LEASE_LOST) return LEASE_LOST;
@@ -410,7 +412,7 @@ export class Store {
     const keys = this.keys(shard);
     const reply = (await this.run(
       "cancel",
-      [keys.due, keys.tasks, keys.running, keys.err, keys.progress, keys.coldCount],
+      [keys.due, keys.tasks, keys.err, keys.progress, keys.coldCount],
       [id, keys.donePrefix, nowMs, retentionMs, keys.coldPrefix + keySlot(id)],
     )) as string[];
     if (reply[0] === "cancelled") return { kind: "cancelled", finalJson: reply[1]! };
@@ -422,7 +424,7 @@ export class Store {
     const keys = this.keys(shard);
     const reply = (await this.run(
       "reschedule",
-      [keys.due, keys.tasks, keys.running, keys.coldCount],
+      [keys.due, keys.tasks, keys.coldCount],
       [
         id,
         keys.donePrefix,
@@ -440,7 +442,7 @@ export class Store {
 
   async setProgress(shard: number, id: string, progressJson: string): Promise<boolean> {
     const keys = this.keys(shard);
-    return (await this.run("progress", [keys.running, keys.progress], [id, progressJson])) === 1;
+    return (await this.run("progress", [keys.tasks, keys.due, keys.progress], [id, progressJson])) === 1;
   }
 
   // ---------------------------------------------------------------- reads
@@ -449,7 +451,7 @@ export class Store {
     const keys = this.keys(shard);
     const reply = (await this.run(
       "inspect",
-      [keys.due, keys.tasks, keys.running, keys.err, keys.progress],
+      [keys.due, keys.tasks, keys.err, keys.progress],
       [id, keys.donePrefix, keys.coldPrefix + keySlot(id)],
     )) as (string | null)[];
     const kind = reply[0];
@@ -482,10 +484,10 @@ export class Store {
 
   async shardStats(shard: number): Promise<ShardStats> {
     const keys = this.keys(shard);
-    const [dueCount, coldCount, runningCount, deadCount, first, leaseToken, leaseTtlMs] = await Promise.all([
+    const [dueCount, coldCount, recordCount, deadCount, first, leaseToken, leaseTtlMs] = await Promise.all([
       this.redis.zcard(keys.due),
       this.redis.get(keys.coldCount),
-      this.redis.hlen(keys.running),
+      this.redis.hlen(keys.tasks),
       this.redis.zcard(keys.dead),
       // The earliest real due time: parked tasks (paused names) sit beyond PARK_OFFSET.
       this.redis.zrangebyscore(keys.due, "-inf", `(${PARK_OFFSET}`, "WITHSCORES", "LIMIT", 0, 1),
@@ -496,7 +498,8 @@ export class Store {
       shard,
       dueCount: dueCount + Number(coldCount ?? 0),
       coldCount: Number(coldCount ?? 0),
-      runningCount,
+      // Running: a record whose id is not in `due` (see claim-6.lua).
+      runningCount: Math.max(0, recordCount - dueCount),
       deadCount,
       nextDueScore: first[1] ?? null,
       leaseToken,
@@ -551,7 +554,10 @@ export class Store {
     return { entries: [...entries, ...cold.entries], next: cold.next };
   }
 
-  /** Running tasks of a shard after a cursor id, in id order (see list-running-4.lua). */
+  /**
+   * Running tasks of a shard after a cursor, in claim order: batches by
+   * deadline, each in the order claimed (see list-running-4.lua).
+   */
   private async listRunningPage(
     shard: number,
     after: { score: string; id: string } | null,
@@ -563,8 +569,8 @@ export class Store {
     const specPrefix = name === null ? "" : `{"n":${JSON.stringify(name)},`;
     const reply = (await this.run(
       "listRunning",
-      [keys.running, keys.tasks, keys.err, keys.claims],
-      [after?.id ?? "", limit, specPrefix, Math.max(1, maxBytes)],
+      [keys.claims, keys.batches, keys.tasks, keys.err],
+      [after?.score ?? "", after?.id ?? "", limit, specPrefix, Math.max(1, maxBytes), RUNNING_LIST_BATCHES],
     )) as (string | null)[];
     const entries: ListEntry[] = [];
     for (let i = 2; i < reply.length; i += 4) {
@@ -642,12 +648,12 @@ export class Store {
     )) as "retried" | "changed" | "pending" | "missing";
   }
 
-  /** A claimed task of a paused name goes back without starting (see park-6.lua). */
+  /** A claimed task of a paused name goes back without starting (see park-7.lua). */
   async park(shard: number, token: string, id: string, batch: string, name: string): Promise<ParkOutcome> {
     const keys = this.keys(shard);
     return (await this.run(
       "park",
-      [keys.running, keys.due, keys.tasks, this.pausedSetKey(shard), this.parkedKey(shard, name), keys.lease],
+      [keys.claims, keys.due, keys.tasks, this.pausedSetKey(shard), this.parkedKey(shard, name), keys.lease, keys.batches],
       [token, id, batch, name, PARK_OFFSET],
     )) as ParkOutcome;
   }

@@ -156,10 +156,10 @@ export async function waitBalanced(url: string, nodeIds: string[], shardCount: n
   return owners;
 }
 
-/** Tasks still due or running (in a run set, reaped or not) over every shard, read from Redis. */
+/** Tasks still due or running over every shard, read from Redis: each has a record in its shard's tasks hash. */
 export async function unfinishedCount(raw: Redis, prefix: string, shardCount: number): Promise<number> {
   const counts = await Promise.all(
-    Array.from({ length: shardCount }, async (_, shard) => (await raw.zcard(`${prefix}:{${shard}}:due`)) + (await raw.hlen(`${prefix}:{${shard}}:running`))),
+    Array.from({ length: shardCount }, (_, shard) => raw.hlen(`${prefix}:{${shard}}:tasks`)),
   );
   return counts.reduce((a, b) => a + b, 0);
 }

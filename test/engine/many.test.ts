@@ -66,7 +66,7 @@ test("10,000 tasks over 3 s fire exactly once and never early", async () => {
     let n = 0;
     for (let shard = 0; shard < 8; shard++) {
       const keys = shardKeys(prefix, shard);
-      for (const command of [["ZCARD", keys.claims], ["HLEN", keys.batches], ["HLEN", keys.running]]) n += Number(await redisCommand(redis.port, command));
+      for (const command of [["ZCARD", keys.claims], ["HLEN", keys.batches], ["HLEN", keys.tasks]]) n += Number(await redisCommand(redis.port, command));
     }
     return n;
   };

@@ -86,7 +86,7 @@ test("a stale token can claim, finish, retry, reap and extend nothing", async ()
   const keys = shardKeys(prefix, 0);
   expect(await redisCommand(redis.port, ["ZCARD", keys.claims])).toBe(0);
   expect(await redisCommand(redis.port, ["HLEN", keys.batches])).toBe(0);
-  expect(await redisCommand(redis.port, ["HLEN", keys.running])).toBe(0);
+  expect((await store.shardStats(0)).runningCount).toBe(0);
   await store.leaseRelease(0, token);
 });
 
@@ -141,11 +141,30 @@ test("reap skips what ended in the batch and what retry sent back; extend keeps 
   expect((await store.inspect(0, "part-done")).kind).toBe("final");
   const keys = shardKeys(prefix, 0);
   expect(await redisCommand(redis.port, ["ZCARD", keys.claims])).toBe(0);
-  expect(await redisCommand(redis.port, ["HLEN", keys.running])).toBe(0);
+  expect((await store.shardStats(0)).runningCount).toBe(0);
   // The reaped one runs its second attempt and ends.
   const again = await claimAll(token, Date.now() + 5000);
   expect(again.tasks.map((c) => [c.id, decodeRecord(c.record).attempt])).toEqual([["part-running", 1]]);
   expect(await store.finish(0, token, Date.now(), 60_000, [finishItem("part-running", again.batch)], [again.batch])).toEqual([true]);
+  await store.leaseRelease(0, token);
+});
+
+test("a task parked and claimed again runs in its new batch only: reaping the old one leaves it alone", async () => {
+  const acquired = await store.leaseAcquire(0, "parker", 10_000);
+  if (!acquired.acquired) throw new Error("lease not acquired");
+  const token = acquired.token;
+  const t = task("parked-1", Date.now() - 5);
+  await store.schedule(0, [{ id: t.id, score: t.score, record: t.record }], 0);
+  const first = await claimAll(token, Date.now() + 50);
+  // Not paused any more by the time it is parked: back in due at once, its record unchanged.
+  expect(await store.park(0, token, "parked-1", first.batch, "fence.task")).toBe("requeued");
+  const second = await claimAll(token, Date.now() + 60_000);
+  expect(second.tasks.map((c) => c.record)).toEqual(first.tasks.map((c) => c.record));
+  await Bun.sleep(80);
+  expect(await store.reap(0, token, Date.now(), 10)).toEqual({ entries: [], more: false });
+  expect((await store.inspect(0, "parked-1")).kind).toBe("running");
+  expect(await store.finish(0, token, Date.now(), 60_000, [finishItem("parked-1", first.batch)])).toEqual([false]);
+  expect(await store.finish(0, token, Date.now(), 60_000, [finishItem("parked-1", second.batch)], [second.batch])).toEqual([true]);
   await store.leaseRelease(0, token);
 });
 

@@ -1,9 +1,9 @@
-// Running tasks have no sorted index of their own (a batch per claim, an owner entry per task):
-// listing them pages through the owner hash in id order, with the batch's visibility deadline.
+// Running tasks have no index of their own: listing reads the claimed batches (by deadline, each
+// in claim order) and keeps the tasks whose record is still the one claimed.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Store, LEASE_LOST } from "../../src/store/store.ts";
+import { Store, LEASE_LOST, type ClaimedBatch } from "../../src/store/store.ts";
 import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
-import { decodeRecord } from "../../src/task/codec.ts";
+import { decodeRecord, encodeFinal } from "../../src/task/codec.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix } from "../helpers/node.ts";
 
@@ -19,40 +19,63 @@ afterAll(async () => {
   await redis.cleanup();
 });
 
-function item(name: string, id: string) {
-  const t = resolveTask(name, {}, { id, runAt: Date.now() - 5 }, { nowMs: Date.now(), shardCount: 1, defaults: DEFAULT_TASK_DEFAULTS, requireTime: true });
+function item(name: string, id: string, dueMs: number) {
+  const t = resolveTask(name, {}, { id, runAt: dueMs }, { nowMs: Date.now(), shardCount: 1, defaults: DEFAULT_TASK_DEFAULTS, requireTime: true });
   return { id: t.id, score: t.score, record: t.record };
 }
 
-test("running tasks list page by page in id order, with a name filter, their attempt and deadline", async () => {
-  const lease = await store.leaseAcquire(0, "lister", 10_000);
-  if (!lease.acquired) throw new Error("lease not acquired");
-  const ids = ["r-3", "r-1", "r-4", "r-0", "r-2"];
-  await store.schedule(0, [...ids.map((id) => item("list.run", id)), item("list.other", "o-1")], 0);
-  const deadline = Date.now() + 60_000;
-  const claimed = await store.claim(0, lease.token, Date.now() + 1, 100, deadline);
-  if (claimed === LEASE_LOST || claimed === null) throw new Error("nothing claimed");
-  expect(claimed.tasks).toHaveLength(6);
-
-  const seen: string[] = [];
+async function listAll(name: string | null, limit: number): Promise<{ ids: string[]; pages: number; scores: string[] }> {
+  const ids: string[] = [];
+  const scores: string[] = [];
   let after: { score: string; id: string } | null = null;
   let pages = 0;
   do {
-    const page = await store.listPage(0, "running", after, 2, 100, "list.run");
-    expect(page.entries.length).toBeLessThanOrEqual(2);
+    const page = await store.listPage(0, "running", after, limit, 100, name);
+    expect(page.entries.length).toBeLessThanOrEqual(limit);
     for (const entry of page.entries) {
-      seen.push(entry.id);
-      expect(Number(entry.score)).toBe(deadline);
+      ids.push(entry.id);
+      scores.push(entry.score);
       // Stored attempts count what was used up; a running task shows the attempt it is on.
       expect(decodeRecord(entry.record).attempt).toBe(1);
     }
     after = page.next;
     pages++;
-  } while (after && pages < 10);
-  expect(seen).toEqual(["r-0", "r-1", "r-2", "r-3", "r-4"]);
-  const all = await store.listPage(0, "running", null, 50, 100, null);
-  expect(all.entries.map((e) => e.id)).toEqual(["o-1", "r-0", "r-1", "r-2", "r-3", "r-4"]);
-  expect(all.next).toBeNull();
+  } while (after && pages < 20);
+  return { ids, pages, scores };
+}
+
+test("running tasks list page by page across batches, in claim order, with a name filter, their attempt and deadline", async () => {
+  const lease = await store.leaseAcquire(0, "lister", 10_000);
+  if (!lease.acquired) throw new Error("lease not acquired");
+  const now = Date.now();
+  // Scheduled out of order; due order is o-1, r-0 … r-4.
+  const order = [3, 1, 4, 0, 2];
+  await store.schedule(0, [...order.map((i) => item("list.run", `r-${i}`, now - 100 + 10 * i)), item("list.other", "o-1", now - 200)], 0);
+  const claim = async (limit: number, deadline: number): Promise<ClaimedBatch> => {
+    const claimed = await store.claim(0, lease.token, Date.now() + 1, limit, deadline);
+    if (claimed === LEASE_LOST || claimed === null) throw new Error("nothing claimed");
+    return claimed;
+  };
+  const first = await claim(3, now + 60_000);
+  const second = await claim(10, now + 50_000);
+  expect(first.tasks.map((t) => t.id)).toEqual(["o-1", "r-0", "r-1"]);
+  expect(second.tasks.map((t) => t.id)).toEqual(["r-2", "r-3", "r-4"]);
+
+  // The batch with the earlier deadline comes first.
+  const named = await listAll("list.run", 2);
+  expect(named.ids).toEqual(["r-2", "r-3", "r-4", "r-0", "r-1"]);
+  expect(named.scores).toEqual([...Array(3).fill(String(now + 50_000)), ...Array(2).fill(String(now + 60_000))]);
+  expect(named.pages).toBeGreaterThanOrEqual(3);
+  expect((await listAll(null, 50)).ids).toEqual(["r-2", "r-3", "r-4", "o-1", "r-0", "r-1"]);
   expect((await store.shardStats(0)).runningCount).toBe(6);
+
+  // Ended, retried and parked tasks are running no more.
+  const finishedAt = Date.now();
+  const finalJson = encodeFinal({ state: "succeeded", attempt: 1, dueAt: now, finishedAt }, '{"n":"list.run","c":1}');
+  expect(await store.finish(0, lease.token, finishedAt, 60_000, [{ id: "r-3", batch: second.batch, state: "succeeded", finishedAt, ttlMs: 60_000, finalJson }])).toEqual([true]);
+  expect(await store.retry(0, lease.token, "r-0", first.batch, 1, String(Date.now() + 60_000), "boom")).toBe(true);
+  expect(await store.park(0, lease.token, "r-4", second.batch, "list.run")).toBe("requeued");
+  expect((await listAll(null, 50)).ids).toEqual(["r-2", "o-1", "r-1"]);
+  expect((await store.shardStats(0)).runningCount).toBe(3);
   await store.leaseRelease(0, lease.token);
 });

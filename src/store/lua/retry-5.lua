@@ -1,9 +1,10 @@
 --[[
   retry (fenced): a failed attempt goes back to `due` at a later score
   (backoff), remembering its error for GET /v1/tasks/:id. Its record now
-  counts the failed attempt as used up.
+  counts the failed attempt as used up (which also tells the reaper that
+  the task left its batch: see claim-6.lua).
 
-  KEYS[1] running HASH (id -> batch id)
+  KEYS[1] claims ZSET (batch id -> visibility deadline)
   KEYS[2] due ZSET
   KEYS[3] tasks HASH
   KEYS[4] err HASH
@@ -16,19 +17,19 @@
   ARGV[6] error message
 
   Returns "lease" if the token does not hold the lease, 1 if rescheduled, 0 if
-  the task is not running in that batch (reaped and maybe claimed again).
+  the attempt is not running any more (its batch was reaped, or the task is
+  back in `due`).
 ]]
 if redis.call('GET', KEYS[5]) ~= ARGV[1] then
   return 'lease'
 end
 local id = ARGV[2]
 local record = redis.call('HGET', KEYS[3], id)
-if not record or redis.call('HGET', KEYS[1], id) ~= ARGV[3] then
+if not record or not redis.call('ZSCORE', KEYS[1], ARGV[3]) or redis.call('ZSCORE', KEYS[2], id) then
   return 0
 end
 local nl = string.find(record, '\n', 1, true)
 redis.call('HSET', KEYS[3], id, ARGV[4] .. ':' .. ARGV[5] .. string.sub(record, nl))
-redis.call('HDEL', KEYS[1], id)
 redis.call('ZADD', KEYS[2], ARGV[5], id)
 redis.call('HSET', KEYS[4], id, ARGV[6])
 return 1

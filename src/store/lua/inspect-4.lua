@@ -4,9 +4,8 @@
 
   KEYS[1] due ZSET
   KEYS[2] tasks HASH
-  KEYS[3] running HASH (id -> batch id)
-  KEYS[4] err HASH
-  KEYS[5] progress HASH
+  KEYS[3] err HASH
+  KEYS[4] progress HASH
   ARGV[1] id
   ARGV[2] done-key prefix (final records: lib/finals.lua)
   ARGV[3] cold list of the id's hash slot (lib/cold.lua)
@@ -17,11 +16,12 @@
 local id = ARGV[1]
 local record = redis.call('HGET', KEYS[2], id)
 if record then
-  local state = 'scheduled'
-  if redis.call('HEXISTS', KEYS[3], id) == 1 then
-    state = 'running'
+  -- A record whose id is not in `due` is running (see claim-6.lua).
+  local state = 'running'
+  if redis.call('ZSCORE', KEYS[1], id) then
+    state = 'scheduled'
   end
-  return { state, record, redis.call('HGET', KEYS[4], id), redis.call('HGET', KEYS[5], id) }
+  return { state, record, redis.call('HGET', KEYS[3], id), redis.call('HGET', KEYS[4], id) }
 end
 local coldScore, coldSpec = cold_get(ARGV[3], id)
 if coldScore then

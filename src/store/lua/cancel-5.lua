@@ -7,10 +7,9 @@
 
   KEYS[1] due ZSET
   KEYS[2] tasks HASH
-  KEYS[3] running HASH (id -> batch id)
-  KEYS[4] err HASH
-  KEYS[5] progress HASH
-  KEYS[6] cold count STRING
+  KEYS[3] err HASH
+  KEYS[4] progress HASH
+  KEYS[5] cold count STRING
   ARGV[1] id
   ARGV[2] done-key prefix (final records: lib/finals.lua)
   ARGV[3] now ms
@@ -25,7 +24,7 @@ if redis.call('ZSCORE', KEYS[1], id) then
   local record = redis.call('HGET', KEYS[2], id)
   local attempt, dueMs = string.match(record, '^(%d+):(%d+)')
   local spec = string.sub(record, string.find(record, '\n', 1, true) + 1)
-  local lastError = redis.call('HGET', KEYS[4], id)
+  local lastError = redis.call('HGET', KEYS[3], id)
   local final = '{"state":"cancelled","attempt":' .. attempt .. ',"dueAt":' .. dueMs ..
     ',"finishedAt":' .. ARGV[3]
   if lastError then
@@ -34,19 +33,21 @@ if redis.call('ZSCORE', KEYS[1], id) then
   final = final .. ',"spec":' .. spec .. '}'
   redis.call('ZREM', KEYS[1], id)
   redis.call('HDEL', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
   redis.call('HDEL', KEYS[4], id)
-  redis.call('HDEL', KEYS[5], id)
   finals_put(ARGV[2], { [finals_expiry(tonumber(ARGV[3]), tonumber(ARGV[4]))] = { id, final } })
   return { 'cancelled', final }
 end
-local coldScore, coldSpec = cold_remove(ARGV[5], KEYS[6], id)
+local coldScore, coldSpec = cold_remove(ARGV[5], KEYS[5], id)
 if coldScore then
   local final = '{"state":"cancelled","attempt":0,"dueAt":' .. string.match(coldScore, '^%d+') ..
     ',"finishedAt":' .. ARGV[3] .. ',"spec":' .. coldSpec .. '}'
   finals_put(ARGV[2], { [finals_expiry(tonumber(ARGV[3]), tonumber(ARGV[4]))] = { id, final } })
   return { 'cancelled', final }
 end
-if redis.call('HEXISTS', KEYS[3], id) == 1 then
-  return { 'running', redis.call('HGET', KEYS[2], id) }
+-- Not in `due` and not cold, but its record is there: it is running (see claim-6.lua).
+local running = redis.call('HGET', KEYS[2], id)
+if running then
+  return { 'running', running }
 end
 return finals_reply(ARGV[2], id)

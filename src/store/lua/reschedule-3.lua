@@ -6,8 +6,7 @@
 
   KEYS[1] due ZSET
   KEYS[2] tasks HASH
-  KEYS[3] running HASH (id -> batch id)
-  KEYS[4] cold count STRING
+  KEYS[3] cold count STRING
   ARGV[1] id
   ARGV[2] done-key prefix (final records: lib/finals.lua)
   ARGV[3] new due ms (integer)
@@ -35,16 +34,18 @@ if redis.call('ZSCORE', KEYS[1], id) then
   end
   return { 'rescheduled', score, record }
 end
-if redis.call('HEXISTS', KEYS[3], id) == 1 then
-  return { 'running', redis.call('HGET', KEYS[2], id) }
+-- Not in `due`, but its record is there: it is running (see claim-6.lua).
+local running = redis.call('HGET', KEYS[2], id)
+if running then
+  return { 'running', running }
 end
-local coldScore, coldSpec = cold_remove(ARGV[7], KEYS[4], id)
+local coldScore, coldSpec = cold_remove(ARGV[7], KEYS[3], id)
 if coldScore then
   local score = ARGV[3] .. (string.match(coldScore, '(%.%d+)$') or '')
   local record = cold_record(score, coldSpec)
   if ARGV[8] ~= '' and tonumber(score) >= tonumber(ARGV[8]) then
     cold_append(ARGV[7], id .. '\t' .. score .. '\t' .. coldSpec)
-    redis.call('INCR', KEYS[4])
+    redis.call('INCR', KEYS[3])
   else
     redis.call('HSET', KEYS[2], id, record)
     redis.call('ZADD', KEYS[1], score, id)

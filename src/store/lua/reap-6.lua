@@ -1,18 +1,18 @@
 --[[
   reap (fenced): batches whose visibility deadline passed belong to a worker
-  that went silent (its node died or froze). Their attempts that are still
-  running in them go back to `due` at their original score, so they run
-  again, first among what is due. The reaped attempt counts as used up (the
-  record's attempt goes up by one), and the node dead-letters a task that
-  has used up maxAttempts this way when it claims it next.
+  that went silent (its node died or froze). Their tasks that still run in
+  them go back to `due` at their original score, so they run again, first
+  among what is due. A task still runs in its batch if its record is the
+  one the claim returned (see claim-6.lua). The reaped attempt counts as
+  used up (the record's attempt goes up by one), and the node dead-letters
+  a task that has used up maxAttempts this way when it claims it next.
 
   KEYS[1] claims ZSET   (batch id -> visibility deadline)
   KEYS[2] batches HASH  (batch id -> claim reply "id\0record\0…")
-  KEYS[3] running HASH  (id -> batch id)
-  KEYS[4] due ZSET
-  KEYS[5] tasks HASH
-  KEYS[6] lease STRING
-  KEYS[7] run ZSET of script v2 (id -> deadline): running attempts claimed
+  KEYS[3] due ZSET
+  KEYS[4] tasks HASH
+  KEYS[5] lease STRING
+  KEYS[6] run ZSET of script v2 (id -> deadline): running attempts claimed
           before an upgrade, whose records already count the attempt
   ARGV[1] lease token
   ARGV[2] now ms: batches with deadline <= now are reaped
@@ -23,14 +23,14 @@
   "1" if more expired batches are left (call again) or "0", then pairs id,
   due score for every task put back.
 ]]
-if redis.call('GET', KEYS[6]) ~= ARGV[1] then
+if redis.call('GET', KEYS[5]) ~= ARGV[1] then
   return 'lease'
 end
 local limit = tonumber(ARGV[3])
 local out = { '0' }
 local looked = 0
 local function requeue(id, score)
-  redis.call('ZADD', KEYS[4], score, id)
+  redis.call('ZADD', KEYS[3], score, id)
   out[#out + 1] = id
   out[#out + 1] = score
 end
@@ -41,26 +41,24 @@ for _, batch in ipairs(expired) do
     break
   end
   local claimed = redis.call('HGET', KEYS[2], batch)
-  if claimed then
-    -- Ids are every other field of the claim reply.
-    local ids = {}
+  if claimed and claimed ~= '' then
+    local ids, records = {}, {}
     local from = 1
     while from <= #claimed do
       local stop = string.find(claimed, '\0', from, true)
+      local after = string.find(claimed, '\0', stop + 1, true) or (#claimed + 1)
       ids[#ids + 1] = string.sub(claimed, from, stop - 1)
-      local after = string.find(claimed, '\0', stop + 1, true)
-      from = after and after + 1 or #claimed + 1
+      records[#records + 1] = string.sub(claimed, stop + 1, after - 1)
+      from = after + 1
     end
     looked = looked + #ids
-    local owners = redis.call('HMGET', KEYS[3], unpack(ids))
-    local records = redis.call('HMGET', KEYS[5], unpack(ids))
+    local current = redis.call('HMGET', KEYS[4], unpack(ids))
     for i = 1, #ids do
-      local record = records[i]
-      if owners[i] == batch and record then
+      local record = current[i]
+      if record == records[i] and not redis.call('ZSCORE', KEYS[3], ids[i]) then
         local attempt, score = string.match(record, '^(%d+):([^\n]+)\n')
         local nl = string.find(record, '\n', 1, true)
-        redis.call('HSET', KEYS[5], ids[i], (tonumber(attempt) + 1) .. ':' .. score .. string.sub(record, nl))
-        redis.call('HDEL', KEYS[3], ids[i])
+        redis.call('HSET', KEYS[4], ids[i], (tonumber(attempt) + 1) .. ':' .. score .. string.sub(record, nl))
         requeue(ids[i], score)
       end
     end
@@ -72,10 +70,10 @@ if #expired >= limit then
   out[1] = '1'
 end
 if looked < limit then
-  local legacy = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', ARGV[2], 'LIMIT', 0, limit - looked)
+  local legacy = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', ARGV[2], 'LIMIT', 0, limit - looked)
   for _, id in ipairs(legacy) do
-    redis.call('ZREM', KEYS[7], id)
-    local record = redis.call('HGET', KEYS[5], id)
+    redis.call('ZREM', KEYS[6], id)
+    local record = redis.call('HGET', KEYS[4], id)
     if record then
       requeue(id, string.match(record, '^%d+:([^\n]+)\n'))
     end

@@ -1,0 +1,86 @@
+--[[
+  finish (fenced): end attempts for good: ack (succeeded), dead (gave up) or
+  expired. The task leaves the tasks hash; its final record, built by the
+  node (it has the spec from the claim), is kept in an expiring slot hash
+  for the retention (lib/finals.lua), so Redis deletes it and no sweeper has
+  to scan. Dead tasks are also indexed in the dead ZSET, which is trimmed
+  here by age (a range delete, not a scan). Batches whose every attempt has
+  ended are dropped from `claims` and `batches`.
+
+  KEYS[1] tasks HASH
+  KEYS[2] err HASH      (id -> last error of a pending retry)
+  KEYS[3] progress HASH (id -> latest progress json)
+  KEYS[4] dead ZSET     (id -> ms it died)
+  KEYS[5] lease STRING
+  KEYS[6] claims ZSET   (batch id -> visibility deadline)
+  KEYS[7] batches HASH  (batch id -> claim reply)
+  ARGV[1] lease token
+  ARGV[2] done-key prefix (final records: lib/finals.lua)
+  ARGV[3] now ms
+  ARGV[4] dead retention ms (dead index entries older than this are trimmed)
+  ARGV[5] n: how many batch ids follow, whose attempts have all ended
+  ARGV[6 .. 5+n] those batch ids
+  then groups of items that share a batch, an expiry slot and a state:
+          batch id, expiry ms of the slot (finals.ts), state, item count k,
+          then k times: id, final record json. Items are separate
+          arguments, not one joined string: splitting a string in Lua cost
+          Redis more than the rest of this script.
+
+  The fence is the batch: while it is in `claims`, none of its attempts was
+  reaped, so an attempt the node ends there is still the task's current one.
+  A late ack of a reaped batch finds it gone and is skipped (the task runs
+  again, or already did).
+
+  Returns "lease" if the token does not hold the lease, else one character
+  per item in order: "1" finished, "0" skipped. At most a few thousand
+  items per call (unpack).
+]]
+if redis.call('GET', KEYS[5]) ~= ARGV[1] then
+  return 'lease'
+end
+local out = {}
+local ended = {}
+local deadMembers = {}
+local doneCount = tonumber(ARGV[5])
+local at = 6 + doneCount
+while at <= #ARGV do
+  local batch, expiry, state, count = ARGV[at], ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3])
+  at = at + 4
+  local last = at + 2 * count - 1
+  if redis.call('ZSCORE', KEYS[6], batch) then
+    -- One HSET and one HDEL per group, not a call per task.
+    local ids = {}
+    for i = at, last, 2 do
+      ids[#ids + 1] = ARGV[i]
+      ended[#ended + 1] = ARGV[i]
+      out[#out + 1] = '1'
+      if state == 'dead' then
+        deadMembers[#deadMembers + 1] = ARGV[3]
+        deadMembers[#deadMembers + 1] = ARGV[i]
+      end
+    end
+    finals_put(ARGV[2], { [expiry] = { unpack(ARGV, at, last) } })
+    redis.call('HDEL', KEYS[1], unpack(ids))
+  else
+    for _ = 1, count do
+      out[#out + 1] = '0'
+    end
+  end
+  at = last + 1
+end
+-- Errors and progress exist only for tasks that retried or reported progress.
+if #ended > 0 and redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HDEL', KEYS[2], unpack(ended))
+end
+if #ended > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('HDEL', KEYS[3], unpack(ended))
+end
+if #deadMembers > 0 then
+  redis.call('ZADD', KEYS[4], unpack(deadMembers))
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (tonumber(ARGV[3]) - tonumber(ARGV[4])))
+end
+if doneCount > 0 then
+  redis.call('ZREM', KEYS[6], unpack(ARGV, 6, 5 + doneCount))
+  redis.call('HDEL', KEYS[7], unpack(ARGV, 6, 5 + doneCount))
+end
+return table.concat(out)
