@@ -147,14 +147,14 @@ export class Completer {
   }
 
   /**
-   * The end of one of the batch's attempts reached Redis (finish, retry or
-   * park answered, stale or not). The last one queues the batch's own entries
-   * for deletion with the next finish of its shard.
+   * The end of `count` of the batch's attempts reached Redis (finish, retry
+   * or park answered, stale or not). The last one queues the batch's own
+   * entries for deletion with the next finish of its shard.
    */
-  settled(shard: number, batch: string): void {
+  settled(shard: number, batch: string, count = 1): void {
     const key = openKey(shard, batch);
     const open = this.openBatches.get(key);
-    if (!open || --open.open > 0) return;
+    if (!open || (open.open -= count) > 0) return;
     this.openBatches.delete(key);
     this.pendingFor(shard, open.token).doneBatches.push(batch);
     if (!this.flushTimer) this.armFlush();
@@ -240,7 +240,14 @@ export class Completer {
           if (finished) this.counts.finished++;
           else this.counts.staleAcks++;
         }
-        for (const item of batch.items) this.settled(shard, item.batch);
+        // Items of one batch are mostly adjacent: settle runs of them at once.
+        const items = batch.items;
+        for (let i = 0; i < items.length; ) {
+          let j = i + 1;
+          while (j < items.length && items[j]!.batch === items[i]!.batch) j++;
+          this.settled(shard, items[i]!.batch, j - i);
+          i = j;
+        }
       })
       .catch((error) => {
         this.options.log.error({ shard, count: batch.items.length, err: String(error) }, "ack failed; retrying");

@@ -141,6 +141,8 @@ export const PARK_OFFSET = 2 ** 48;
 const COLD_LIST_SLOTS = 1024;
 /** Cursor score prefix of a listing inside the cold tier: "cold:<hash slot>". */
 export const COLD_CURSOR = "cold:";
+/** Claims of at least this many tasks are sent at once (see claim). */
+const PROMPT_CLAIM_MIN = 256;
 /** Claimed batches one running-list call reads (each up to a claim's size). */
 const RUNNING_LIST_BATCHES = 16;
 /** Record bytes one list call may read (args can be 1 MiB each: bounds the script and the reply). */
@@ -293,21 +295,21 @@ export class Store {
     visibilityDeadlineMs: number,
   ): Promise<ClaimedBatch | null | LeaseLost> {
     const keys = this.keys(shard);
-    const reply = await this.run(
-      "claim",
-      [keys.due, keys.tasks, keys.claims, keys.batches, keys.batchSeq, keys.lease],
-      [token, upToScoreExclusive, limit, visibilityDeadlineMs],
-    );
-    if (reply === LEASE_LOST) return LEASE_LOST;
-    if (reply === "") return null;
+    const claimKeys = [keys.due, keys.tasks, keys.claims, keys.batches, keys.batchSeq, keys.lease];
+    const claimArgs = [token, upToScoreExclusive, limit, visibilityDeadlineMs];
+    // A large claim goes out at once instead of with the connection's next automatic pipeline
+    // (at the end of this event-loop turn): in a burst, Redis then runs it while the node is
+    // still starting the tasks of the claims that came back with it, instead of taking turns.
+    const reply = limit >= PROMPT_CLAIM_MIN ? await this.runNow("claim", claimKeys, claimArgs) : await this.runBuffer("claim", claimKeys, claimArgs);
+    if (!Array.isArray(reply)) return String(reply) === LEASE_LOST ? LEASE_LOST : null;
     // The batch id, and one string: id and record of each task, joined by "\0" (see claim-6.lua).
-    const [batch, packed] = reply as [string, string];
-    const flat = packed.split("\0");
+    const [batch, packed] = reply as [Buffer, Buffer];
+    const flat = decodeText(packed).split("\0");
     const tasks: ClaimedTask[] = new Array(flat.length >> 1);
     for (let i = 0, j = 0; i < flat.length; i += 2, j++) {
       tasks[j] = { id: flat[i]!, record: flat[i + 1]! };
     }
-    return { batch, tasks };
+    return { batch: batch.toString("latin1"), tasks };
   }
 
   /**
@@ -855,7 +857,34 @@ export class Store {
     const fn = (this.redis as unknown as Record<string, ScriptFn>)[commandName(script)]!;
     return fn.call(this.redis, ...keys, ...argv);
   }
+
+  /** runBuffer(), written to the socket now rather than with the next automatic pipeline. */
+  private async runNow(script: ScriptName, keys: string[], argv: (string | number)[]): Promise<unknown> {
+    const pipeline = this.redis.pipeline() as unknown as Record<string, ScriptFn> & { exec(): Promise<[Error | null, unknown][] | null> };
+    pipeline[`${commandName(script)}Buffer`]!.call(pipeline, ...keys, ...argv);
+    const results = await pipeline.exec();
+    const [error, reply] = results?.[0] ?? [new Error("pipeline returned nothing"), null];
+    if (error) throw error;
+    return reply;
+  }
+
+  /** run(), with the reply's strings as Buffers (ioredis' <command>Buffer variant). */
+  private runBuffer(script: ScriptName, keys: string[], argv: (string | number)[]): Promise<unknown> {
+    const fn = (this.redis as unknown as Record<string, ScriptFn>)[`${commandName(script)}Buffer`]!;
+    return fn.call(this.redis, ...keys, ...argv);
+  }
 }
+
+/**
+ * Text of a large reply. Mostly ASCII (ids, numbers, JSON of task args), and
+ * decoding bytes one to one is far cheaper than UTF-8 decoding a 100 kB
+ * reply: UTF-8 only if a byte says the text needs it.
+ */
+function decodeText(bytes: Buffer): string {
+  const text = bytes.toString("latin1");
+  return NON_ASCII.test(text) ? bytes.toString("utf8") : text;
+}
+const NON_ASCII = /[^\x00-\x7f]/;
 
 /** Cold entries by slot as schedule-3.lua's ARGV[9]: slot, then its "\n"-joined entries, all "\0"-joined. */
 function coldGroups(cold: Map<number, string>): string {
