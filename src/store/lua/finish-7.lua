@@ -69,10 +69,8 @@ while at <= #ARGV do
   at = last + 1
 end
 -- Errors and progress exist only for tasks that retried or reported progress.
-if #ended > 0 and redis.call('EXISTS', KEYS[2]) == 1 then
+if #ended > 0 and redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then
   redis.call('HDEL', KEYS[2], unpack(ended))
-end
-if #ended > 0 and redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('HDEL', KEYS[3], unpack(ended))
 end
 if #deadMembers > 0 then

@@ -41,15 +41,21 @@ end
 
 -- Stores records: `bySlot` maps an expiry (from finals_expiry) to a flat
 -- array id, json, id, json, ... (at most a few thousand entries: unpack).
+-- Only a slot hash this call created (no ttl yet) is given its expiry and
+-- listed, which is also when expired slots are dropped from the list: most
+-- calls write to an existing slot, and at a few tasks per call the fixed
+-- commands were most of a finish.
 local function finals_put(prefix, bySlot)
   local slots = prefix .. 'slots'
   for expiry, fields in pairs(bySlot) do
     local key = prefix .. expiry
     redis.call('HSET', key, unpack(fields))
-    redis.call('PEXPIREAT', key, expiry)
-    redis.call('ZADD', slots, expiry, expiry)
+    if redis.call('PTTL', key) == -1 then
+      redis.call('PEXPIREAT', key, expiry)
+      redis.call('ZADD', slots, expiry, expiry)
+      redis.call('ZREMRANGEBYSCORE', slots, '-inf', finals_now())
+    end
   end
-  redis.call('ZREMRANGEBYSCORE', slots, '-inf', finals_now())
 end
 
 -- The live slot hashes, newest expiry last.
