@@ -9,6 +9,8 @@ import { redisCommand } from "../../src/node/embedded-redis.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix } from "../helpers/node.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { finalsSlotExpiry } from "../../src/store/finals.ts";
+import finalsLib from "../../src/store/lua/lib/finals.lua" with { type: "text" };
 
 let redis: RedisProcess;
 let store: Store;
@@ -114,4 +116,15 @@ test("cancel keeps a cancelled record; retrying a dead task removes its final re
   expect(await store.retryDead(0, "dead-1", finalJson, requeued.record, requeued.score, "boom", 0)).toBe("retried");
   expect((await store.inspect(0, "dead-1")).kind).toBe("scheduled");
   expect(await store.retryDead(0, "dead-1", finalJson, requeued.record, requeued.score, "boom", 0)).toBe("pending");
+});
+
+test("the node sorts final records into the same slots as the scripts do (finalsSlotExpiry = finals_expiry)", async () => {
+  // Finish (node side, finals.ts) and cancel (Lua, lib/finals.lua) must agree, or a lookup could miss a slot.
+  const cases: [number, number][] = [];
+  for (const ttl of [1, 1_000, 16_383, 16_384, 60_000, 3_600_000, 86_400_000, 7 * 86_400_000, 30 * 86_400_000]) {
+    for (const at of [1_763_800_000_000, 1_763_800_000_001, 1_763_800_001_023, 1_763_800_001_024, 1_763_811_234_567]) cases.push([at, ttl]);
+  }
+  const script = `${finalsLib}\nlocal out = {}\nfor i = 1, #ARGV, 2 do out[#out + 1] = finals_expiry(tonumber(ARGV[i]), tonumber(ARGV[i + 1])) end\nreturn out`;
+  const fromLua = (await redisCommand(redis.port, ["EVAL", script, "0", ...cases.flatMap(([at, ttl]) => [String(at), String(ttl)])])) as string[];
+  expect(fromLua).toEqual(cases.map(([at, ttl]) => String(finalsSlotExpiry(at, ttl))));
 });
