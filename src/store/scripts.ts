@@ -45,7 +45,7 @@ const withPacked = (lua: string): string => `${packedLib}\n${lua}`;
 const sources = {
   schedule: { lua: withPacked(withCold(withFinals(schedule))), keys: 3 },
   claim: { lua: claim, keys: 6 },
-  finish: { lua: withFinals(finish), keys: 7 },
+  finish: { lua: withPacked(withFinals(finish)), keys: 7 },
   retry: { lua: retry, keys: 5 },
   reap: { lua: reap, keys: 6 },
   extend: { lua: extend, keys: 2 },

@@ -327,27 +327,42 @@ export class Store {
   ): Promise<boolean[] | LeaseLost> {
     const keys = this.keys(shard);
     // Items grouped by batch, final-record slot and state (see finish-7.lua), two arguments each.
+    // Items come mostly in runs that share all three (one batch, one ms): only a change of any of
+    // them costs a lookup, and the slot of the last (finishedAt, ttl) is kept.
     const groups = new Map<string, { batch: string; expiry: number; state: string; order: number[] }>();
+    let group: { batch: string; expiry: number; state: string; order: number[] } | undefined;
+    let lastAt = NaN;
+    let lastTtl = NaN;
+    let expiry = 0;
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
-      const expiry = finalsSlotExpiry(item.finishedAt, item.ttlMs);
-      const key = `${item.batch}|${expiry}|${item.state}`;
-      let group = groups.get(key);
-      if (!group) {
-        group = { batch: item.batch, expiry, state: item.state, order: [] };
-        groups.set(key, group);
+      if (item.finishedAt !== lastAt || item.ttlMs !== lastTtl) {
+        lastAt = item.finishedAt;
+        lastTtl = item.ttlMs;
+        expiry = finalsSlotExpiry(lastAt, lastTtl);
+      }
+      if (!group || group.batch !== item.batch || group.expiry !== expiry || group.state !== item.state) {
+        const key = `${item.batch}|${expiry}|${item.state}`;
+        group = groups.get(key);
+        if (!group) {
+          group = { batch: item.batch, expiry, state: item.state, order: [] };
+          groups.set(key, group);
+        }
       }
       group.order.push(i);
     }
     const args: (string | number)[] = [token, keys.donePrefix, nowMs, deadRetentionMs, doneBatches.length, ...doneBatches];
     const order: number[] = [];
     for (const group of groups.values()) {
-      args.push(group.batch, group.expiry, group.state, group.order.length);
+      const packed = new Array<string>(2 * group.order.length);
+      let k = 0;
       for (const i of group.order) {
         const item = items[i]!;
-        args.push(item.id, item.finalJson);
+        packed[k++] = item.id;
+        packed[k++] = item.finalJson;
         order.push(i);
       }
+      args.push(group.batch, group.expiry, group.state, group.order.length, packed.join("\0"));
     }
     const reply = await this.run(
       "finish",

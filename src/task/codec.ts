@@ -57,6 +57,10 @@ export function encodeSpecWithArgs(spec: Omit<TaskSpec, "args">, argsJson: strin
   return `${json},"c":${spec.createdAt}}`;
 }
 
+/** Shared, frozen: every claimed task decodes a spec, and most use these. */
+const DEFAULT_BACKOFF: TaskSpec["backoff"] = Object.freeze({ baseMs: STORED_DEFAULTS.backoffBaseMs, maxMs: STORED_DEFAULTS.backoffMaxMs });
+const HANDLER_TARGET: TaskSpec["target"] = Object.freeze({ type: "handler" as const });
+
 export function decodeSpec(json: string): TaskSpec {
   const c = JSON.parse(json) as CompactSpec;
   return {
@@ -64,10 +68,10 @@ export function decodeSpec(json: string): TaskSpec {
     args: c.a,
     priority: c.p ?? STORED_DEFAULTS.priority,
     maxAttempts: c.m ?? STORED_DEFAULTS.maxAttempts,
-    backoff: c.b ? { baseMs: c.b[0], maxMs: c.b[1] } : { baseMs: STORED_DEFAULTS.backoffBaseMs, maxMs: STORED_DEFAULTS.backoffMaxMs },
+    backoff: c.b ? { baseMs: c.b[0], maxMs: c.b[1] } : DEFAULT_BACKOFF,
     timeoutMs: c.t ?? STORED_DEFAULTS.timeoutMs,
     expiresAt: c.x ?? null,
-    target: { type: "handler" },
+    target: HANDLER_TARGET,
     createdAt: c.c,
   };
 }

@@ -22,9 +22,10 @@
   ARGV[6 .. 5+n] those batch ids
   then groups of items that share a batch, an expiry slot and a state:
           batch id, expiry ms of the slot (finals.ts), state, item count k,
-          then k times: id, final record json. Items are separate
-          arguments, not one joined string: splitting a string in Lua cost
-          Redis more than the rest of this script.
+          and the k items' id and final record json, all joined by "\0"
+          (lib/packed.lua). One argument per group, not two per item: the
+          node's cost of encoding thousands of arguments (and the garbage it
+          made) limited a burst more than splitting them here costs Redis.
 
   The fence is the batch: while it is in `claims`, none of its attempts was
   reaped, so an attempt the node ends there is still the task's current one.
@@ -45,28 +46,31 @@ local doneCount = tonumber(ARGV[5])
 local at = 6 + doneCount
 while at <= #ARGV do
   local batch, expiry, state, count = ARGV[at], ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3])
-  at = at + 4
-  local last = at + 2 * count - 1
+  local packed = ARGV[at + 4]
+  at = at + 5
   if redis.call('ZSCORE', KEYS[6], batch) then
     -- One HSET and one HDEL per group, not a call per task.
-    local ids = {}
-    for i = at, last, 2 do
-      ids[#ids + 1] = ARGV[i]
-      ended[#ended + 1] = ARGV[i]
+    local field = packed_reader(packed)
+    local ids, fields = {}, {}
+    for k = 1, count do
+      local id = field()
+      ids[k] = id
+      fields[2 * k - 1] = id
+      fields[2 * k] = field()
+      ended[#ended + 1] = id
       out[#out + 1] = '1'
       if state == 'dead' then
         deadMembers[#deadMembers + 1] = ARGV[3]
-        deadMembers[#deadMembers + 1] = ARGV[i]
+        deadMembers[#deadMembers + 1] = id
       end
     end
-    finals_put(ARGV[2], { [expiry] = { unpack(ARGV, at, last) } })
+    finals_put(ARGV[2], { [expiry] = fields })
     redis.call('HDEL', KEYS[1], unpack(ids))
   else
     for _ = 1, count do
       out[#out + 1] = '0'
     end
   end
-  at = last + 1
 end
 -- Errors and progress exist only for tasks that retried or reported progress.
 if #ended > 0 and redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then
