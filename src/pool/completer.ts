@@ -14,7 +14,7 @@
  * returns what is still running in it.
  */
 import { backoffDelayMs } from "../core/backoff.ts";
-import { encodeFinal } from "../task/codec.ts";
+import { encodeFinalText, finalExtraJson } from "../task/codec.ts";
 import { dueScore } from "../task/model.ts";
 import { LEASE_LOST, type FinishItem, type Store } from "../store/store.ts";
 import { sharedClock } from "../core/coalescing-clock.ts";
@@ -85,6 +85,9 @@ export class Completer {
   private readonly inFlight = new Set<Promise<void>>();
   /** Keyed by openKey(shard, batch). */
   private readonly openBatches = new Map<string, OpenBatch>();
+  /** The last finish time and its text (see enqueue). */
+  private lastFinishedAt = NaN;
+  private lastFinishedAtText = "";
   /** Counters for metrics and /admin. */
   readonly counts = { succeeded: 0, retried: 0, dead: 0, expired: 0, staleAcks: 0, finished: 0 };
 
@@ -196,10 +199,16 @@ export class Completer {
 
   private enqueue(job: Job, state: FinishItem["state"], result: unknown, lastError: string | undefined, ttlMs: number): void {
     const finishedAt = this.now();
+    if (finishedAt !== this.lastFinishedAt) {
+      this.lastFinishedAt = finishedAt;
+      this.lastFinishedAtText = String(finishedAt);
+    }
     // The final record is built here around the spec as claimed (not re-encoded): the node has
-    // it already, and building it in the script cost Redis more than storing it.
-    const header = { state, attempt: job.attempt, dueAt: job.dueMs, finishedAt, lastError, result };
-    const finalJson = encodeFinal(header, job.specJson);
+    // it already, and building it in the script cost Redis more than storing it. A whole-ms
+    // score is the due time's text already.
+    const dueAt = job.score.includes(".") ? String(job.dueMs) : job.score;
+    const extra = lastError === undefined && result === undefined ? "" : finalExtraJson(lastError, result);
+    const finalJson = encodeFinalText(state, job.attempt, dueAt, this.lastFinishedAtText, extra, job.specJson);
     const item: FinishItem = { id: job.id, batch: job.batch, state, finishedAt, finalJson, ttlMs };
     const batch = this.pendingFor(job.shard, job.leaseToken);
     batch.items.push(item);

@@ -120,14 +120,23 @@ export function encodeFinal(
   header: { state: TaskState; attempt: number; dueAt: number; finishedAt: number; lastError?: string; result?: unknown },
   specJson: string,
 ): string {
-  const head = `{"state":"${header.state}","attempt":${header.attempt},"dueAt":${header.dueAt},"finishedAt":${header.finishedAt}`;
-  return `${head}${finalExtraJson(header.lastError, header.result)},"spec":${specJson}}`;
+  return encodeFinalText(header.state, header.attempt, String(header.dueAt), String(header.finishedAt), finalExtraJson(header.lastError, header.result), specJson);
 }
 
 /**
- * The optional fields of a final record as the JSON fragment finish-6.lua
- * splices in after finishedAt: `,"lastError":…` then `,"result":…`, or ""
- * (a result that is not JSON, e.g. a function, is left out).
+ * encodeFinal with the times already as text: the node finishes tens of
+ * thousands of tasks a second, most in the same few milliseconds, and
+ * turning the same 13-digit numbers into text again for each was a fifth
+ * of building the record.
+ */
+export function encodeFinalText(state: TaskState, attempt: number, dueAt: string, finishedAt: string, extraJson: string, specJson: string): string {
+  return `{"state":"${state}","attempt":${attempt},"dueAt":${dueAt},"finishedAt":${finishedAt}${extraJson},"spec":${specJson}}`;
+}
+
+/**
+ * The optional fields of a final record as a JSON fragment that goes after
+ * finishedAt: `,"lastError":…` then `,"result":…`, or "" (a result that is
+ * not JSON, e.g. a function, is left out).
  */
 export function finalExtraJson(lastError?: string, result?: unknown): string {
   let json = "";
