@@ -305,8 +305,10 @@ export class Client {
 
   /**
    * Lists tasks in one state (optionally of one name), a page at a time.
-   * Pages go shard by shard, each in index order (due time, visibility
-   * deadline, or time of death); pass `nextCursor` back for the next page.
+   * Pages go shard by shard, each in index order (scheduled by due time,
+   * dead by time of death, running in claim order: batches by visibility
+   * deadline, each in the order claimed); pass `nextCursor` back for the
+   * next page.
    * A page can hold fewer than `limit` tasks (even none) and still have a
    * cursor: each call examines a bounded number of entries, so filtering a
    * rare name never turns into one long Redis call.

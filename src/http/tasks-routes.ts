@@ -68,7 +68,8 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: TasksRoutesDeps): voi
     path: "/v1/tasks",
     summary: "List tasks by state, optionally of one name, a page at a time",
     description:
-      "Pages go shard by shard, each in index order (due time, visibility deadline, or time of death); " +
+      "Pages go shard by shard, each in index order: scheduled by due time, dead by time of death, running in claim order " +
+      "(claimed batches by their visibility deadline, each batch's tasks in the order claimed); " +
       "scheduled tasks waiting in the cold tier (due beyond TICKWHEEL_COLD_AFTER_MS when scheduled) follow a shard's others, in storage order. " +
       "A page may hold fewer than `limit` tasks and still have a `nextCursor`: each request examines a bounded number of entries.",
     request: { query: ListQuery },

@@ -147,12 +147,12 @@ export class Completer {
         this.counts.staleAcks++;
       }
     } catch (redisError) {
-      // The attempt stays in the run set and the reaper brings it back: late, not lost.
+      // The attempt stays in its batch and the reaper brings it back: late, not lost.
       this.options.log.error({ taskId: job.id, err: String(redisError) }, "could not record retry; the reaper will return the task");
     }
   }
 
-  /** A claim of `count` attempts came back as `batch` (see claim-7.lua). */
+  /** A claim of `count` attempts came back as `batch` (see claim-6.lua). */
   claimedBatch(shard: number, token: string, batch: string, count: number): void {
     if (count > 0) this.openBatches.set(openKey(shard, batch), { token, open: count });
   }

@@ -8,7 +8,7 @@ import type { TaskSpec } from "../task/model.ts";
 export interface Job {
   shard: number;
   leaseToken: string;
-  /** The claim it came in (claim-7.lua): finish, retry and park name it. */
+  /** The claim it came in (claim-6.lua): finish, retry and park name it. */
   batch: string;
   id: string;
   /** 1 for the first run: the stored record counts the attempts used up before this one. */

@@ -162,7 +162,7 @@ export class WorkerPool {
       return;
     }
     if (this.options.isPaused?.(job.spec.name)) {
-      // Paused name: not started; the node parks it (it stays in the run set until then, so a
+      // Paused name: not started; the node parks it (it stays claimed in its batch until then, so a
       // failure to park only delays it to the reaper).
       this.counts.paused++;
       this.options.onPaused?.(job);

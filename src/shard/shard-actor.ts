@@ -107,7 +107,7 @@ const MAX_ERROR_BACKOFF_MS = 1000;
  * pool (5 × 1,000 at TICKWHEEL_CONCURRENCY=5000) takes 50-80 ms, and up to
  * 140 ms when the machine is busy; with 40-100 ms of lead the first task of
  * a 100,000-task burst started 10-80 ms late. The cost of a longer lead is
- * only that those tasks wait in memory (and in the run set) a little longer.
+ * only that those tasks wait in memory (claimed, in their batch) a little longer.
  */
 const BIG_BUCKET_TASKS = 256;
 const BIG_BUCKET_LEAD_MS = 200;

@@ -916,7 +916,7 @@ function existing(reply: string[]): ExistingOutcome {
 
 /**
  * A running task's record as callers see it: the stored attempt counts the
- * attempts used up (claim-7.lua), and the running one is the next.
+ * attempts used up (claim-6.lua), and the running one is the next.
  */
 function runningRecord(record: string): string {
   const colon = record.indexOf(":");

@@ -3,10 +3,13 @@
  * costs Redis memory for as long as it waits (a week-out task waits a week).
  *
  * Pending or running (tasks HASH value):  "<attempt>:<score>\n<spec json>"
- *   The Lua scripts read and rewrite only the first line, so they never
- *   decode the spec (cjson would reformat numbers inside args).
- * Finished (own key with a TTL): {"state","attempt","dueAt","finishedAt",
- *   "lastError"?, "result"?, "spec": <spec json>} — cancel-5.lua writes the
+ *   The attempt counts the attempts used up (failed, or reaped); a running
+ *   task is on the next one. The Lua scripts read and rewrite only the first
+ *   line, so they never decode the spec (cjson would reformat numbers inside
+ *   args).
+ * Finished (in an expiring slot hash, lua/lib/finals.lua): {"state",
+ *   "attempt","dueAt","finishedAt","lastError"?, "result"?, "spec": <spec
+ *   json>}. The node builds it (encodeFinalText); cancel-5.lua writes the
  *   same shape.
  *
  * Spec json uses short keys and leaves out values equal to the defaults

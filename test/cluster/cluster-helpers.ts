@@ -169,7 +169,7 @@ export async function waitAllFinished(raw: Redis, prefix: string, shardCount: nu
   await waitFor(async () => (await unfinishedCount(raw, prefix, shardCount)) === 0, {
     timeoutMs,
     intervalMs: 200,
-    message: "every task finished (none due, none in a run set)",
+    message: "every task finished (none due, none running)",
   });
 }
 

@@ -10,7 +10,7 @@
   KEYS[3] due ZSET
   KEYS[4] tasks HASH
   ARGV[1] name
-  ARGV[2] park offset (see park-5.lua)
+  ARGV[2] park offset (see park-7.lua)
   ARGV[3] max entries per call
   ARGV[4] wake channel ("" = no hints)
   ARGV[5] publish command ("PUBLISH" | "SPUBLISH")
