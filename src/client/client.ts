@@ -234,29 +234,30 @@ export class Client {
     const calls: Promise<void>[] = [];
     for (let start = 0; start < requests.length; start += SCHEDULE_SLICE) {
       if (start > 0) await yieldToSocket();
-      const byShard = new Map<number, { index: number; task: ResolvedTask }[]>();
+      // A resolved task is a store ScheduleItem as it is: no copy per task.
+      const byShard = new Map<number, { indices: number[]; tasks: ResolvedTask[] }>();
       const end = Math.min(requests.length, start + SCHEDULE_SLICE);
       for (let index = start; index < end; index++) {
         try {
           const resolved = this.resolve(requests[index]!, nowMs, shards, requireTime);
           let group = byShard.get(resolved.shard);
-          if (!group) byShard.set(resolved.shard, (group = []));
-          group.push({ index, task: resolved });
+          if (!group) byShard.set(resolved.shard, (group = { indices: [], tasks: [] }));
+          group.indices.push(index);
+          group.tasks.push(resolved);
         } catch (error) {
           if (error instanceof TickwheelError) results[index] = error;
           else throw error;
         }
       }
-      for (const [shard, group] of byShard) {
-        const items = group.map(({ task }) => ({ id: task.id, score: task.score, record: task.record, fresh: task.generatedId, slot: task.slot }));
+      for (const [shard, { indices, tasks }] of byShard) {
         calls.push(
-          this.store.schedule(shard, items, horizon, coldFrom(nowMs, coldAfterMs)).then((outcomes) => {
-            for (let i = 0; i < group.length; i++) {
-              const { index, task } = group[i]!;
+          this.store.schedule(shard, tasks, horizon, coldFrom(nowMs, coldAfterMs)).then((outcomes) => {
+            for (let i = 0; i < tasks.length; i++) {
+              const task = tasks[i]!;
               const outcome = outcomes[i]!;
-              if (outcome.kind === "created") results[index] = { id: task.id, created: true, dueAt: task.dueMs, shard };
-              else if (outcome.kind === "pending") results[index] = { id: task.id, created: false, dueAt: decodeRecord(outcome.record).dueMs, shard };
-              else results[index] = { id: task.id, created: false, dueAt: decodeFinal(outcome.finalJson).dueAt, shard };
+              if (outcome.kind === "created") results[indices[i]!] = { id: task.id, created: true, dueAt: task.dueMs, shard };
+              else if (outcome.kind === "pending") results[indices[i]!] = { id: task.id, created: false, dueAt: decodeRecord(outcome.record).dueMs, shard };
+              else results[indices[i]!] = { id: task.id, created: false, dueAt: decodeFinal(outcome.finalJson).dueAt, shard };
             }
           }),
         );

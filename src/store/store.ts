@@ -33,6 +33,9 @@ export interface ScheduleItem {
   fresh?: boolean;
   /** keySlot(id), when the caller has it already. */
   slot?: number;
+  /** The record's spec json and due ms, when the caller has them (a cold entry is built from them). */
+  specJson?: string;
+  dueMs?: number;
 }
 
 export type ScheduleOutcome =
@@ -243,15 +246,18 @@ export class Store {
       const fields: (string | number)[] = [];
       // Fresh far-future tasks need no check: they go as ready-made cold entries grouped by
       // slot, which the script only pushes (schedule-3.lua ARGV[9]).
-      const cold = new Map<number, string>();
+      const cold = new Map<number, string[]>();
       let coldTasks = 0;
       for (let i = start; i < end; i++) {
         const item = items[i]!;
         const slot = item.slot ?? keySlot(item.id);
-        if (fresh && coldFromScore !== null && Number(item.score) >= coldFromScore) {
-          const entry = `${item.id}\t${item.score}\t${item.record.slice(item.record.indexOf("\n") + 1)}`;
+        // score >= coldFromScore, an integer ms, is dueMs >= coldFromScore (the fraction is < 1).
+        if (fresh && coldFromScore !== null && (item.dueMs ?? Number(item.score)) >= coldFromScore) {
+          const spec = item.specJson ?? item.record.slice(item.record.indexOf("\n") + 1);
+          const entry = `${item.id}\t${item.score}\t${spec}`;
           const list = cold.get(slot);
-          cold.set(slot, list === undefined ? entry : `${list}\n${entry}`);
+          if (list === undefined) cold.set(slot, [entry]);
+          else list.push(entry);
           coldTasks++;
         } else {
           fields.push(item.id, slot, item.score, item.record);
@@ -902,9 +908,9 @@ function decodeText(bytes: Buffer): string {
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /** Cold entries by slot as schedule-3.lua's ARGV[9]: slot, then its "\n"-joined entries, all "\0"-joined. */
-function coldGroups(cold: Map<number, string>): string {
+function coldGroups(cold: Map<number, string[]>): string {
   const parts: string[] = [];
-  for (const [slot, entries] of cold) parts.push(String(slot), entries);
+  for (const [slot, entries] of cold) parts.push(String(slot), entries.join("\n"));
   return parts.join("\0");
 }
 

@@ -40,7 +40,7 @@ export const DEFAULT_TASK_DEFAULTS: TaskDefaults = {
 export interface ResolvedTask {
   id: string;
   /** The id was generated here (no id given): no task can exist under it yet. */
-  generatedId: boolean;
+  fresh: boolean;
   /** Its Redis Cluster hash slot (the shard is this modulo the shard count). */
   slot: number;
   shard: number;
@@ -121,14 +121,17 @@ export function resolveTask(
   const score = dueScore(dueMs, priority);
   return {
     id,
-    generatedId: options.id === undefined,
+    fresh: options.id === undefined,
     slot,
     shard: shardOfSlot(slot, context.shardCount),
     dueMs,
     score,
     spec,
     specJson,
-    record: encodeRecord(0, score, specJson),
+    // Built when asked for: a far-future task is stored as a cold entry from specJson instead.
+    get record() {
+      return encodeRecord(0, score, specJson);
+    },
   };
 }
 
