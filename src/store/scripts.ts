@@ -34,20 +34,24 @@ import nodeList from "./lua/node-list-2.lua" with { type: "text" };
 import finalsLib from "./lua/lib/finals.lua" with { type: "text" };
 import coldLib from "./lua/lib/cold.lua" with { type: "text" };
 import packedLib from "./lua/lib/packed.lua" with { type: "text" };
+import claimedLib from "./lua/lib/claimed.lua" with { type: "text" };
+import orderLib from "./lua/lib/order.lua" with { type: "text" };
 
 export const SCRIPT_VERSION = 3;
 
-/** Scripts that read or write final records or cold tasks, or take packed fields, start with the shared functions (lua/lib/). */
+/** Scripts that read or write final records, cold tasks or claimed batches, take packed fields or compare members, start with the shared functions (lua/lib/). */
 const withFinals = (lua: string): string => `${finalsLib}\n${lua}`;
 const withCold = (lua: string): string => `${coldLib}\n${lua}`;
 const withPacked = (lua: string): string => `${packedLib}\n${lua}`;
+const withClaimed = (lua: string): string => `${claimedLib}\n${lua}`;
+const withOrder = (lua: string): string => `${orderLib}\n${lua}`;
 
 const sources = {
   schedule: { lua: withPacked(withCold(withFinals(schedule))), keys: 3 },
   claim: { lua: claim, keys: 6 },
   finish: { lua: withPacked(withFinals(finish)), keys: 7 },
-  retry: { lua: retry, keys: 5 },
-  reap: { lua: reap, keys: 6 },
+  retry: { lua: withClaimed(retry), keys: 5 },
+  reap: { lua: withClaimed(reap), keys: 6 },
   extend: { lua: extend, keys: 2 },
   cancel: { lua: withCold(withFinals(cancel)), keys: 5 },
   reschedule: { lua: withCold(withFinals(reschedule)), keys: 3 },
@@ -55,10 +59,10 @@ const sources = {
   listCold: { lua: withCold(listCold), keys: 1 },
   inspect: { lua: withCold(withFinals(inspect)), keys: 4 },
   progress: { lua: progress, keys: 3 },
-  list: { lua: withFinals(list), keys: 3 },
-  listRunning: { lua: listRunning, keys: 4 },
+  list: { lua: withOrder(withFinals(list)), keys: 3 },
+  listRunning: { lua: withOrder(withClaimed(listRunning)), keys: 4 },
   retryDead: { lua: withFinals(retryDead), keys: 4 },
-  park: { lua: park, keys: 7 },
+  park: { lua: withClaimed(park), keys: 7 },
   pauseShard: { lua: pauseShard, keys: 1 },
   resumeShard: { lua: resumeShard, keys: 4 },
   pausedNames: { lua: pausedNames, keys: 1 },

@@ -32,16 +32,6 @@ local specPrefix, plainName = ARGV[7], ARGV[8]
 local maxBytes = tonumber(ARGV[9])
 local finalSlots = source == 'done' and finals_slots(donePrefix) or {}
 
--- Byte order, as Redis orders members of equal score (Lua's own < follows the locale).
-local function lessOrEqual(a, b)
-  local n = math.min(#a, #b)
-  for i = 1, n do
-    local x, y = string.byte(a, i), string.byte(b, i)
-    if x ~= y then return x < y end
-  end
-  return #a <= #b
-end
-
 local start = 0
 if afterScore ~= '' then
   local current = redis.call('ZSCORE', index, afterId)
@@ -55,7 +45,7 @@ if afterScore ~= '' then
     while lo < hi do
       local mid = math.floor((lo + hi) / 2)
       local member = redis.call('ZRANGE', index, mid, mid)[1]
-      if lessOrEqual(member, afterId) then lo = mid + 1 else hi = mid end
+      if bytes_compare(member, afterId) <= 0 then lo = mid + 1 else hi = mid end
     end
     start = lo
   end

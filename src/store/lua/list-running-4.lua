@@ -28,23 +28,13 @@ local limit, specPrefix, maxBytes, budget = tonumber(ARGV[3]), ARGV[4], tonumber
 local afterBatch, afterPosition = string.match(afterId, '^(.*):(%d+)$')
 afterPosition = tonumber(afterPosition) or 0
 
--- Byte order, as Redis orders members of equal score (Lua's own < follows the locale).
-local function less(a, b)
-  local n = math.min(#a, #b)
-  for i = 1, n do
-    local x, y = string.byte(a, i), string.byte(b, i)
-    if x ~= y then return x < y end
-  end
-  return #a < #b
-end
-
 local out = { '', '' }
 local found, bytes, looked = 0, 0, 0
 local candidates = redis.call('ZRANGEBYSCORE', KEYS[1], afterScore ~= '' and afterScore or '-inf', '+inf', 'WITHSCORES')
 for c = 1, #candidates, 2 do
   local batch, score = candidates[c], candidates[c + 1]
   -- Batches at the cursor's deadline that sort before its batch were listed already.
-  local skip = afterScore ~= '' and tonumber(score) == tonumber(afterScore) and afterBatch ~= nil and less(batch, afterBatch)
+  local skip = afterScore ~= '' and tonumber(score) == tonumber(afterScore) and afterBatch ~= nil and bytes_compare(batch, afterBatch) < 0
   if not skip then
     if looked >= budget or found >= limit or bytes >= maxBytes then
       out[1], out[2] = score, batch .. ':0'
@@ -52,16 +42,7 @@ for c = 1, #candidates, 2 do
     end
     looked = looked + 1
     local from = (batch == afterBatch) and afterPosition or 0
-    local claimed = redis.call('HGET', KEYS[2], batch) or ''
-    local ids, records = {}, {}
-    local at = 1
-    while at <= #claimed do
-      local stop = string.find(claimed, '\0', at, true)
-      local after = string.find(claimed, '\0', stop + 1, true) or (#claimed + 1)
-      ids[#ids + 1] = string.sub(claimed, at, stop - 1)
-      records[#records + 1] = string.sub(claimed, stop + 1, after - 1)
-      at = after + 1
-    end
+    local ids, records = claimed_split(redis.call('HGET', KEYS[2], batch) or '')
     local current = #ids > 0 and redis.call('HMGET', KEYS[3], unpack(ids)) or {}
     for i = from + 1, #ids do
       if found >= limit or bytes >= maxBytes then

@@ -34,22 +34,20 @@ if redis.call('GET', KEYS[6]) ~= ARGV[1] then
   return 'lease'
 end
 local id = ARGV[2]
-local record = redis.call('HGET', KEYS[3], id)
-if not record or not redis.call('ZSCORE', KEYS[1], ARGV[3]) or redis.call('ZSCORE', KEYS[2], id) then
+local record = claimed_running(KEYS[3], KEYS[1], KEYS[2], id, ARGV[3])
+if not record then
   return 'stale'
 end
 local claimed = redis.call('HGET', KEYS[7], ARGV[3])
 if claimed then
   -- Rebuild the reply without this id's pair (rare: only tasks of a paused name get here).
+  local ids, records = claimed_split(claimed)
   local kept = {}
-  local from = 1
-  while from <= #claimed do
-    local stop = string.find(claimed, '\0', from, true)
-    local after = string.find(claimed, '\0', stop + 1, true) or (#claimed + 1)
-    if string.sub(claimed, from, stop - 1) ~= id then
-      kept[#kept + 1] = string.sub(claimed, from, after - 1)
+  for i = 1, #ids do
+    if ids[i] ~= id then
+      kept[#kept + 1] = ids[i]
+      kept[#kept + 1] = records[i]
     end
-    from = after + 1
   end
   redis.call('HSET', KEYS[7], ARGV[3], table.concat(kept, '\0'))
 end

@@ -42,15 +42,7 @@ for _, batch in ipairs(expired) do
   end
   local claimed = redis.call('HGET', KEYS[2], batch)
   if claimed and claimed ~= '' then
-    local ids, records = {}, {}
-    local from = 1
-    while from <= #claimed do
-      local stop = string.find(claimed, '\0', from, true)
-      local after = string.find(claimed, '\0', stop + 1, true) or (#claimed + 1)
-      ids[#ids + 1] = string.sub(claimed, from, stop - 1)
-      records[#records + 1] = string.sub(claimed, stop + 1, after - 1)
-      from = after + 1
-    end
+    local ids, records = claimed_split(claimed)
     looked = looked + #ids
     local current = redis.call('HMGET', KEYS[4], unpack(ids))
     for i = 1, #ids do

@@ -24,8 +24,8 @@ if redis.call('GET', KEYS[5]) ~= ARGV[1] then
   return 'lease'
 end
 local id = ARGV[2]
-local record = redis.call('HGET', KEYS[3], id)
-if not record or not redis.call('ZSCORE', KEYS[1], ARGV[3]) or redis.call('ZSCORE', KEYS[2], id) then
+local record = claimed_running(KEYS[3], KEYS[1], KEYS[2], id, ARGV[3])
+if not record then
   return 0
 end
 local nl = string.find(record, '\n', 1, true)
