@@ -8,7 +8,7 @@ import { parseDuration, parseInstant } from "../core/duration.ts";
 import { newTaskId } from "../core/ids.ts";
 import { invalid, TickwheelError } from "./errors.ts";
 import { encodeRecord, encodeSpecWithArgs } from "./codec.ts";
-import { dueScore, PRIORITY_MAX, PRIORITY_MIN, type BackoffOptions, type TaskSpec, type Target } from "./model.ts";
+import { dueScore, PRIORITY_MAX, PRIORITY_MIN, type BackoffOptions, type Target } from "./model.ts";
 
 export interface ScheduleOptions {
   /** Idempotency key; a time-sortable id is generated when absent. */
@@ -46,7 +46,6 @@ export interface ResolvedTask {
   shard: number;
   dueMs: number;
   score: string;
-  spec: TaskSpec;
   specJson: string;
   record: string;
 }
@@ -56,6 +55,7 @@ const ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
 const MAX_NAME_LENGTH = 200;
 const MAX_ATTEMPTS_LIMIT = 1000;
 const MAX_TIMEOUT_MS = 7 * 24 * 3_600_000;
+const HANDLER_TARGET: Target = Object.freeze({ type: "handler" as const });
 
 export function resolveTask(
   name: string,
@@ -102,21 +102,9 @@ export function resolveTask(
     );
   }
 
-  // spec.args is what was stored, as JSON reads it back (parsed only when asked for).
-  const spec: TaskSpec = {
-    name,
-    get args() {
-      return argsJson === undefined ? undefined : JSON.parse(argsJson);
-    },
-    priority,
-    maxAttempts,
-    backoff,
-    timeoutMs,
-    expiresAt,
-    target: options.target ?? { type: "handler" },
-    createdAt: context.nowMs,
-  };
-  const specJson = encodeSpecWithArgs(spec, argsJson);
+  // A plain object of the fields the stored spec has (the args go in as JSON): bulk scheduling
+  // makes one per task, and nothing else reads it.
+  const specJson = encodeSpecWithArgs({ name, priority, maxAttempts, backoff, timeoutMs, expiresAt, target: HANDLER_TARGET, createdAt: context.nowMs }, argsJson);
   const slot = keySlot(id);
   const score = dueScore(dueMs, priority);
   return {
@@ -126,7 +114,6 @@ export function resolveTask(
     shard: shardOfSlot(slot, context.shardCount),
     dueMs,
     score,
-    spec,
     specJson,
     // Built when asked for: a far-future task is stored as a cold entry from specJson instead.
     get record() {
