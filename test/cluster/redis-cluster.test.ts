@@ -1,6 +1,7 @@
 // The engine on a Redis Cluster of 3 masters: two nodes share the shards (whose keys sit in
 // slots spread over the masters), tasks fire on time, once; cancel, reschedule, retries to dead
-// and 2,000 tasks exactly once behave as on one Redis; wake hints travel by sharded pub/sub.
+// and 2,000 tasks exactly once behave as on one Redis; a large claim sent outside the automatic
+// pipeline works on a cluster; wake hints travel by sharded pub/sub.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { z } from "zod";
 import { defineTask } from "../../src/task/define-task.ts";
@@ -12,6 +13,9 @@ import { randomPrefix, startInProcessNode } from "../helpers/node.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { redisCommand } from "../../src/node/embedded-redis.ts";
 import packageJson from "../../package.json" with { type: "json" };
+import { Store, LEASE_LOST, type FinishItem } from "../../src/store/store.ts";
+import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
+import { decodeRecord, encodeFinal } from "../../src/task/codec.ts";
 
 const SHARDS = 6;
 const starts = new Map<string, { at: number; attempt: number }[]>();
@@ -165,6 +169,35 @@ describe("on a 3-master Redis Cluster", () => {
     await waitFor(async () => (await stateOf(id)) === "dead", { timeoutMs: 8000, message: "task to be dead" });
     expect(starts.get(id)!.map((s) => s.attempt)).toEqual([1, 2, 3]);
     expect((await client.get(id))?.lastError).toContain("boom 3");
+  });
+
+  test("a claim of 600 tasks (sent at once, outside the automatic pipeline) and their finish work on a cluster", async () => {
+    // Its own prefix: the nodes above hold every shard of theirs.
+    const store = new Store({ clusterNodes: cluster.seeds.split(","), prefix: randomPrefix("clbig") });
+    try {
+      const lease = await store.leaseAcquire(2, "big", 30_000);
+      if (!lease.acquired) throw new Error("lease not acquired");
+      const nowMs = Date.now();
+      const items = Array.from({ length: 600 }, (_, i) => {
+        const t = resolveTask("cl.ok", { n: i }, { id: `big-${i}`, runAt: nowMs - 10 }, { nowMs, shardCount: SHARDS, defaults: DEFAULT_TASK_DEFAULTS, requireTime: true });
+        return { id: t.id, score: t.score, record: t.record };
+      });
+      await store.schedule(2, items, 0);
+      const claimed = await store.claim(2, lease.token, Date.now() + 1, 1000, Date.now() + 30_000);
+      if (claimed === LEASE_LOST || claimed === null) throw new Error(`nothing claimed: ${claimed}`);
+      expect(claimed.tasks.map((t) => t.id).sort()).toEqual(items.map((t) => t.id).sort());
+      const finishedAt = Date.now();
+      const finishes: FinishItem[] = claimed.tasks.map(({ id, record }) => {
+        const { dueMs, specJson } = decodeRecord(record);
+        const finalJson = encodeFinal({ state: "succeeded", attempt: 1, dueAt: dueMs, finishedAt }, specJson);
+        return { id, batch: claimed.batch, state: "succeeded", finishedAt, ttlMs: 60_000, finalJson };
+      });
+      expect((await store.finish(2, lease.token, finishedAt, 60_000, finishes, [claimed.batch])) as boolean[]).toEqual(finishes.map(() => true));
+      expect((await store.inspect(2, "big-599")).kind).toBe("final");
+      expect((await store.shardStats(2)).runningCount).toBe(0);
+    } finally {
+      await store.quit();
+    }
   });
 
   test("2,000 tasks with random due times over 2 s: each fires exactly once, none early", async () => {
