@@ -10,6 +10,7 @@ import { commandName, defineScripts, type ScriptName } from "./scripts.ts";
 import { openConnection, type Connection, type ConnectionTarget } from "./connection.ts";
 import { keySlot, SLOT_COUNT } from "../core/slot.ts";
 import { finalsSlotExpiry } from "./finals.ts";
+import { specNamePrefix } from "../task/codec.ts";
 
 export const LEASE_LOST = "lease" as const;
 export type LeaseLost = typeof LEASE_LOST;
@@ -65,7 +66,7 @@ export interface FinishItem {
   state: "succeeded" | "dead" | "expired";
   /** When the attempt ended (ms since epoch). */
   finishedAt: number;
-  /** The final record (codec.ts encodeFinal), kept for ttlMs. */
+  /** The final record (codec.ts encodeFinalText), kept for ttlMs. */
   finalJson: string;
   ttlMs: number;
 }
@@ -332,8 +333,8 @@ export class Store {
     doneBatches: string[] = [],
   ): Promise<boolean[] | LeaseLost> {
     const keys = this.keys(shard);
-    // Items grouped by batch, final-record slot and state (see finish-7.lua), two arguments each.
-    // Items come mostly in runs that share all three (one batch, one ms): only a change of any of
+    // Items grouped by batch, final-record slot and state, each group one packed argument (see
+    // finish-7.lua). Items come mostly in runs that share all three (one batch, one ms): only a change of any of
     // them costs a lookup, and the slot of the last (finishedAt, ttl) is kept.
     const groups = new Map<string, { batch: string; expiry: number; state: string; order: number[] }>();
     let group: { batch: string; expiry: number; state: string; order: number[] } | undefined;
@@ -558,7 +559,7 @@ export class Store {
     if (state === "running") return this.listRunningPage(shard, after, limit, name, maxBytes);
     const index = state === "scheduled" ? keys.due : keys.dead;
     const source = state === "dead" ? "done" : "hash";
-    const specPrefix = name === null ? "" : `{"n":${JSON.stringify(name)},`;
+    const specPrefix = name === null ? "" : specNamePrefix(name);
     const reply = (await this.run(
       "list",
       [index, keys.tasks, keys.err],
@@ -589,7 +590,7 @@ export class Store {
     maxBytes: number,
   ): Promise<ListPage> {
     const keys = this.keys(shard);
-    const specPrefix = name === null ? "" : `{"n":${JSON.stringify(name)},`;
+    const specPrefix = name === null ? "" : specNamePrefix(name);
     const reply = (await this.run(
       "listRunning",
       [keys.claims, keys.batches, keys.tasks, keys.err],
@@ -619,7 +620,7 @@ export class Store {
   ): Promise<ListPage> {
     const keys = this.keys(shard);
     if (!Number.isInteger(slot) || slot < 0 || slot >= SLOT_COUNT || slot % shardCount !== shard) return { entries: [], next: null };
-    const specPrefix = name === null ? "" : `{"n":${JSON.stringify(name)},`;
+    const specPrefix = name === null ? "" : specNamePrefix(name);
     const entries: ListEntry[] = [];
     let bytes = 0;
     let next: { score: string; id: string } | null = { score: `${COLD_CURSOR}${slot}`, id: afterId };
@@ -637,7 +638,6 @@ export class Store {
     }
     return { entries, next };
   }
-
 
   /**
    * Moves the cold tasks of the given hash slots (of this shard) that are due

@@ -37,7 +37,16 @@ interface CompactSpec {
   c: number;
 }
 
-/** Name first: list-3.lua filters records by the prefix '{"n":<json name>,'. */
+/**
+ * How every stored spec of this task name starts (the name is written first,
+ * and the creation time always comes after it): the listing scripts filter
+ * records by this prefix without decoding them.
+ */
+export function specNamePrefix(name: string): string {
+  return `{"n":${JSON.stringify(name)},`;
+}
+
+/** Name first: the listing scripts filter records by specNamePrefix. */
 export function encodeSpec(spec: TaskSpec): string {
   return encodeSpecWithArgs(spec, spec.args === undefined ? undefined : JSON.stringify(spec.args));
 }
