@@ -30,21 +30,13 @@ export interface MetricsSources {
 
 export type TaskOutcome = "succeeded" | "retried" | "dead";
 
-const COUNTS = ["scheduled", "fired", "succeeded", "failed", "retried", "dead", "parked"] as const;
-type CountName = (typeof COUNTS)[number];
-
-/** One task name's counts: what happened, and how much of it the labelled counters have been given. */
-interface TaskCounts {
-  label: string;
-  now: Record<CountName, number>;
-  reported: Record<CountName, number>;
-}
-
-const zeroCounts = (): Record<CountName, number> => ({ scheduled: 0, fired: 0, succeeded: 0, failed: 0, retried: 0, dead: 0, parked: 0 });
+type CountName = "scheduled" | "fired" | "succeeded" | "failed" | "retried" | "dead" | "parked";
+type TaskCounts = Record<CountName, number>;
 
 export class NodeMetrics {
   readonly registry = new Registry();
   readonly timeline = new Timeline();
+  /** Counts by task label (the name, or "_other" past the cap). */
   private readonly byName = new Map<string, TaskCounts>();
   private readonly lateness: BucketHistogram;
   private readonly leaseChanges: Counter<"event">;
@@ -60,11 +52,8 @@ export class NodeMetrics {
         labelNames: ["task"] as const,
         registers,
         collect() {
-          for (const counts of byName.values()) {
-            const delta = counts.now[count] - counts.reported[count];
-            if (delta > 0) this.inc({ task: counts.label }, delta);
-            counts.reported[count] = counts.now[count];
-          }
+          this.reset();
+          for (const [task, counts] of byName) if (counts[count] > 0) this.inc({ task }, counts[count]);
         },
       });
     byTask("scheduled", "tickwheel_tasks_scheduled_total", "Tasks created through this node's API, by task name");
@@ -172,17 +161,17 @@ export class NodeMetrics {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 
-  private counts(name: string): Record<CountName, number> {
+  private counts(name: string): TaskCounts {
     const known = this.byName.get(name);
-    if (known) return known.now;
+    if (known) return known;
     const label = this.byName.size >= MAX_TASK_LABELS ? OTHER : name;
     let counts = this.byName.get(label);
     if (!counts) {
-      counts = { label, now: zeroCounts(), reported: zeroCounts() };
+      counts = { scheduled: 0, fired: 0, succeeded: 0, failed: 0, retried: 0, dead: 0, parked: 0 };
       this.byName.set(label, counts);
     }
     // Names past the cap are not remembered one by one (that would grow without bound): they
     // share the "_other" entry, looked up again each time.
-    return counts.now;
+    return counts;
   }
 }
