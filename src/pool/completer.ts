@@ -178,8 +178,8 @@ export class Completer {
   }
 
   /** An attempt of the batch will not end here (lease lost): the reaper deals with the batch. */
-  abandon(job: Job): void {
-    this.openBatches.delete(openKey(job.shard, job.batch));
+  abandon(shard: number, batch: string): void {
+    this.openBatches.delete(openKey(shard, batch));
   }
 
   /** Resolves once everything queued so far reached Redis (or was given up as stale). */

@@ -143,7 +143,7 @@ export class WorkerPool {
     this.reserved--;
     if (!this.options.canStart(job.shard, job.leaseToken)) {
       this.counts.dropped++;
-      this.options.completer.abandon(job);
+      this.options.completer.abandon(job.shard, job.batch);
       this.notifyCapacity();
       return;
     }
@@ -178,8 +178,8 @@ export class WorkerPool {
    * Drops a reserved slot whose task will not start (lease lost while held).
    * The task stays running in its batch in Redis, so the reaper returns it.
    */
-  drop(job: Job): void {
-    this.options.completer.abandon(job);
+  drop(shard: number, batch: string): void {
+    this.options.completer.abandon(shard, batch);
     this.reserved--;
     this.counts.dropped++;
     this.notifyCapacity();

@@ -313,7 +313,7 @@ export class ShardActor {
     this.holdTimer = null;
     this.holdTimerAtMs = Infinity;
     for (const jobs of this.held.values()) {
-      for (const job of jobs) this.options.pool.drop(job);
+      for (const job of jobs) this.options.pool.drop(job.shard, job.batch);
     }
     this.held.clear();
     this.heldDue.length = 0;
@@ -582,7 +582,8 @@ export class ShardActor {
     const tasks = claimed?.tasks ?? [];
     if (this.state === "stopped") {
       // Lease lost while the claim was in flight: start none of it; the reaper returns it.
-      this.options.pool.unreserve(reserved);
+      this.options.pool.unreserve(reserved - tasks.length);
+      for (let i = 0; i < tasks.length; i++) this.options.pool.drop(this.shard, claimed!.batch);
       return;
     }
     this.options.pool.unreserve(reserved - tasks.length);

@@ -94,7 +94,7 @@ test("a batch with an abandoned attempt stays for the reaper, which returns that
   const done = completer();
   const [kept, dropped] = await claimJobs(token, ["a-1", "a-2"], done, 300);
   done.succeeded(kept!, undefined);
-  done.abandon(dropped!);
+  done.abandon(dropped!.shard, dropped!.batch);
   await done.flush();
   expect(await claimsLeft()).toBe(1);
   await Bun.sleep(350);
