@@ -12,6 +12,8 @@
 #                                          shell), then this shell's PATH gains Bun's directory
 # Environment:
 #   TICKWHEEL_SETUP_CHROMIUM=1             also install Debian `chromium` (browser tests)
+#   TICKWHEEL_SETUP_TEST_TOOLS=1           also install python3-celery, python3-redis, faketime and
+#                                          prometheus (promtool), which the test suite uses
 #   TICKWHEEL_TOOLS_DIR                    where Bun goes when npm's global prefix is not writable
 #                                          (default: $HOME/.tickwheel-tools)
 
@@ -164,6 +166,24 @@ if [[ "$want_chromium" == "1" ]]; then
     apt_install chromium fonts-liberation
     [[ -x /usr/bin/chromium ]] || command -v chromium >/dev/null 2>&1 ||
       die "apt-get ran but chromium is still missing"
+  fi
+fi
+
+# test tools, only for the test suite: a real Celery worker (Debian's python3 has the packages, not
+# the first python3 on PATH), faketime for clock-skew tests, promtool to lint /metrics --------------
+if [[ "${TICKWHEEL_SETUP_TEST_TOOLS:-0}" == "1" ]]; then
+  test_pkgs=()
+  if ! /usr/bin/python3 -c 'import celery, redis' >/dev/null 2>&1; then
+    test_pkgs+=(python3-celery python3-redis)
+  fi
+  command -v faketime >/dev/null 2>&1 || test_pkgs+=(faketime)
+  command -v promtool >/dev/null 2>&1 || test_pkgs+=(prometheus)
+  if [[ ${#test_pkgs[@]} -gt 0 ]]; then
+    say "installing test tools with apt-get: ${test_pkgs[*]} (Celery worker, clock skew, metrics lint)…"
+    apt_install "${test_pkgs[@]}"
+    /usr/bin/python3 -c 'import celery, redis' >/dev/null 2>&1 || die "apt-get ran but Debian's python3 still cannot import celery and redis"
+    command -v faketime >/dev/null 2>&1 || die "apt-get ran but faketime is still missing"
+    command -v promtool >/dev/null 2>&1 || die "apt-get ran but promtool is still missing"
   fi
 fi
 

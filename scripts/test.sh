@@ -12,6 +12,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 export TICKWHEEL_SETUP_CHROMIUM="${TICKWHEEL_SETUP_CHROMIUM:-1}"
+export TICKWHEEL_SETUP_TEST_TOOLS="${TICKWHEEL_SETUP_TEST_TOOLS:-1}"
 # shellcheck source=scripts/setup.sh
 if ! source scripts/setup.sh; then
   echo "0 passed, 1 failed"
