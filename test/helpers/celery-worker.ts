@@ -21,6 +21,9 @@ export interface CeleryWorkerOptions {
   resultUrl: string;
   /** Queues to consume (`-Q`); default ["celery"]. */
   queues?: string[];
+  /** The app module (`-A`) and the folder it is imported from; default the fixture app. */
+  app?: string;
+  cwd?: string;
 }
 
 export interface CeleryWorker {
@@ -35,7 +38,7 @@ export async function startCeleryWorker(options: CeleryWorkerOptions): Promise<C
   const proc: Subprocess = Bun.spawn(
     [
       "setpriv", "--pdeathsig", "KILL",
-      SYSTEM_PYTHON, "-m", "celery", "-A", "tw_celery_app", "worker",
+      SYSTEM_PYTHON, "-m", "celery", "-A", options.app ?? "tw_celery_app", "worker",
       "-Q", queues.join(","),
       "--pool", "solo",
       "--loglevel", "info",
@@ -43,8 +46,16 @@ export async function startCeleryWorker(options: CeleryWorkerOptions): Promise<C
       "--hostname", `tw-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}@localhost`,
     ],
     {
-      cwd: CELERY_FIXTURE_DIR,
-      env: { ...process.env, TW_CELERY_BROKER_URL: options.brokerUrl, TW_CELERY_RESULT_URL: options.resultUrl, PYTHONDONTWRITEBYTECODE: "1" },
+      cwd: options.cwd ?? CELERY_FIXTURE_DIR,
+      // Both spellings: the fixture app reads TW_*, the migration guides' example app CELERY_*.
+      env: {
+        ...process.env,
+        TW_CELERY_BROKER_URL: options.brokerUrl,
+        TW_CELERY_RESULT_URL: options.resultUrl,
+        CELERY_BROKER_URL: options.brokerUrl,
+        CELERY_RESULT_BACKEND: options.resultUrl,
+        PYTHONDONTWRITEBYTECODE: "1",
+      },
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
