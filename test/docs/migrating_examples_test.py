@@ -68,9 +68,10 @@ class DbTableGuide(unittest.TestCase):
     def setUp(self):
         self.db = sqlite3.connect(":memory:")
         self.db.execute(SCHEMA)
-        # Ids must not collide with another run's tasks on the same node.
-        self.db.execute("INSERT INTO scheduled_tasks (id, task, args, run_at) VALUES (?, 'x', 'x', 'x')", (int(uuid.uuid4().int % 10**12),))
-        self.db.execute("DELETE FROM scheduled_tasks")
+        # Row ids are task ids: start each test's table at a random id (rows are numbered max + 1),
+        # so two tests' rows never share a task id on the node.
+        self.db.execute("INSERT INTO scheduled_tasks (id, task, args, run_at, status) VALUES (?, 'x', 'x', 'x', 'sent')",
+                        (uuid.uuid4().int % 10**12,))
 
     def test_migration_hands_over_pending_rows_once(self):
         now = dt.datetime.now(dt.timezone.utc)
