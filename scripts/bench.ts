@@ -1,5 +1,5 @@
 /**
- * `bun run bench [enqueue|memory|burst|steady ...] [flags]`: tickwheel against
+ * `bun run bench [enqueue|memory|burst|steady|celery ...] [flags]`: tickwheel against
  * BullMQ on the same cases, one after the other, each run on its own private
  * redis-server (no persistence), with a no-op handler. Prints one table of
  * both with the ratio and, after a full run, writes it with the machine and
@@ -21,11 +21,12 @@ import { parseArgs } from "node:util";
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { burstCase, enqueueCase, memoryCase, steadyCase, type BurstResult, type EnqueueResult, type MemoryResult, type SteadyResult } from "./bench/cases.ts";
+import { celeryBurstCase, type CeleryBurstResult, type CeleryLayout } from "./bench/celery-case.ts";
 import { systems as makeSystems, type SystemName } from "./bench/systems.ts";
 import { machineInfo } from "./bench/process-stats.ts";
 import { renderReport, type Results } from "./bench/report.ts";
 
-const CASES = ["enqueue", "memory", "burst", "steady"] as const;
+const CASES = ["enqueue", "memory", "burst", "steady", "celery"] as const;
 type CaseName = (typeof CASES)[number];
 
 const { values, positionals } = parseArgs({
@@ -51,7 +52,7 @@ for (const name of positionals) {
   }
 }
 const cases = positionals.length ? (positionals as CaseName[]) : [...CASES];
-const runsOf = (caseName: CaseName) => (values.runs ? Number(values.runs) : caseName === "burst" || caseName === "steady" ? 3 : 2);
+const runsOf = (caseName: CaseName) => (values.runs ? Number(values.runs) : caseName === "burst" || caseName === "steady" || caseName === "celery" ? 3 : 2);
 const steadySeconds = Number(values["steady-seconds"]);
 const rates = values.rates!.split(",").map(Number);
 const scale = Number(values.scale);
@@ -65,6 +66,7 @@ const counts = {
   enqueue: Math.round(200_000 * scale),
   memory: Math.round(1_000_000 * scale),
   burst: Math.round(100_000 * scale),
+  celery: Math.round(50_000 * scale),
 };
 // Time between starting the enqueue and the burst instant T; enqueueing must end well before T.
 const burstLeadMs: Record<SystemName, number> = { tickwheel: 5_000, bullmq: 15_000 };
@@ -74,13 +76,24 @@ const results: Results = {
   memory: { tickwheel: [], bullmq: [] },
   burst: { tickwheel: [], bullmq: [] },
   steady: new Map(rates.map((rate) => [rate, { tickwheel: [], bullmq: [] }])),
+  celery: [],
 };
+const CELERY_LAYOUTS: CeleryLayout[] = ["same-server", "separate-broker"];
 
 const began = Date.now();
 const log = (line: string) => console.log(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 
 for (const caseName of cases) {
   for (let run = 1; run <= runsOf(caseName); run++) {
+    if (caseName === "celery") {
+      // tickwheel only: Celery messages pushed by a node, no BullMQ counterpart.
+      for (const layout of CELERY_LAYOUTS) {
+        const result: CeleryBurstResult = await celeryBurstCase(layout, counts.celery, values.concurrency!);
+        results.celery.push(result);
+        log(`celery ${layout} run ${run}: first push ${result.firstPushMs} ms, last ${result.lastPushMs} ms, ${Math.round(result.messagesPerSecond)} messages/s`);
+      }
+      continue;
+    }
     for (const systemName of systemNames) {
       const system = systems[systemName];
       if (caseName === "enqueue") {

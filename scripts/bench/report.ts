@@ -4,6 +4,7 @@
  * figures, as Markdown for the terminal and BENCHMARKS.md.
  */
 import type { BurstResult, EnqueueResult, MemoryResult, SteadyResult } from "./cases.ts";
+import type { CeleryBurstResult } from "./celery-case.ts";
 import type { MachineInfo } from "./process-stats.ts";
 import type { SystemName } from "./systems.ts";
 
@@ -14,6 +15,8 @@ export interface Results {
   memory: PerSystem<MemoryResult>;
   burst: PerSystem<BurstResult>;
   steady: Map<number, PerSystem<SteadyResult>>;
+  /** tickwheel only (case 5). */
+  celery: CeleryBurstResult[];
 }
 
 export interface ReportInput {
@@ -24,7 +27,7 @@ export interface ReportInput {
   /** Runs per case and system. */
   runs: Record<string, number>;
   steadySeconds: number;
-  counts: { enqueue: number; memory: number; burst: number };
+  counts: { enqueue: number; memory: number; burst: number; celery: number };
   settings: { tickwheelConcurrency: number; bullmqConcurrency: number };
   durationS: number;
 }
@@ -130,6 +133,21 @@ export function renderReport(input: ReportInput): string {
     }
   }
 
+  if (has("celery")) {
+    for (const layout of ["same-server", "separate-broker"] as const) {
+      const list = results.celery.filter((r) => r.layout === layout);
+      if (list.length === 0) continue;
+      const first = m(list, (r) => r.firstPushMs);
+      const rate = m(list, (r) => r.messagesPerSecond);
+      const label = layout === "same-server" ? "broker on tickwheel's Redis server (one script)" : "broker on another redis-server (push, then finish)";
+      rows.push({ caseLabel: `5 Celery hand-off, ${int(input.counts.celery)} due at T, ${label}`, metric: "first message on the list after T (ms)", tickwheel: ms(first), bullmq: "", ratio: "", target: `≤ 5 ms${check(first <= 5)}` });
+      rows.push({ caseLabel: "", metric: "messages pushed per second, first → last", tickwheel: int(rate), bullmq: "", ratio: "", target: `≥ 50,000${check(rate >= 50_000)}` });
+      rows.push({ caseLabel: "", metric: "last message after T (ms)", tickwheel: ms(m(list, (r) => r.lastPushMs)), bullmq: "", ratio: "", target: "" });
+      const cell = `${pct(m(list, (r) => r.nodeCpu))} / ${pct(m(list, (r) => r.redisCpu))} (machine ${pct(m(list, (r) => r.machineCpu))})`;
+      rows.push({ caseLabel: "", metric: "CPU node / redis, T → last message (% of a core)", tickwheel: cell, bullmq: "", ratio: "", target: "" });
+    }
+  }
+
   const table = [
     "| case | metric | tickwheel | BullMQ | ratio | target |",
     "|---|---|--:|--:|--:|---|",
@@ -182,5 +200,6 @@ function perRunLines(input: ReportInput): string[] {
   if (input.cases.includes("memory")) add("memory", input.results.memory);
   if (input.cases.includes("burst")) add("burst", input.results.burst);
   if (input.cases.includes("steady")) for (const [rate, perSystem] of input.results.steady) add(`steady ${rate}/s`, perSystem);
+  if (input.cases.includes("celery")) input.results.celery.forEach((result, i) => lines.push(`celery ${result.layout} #${i + 1}: ${JSON.stringify(round(result))}`));
   return lines;
 }

@@ -77,6 +77,9 @@ const settings = {
   metricsAuth: { env: "TICKWHEEL_METRICS_AUTH", description: "require the bearer token on /metrics too", schema: boolean.default(false) },
   maxBatchBytes: { env: "TICKWHEEL_MAX_BATCH_BYTES", description: "max body size of POST /v1/tasks/batch (larger: 413 before parsing)", schema: int(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024) },
   pauseRefreshMs: { env: "TICKWHEEL_PAUSE_REFRESH_MS", description: "how often a node reads the paused task names (a pause reaches every node within this)", schema: int(50, 60_000).default(1000) },
+  celeryBrokerUrl: { env: "TICKWHEEL_CELERY_BROKER_URL", description: "the Celery broker's Redis (redis://host:port/db) that celery-target tasks are pushed onto; unset: such tasks wait for a node that has it", schema: redisUrl.optional() },
+  celeryResultUrl: { env: "TICKWHEEL_CELERY_RESULT_URL", description: "the Celery result backend's Redis; when set, GET /v1/tasks/:id of a celery-target task shows Celery's result state", schema: redisUrl.optional() },
+  celeryKeyPrefix: { env: "TICKWHEEL_CELERY_KEY_PREFIX", description: "the workers' broker_transport_options global_keyprefix (prepended to queue list keys)", schema: z.string().max(200).default("") },
 } satisfies Record<string, Setting>;
 
 type Settings = typeof settings;

@@ -22,6 +22,7 @@ import { registerNameRoutes } from "./names-routes.ts";
 import { registerAdminRoutes } from "./admin-routes.ts";
 import { registerAdminNodesRoute } from "./admin-nodes-route.ts";
 import type { NodeView } from "../ownership/node-registry-view.ts";
+import type { CeleryResult } from "../store/celery-broker.ts";
 
 /** What the app needs from the node (an interface, so routes test without a whole node). */
 export interface AppNode {
@@ -37,6 +38,8 @@ export interface AppNode {
   notePaused(name: string, paused: boolean): void;
   /** Live nodes from the registry (GET /admin/nodes); absent on nodes without membership. */
   nodes?: () => Promise<NodeView[]>;
+  /** Celery's result of a task id, when TICKWHEEL_CELERY_RESULT_URL is set (GET /v1/tasks/:id shows it). */
+  readonly celeryResults?: { resultOf(id: string): Promise<CeleryResult> } | null;
 }
 
 /** Room for the JSON envelope around the largest allowed args in a single-task body. */
@@ -79,7 +82,7 @@ export function createApp(node: AppNode): OpenAPIHono {
   const onScheduled = (name: string) => node.metrics.scheduled(name);
   // The batch route first: /v1/tasks/batch must not be taken for a task id.
   registerBatchRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxBatchBytes), onScheduled });
-  registerTaskRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES), onScheduled });
+  registerTaskRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES), onScheduled, celeryResults: node.celeryResults ?? undefined });
   registerNameRoutes(app, { client: node.client, notePaused: (name, paused) => node.notePaused(name, paused) });
   registerAdminRoutes(app, {
     nodeId: node.nodeId,

@@ -8,6 +8,7 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { Client } from "../client/client.ts";
+import type { CeleryResult } from "../store/celery-broker.ts";
 import { TickwheelError } from "../task/errors.ts";
 import { errorBody } from "./errors.ts";
 import { expiryProblem } from "./expiry-check.ts";
@@ -29,6 +30,8 @@ export interface TasksRoutesDeps {
   /** Refuses bodies over the per-task limit before parsing (413). */
   bodyLimit: MiddlewareHandler;
   onScheduled?: (name: string) => void;
+  /** Celery's result of a task id (TICKWHEEL_CELERY_RESULT_URL); shown for celery-target tasks. */
+  celeryResults?: { resultOf(id: string): Promise<CeleryResult> };
 }
 
 const notFound = json(ErrorResponse, "no task with this id (never scheduled, or its retention passed)");
@@ -92,6 +95,11 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: TasksRoutesDeps): voi
     const { id } = c.req.valid("param");
     const task = await client.get(id);
     if (!task) return c.json(noTask(id), 404);
+    if (deps.celeryResults && task.target.type === "celery") {
+      // The result backend is another Redis: its outage must not hide the task itself.
+      const celery = await deps.celeryResults.resultOf(id).catch((): CeleryResult => ({ state: "UNKNOWN", error: "the Celery result backend is unreachable" }));
+      return c.json({ ...task, celery }, 200);
+    }
     return c.json(task, 200);
   });
 

@@ -25,6 +25,8 @@ import { createApp } from "../http/app.ts";
 import { NodeMetrics } from "../metrics/metrics.ts";
 import type { Job } from "../pool/job.ts";
 import { loadTasksModule } from "./load-tasks.ts";
+import { openCelery, type CeleryWiring } from "./celery-wiring.ts";
+import { TargetRegistry } from "../pool/targets/registry.ts";
 
 export type NodeState = "new" | "running" | "quiet" | "stopped";
 
@@ -83,6 +85,9 @@ export class TickwheelNode {
   private readonly pausedNames = new Set<string>();
   private pauseTimer: ReturnType<typeof setInterval> | null = null;
   private pauseChanges = 0;
+  /** Deliverers by target type: the in-process handler, plus Celery when configured (at start). */
+  private readonly targets = new TargetRegistry();
+  private celery: CeleryWiring | null = null;
 
   constructor(config: Config, log: Logger) {
     this.config = config;
@@ -142,6 +147,7 @@ export class TickwheelNode {
     });
     this.pool = new WorkerPool({
       concurrency: config.concurrency,
+      targets: this.targets,
       completer: this.completer,
       log: this.log,
       canStart: (shard, token) => this.state !== "stopped" && this.ownership.canStart(shard, token),
@@ -157,6 +163,17 @@ export class TickwheelNode {
         this.actors.get(job.shard)?.recordStart(latenessMs);
       },
     });
+  }
+
+  /** Celery's results (TICKWHEEL_CELERY_RESULT_URL), for GET /v1/tasks/:id; null when not configured. */
+  get celeryResults(): CeleryWiring["results"] {
+    return this.celery?.results ?? null;
+  }
+
+  /** How this node hands celery-target tasks over (null: no broker configured). */
+  get celeryHandoff(): "one script" | "push, then finish" | null {
+    const target = this.celery?.target;
+    return target ? (target.atomic ? "one script" : "push, then finish") : null;
   }
 
   get currentState(): NodeState {
@@ -186,6 +203,9 @@ export class TickwheelNode {
       const path = await loadTasksModule(this.config.tasksModule);
       this.log.info({ tasksModule: path }, "tasks module loaded");
     }
+    // Before the first claim, so that celery-target tasks find their deliverer.
+    this.celery = await openCelery(this.config, this.store, this.nodeId, this.log, () => this.metrics.redisError());
+    if (this.celery?.target) this.targets.register(this.celery.target);
     this.store.onWake((shard, id, score) => this.actors.get(shard)?.hint(id, score));
     // Refuses to start when another live node has this id (DuplicateNodeIdError).
     await this.membership.join();
@@ -227,6 +247,7 @@ export class TickwheelNode {
     this.state = "stopped";
     await this.store.unsubscribeWakes([...Array(this.shardCount).keys()]).catch(() => {});
     await this.store.quit();
+    await this.celery?.close();
     this.server?.stop(true);
     this.log.info("tickwheel node stopped");
   }

@@ -29,6 +29,8 @@ export interface CeleryResult {
   traceback?: string;
   /** Celery's date_done (naive UTC, as Celery writes it). */
   dateDone?: string;
+  /** Why the state is UNKNOWN (the result backend could not be read). */
+  error?: string;
 }
 
 export class CeleryBroker {

@@ -31,6 +31,7 @@ import leaseRelease from "./lua/lease-release-1.lua" with { type: "text" };
 import nodeHeartbeat from "./lua/node-heartbeat-2.lua" with { type: "text" };
 import nodeLeave from "./lua/node-leave-2.lua" with { type: "text" };
 import nodeList from "./lua/node-list-2.lua" with { type: "text" };
+import celeryHandoff from "./lua/celery-handoff-5.lua" with { type: "text" };
 import finalsLib from "./lua/lib/finals.lua" with { type: "text" };
 import coldLib from "./lua/lib/cold.lua" with { type: "text" };
 import packedLib from "./lua/lib/packed.lua" with { type: "text" };
@@ -72,6 +73,7 @@ const sources = {
   nodeHeartbeat: { lua: nodeHeartbeat, keys: 2 },
   nodeLeave: { lua: nodeLeave, keys: 2 },
   nodeList: { lua: nodeList, keys: 2 },
+  celeryHandoff: { lua: withPacked(withFinals(celeryHandoff)), keys: 5 },
 } as const;
 
 export type ScriptName = keyof typeof sources;

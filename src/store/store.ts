@@ -11,6 +11,7 @@ import { openConnection, type Connection, type ConnectionTarget } from "./connec
 import { keySlot, SLOT_COUNT } from "../core/slot.ts";
 import { finalsSlotExpiry } from "./finals.ts";
 import { specNamePrefix } from "../task/codec.ts";
+import { databaseOf, runIdOf } from "./celery-broker.ts";
 
 export const LEASE_LOST = "lease" as const;
 export type LeaseLost = typeof LEASE_LOST;
@@ -69,6 +70,19 @@ export interface FinishItem {
   /** The final record (codec.ts encodeFinalText), kept for ttlMs. */
   finalJson: string;
   ttlMs: number;
+}
+
+/** One Celery hand-off (celery-handoff-5.lua): the task's finish and its message's push. */
+export interface CeleryHandoffItem {
+  id: string;
+  batch: string;
+  finishedAt: number;
+  /** The final record (state succeeded), kept for ttlMs. */
+  finalJson: string;
+  ttlMs: number;
+  /** The broker list and the message envelope to LPUSH onto it. */
+  listKey: string;
+  envelope: string;
 }
 
 export type ExistingOutcome =
@@ -871,6 +885,59 @@ export class Store {
         }
       }),
     );
+  }
+
+  // ---------------------------------------------------------------- Celery hand-off
+
+  /**
+   * The run_id of tickwheel's Redis server (equal run_ids are one server
+   * process), or null on a Redis Cluster, where a hand-off cannot be one
+   * script: the broker list is in no shard's hash slot.
+   */
+  async serverRunId(): Promise<string | null> {
+    return this.clustered ? null : runIdOf(this.redis);
+  }
+
+  /** The database index tickwheel's data is in (REDIS_URL's path; 0 when absent or on a cluster). */
+  get database(): number {
+    return this.target.redisUrl && !this.clustered ? databaseOf(this.target.redisUrl) : 0;
+  }
+
+  /**
+   * Finishes claimed Celery tasks as succeeded and pushes their messages onto
+   * the broker's lists (database `brokerDb` of this same server) in one
+   * script per call (celery-handoff-5.lua), so a crash cannot push a task
+   * twice. Answers per item whether it was handed off (false: its batch was
+   * reaped, nothing was pushed), or LEASE_LOST (nothing changed).
+   */
+  async celeryHandoff(shard: number, token: string, brokerDb: number, items: CeleryHandoffItem[]): Promise<boolean[] | LeaseLost> {
+    const keys = this.keys(shard);
+    const groups = new Map<string, { batch: string; expiry: number; order: number[] }>();
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      const expiry = finalsSlotExpiry(item.finishedAt, item.ttlMs);
+      const key = `${item.batch}|${expiry}`;
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = { batch: item.batch, expiry, order: [] }));
+      group.order.push(i);
+    }
+    const args: (string | number)[] = [token, keys.donePrefix, this.database, brokerDb];
+    const order: number[] = [];
+    for (const group of groups.values()) {
+      const packed: string[] = [];
+      for (const i of group.order) {
+        const item = items[i]!;
+        packed.push(item.id, item.finalJson, item.listKey, item.envelope);
+        order.push(i);
+      }
+      args.push(group.batch, group.expiry, group.order.length, packed.join("\0"));
+    }
+    const reply = await this.run("celeryHandoff", [keys.tasks, keys.err, keys.progress, keys.lease, keys.claims], args);
+    if (reply === LEASE_LOST) return LEASE_LOST;
+    const flags = String(reply);
+    const out = new Array<boolean>(items.length);
+    for (let k = 0; k < order.length; k++) out[order[k]!] = flags.charCodeAt(k) === 49; // "1"
+    return out;
   }
 
   /** Runs a registered script; ioredis does EVALSHA with the NOSCRIPT fallback. */

@@ -8,18 +8,7 @@
  */
 import { CELERY_PRIORITY_MAX, CELERY_PRIORITY_MIN, celeryNameProblem } from "../pool/targets/celery/message.ts";
 import { invalid } from "./errors.ts";
-
-export interface CeleryTarget {
-  type: "celery";
-  /** The registered Celery task name, e.g. `app.tasks.send_email`. */
-  task: string;
-  /** The Celery queue (a Redis list on the broker); `celery` when absent. */
-  queue?: string;
-  /** Celery's priority 0..9 (on Redis, lower is served first); 0 when absent. */
-  priority?: number;
-  /** The Celery task's keyword args; the task's own `args` (a JSON array) are its positional args. */
-  kwargs?: Record<string, unknown>;
-}
+import type { CeleryTarget } from "./model.ts";
 
 const FIELDS = new Set(["type", "task", "queue", "priority", "kwargs"]);
 /** The nesting bound of args (http/schemas.ts MAX_ARGS_DEPTH), for the same reasons. */

@@ -10,6 +10,7 @@ import { invalid, TickwheelError } from "./errors.ts";
 import { encodeRecord, encodeSpecWithArgs } from "./codec.ts";
 import { dueScore, PRIORITY_MAX, PRIORITY_MIN, type BackoffOptions, type Target } from "./model.ts";
 import { resolveTarget } from "./target.ts";
+import { celeryArgsProblem } from "./celery-target.ts";
 
 export interface ScheduleOptions {
   /** Idempotency key; a time-sortable id is generated when absent. */
@@ -91,6 +92,10 @@ export function resolveTask(
   }
   const expiresAt = options.expiresAt === undefined ? null : instant("expiresAt", options.expiresAt);
   const target = resolveTarget(options.target);
+  if (target.type === "celery") {
+    const argsProblem = celeryArgsProblem(args);
+    if (argsProblem) throw invalid("args", argsProblem);
+  }
 
   const argsJson = args === undefined ? undefined : JSON.stringify(args);
   if (args !== undefined && argsJson === undefined) throw invalid("args", "expected a JSON value");

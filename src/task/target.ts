@@ -9,8 +9,9 @@
 import { HANDLER_TARGET } from "./codec.ts";
 import { invalid } from "./errors.ts";
 import type { Target } from "./model.ts";
+import { resolveCeleryTarget } from "./celery-target.ts";
 
-export const TARGET_TYPES = ["handler"] as const satisfies readonly Target["type"][];
+export const TARGET_TYPES = ["handler", "celery"] as const satisfies readonly Target["type"][];
 
 /**
  * The target to store, or an error naming the field. The handler target comes
@@ -29,7 +30,8 @@ export function resolveTarget(value: unknown): Target {
       if (extra !== undefined) throw invalid(`target.${extra}`, `unknown field for a "handler" target`);
       return HANDLER_TARGET;
     }
-    // issue 11: case "webhook", case "celery".
+    case "celery":
+      return resolveCeleryTarget(value as Record<string, unknown>);
     default:
       throw invalid("target.type", `expected one of ${TARGET_TYPES.join(", ")}`);
   }

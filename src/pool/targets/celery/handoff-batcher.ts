@@ -1,0 +1,74 @@
+/**
+ * Same-server Celery hand-offs, coalesced: the deliveries started in one
+ * turn of the event loop (a claim's tasks start together at their due
+ * millisecond) go to Redis as one celery-handoff script call per shard, not
+ * one per task. Each delivery's promise settles with the script's answer.
+ */
+import { LEASE_LOST, type CeleryHandoffItem, type LeaseLost } from "../../../store/store.ts";
+import type { Job } from "../../job.ts";
+import type { AttemptOutcome } from "../target.ts";
+
+/** What the batcher needs of the store. */
+export interface CeleryHandoffStore {
+  celeryHandoff(shard: number, token: string, brokerDb: number, items: CeleryHandoffItem[]): Promise<boolean[] | LeaseLost>;
+}
+
+/** Items per script call: the script unpacks them, and a long script stalls every client of Redis. */
+const MAX_ITEMS_PER_CALL = 1000;
+
+interface Pending {
+  token: string;
+  items: CeleryHandoffItem[];
+  resolvers: ((handedOff: boolean | LeaseLost | Error) => void)[];
+}
+
+export class HandoffBatcher {
+  private readonly pending = new Map<number, Pending>();
+  private flushQueued = false;
+
+  constructor(
+    private readonly store: CeleryHandoffStore,
+    private readonly brokerDb: number,
+  ) {}
+
+  /** Queues one hand-off; resolves true (done), false (its batch was reaped), LEASE_LOST, or the Redis error. */
+  add(job: Job, item: CeleryHandoffItem): Promise<boolean | LeaseLost | Error> {
+    return new Promise((resolve) => {
+      let group = this.pending.get(job.shard);
+      if (group && (group.token !== job.leaseToken || group.items.length >= MAX_ITEMS_PER_CALL)) {
+        this.pending.delete(job.shard);
+        this.send(job.shard, group);
+        group = undefined;
+      }
+      if (!group) this.pending.set(job.shard, (group = { token: job.leaseToken, items: [], resolvers: [] }));
+      group.items.push(item);
+      group.resolvers.push(resolve);
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        queueMicrotask(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    const groups = [...this.pending];
+    this.pending.clear();
+    for (const [shard, group] of groups) this.send(shard, group);
+  }
+
+  private send(shard: number, group: Pending): void {
+    this.store.celeryHandoff(shard, group.token, this.brokerDb, group.items).then(
+      (reply) => {
+        for (let i = 0; i < group.resolvers.length; i++) group.resolvers[i]!(reply === LEASE_LOST ? LEASE_LOST : reply[i]!);
+      },
+      (error: unknown) => {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        for (const resolve of group.resolvers) resolve(failure);
+      },
+    );
+  }
+}
+
+/** An outcome for the pool once the script answered (the end is recorded in Redis, or will be by the reaper). */
+export const SETTLED: AttemptOutcome = Object.freeze({ kind: "settled" as const });
