@@ -61,7 +61,9 @@ export async function call<T>(options: ApiOptions, method: string, path: string,
   }
   if (response.ok) return parsed as T;
   const error = (parsed as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
-  const detail = error?.message ?? `HTTP ${response.status}`;
+  // Zod's messages do not name the field the node names beside them: say which one it is.
+  const message = error?.message ?? `HTTP ${response.status}`;
+  const detail = error?.field && !message.startsWith(`${error.field}:`) ? `${error.field}: ${message}` : message;
   throw new CliError(detail, exitCodeOf(response.status), parsed);
 }
 

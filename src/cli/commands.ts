@@ -15,14 +15,25 @@ export interface CommandContext {
 }
 
 /** A task as the node's JSON answers it (the same shape as the client's). */
-type TaskView = Omit<import("../task/model.ts").TaskView, "state"> & { state: string; paused?: boolean };
+type TaskView = Omit<import("../task/model.ts").TaskView, "state"> & {
+  state: string;
+  paused?: boolean;
+  /** Celery's result, for celery-target tasks on a node with TICKWHEEL_CELERY_RESULT_URL. */
+  celery?: { state: string; result?: unknown };
+};
 
 const print = (ctx: CommandContext, body: unknown, human: () => string) => ctx.out(ctx.json ? JSON.stringify(body, null, 2) : human());
 const path = (id: string) => `/v1/tasks/${encodeURIComponent(id)}`;
 
 export async function schedule(ctx: CommandContext, name: string | undefined): Promise<void> {
+  const celeryTask = ctx.flags.get("celery");
+  name ??= celeryTask;
   if (!name) throw new UsageError("schedule needs a task name: tickwheel schedule NAME --in 10m | --at TIME");
   const body: Record<string, unknown> = { name };
+  if (celeryTask !== undefined) body.target = celeryTarget(ctx, celeryTask);
+  else if (ctx.flags.get("queue") !== undefined || ctx.flags.get("kwargs") !== undefined) {
+    throw new UsageError("--queue and --kwargs go with --celery TASK");
+  }
   const delay = ctx.flags.get("in");
   const at = ctx.flags.get("at");
   if ((delay === undefined) === (at === undefined)) throw new UsageError("give exactly one of --in DURATION or --at TIME");
@@ -50,6 +61,22 @@ export async function schedule(ctx: CommandContext, name: string | undefined): P
       ? `scheduled ${result.id} (shard ${result.shard}), due ${when(result.dueAt)}`
       : `${result.id} already exists (shard ${result.shard}), due ${when(result.dueAt)}: nothing created`,
   );
+}
+
+/** `--celery TASK [--queue Q] [--kwargs JSON]` as a celery target (the node checks the values). */
+function celeryTarget(ctx: CommandContext, task: string): Record<string, unknown> {
+  const target: Record<string, unknown> = { type: "celery", task };
+  const queue = ctx.flags.get("queue");
+  if (queue !== undefined) target.queue = queue;
+  const kwargs = ctx.flags.get("kwargs");
+  if (kwargs !== undefined) {
+    try {
+      target.kwargs = JSON.parse(kwargs);
+    } catch (error) {
+      throw new UsageError(`--kwargs: expected a JSON object, got ${JSON.stringify(kwargs.length > 60 ? kwargs.slice(0, 60) + "…" : kwargs)} (${(error as Error).message})`);
+    }
+  }
+  return target;
 }
 
 export async function get(ctx: CommandContext, id: string | undefined): Promise<void> {
@@ -183,6 +210,8 @@ function describeTask(task: TaskView): string {
     ["id", task.id],
     ["name", task.name],
     ["state", task.paused ? `${task.state} (paused)` : task.state],
+    ["target", describeTarget(task.target)],
+    ["celery", task.celery === undefined ? undefined : `${task.celery.state}${task.celery.result === undefined ? "" : ` ${clip(JSON.stringify(task.celery.result), 200)}`}`],
     ["due", when(task.dueAt)],
     ["attempt", `${task.attempt} of ${task.maxAttempts}`],
     ["priority", task.priority],
@@ -195,6 +224,16 @@ function describeTask(task: TaskView): string {
     ["result", task.result === undefined ? undefined : clip(JSON.stringify(task.result), 200)],
     ["args", task.args === undefined ? undefined : clip(JSON.stringify(task.args), 200)],
   ]);
+}
+
+/** "handler", or "celery app.tasks.x (queue mail, priority 3)". */
+function describeTarget(target: TaskView["target"] | undefined): string | undefined {
+  if (target === undefined || target.type === "handler") return target?.type;
+  if (target.type === "celery") {
+    const details = [target.queue && `queue ${target.queue}`, target.priority !== undefined && `priority ${target.priority}`].filter(Boolean);
+    return `celery ${target.task}${details.length ? ` (${details.join(", ")})` : ""}`;
+  }
+  return (target as { type: string }).type;
 }
 
 function clip(text: string | undefined, max: number): string | undefined {

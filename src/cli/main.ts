@@ -17,6 +17,8 @@ commands:
   schedule NAME (--in DURATION | --at TIME) [--args JSON] [--id ID]
            [--priority 0-9] [--max-attempts N] [--timeout MS]
                                      schedule a task ("--in 10m", "--at 2027-01-01T09:00:00Z")
+  schedule [NAME] --celery TASK [--queue Q] [--kwargs JSON] (--in … | --at …) [--args JSON-ARRAY]
+                                     push a Celery task onto its queue when due (NAME defaults to TASK)
   get ID                             show a task
   cancel ID                          cancel a task that has not started
   list [--state scheduled|running|dead] [--name NAME] [--limit N]
@@ -40,7 +42,7 @@ exit codes:
 
 const COMMON = ["url", "token", "json", "help"];
 const FLAGS: Record<string, string[]> = {
-  schedule: ["in", "at", "args", "id", "priority", "max-attempts", "timeout"],
+  schedule: ["in", "at", "args", "id", "priority", "max-attempts", "timeout", "celery", "queue", "kwargs"],
   get: [],
   cancel: [],
   list: ["state", "name", "limit"],
