@@ -130,7 +130,7 @@ async function refreshDead() {
     });
     const action = document.createElement("td");
     action.append(button);
-    tr.append(cell(task.id), cell(task.name), cell(`${task.attempt} / ${task.maxAttempts}`), cell(relative(task.finishedAt)), cell(task.lastError, "error"), action);
+    tr.append(cell(task.id), cell(task.name), cell(describeTarget(task.target)), cell(`${task.attempt} / ${task.maxAttempts}`), cell(relative(task.finishedAt)), cell(task.lastError, "error"), action);
     return tr;
   }));
 }
@@ -259,6 +259,50 @@ function loop(step, everyMs) {
   };
   run();
 }
+
+// ---------------------------------------------------------------- one task
+
+/** "handler", or "celery app.tasks.x (queue mail, priority 3)"; other types by their type. */
+function describeTarget(target) {
+  if (!target) return "handler";
+  if (target.type === "celery") {
+    const details = [target.queue && `queue ${target.queue}`, target.priority !== undefined && `priority ${target.priority}`].filter(Boolean);
+    return `celery ${target.task}${details.length ? ` (${details.join(", ")})` : ""}`;
+  }
+  return target.type;
+}
+
+async function showTask(id) {
+  const task = await api(`/v1/tasks/${encodeURIComponent(id)}`);
+  const rows = [
+    ["id", task.id],
+    ["name", task.name],
+    ["state", task.state],
+    ["target", describeTarget(task.target)],
+    ["celery", task.celery && `${task.celery.state}${task.celery.result === undefined ? "" : ` ${JSON.stringify(task.celery.result)}`}`],
+    ["due", `${when(task.dueAt)} (${relative(task.dueAt)})`],
+    ["attempt", `${task.attempt} / ${task.maxAttempts}`],
+    ["finished", task.finishedAt && when(task.finishedAt)],
+    ["last error", task.lastError],
+    ["result", task.result === undefined ? undefined : JSON.stringify(task.result)],
+  ].filter(([, value]) => value !== undefined && value !== null);
+  fillTable("#task", rows.map(([key, value]) => {
+    const tr = document.createElement("tr");
+    tr.dataset.field = key;
+    tr.append(cell(key, "muted"), cell(value));
+    return tr;
+  }));
+}
+
+$("#task-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const id = $("#task-id").value.trim();
+  if (!id) return;
+  await showTask(id).catch((error) => {
+    fillTable("#task", []);
+    setStatus(error.message, true);
+  });
+});
 
 $("#token-form").addEventListener("submit", (event) => {
   event.preventDefault();
