@@ -57,11 +57,17 @@ async function scheduleCelery(client: Client, count: number, dueMs: number, idPr
 }
 
 /** Polls LLEN until it reaches `count`; answers when the list first held anything and when it held all. */
-async function watchList(broker: Redis, count: number, deadlineMs: number): Promise<{ firstAt: number; lastAt: number }> {
+async function watchList(broker: Redis, count: number, deadlineMs: number, dueMs = NaN): Promise<{ firstAt: number; lastAt: number }> {
   let firstAt = NaN;
+  let lastLength = -1;
+  let polls = 0;
   for (;;) {
     const length = await broker.llen(QUEUE);
     const now = Date.now();
+    polls++;
+    // BENCH_DEBUG=1: how the list grew (ms after T: length), and how many polls it took.
+    if (process.env.BENCH_DEBUG && length !== lastLength) console.log(`celery list at T${now - dueMs >= 0 ? "+" : ""}${now - dueMs} ms: ${length} (poll ${polls})`);
+    lastLength = length;
     if (length > 0 && Number.isNaN(firstAt)) firstAt = now;
     if (length >= count) return { firstAt, lastAt: now };
     if (now > deadlineMs) throw new Error(`celery bench: ${length} of ${count} messages pushed by the deadline`);
@@ -94,7 +100,7 @@ export async function celeryBurstCase(layout: CeleryLayout, count: number, concu
     if (Date.now() > dueMs - 500) throw new Error(`celery bench: enqueueing ${count} took longer than the ${LEAD_MS} ms lead`);
     await Bun.sleep(Math.max(0, dueMs - 20 - Date.now()));
     const meter = new CpuMeter([runner.pid, ...servers.map((server) => server.pid)]);
-    const { firstAt, lastAt } = await watchList(broker, count, dueMs + 120_000);
+    const { firstAt, lastAt } = await watchList(broker, count, dueMs + 120_000, dueMs);
     const [nodeCpu, ...redisCpus] = meter.read();
     const machineCpu = meter.machineBusy();
     return {

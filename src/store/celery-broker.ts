@@ -4,9 +4,9 @@
  * TICKWHEEL_CELERY_RESULT_URL). Like every Redis access, they live in the
  * store: the Celery target asks for pushes and result reads in these intents.
  *
- * - push: LPUSH built messages (src/pool/targets/celery/message.ts) onto
- *   their queue lists. Concurrent pushes share one pipeline (ioredis'
- *   automatic pipelining), so a burst is not a round trip per message.
+ * - pushMany: LPUSH built messages (src/pool/targets/celery/message.ts)
+ *   onto a queue list, many values per command (the target coalesces a
+ *   burst's messages: push-batcher.ts).
  * - runId: the server's run_id, by which the node tells whether the broker is
  *   the very server tickwheel's data lives on (then a hand-off is one script:
  *   celery-handoff.lua).
@@ -44,9 +44,14 @@ export class CeleryBroker {
     if (onError) this.connection.on("error", onError);
   }
 
-  /** LPUSHes one message onto its list (LPUSH: workers BRPOP, so each list is FIFO). */
-  async push(key: string, envelope: string): Promise<void> {
-    await this.connection.lpush(key, envelope);
+  /**
+   * LPUSHes messages onto one list, in order (LPUSH: workers BRPOP, so each list is FIFO), written
+   * to the socket now rather than with the next automatic pipeline.
+   */
+  async pushMany(key: string, envelopes: string[]): Promise<void> {
+    const results = await this.connection.pipeline().lpush(key, ...envelopes).exec();
+    const error = results?.[0]?.[0];
+    if (error) throw error;
   }
 
   async runId(): Promise<string> {

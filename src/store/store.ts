@@ -932,9 +932,10 @@ export class Store {
       }
       args.push(group.batch, group.expiry, group.order.length, packed.join("\0"));
     }
-    const reply = await this.run("celeryHandoff", [keys.tasks, keys.err, keys.progress, keys.lease, keys.claims], args);
-    if (reply === LEASE_LOST) return LEASE_LOST;
-    const flags = String(reply);
+    // Written to the socket now, not with the next automatic pipeline: the batcher sends a burst's
+    // first hand-offs while the rest of it is still being started.
+    const flags = String(await this.runNow("celeryHandoff", [keys.tasks, keys.err, keys.progress, keys.lease, keys.claims], args));
+    if (flags === LEASE_LOST) return LEASE_LOST;
     const out = new Array<boolean>(items.length);
     for (let k = 0; k < order.length; k++) out[order[k]!] = flags.charCodeAt(k) === 49; // "1"
     return out;

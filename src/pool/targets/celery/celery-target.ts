@@ -25,16 +25,12 @@ import type { Job } from "../../job.ts";
 import type { AttemptOutcome, DeliveryContext, DeliveryTarget } from "../target.ts";
 import { BrokerBackoff } from "./broker-backoff.ts";
 import { SETTLED, type CeleryHandoffStore, HandoffBatcher } from "./handoff-batcher.ts";
+import { PushBatcher, type CeleryListPusher } from "./push-batcher.ts";
 import { buildCeleryMessage, CeleryMessageError, DEFAULT_CELERY_QUEUE, DEFAULT_TRANSPORT, type CeleryMessage, type CeleryTransportOptions } from "./message.ts";
-
-/** Pushes a message onto a broker list (the store's CeleryBroker). */
-export interface CeleryPusher {
-  push(key: string, envelope: string): Promise<void>;
-}
 
 export interface CeleryTargetOptions {
   /** The broker, for the push-then-finish way. */
-  broker: CeleryPusher;
+  broker: CeleryListPusher;
   /** Set when the broker is tickwheel's own server: hand-offs are one script (database `brokerDb`). */
   sameServer?: { store: CeleryHandoffStore; brokerDb: number };
   /** Mirror of the workers' broker_transport_options (key prefix, priority steps). */
@@ -53,11 +49,13 @@ export class CeleryDeliveryTarget implements DeliveryTarget {
   readonly type = "celery" as const;
   private readonly backoff = new BrokerBackoff();
   private readonly batcher: HandoffBatcher | null;
+  private readonly pusher: PushBatcher;
   private readonly transport: CeleryTransportOptions;
   private readonly now: () => number;
 
   constructor(private readonly options: CeleryTargetOptions) {
     this.batcher = options.sameServer ? new HandoffBatcher(options.sameServer.store, options.sameServer.brokerDb) : null;
+    this.pusher = new PushBatcher(options.broker);
     this.transport = options.transport ?? DEFAULT_TRANSPORT;
     this.now = options.now ?? Date.now;
   }
@@ -94,13 +92,11 @@ export class CeleryDeliveryTarget implements DeliveryTarget {
     const pushedAt = this.now();
     const result = { celeryQueue: queue, pushedAt };
     if (this.batcher) return this.handOff(job, message, result);
-    return this.options.broker.push(message.key, message.envelope).then(
-      (): AttemptOutcome => {
-        this.backoff.succeeded();
-        return { kind: "succeeded", result };
-      },
-      (error: unknown) => this.brokerDown(error),
-    );
+    return this.pusher.add(message.key, message.envelope).then((error): AttemptOutcome => {
+      if (error) return this.brokerDown(error);
+      this.backoff.succeeded();
+      return { kind: "succeeded", result };
+    });
   }
 
   private async handOff(job: Job, message: CeleryMessage, result: { celeryQueue: string; pushedAt: number }): Promise<AttemptOutcome> {

@@ -13,8 +13,13 @@ export interface CeleryHandoffStore {
   celeryHandoff(shard: number, token: string, brokerDb: number, items: CeleryHandoffItem[]): Promise<boolean[] | LeaseLost>;
 }
 
-/** Items per script call: the script unpacks them, and a long script stalls every client of Redis. */
-const MAX_ITEMS_PER_CALL = 1000;
+/**
+ * A shard's hand-offs go out once this many are waiting, without waiting for the end of the turn:
+ * a burst's tasks start in one long synchronous run (thousands per shard), and its first messages
+ * should not wait for the last ones to be built. Large enough that the script's fixed cost (lease,
+ * batch and final-slot checks) is spread over many tasks.
+ */
+const SEND_AT = 128;
 
 interface Pending {
   token: string;
@@ -35,7 +40,7 @@ export class HandoffBatcher {
   add(job: Job, item: CeleryHandoffItem): Promise<boolean | LeaseLost | Error> {
     return new Promise((resolve) => {
       let group = this.pending.get(job.shard);
-      if (group && (group.token !== job.leaseToken || group.items.length >= MAX_ITEMS_PER_CALL)) {
+      if (group && group.token !== job.leaseToken) {
         this.pending.delete(job.shard);
         this.send(job.shard, group);
         group = undefined;
@@ -43,6 +48,10 @@ export class HandoffBatcher {
       if (!group) this.pending.set(job.shard, (group = { token: job.leaseToken, items: [], resolvers: [] }));
       group.items.push(item);
       group.resolvers.push(resolve);
+      if (group.items.length >= SEND_AT) {
+        this.pending.delete(job.shard);
+        this.send(job.shard, group);
+      }
       if (!this.flushQueued) {
         this.flushQueued = true;
         queueMicrotask(() => this.flush());

@@ -67,7 +67,7 @@ export interface CeleryMessage {
 }
 
 /** The callbacks part of the body, as Celery writes it. */
-const EMBED = Object.freeze({ callbacks: null, errbacks: null, chain: null, chord: null });
+const EMBED_JSON = JSON.stringify({ callbacks: null, errbacks: null, chain: null, chord: null });
 
 /** An error in a message that must not be pushed; `field` names what is wrong. */
 export class CeleryMessageError extends Error {
@@ -93,7 +93,10 @@ export function celeryQueueKey(queue: string, priority: number, transport: Celer
 export function buildCeleryMessage(input: CeleryMessageInput, transport: CeleryTransportOptions = DEFAULT_TRANSPORT): CeleryMessage {
   const inputProblem = celeryInputProblem(input);
   if (inputProblem) throw inputProblem;
-  const bodyText = JSON.stringify([input.args, input.kwargs, EMBED]);
+  // Args and kwargs are serialized once, for the body and for their repr headers.
+  const argsJson = JSON.stringify(input.args);
+  const kwargsJson = JSON.stringify(input.kwargs);
+  const bodyText = `[${argsJson},${kwargsJson},${EMBED_JSON}]`;
   const envelope = {
     body: Buffer.from(bodyText, "utf8").toString("base64"),
     "content-type": "application/json",
@@ -111,8 +114,8 @@ export function buildCeleryMessage(input: CeleryMessageInput, transport: CeleryT
       timelimit: [null, null],
       root_id: input.id,
       parent_id: null,
-      argsrepr: reprBounded(input.args),
-      kwargsrepr: reprBounded(input.kwargs),
+      argsrepr: reprBounded(argsJson),
+      kwargsrepr: reprBounded(kwargsJson),
       origin: input.origin,
       ignore_result: false,
     },
@@ -222,7 +225,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /** argsrepr/kwargsrepr are for logs and Flower; a huge payload need not be repeated there. */
 const MAX_REPR_LENGTH = 1024;
 
-function reprBounded(value: unknown): string {
-  const text = JSON.stringify(value);
-  return text.length <= MAX_REPR_LENGTH ? text : `${text.slice(0, MAX_REPR_LENGTH - 3)}...`;
+function reprBounded(json: string): string {
+  return json.length <= MAX_REPR_LENGTH ? json : `${json.slice(0, MAX_REPR_LENGTH - 3)}...`;
 }
