@@ -17,7 +17,11 @@
  * Celery target turns that into a retry of the push, so a broker that is down
  * at the due time makes the task late, never lost.
  */
+import type Redis from "ioredis";
 import { openConnection, type Connection } from "./connection.ts";
+
+/** How long a push may wait for the broker's answer: far above a loaded broker's, far below forever. */
+const PUSH_TIMEOUT_MS = 10_000;
 
 /** Celery's result key prefix (celery.backends.base.KeyValueStoreBackend.task_keyprefix). */
 const RESULT_KEY_PREFIX = "celery-task-meta-";
@@ -41,6 +45,9 @@ export class CeleryBroker {
   constructor(readonly url: string, onError?: (error: Error) => void) {
     this.db = databaseOf(url);
     this.connection = openConnection({ redisUrl: url }, "tickwheel-celery-broker");
+    // A broker that accepts the connection but answers nothing (stopped, overloaded) must not hold
+    // pushes, and their pool slots, forever: the push fails and the task waits for the next try.
+    (this.connection as Redis).options.commandTimeout = PUSH_TIMEOUT_MS;
     if (onError) this.connection.on("error", onError);
   }
 
