@@ -9,6 +9,7 @@
  */
 import { hostname } from "node:os";
 import { Store } from "../store/store.ts";
+import type { ShardMap } from "../core/shard-map.ts";
 import { Client } from "../client/client.ts";
 import { ShardActor } from "../shard/shard-actor.ts";
 import { WorkerPool } from "../pool/worker-pool.ts";
@@ -61,7 +62,8 @@ export class TickwheelNode {
   /** Node-wide lateness of every started task. */
   readonly lateness = new LatencyRecorder();
   private readonly actors = new Map<number, ShardActor>();
-  private shardCount = 0;
+  /** The cluster's shard map as read at start (an empty stand-in until then). */
+  private shardMap: ShardMap | null = null;
   private state: NodeState = "new";
   private server: ReturnType<typeof Bun.serve> | null = null;
   private keepaliveTimer: ReturnType<typeof setInterval> | null = null;
@@ -75,7 +77,7 @@ export class TickwheelNode {
     dueCounts: async () => {
       // Redis down: answer at once instead of holding the scrape through the client's retries.
       if (!this.store.ready) throw new Error("redis is not connected");
-      const stats = await Promise.all([...Array(this.shardCount).keys()].map((shard) => this.store.shardStats(shard)));
+      const stats = await Promise.all(this.shardList().map((shard) => this.store.listings.shardStats(shard)));
       return stats.map((s) => ({ shard: s.shard, due: s.dueCount }));
     },
   });
@@ -111,7 +113,7 @@ export class TickwheelNode {
       },
     });
     this.completer = new Completer({
-      store: this.store,
+      store: this.store.attempts,
       log: this.log,
       retentionMs: config.retentionMs,
       deadRetentionMs: config.deadRetentionMs,
@@ -119,7 +121,7 @@ export class TickwheelNode {
       onRetryScheduled: (shard, id, score) => this.actors.get(shard)?.hint(id, score),
     });
     this.membership = new Membership({
-      store: this.store,
+      store: this.store.nodes,
       nodeId: this.nodeId,
       ttlMs: config.leaseTtlMs,
       heartbeatEveryMs: config.leaseRenewMs,
@@ -128,7 +130,7 @@ export class TickwheelNode {
       onDisplaced: () => void this.stop(),
     });
     this.ownership = new ShardOwnership({
-      store: this.store,
+      store: this.store.leases,
       nodeId: this.nodeId,
       ttlMs: config.leaseTtlMs,
       renewEveryMs: config.leaseRenewMs,
@@ -149,7 +151,7 @@ export class TickwheelNode {
       isPaused: (name) => this.pausedNames.size > 0 && this.pausedNames.has(name),
       onPaused: (job) => void this.park(job),
       progress: async (job, value) => {
-        await this.store.setProgress(job.shard, job.id, JSON.stringify(value ?? null));
+        await this.store.tasks.setProgress(job.shard, job.id, JSON.stringify(value ?? null));
       },
       onStart: (job, latenessMs) => {
         this.metrics.fired(job.spec.name, latenessMs);
@@ -163,8 +165,13 @@ export class TickwheelNode {
     return this.state;
   }
 
+  /** Number of shards (0 before start). */
   get shards(): number {
-    return this.shardCount;
+    return this.shardMap?.count ?? 0;
+  }
+
+  private shardList(): number[] {
+    return this.shardMap?.shards() ?? [];
   }
 
   get url(): string | null {
@@ -178,15 +185,25 @@ export class TickwheelNode {
 
   async start(): Promise<void> {
     if (this.state !== "new") return;
-    const { shards } = await this.store.ensureClusterConfig(this.config.shards, 16, this.config.lookaheadMs, this.config.coldAfterMs);
-    this.shardCount = shards;
+    const settings = await this.store.config.ensure({
+      wantedShards: this.config.shards,
+      fallbackShards: 16,
+      lookaheadMs: this.config.lookaheadMs,
+      coldAfterMs: this.config.coldAfterMs,
+    });
+    const shards = settings.shards.count;
+    this.shardMap = settings.shards;
+    this.log.info(
+      { prefix: this.config.prefix, dataFormat: settings.dataFormat, shards, shardMapEpoch: settings.shards.epoch },
+      settings.wroteDataFormat ? "new data: wrote data format and shard map" : "found existing data of a known format",
+    );
     // Known before the first claim, so a paused name never starts on a fresh node.
     await this.refreshPaused();
     if (this.config.tasksModule) {
       const path = await loadTasksModule(this.config.tasksModule);
       this.log.info({ tasksModule: path }, "tasks module loaded");
     }
-    this.store.onWake((shard, id, score) => this.actors.get(shard)?.hint(id, score));
+    this.store.wakes.onWake((shard, id, score) => this.actors.get(shard)?.hint(id, score));
     // Refuses to start when another live node has this id (DuplicateNodeIdError).
     await this.membership.join();
     this.state = "running";
@@ -225,7 +242,7 @@ export class TickwheelNode {
     for (const actor of this.actors.values()) actor.stop();
     this.actors.clear();
     this.state = "stopped";
-    await this.store.unsubscribeWakes([...Array(this.shardCount).keys()]).catch(() => {});
+    await this.store.wakes.unsubscribe(this.shardList()).catch(() => {});
     await this.store.quit();
     this.server?.stop(true);
     this.log.info("tickwheel node stopped");
@@ -237,7 +254,7 @@ export class TickwheelNode {
 
   /** Every shard's state as seen from here (Redis counts for all, live figures for the owned). */
   async shardInfo(): Promise<ShardInfo[]> {
-    const stats = await Promise.all([...Array(this.shardCount).keys()].map((shard) => this.store.shardStats(shard)));
+    const stats = await Promise.all(this.shardList().map((shard) => this.store.listings.shardStats(shard)));
     const running = this.pool.runningByShard();
     // Shards run elsewhere: fired and lateness as their owner last reported them to the registry.
     const reported = figuresByShard(await this.nodes().catch(() => []));
@@ -268,15 +285,15 @@ export class TickwheelNode {
 
   /** Live nodes as the registry shows them (for /admin/nodes). */
   async nodes(): Promise<NodeView[]> {
-    return readNodeViews(this.store, this.nodeId);
+    return readNodeViews(this.store.nodes, this.nodeId);
   }
 
   /** This node's share of the shards over the live members (nothing until it has joined). */
   private desiredShards(): number[] {
     if (this.state !== "running") return [];
     const members = this.membership.members();
-    if (!members) return [];
-    return this.assignment.shardsFor(this.nodeId, members, this.shardCount);
+    if (!members || !this.shardMap) return [];
+    return this.assignment.shardsFor(this.nodeId, members, this.shardMap);
   }
 
   private startActor(shard: number, token: string): void {
@@ -284,7 +301,7 @@ export class TickwheelNode {
     const actor = new ShardActor({
       shard,
       leaseToken: token,
-      store: this.store,
+      store: this.store.attempts,
       pool: this.pool,
       log: this.log,
       lookaheadMs: this.config.lookaheadMs,
@@ -293,13 +310,13 @@ export class TickwheelNode {
       windowCap: this.config.windowCap,
       visibilityMs: this.config.visibilityMs,
       reapEveryMs: Math.max(100, Math.min(1000, Math.floor(this.config.visibilityMs / 4))),
-      refillOffsetMs: Math.floor((shard / Math.max(1, this.shardCount)) * (this.config.lookaheadMs / 2)),
+      refillOffsetMs: Math.floor((shard / Math.max(1, this.shards)) * (this.config.lookaheadMs / 2)),
       // A full reload every 5 refills (every 5 s by default) bounds how late a lost hint can make a task.
       fullReloadEvery: 5,
       onLeaseLost: (lostShard, lostToken) => this.ownership.lost(lostShard, lostToken),
-      subscribeWakes: () => this.store.subscribeWakes([shard]),
+      subscribeWakes: () => this.store.wakes.subscribe([shard]),
       leaseValid: () => this.ownership.canStart(shard, token),
-      cold: { shardCount: this.shardCount, coldAfterMs: this.config.coldAfterMs },
+      cold: { shardCount: this.shards, coldAfterMs: this.config.coldAfterMs },
     });
     this.actors.set(shard, actor);
     actor.start();
@@ -310,7 +327,7 @@ export class TickwheelNode {
     if (!actor || actor.leaseToken !== token) return;
     actor.stop();
     this.actors.delete(shard);
-    void this.store.unsubscribeWakes([shard]).catch(() => {});
+    void this.store.wakes.unsubscribe([shard]).catch(() => {});
   }
 
   private async handOff(shard: number, token: string): Promise<void> {
@@ -322,7 +339,7 @@ export class TickwheelNode {
     await this.completer.flush();
     actor.stop();
     if (this.actors.get(shard) === actor) this.actors.delete(shard);
-    void this.store.unsubscribeWakes([shard]).catch(() => {});
+    void this.store.wakes.unsubscribe([shard]).catch(() => {});
   }
 
   /** Applies a pause or resume made through this node at once (other nodes read it within pauseRefreshMs). */
@@ -334,7 +351,7 @@ export class TickwheelNode {
 
   private async refreshPaused(): Promise<void> {
     const changesBefore = this.pauseChanges;
-    const names = await this.store.pausedNames();
+    const names = await this.store.pauses.pausedNames();
     // A pause or resume through this node while we read: our view is newer; the next round agrees.
     if (this.pauseChanges !== changesBefore) return;
     this.pausedNames.clear();
@@ -350,7 +367,7 @@ export class TickwheelNode {
    */
   private async park(job: Job): Promise<void> {
     try {
-      const outcome = await this.store.park(job.shard, job.leaseToken, job.id, job.batch, job.spec.name);
+      const outcome = await this.store.attempts.park(job.shard, job.leaseToken, job.id, job.batch, job.spec.name);
       this.completer.settled(job.shard, job.batch);
       if (outcome === "parked") this.metrics.parked(job.spec.name);
       else if (outcome === "requeued") {
@@ -368,7 +385,7 @@ export class TickwheelNode {
     await Promise.all(
       [...this.pool.runningByShard()].map(async ([shard, group]) => {
         try {
-          await this.store.extend(shard, group.token, deadline, [...group.batches]);
+          await this.store.attempts.extend(shard, group.token, deadline, [...group.batches]);
         } catch (error) {
           this.log.warn({ shard, err: String(error) }, "visibility keepalive failed");
         }

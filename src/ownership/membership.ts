@@ -16,11 +16,12 @@
  * meanwhile belongs to a live node, and join fails with
  * DuplicateNodeIdError.
  */
-import type { Store, HeartbeatOutcome } from "../store/store.ts";
+import type { HeartbeatOutcome } from "../store/outcomes.ts";
+import type { NodeRegistry } from "../store/node-registry.ts";
 import type { Logger } from "../node/log.ts";
 
 export interface MembershipOptions {
-  store: Store;
+  store: NodeRegistry;
   nodeId: string;
   /** Entry lifetime without a refresh (the lease TTL: a node's entry and its leases lapse together). */
   ttlMs: number;
@@ -136,12 +137,12 @@ export class Membership {
     }
     this.state = "left";
     this.view = { members: [], nextExpiryInMs: null };
-    await this.options.store.nodeLeave(this.options.nodeId, this.instance);
+    await this.options.store.leave(this.options.nodeId, this.instance);
   }
 
   private register(): Promise<HeartbeatOutcome> {
     const { store, nodeId, ttlMs, info } = this.options;
-    return store.nodeHeartbeat(nodeId, this.instance, ttlMs, JSON.stringify(info()));
+    return store.heartbeat(nodeId, this.instance, ttlMs, JSON.stringify(info()));
   }
 
   private accept(outcome: Extract<HeartbeatOutcome, { registered: true }>): MembershipView {

@@ -7,7 +7,7 @@
  */
 import { hostname } from "node:os";
 import packageJson from "../../package.json" with { type: "json" };
-import type { Store } from "../store/store.ts";
+import type { NodeRegistry } from "../store/node-registry.ts";
 import type { ShardOwnership } from "./shard-ownership.ts";
 
 /** The parts of a node the registry entry is built from. */
@@ -83,8 +83,8 @@ export function registryInfo(node: RegistrySource): RegistryInfo {
 }
 
 /** Live nodes from the registry, sorted by id; an entry whose info does not parse shows its id only. */
-export async function readNodeViews(store: Store, selfId: string): Promise<NodeView[]> {
-  const { nodes } = await store.listNodes();
+export async function readNodeViews(store: NodeRegistry, selfId: string): Promise<NodeView[]> {
+  const { nodes } = await store.list();
   return nodes
     .map((entry) => {
       let info: Partial<RegistryInfo> = {};

@@ -3,7 +3,8 @@
  * the exact record the store writes: id, shard, due time, score, spec. Every
  * rule about valid input lives here once, and each violation names its field.
  */
-import { keySlot, shardOfSlot } from "../core/slot.ts";
+import { keySlot } from "../core/slot.ts";
+import type { ShardMap } from "../core/shard-map.ts";
 import { parseDuration, parseInstant } from "../core/duration.ts";
 import { newTaskId } from "../core/ids.ts";
 import { invalid, TickwheelError } from "./errors.ts";
@@ -61,7 +62,7 @@ export function resolveTask(
   name: string,
   args: unknown,
   options: ScheduleOptions,
-  context: { nowMs: number; shardCount: number; defaults: TaskDefaults; requireTime: boolean },
+  context: { nowMs: number; shards: ShardMap; defaults: TaskDefaults; requireTime: boolean },
 ): ResolvedTask {
   if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_LENGTH) {
     throw invalid("name", `expected a non-empty string of at most ${MAX_NAME_LENGTH} characters`);
@@ -111,7 +112,7 @@ export function resolveTask(
     id,
     fresh: options.id === undefined,
     slot,
-    shard: shardOfSlot(slot, context.shardCount),
+    shard: context.shards.shardOfSlot(slot),
     dueMs,
     score,
     specJson,
