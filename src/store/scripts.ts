@@ -80,13 +80,16 @@ export type ScriptName = keyof typeof sources;
 /** Hex digits of the source's SHA-1 kept in a command name: 48 bits tell versions apart. */
 const NAME_HASH_DIGITS = 12;
 
+/** The command name of a script with this source: any change to the source gives another name. */
+export function contentName(script: string, lua: string): string {
+  return `tickwheel_${script}_${createHash("sha1").update(lua).digest("hex").slice(0, NAME_HASH_DIGITS)}`;
+}
+
 /** Computed once at load: the hot path looks a command up by name per call. */
-const commandNames = Object.fromEntries(
-  Object.entries(sources).map(([name, source]) => [
-    name,
-    `tickwheel_${name}_${createHash("sha1").update(source.lua).digest("hex").slice(0, NAME_HASH_DIGITS)}`,
-  ]),
-) as Record<ScriptName, string>;
+const commandNames = Object.fromEntries(Object.entries(sources).map(([name, source]) => [name, contentName(name, source.lua)])) as Record<
+  ScriptName,
+  string
+>;
 
 /** The command a script is registered under: its name and a hash of its full source (libraries included). */
 export function commandName(script: ScriptName): string {
