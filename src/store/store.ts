@@ -29,7 +29,7 @@ export interface StoreOptions extends ConnectionTarget {
 
 export class Store {
   readonly prefix: string;
-  readonly keys: KeyBook;
+  private readonly keys: KeyBook;
   readonly tasks: RedisTaskWrites;
   readonly attempts: RedisAttemptStore;
   readonly listings: RedisListings;
