@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { loadConfig } from "../../src/config/config.ts";
 import { TickwheelNode } from "../../src/node/node.ts";
-import { silentLogger } from "../../src/node/log.ts";
+import { silentLogger } from "../../src/core/log.ts";
 import { defineTask } from "../../src/task/define-task.ts";
 import { BENCH_TASK, LatenessLog, serveRunner } from "./protocol.ts";
 import { sharedClock } from "../../src/core/coalescing-clock.ts";

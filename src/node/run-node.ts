@@ -4,7 +4,7 @@
  * stop. Shared by `bun start` and `tickwheel start`.
  */
 import { loadConfig, ConfigError, type Config } from "../config/config.ts";
-import { createLogger } from "./log.ts";
+import { createLogger } from "../core/log.ts";
 import { TickwheelNode } from "./node.ts";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./embedded-redis.ts";
 

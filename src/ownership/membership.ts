@@ -17,7 +17,7 @@
  * DuplicateNodeIdError.
  */
 import type { Store, HeartbeatOutcome } from "../store/store.ts";
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../core/log.ts";
 
 export interface MembershipOptions {
   store: Store;

@@ -24,7 +24,7 @@
  * hand-over short.
  */
 import type { Store } from "../store/store.ts";
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../core/log.ts";
 import type { MembershipView } from "./membership.ts";
 
 export interface OwnershipOptions {

@@ -19,7 +19,7 @@ import { dueScore } from "../task/model.ts";
 import { LEASE_LOST, type FinishItem, type Store } from "../store/store.ts";
 import { sharedClock } from "../core/coalescing-clock.ts";
 import type { WheelClock } from "../core/timer-wheel.ts";
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../core/log.ts";
 import type { Job } from "./job.ts";
 
 export interface CompleterOptions {

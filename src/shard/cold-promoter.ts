@@ -16,7 +16,7 @@
  */
 import { LEASE_LOST, type Store } from "../store/store.ts";
 import { SLOT_COUNT } from "../core/slot.ts";
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../core/log.ts";
 
 export interface ColdPromoterOptions {
   shard: number;

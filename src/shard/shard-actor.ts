@@ -33,7 +33,7 @@ import { DEFAULT_COLD_AFTER_MS, scoreAfter } from "../task/model.ts";
 import { LEASE_LOST, type ClaimedBatch, type Store } from "../store/store.ts";
 import { jobFromClaim, type Job } from "../pool/job.ts";
 import type { WorkerPool } from "../pool/worker-pool.ts";
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../core/log.ts";
 import { ColdPromoter } from "./cold-promoter.ts";
 
 export interface ShardActorOptions {

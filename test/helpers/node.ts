@@ -4,7 +4,7 @@ import type { Subprocess } from "bun";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/config.ts";
 import { TickwheelNode } from "../../src/node/node.ts";
-import { silentLogger, createLogger } from "../../src/node/log.ts";
+import { silentLogger, createLogger } from "../../src/core/log.ts";
 import { waitFor } from "./wait.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..");

@@ -7,7 +7,7 @@ import { Store } from "../../src/store/store.ts";
 import { DuplicateNodeIdError, Membership } from "../../src/ownership/membership.ts";
 import { ShardOwnership } from "../../src/ownership/shard-ownership.ts";
 import { NodeAssignment } from "../../src/ownership/node-assignment.ts";
-import { silentLogger } from "../../src/node/log.ts";
+import { silentLogger } from "../../src/core/log.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix } from "../helpers/node.ts";
 import { waitFor } from "../helpers/wait.ts";
