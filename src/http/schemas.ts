@@ -5,6 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import { TASK_STATES } from "../task/model.ts";
 import { LISTABLE_STATES, MAX_LIST_LIMIT } from "../client/client.ts";
+import { ShardInfoSchema } from "../node/shard-info.ts";
 
 const instant = z.union([z.string(), z.number()]).openapi({ description: "ISO-8601 time with zone, or epoch ms", example: "2027-01-01T09:00:00Z" });
 const duration = z
@@ -191,23 +192,7 @@ export const PausedList = z.object({ paused: z.array(PauseState) }).openapi("Pau
 
 // ------------------------------------------------------------------ admin
 
-export const ShardInfoSchema = z
-  .object({
-    shard: z.number(),
-    owner: z.string().nullable(),
-    epoch: z.number().nullable(),
-    ownedHere: z.boolean(),
-    dueCount: z.number().openapi({ description: "scheduled tasks, cold ones included" }),
-    coldCount: z.number().openapi({ description: "of those, how many wait in the cold tier (due beyond TICKWHEEL_COLD_AFTER_MS when scheduled)" }),
-    inFlight: z.number(),
-    dead: z.number(),
-    nextDueAt: z.number().nullable().openapi({ description: "earliest due time in the shard's due index (cold tasks, due beyond the cold horizon, are not looked at)" }),
-    windowSize: z.number().nullable(),
-    fired: z.number().nullable(),
-    latenessP50Ms: z.number().nullable(),
-    latenessP99Ms: z.number().nullable(),
-  })
-  .openapi("ShardInfo");
+// ShardInfoSchema lives in node/shard-info.ts (the node builds it; one declaration for node, API and CLI).
 
 export const ShardsResponse = z.object({ nodeId: z.string(), shards: z.array(ShardInfoSchema) }).openapi("Shards");
 
