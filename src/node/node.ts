@@ -22,6 +22,7 @@ import { figuresByShard, readNodeViews, registryInfo, type NodeView } from "../o
 import { LatencyRecorder } from "../core/latency-histogram.ts";
 import { dueMsOfScore } from "../task/model.ts";
 import type { Config } from "../config/config.ts";
+import { DEFAULT_SHARDS } from "../config/defaults.ts";
 import type { Logger } from "../core/log.ts";
 import { NodeMetrics } from "../metrics/metrics.ts";
 import type { Job } from "../pool/job.ts";
@@ -175,7 +176,7 @@ export class TickwheelNode {
 
   async start(): Promise<void> {
     if (this.state !== "new") return;
-    const { shards } = await this.store.ensureClusterConfig(this.config.shards, 16, this.config.lookaheadMs, this.config.coldAfterMs);
+    const { shards } = await this.store.ensureClusterConfig(this.config.shards, DEFAULT_SHARDS, this.config.lookaheadMs, this.config.coldAfterMs);
     this.shardCount = shards;
     // Known before the first claim, so a paused name never starts on a fresh node.
     await this.refreshPaused();

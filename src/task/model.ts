@@ -60,13 +60,6 @@ export const PRIORITY_MAX = 9;
  * up to 2^48, so the integer part stays the due ms and the fraction never
  * rounds into the next millisecond.
  */
-/**
- * Default cold horizon (TICKWHEEL_COLD_AFTER_MS): a task scheduled this far
- * ahead or more waits in the cold tier (store/lua/lib/cold.lua). Clients use
- * it until a node has recorded its own setting.
- */
-export const DEFAULT_COLD_AFTER_MS = 15 * 60_000;
-
 export function dueScore(dueMs: number, priority: number): string {
   const fraction = (PRIORITY_MAX - priority) / 16;
   return fraction === 0 ? String(dueMs) : String(dueMs) + String(fraction).slice(1);
