@@ -42,7 +42,7 @@ export const realWheelClock: WheelClock = {
   clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
-export interface TimerWheelOptions<K> {
+interface TimerWheelOptions<K> {
   clock: WheelClock;
   /** Called once per due bucket, in ascending due order, keys in insertion order. */
   onDue: (dueMs: number, keys: K[]) => void;

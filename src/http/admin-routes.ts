@@ -9,7 +9,7 @@ import type { TimelinePoint } from "../metrics/timeline.ts";
 import { commonErrors, json } from "./responses.ts";
 import { ErrorResponse, NodesResponse, ShardsResponse, StatsResponse } from "./schemas.ts";
 
-export interface AdminRoutesDeps {
+interface AdminRoutesDeps {
   nodeId: string;
   startedAt: number;
   shardInfo(): Promise<ShardInfo[]>;

@@ -17,7 +17,7 @@ const duration = z
  * Args nesting limit. Deeper JSON parses, but serialising it again overflows the stack, and
  * Redis' Lua cjson (used when listing dead tasks by name) stops at 1000 levels.
  */
-export const MAX_ARGS_DEPTH = 256;
+const MAX_ARGS_DEPTH = 256;
 
 /** Iterative (a recursive walk would overflow on exactly the input it guards against). */
 function nestedAtMost(value: unknown, limit: number): boolean {
@@ -104,7 +104,7 @@ export const TaskIdParam = z.object({
 
 // ------------------------------------------------------------------ batch
 
-export const MAX_BATCH_TASKS = 10_000;
+const MAX_BATCH_TASKS = 10_000;
 
 export const BatchBody = z
   .strictObject({
@@ -126,7 +126,7 @@ export const BatchEnvelope = z.strictObject({
 
 const ErrorDetail = z.object({ code: z.string(), message: z.string(), field: z.string().optional() });
 
-export const BatchItemResult = z
+const BatchItemResult = z
   .union([
     z.object({ ok: z.literal(true), id: z.string(), created: z.boolean(), dueAt: z.number(), shard: z.number() }),
     z.object({

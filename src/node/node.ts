@@ -29,10 +29,10 @@ import type { Job } from "../pool/job.ts";
 import { loadTasksModule } from "./load-tasks.ts";
 import type { ShardInfo } from "./shard-info.ts";
 
-export type NodeState = "new" | "running" | "quiet" | "stopped";
+type NodeState = "new" | "running" | "quiet" | "stopped";
 
 /** What serves requests in front of the node (the HTTP API): its address, and how to close it. */
-export interface FrontEnd {
+interface FrontEnd {
   readonly url: string;
   close(): void;
 }

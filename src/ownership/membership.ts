@@ -19,7 +19,7 @@
 import type { Store, HeartbeatOutcome } from "../store/store.ts";
 import type { Logger } from "../core/log.ts";
 
-export interface MembershipOptions {
+interface MembershipOptions {
   store: Store;
   nodeId: string;
   /** Entry lifetime without a refresh (the lease TTL: a node's entry and its leases lapse together). */
@@ -51,7 +51,7 @@ export class DuplicateNodeIdError extends Error {
   }
 }
 
-export type MembershipState = "new" | "joined" | "displaced" | "left";
+type MembershipState = "new" | "joined" | "displaced" | "left";
 
 export class Membership {
   readonly instance: string;

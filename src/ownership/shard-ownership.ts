@@ -27,7 +27,7 @@ import type { Store } from "../store/store.ts";
 import type { Logger } from "../core/log.ts";
 import type { MembershipView } from "./membership.ts";
 
-export interface OwnershipOptions {
+interface OwnershipOptions {
   store: Store;
   nodeId: string;
   ttlMs: number;
@@ -61,7 +61,7 @@ interface Lease {
   handingOff: boolean;
 }
 
-export type OwnershipState = "new" | "running" | "stopped";
+type OwnershipState = "new" | "running" | "stopped";
 
 /** Rounds never follow each other closer than this, whatever asks for an early one. */
 const MIN_ROUND_GAP_MS = 10;

@@ -97,7 +97,7 @@ export function encodeRecord(attempt: number, score: string, specJson: string): 
   return `${attempt}:${score}\n${specJson}`;
 }
 
-export interface DecodedRecord {
+interface DecodedRecord {
   attempt: number;
   score: string;
   dueMs: number;
@@ -117,7 +117,7 @@ export function decodeRecord(record: string): DecodedRecord {
   };
 }
 
-export interface FinalRecord {
+interface FinalRecord {
   state: TaskState;
   attempt: number;
   dueAt: number;

@@ -47,7 +47,7 @@ export interface TaskHandle<Schema extends z.ZodType = z.ZodType> {
 const REGISTRY_KEY = Symbol.for("tickwheel.task-registry");
 type Registry = Map<string, TaskHandle>;
 
-export function taskRegistry(): Registry {
+function taskRegistry(): Registry {
   const holder = globalThis as unknown as Record<symbol, Registry | undefined>;
   let registry = holder[REGISTRY_KEY];
   if (!registry) {
@@ -73,9 +73,4 @@ export function defineTask<Schema extends z.ZodType>(
 
 export function findTask(name: string): TaskHandle | undefined {
   return taskRegistry().get(name);
-}
-
-/** For tests that load several task modules in one process. */
-export function forgetTask(name: string): void {
-  taskRegistry().delete(name);
 }

@@ -6,7 +6,6 @@
 
 export const TASK_STATES = ["scheduled", "running", "succeeded", "dead", "cancelled", "expired"] as const;
 export type TaskState = (typeof TASK_STATES)[number];
-export const FINAL_STATES: readonly TaskState[] = ["succeeded", "dead", "cancelled", "expired"];
 
 export interface BackoffOptions {
   baseMs: number;
