@@ -2,7 +2,7 @@
  * Hash slot and shard of a task id: the same CRC16 (XMODEM) mod 16384 that Redis Cluster uses
  * (CLUSTER KEYSLOT), including its `{hash tag}` rule. Using Redis' own function means a task's
  * shard can be computed in any process without asking Redis, and agrees with Redis everywhere.
- * Pure; see DESIGN.md "Hash slot → shard".
+ * Pure. The shard is the slot modulo the shard count (README, "How it works").
  */
 import { crc16xmodem } from "crc";
 

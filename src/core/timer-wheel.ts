@@ -1,7 +1,7 @@
 /**
  * TimerWheel: the shard actor's alarm clock. It holds the ids the actor loaded for its look-ahead
  * window and wakes the actor at the exact millisecond something is due, with one timer and no
- * ticking through empty milliseconds (DESIGN.md "Precision"; Kafka TimingWheel / Netty
+ * ticking through empty milliseconds (after Kafka TimingWheel / Netty
  * HashedWheelTimer, minus their empty-tick wakeups).
  *
  * Layout

@@ -3,7 +3,7 @@
  * well inside the TTL, hand back the ones that now belong to someone else,
  * and notice when one is lost.
  *
- * Fencing has two halves (DESIGN.md, Ownership). Redis checks the lease
+ * Fencing has two halves. Redis checks the lease
  * token inside every claim, finish and reap script. Here, the node keeps
  * for each lease the monotonic instant until which it is surely still valid:
  * the moment the last successful renew was *sent* plus the TTL, minus a
