@@ -74,3 +74,8 @@ export function defineTask<Schema extends z.ZodType>(
 export function findTask(name: string): TaskHandle | undefined {
   return taskRegistry().get(name);
 }
+
+/** For tests that load several task modules in one process (test/engine/unknown-name.test.ts on the pool branch uses it). */
+export function forgetTask(name: string): void {
+  taskRegistry().delete(name);
+}
