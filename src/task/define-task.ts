@@ -75,7 +75,7 @@ export function findTask(name: string): TaskHandle | undefined {
   return taskRegistry().get(name);
 }
 
-/** For tests that load several task modules in one process (test/engine/unknown-name.test.ts on the pool branch uses it). */
+/** For tests that load several task modules in one process, or define a name late. */
 export function forgetTask(name: string): void {
   taskRegistry().delete(name);
 }
