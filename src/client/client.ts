@@ -17,7 +17,8 @@ import { decodeFinal, decodeRecord, encodeRecord, encodeSpec, viewOfFinal, viewO
 import { invalid, TickwheelError } from "../task/errors.ts";
 import { findTask, type TaskHandle } from "../task/define-task.ts";
 import { DEFAULT_TASK_DEFAULTS, resolveTask, type ResolvedTask, type ScheduleOptions, type TaskDefaults } from "../task/schedule-input.ts";
-import { DEFAULT_COLD_AFTER_MS, dueScore, type TaskView } from "../task/model.ts";
+import { dueScore, type TaskView } from "../task/model.ts";
+import { DEFAULT_COLD_AFTER_MS, DEFAULT_LIST_LIMIT, DEFAULT_LOOKAHEAD_MS, DEFAULT_PREFIX, DEFAULT_RETENTION_MS, DEFAULT_SHARDS, MAX_NAME_LENGTH } from "../config/defaults.ts";
 
 export interface ClientOptions {
   redisUrl?: string;
@@ -103,7 +104,6 @@ export const LISTABLE_STATES = ["scheduled", "running", "dead"] as const satisfi
 export const MAX_LIST_LIMIT = 500;
 /** Index entries one list call may examine per shard (bounds the Lua call when filtering by name). */
 const LIST_BUDGET = 5000;
-const MAX_NAME_LENGTH = 200;
 
 function checkName(name: string): void {
   if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_LENGTH) {
@@ -171,8 +171,6 @@ function decodeCursor(
   return { shard: body.s, after: { score: body.sc, id: body.id } };
 }
 
-const DEFAULT_SHARDS = 16;
-
 /** Lowest score that goes to the cold tier for a task scheduled at nowMs; null: no cold tier (0). */
 function coldFrom(nowMs: number, coldAfterMs: number): number | null {
   return coldAfterMs > 0 ? nowMs + coldAfterMs : null;
@@ -188,8 +186,6 @@ const SCHEDULE_SLICE = 1_000;
 function yieldToSocket(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
-const DEFAULT_LOOKAHEAD_MS = 2000;
-const DEFAULT_RETENTION_MS = 86_400_000;
 
 export class Client {
   private readonly options: ClientOptions;
@@ -208,7 +204,7 @@ export class Client {
       const target = options.clusterNodes?.length
         ? { clusterNodes: options.clusterNodes }
         : { redisUrl: options.redisUrl ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379" };
-      this.store = new Store({ ...target, prefix: options.prefix ?? "tw", name: "tickwheel-client" });
+      this.store = new Store({ ...target, prefix: options.prefix ?? DEFAULT_PREFIX, name: "tickwheel-client" });
       this.ownsStore = true;
     }
   }
@@ -319,7 +315,7 @@ export class Client {
    */
   async list(options: ListOptions): Promise<ListResult> {
     const { shards } = await this.clusterConfig();
-    const limit = options.limit ?? 50;
+    const limit = options.limit ?? DEFAULT_LIST_LIMIT;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw invalid("limit", `expected an integer from 1 to ${MAX_LIST_LIMIT}`);
     const name = options.name ?? null;
     let position = { shard: 0, after: null as { score: string; id: string } | null };

@@ -3,7 +3,7 @@
  * (CLUSTER KEYSLOT), including its `{hash tag}` rule. Using Redis' own function means a task's
  * slot (and so its shard, see shard-map.ts) can be computed in any process without asking Redis,
  * and agrees with Redis everywhere.
- * Pure; see DESIGN.md "Hash slot → shard".
+ * Pure.
  */
 import { crc16xmodem } from "crc";
 

@@ -1,11 +1,13 @@
 /**
  * One tickwheel node: composes the store, the shard leases, one actor per
- * owned shard, the worker pool and the HTTP API, and owns their start and
- * stop order.
+ * owned shard and the worker pool, and owns their start and stop order.
+ * It knows nothing of HTTP: serve-node.ts starts the API in front of it and
+ * attaches it here (attachFrontEnd) so the registry advertises its address
+ * and stop() closes it last.
  *
  * Stop order (SIGTERM): quiet every actor (no more claims), let in-flight
  * tasks finish within the grace period, flush pending acks, release the
- * leases (others take over at once), close Redis, close HTTP.
+ * leases (others take over at once), close Redis, close the front end.
  */
 import { hostname } from "node:os";
 import { Store } from "../store/store.ts";
@@ -21,30 +23,19 @@ import { figuresByShard, readNodeViews, registryInfo, type NodeView } from "../o
 import { LatencyRecorder } from "../core/latency-histogram.ts";
 import { dueMsOfScore } from "../task/model.ts";
 import type { Config } from "../config/config.ts";
-import type { Logger } from "./log.ts";
-import { createApp } from "../http/app.ts";
+import { DEFAULT_SHARDS } from "../config/defaults.ts";
+import type { Logger } from "../core/log.ts";
 import { NodeMetrics } from "../metrics/metrics.ts";
 import type { Job } from "../pool/job.ts";
 import { loadTasksModule } from "./load-tasks.ts";
+import type { ShardInfo } from "./shard-info.ts";
 
-export type NodeState = "new" | "running" | "quiet" | "stopped";
+type NodeState = "new" | "running" | "quiet" | "stopped";
 
-export interface ShardInfo {
-  shard: number;
-  owner: string | null;
-  epoch: number | null;
-  ownedHere: boolean;
-  /** Scheduled tasks, cold ones included. */
-  dueCount: number;
-  /** Of those, how many wait in the cold tier. */
-  coldCount: number;
-  inFlight: number;
-  dead: number;
-  nextDueAt: number | null;
-  windowSize: number | null;
-  fired: number | null;
-  latenessP50Ms: number | null;
-  latenessP99Ms: number | null;
+/** What serves requests in front of the node (the HTTP API): its address, and how to close it. */
+interface FrontEnd {
+  readonly url: string;
+  close(): void;
 }
 
 export class TickwheelNode {
@@ -65,7 +56,7 @@ export class TickwheelNode {
   /** The cluster's shard map as read at start (an empty stand-in until then). */
   private shardMap: ShardMap | null = null;
   private state: NodeState = "new";
-  private server: ReturnType<typeof Bun.serve> | null = null;
+  private frontEnd: FrontEnd | null = null;
   private keepaliveTimer: ReturnType<typeof setInterval> | null = null;
   readonly startedAt = Date.now();
   redisErrors = 0;
@@ -174,8 +165,15 @@ export class TickwheelNode {
     return this.shardMap?.shards() ?? [];
   }
 
+  /** The front end's address (advertised in the node registry), null until one is attached. */
   get url(): string | null {
-    return this.server ? `http://${this.config.host === "0.0.0.0" ? "127.0.0.1" : this.config.host}:${this.server.port}` : null;
+    return this.frontEnd?.url ?? null;
+  }
+
+  /** Called once the front end listens; a node stopped meanwhile closes it at once. */
+  attachFrontEnd(frontEnd: FrontEnd): void {
+    if (this.state === "stopped") return frontEnd.close();
+    this.frontEnd = frontEnd;
   }
 
   /** Ready = Redis reachable, leases renewing, not stopping. */
@@ -187,7 +185,7 @@ export class TickwheelNode {
     if (this.state !== "new") return;
     const settings = await this.store.config.ensure({
       wantedShards: this.config.shards,
-      fallbackShards: 16,
+      fallbackShards: DEFAULT_SHARDS,
       lookaheadMs: this.config.lookaheadMs,
       coldAfterMs: this.config.coldAfterMs,
     });
@@ -210,13 +208,8 @@ export class TickwheelNode {
     await this.ownership.start();
     this.keepaliveTimer = setInterval(() => void this.keepVisibilityAlive(), Math.max(100, Math.floor(this.config.visibilityMs / 3)));
     this.pauseTimer = setInterval(() => void this.refreshPaused().catch(() => {}), this.config.pauseRefreshMs);
-    this.server = Bun.serve({
-      port: this.config.port,
-      hostname: this.config.host,
-      fetch: createApp(this).fetch,
-    });
     this.log.info(
-      { nodeId: this.nodeId, url: this.url, shards, owned: this.actors.size, concurrency: this.config.concurrency },
+      { nodeId: this.nodeId, shards, owned: this.actors.size, concurrency: this.config.concurrency },
       "tickwheel node started",
     );
   }
@@ -244,7 +237,7 @@ export class TickwheelNode {
     this.state = "stopped";
     await this.store.wakes.unsubscribe(this.shardList()).catch(() => {});
     await this.store.quit();
-    this.server?.stop(true);
+    this.frontEnd?.close();
     this.log.info("tickwheel node stopped");
   }
 

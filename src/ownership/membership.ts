@@ -18,9 +18,9 @@
  */
 import type { HeartbeatOutcome } from "../store/outcomes.ts";
 import type { NodeRegistry } from "../store/node-registry.ts";
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../core/log.ts";
 
-export interface MembershipOptions {
+interface MembershipOptions {
   store: NodeRegistry;
   nodeId: string;
   /** Entry lifetime without a refresh (the lease TTL: a node's entry and its leases lapse together). */
@@ -52,7 +52,7 @@ export class DuplicateNodeIdError extends Error {
   }
 }
 
-export type MembershipState = "new" | "joined" | "displaced" | "left";
+type MembershipState = "new" | "joined" | "displaced" | "left";
 
 export class Membership {
   readonly instance: string;

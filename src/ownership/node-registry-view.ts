@@ -11,7 +11,7 @@ import type { NodeRegistry } from "../store/node-registry.ts";
 import type { ShardOwnership } from "./shard-ownership.ts";
 
 /** The parts of a node the registry entry is built from. */
-export interface RegistrySource {
+interface RegistrySource {
   readonly url: string | null;
   readonly startedAt: number;
   readonly ownership: Pick<ShardOwnership, "owned">;
@@ -26,13 +26,13 @@ export interface RegistrySource {
   actor(shard: number): { stats(): { fired: number; latenessP50: number | null; latenessP99: number | null } } | undefined;
 }
 
-export interface ShardFigures {
+interface ShardFigures {
   fired: number;
   latenessP50Ms: number | null;
   latenessP99Ms: number | null;
 }
 
-export interface RegistryInfo {
+interface RegistryInfo {
   address: string | null;
   host: string;
   pid: number;

@@ -3,7 +3,7 @@
  * well inside the TTL, hand back the ones that now belong to someone else,
  * and notice when one is lost.
  *
- * Fencing has two halves (DESIGN.md, Ownership). Redis checks the lease
+ * Fencing has two halves. Redis checks the lease
  * token inside every claim, finish and reap script. Here, the node keeps
  * for each lease the monotonic instant until which it is surely still valid:
  * the moment the last successful renew was *sent* plus the TTL, minus a
@@ -24,10 +24,10 @@
  * hand-over short.
  */
 import type { Leases } from "../store/leases.ts";
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../core/log.ts";
 import type { MembershipView } from "./membership.ts";
 
-export interface OwnershipOptions {
+interface OwnershipOptions {
   store: Leases;
   nodeId: string;
   ttlMs: number;
@@ -61,7 +61,7 @@ interface Lease {
   handingOff: boolean;
 }
 
-export type OwnershipState = "new" | "running" | "stopped";
+type OwnershipState = "new" | "running" | "stopped";
 
 /** Rounds never follow each other closer than this, whatever asks for an early one. */
 const MIN_ROUND_GAP_MS = 10;

@@ -20,7 +20,7 @@ import { LEASE_LOST, type FinishItem } from "../store/outcomes.ts";
 import type { AttemptStore } from "../store/attempts.ts";
 import { sharedClock } from "../core/coalescing-clock.ts";
 import type { WheelClock } from "../core/timer-wheel.ts";
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../core/log.ts";
 import type { Job } from "./job.ts";
 
 export interface CompleterOptions {

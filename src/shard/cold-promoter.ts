@@ -17,7 +17,7 @@
 import { LEASE_LOST } from "../store/outcomes.ts";
 import type { AttemptStore } from "../store/attempts.ts";
 import { SLOT_COUNT } from "../core/slot.ts";
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../core/log.ts";
 
 export interface ColdPromoterOptions {
   shard: number;

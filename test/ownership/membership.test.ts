@@ -8,7 +8,7 @@ import { DuplicateNodeIdError, Membership } from "../../src/ownership/membership
 import { ShardOwnership } from "../../src/ownership/shard-ownership.ts";
 import { ShardMap } from "../../src/core/shard-map.ts";
 import { NodeAssignment } from "../../src/ownership/node-assignment.ts";
-import { silentLogger } from "../../src/node/log.ts";
+import { silentLogger } from "../../src/core/log.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix } from "../helpers/node.ts";
 import { waitFor } from "../helpers/wait.ts";

@@ -9,7 +9,7 @@ import { Completer } from "../../src/pool/completer.ts";
 import { jobFromClaim, type Job } from "../../src/pool/job.ts";
 import { shardKeys } from "../../src/store/keys.ts";
 import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
-import { silentLogger } from "../../src/node/log.ts";
+import { silentLogger } from "../../src/core/log.ts";
 import { redisCommand } from "../../src/node/embedded-redis.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix } from "../helpers/node.ts";
