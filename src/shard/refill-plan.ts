@@ -76,7 +76,21 @@ export function wantsRefillNow(partial: boolean, windowSize: number, windowCap: 
   return partial && windowSize < windowCap / 2;
 }
 
-/** Delay until the next refill: at once for a partial window running low, else half a look-ahead. */
-export function nextRefillDelayMs(partial: boolean, windowSize: number, windowCap: number, lookaheadMs: number): number {
-  return wantsRefillNow(partial, windowSize, windowCap) ? 0 : lookaheadMs / 2;
+/**
+ * Delay until the next refill: at once for a partial window running low, else half a look-ahead.
+ * The first periodic refill (after refill number 1, the one at start) waits refillOffsetMs more:
+ * the node gives each shard its own offset within half a look-ahead, so shards acquired together
+ * (a node starting, a rebalance) do not refill in the same millisecond ever after. The window
+ * read at start reaches a whole look-ahead ahead, so the later refill never lets it run dry.
+ */
+export function nextRefillDelayMs(
+  partial: boolean,
+  windowSize: number,
+  windowCap: number,
+  lookaheadMs: number,
+  refillCount: number,
+  refillOffsetMs: number,
+): number {
+  if (wantsRefillNow(partial, windowSize, windowCap)) return 0;
+  return lookaheadMs / 2 + (refillCount === 1 ? refillOffsetMs : 0);
 }

@@ -82,7 +82,10 @@ export interface ShardActorOptions {
   windowCap: number;
   visibilityMs: number;
   reapEveryMs: number;
-  /** Delay of the first periodic refill, to stagger shards. */
+  /**
+   * Stagger of this shard's background reads: the first reap runs this long after start, and the
+   * first periodic refill this much later than half a look-ahead after the first (refill-plan.ts).
+   */
   refillOffsetMs: number;
   /** Every n-th refill reloads the whole window (lost-hint safety net). */
   fullReloadEvery: number;
@@ -453,7 +456,9 @@ export class ShardActor {
       this.expected++;
       this.raiseClaim(Math.max(pastDue, now));
     }
-    this.scheduleRefill(nextRefillDelayMs(this.windowPartial, this.wheel.size, this.options.windowCap, this.options.lookaheadMs));
+    this.scheduleRefill(
+      nextRefillDelayMs(this.windowPartial, this.wheel.size, this.options.windowCap, this.options.lookaheadMs, this.refillCount, this.options.refillOffsetMs),
+    );
   }
 
   private scheduleRefill(delayMs: number): void {
