@@ -167,6 +167,11 @@ export class ShardActor {
   private readonly options: ShardActorOptions;
   private readonly clock: WheelClock;
   private readonly wheel: TimerWheel<string>;
+  /**
+   * The lifecycle, alone. The few flags below are not lifecycle: they say a call is in flight
+   * (refilling, reaping, a duty's stepping, waitingForCapacity) or how the window was read
+   * (windowPartial). Whether the next claim's size is known is `expected` (FULL_BATCH), not a flag.
+   */
   private state: ActorState = "new";
   private readonly mailbox: Message[] = [];
   private draining = false;
