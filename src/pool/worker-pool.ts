@@ -10,7 +10,7 @@
  * drops what it holds unstarted (the reaper returns it, it runs elsewhere).
  */
 import type { Logger } from "../node/log.ts";
-import type { Completer } from "./completer.ts";
+import type { PoolCompleter } from "./ports.ts";
 import type { Job } from "./job.ts";
 import { decideStart } from "./outcome-policy.ts";
 import { TargetRegistry } from "./targets/registry.ts";
@@ -23,9 +23,6 @@ import type { AttemptOutcome, DeliveryContext } from "./targets/target.ts";
  * short enough not to matter when long tasks hold the pool.
  */
 const LOW_CAPACITY_WAKE_MS = 2;
-
-/** What the pool asks of the completer (a fake in the pool's unit tests). */
-export type PoolCompleter = Pick<Completer, "claimedBatch" | "abandon" | "expired" | "dead" | "ended">;
 
 export interface WorkerPoolOptions {
   concurrency: number;
