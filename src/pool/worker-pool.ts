@@ -8,6 +8,11 @@
  * Before starting, the pool asks whether the shard's lease is still valid
  * by this node's monotonic clock: a node that was frozen past its lease
  * drops what it holds unstarted (the reaper returns it, it runs elsewhere).
+ *
+ * Each attempt is delivered by its target's deliverer (targets/, chosen by
+ * the stored target's type); what follows its outcome (succeeded, retry,
+ * dead) is the outcome policy's decision (outcome-policy.ts), recorded by the
+ * completer. The pool itself only holds slots and starts work.
  */
 import type { Logger } from "../node/log.ts";
 import type { PoolCompleter } from "./ports.ts";
