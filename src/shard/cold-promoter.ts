@@ -15,7 +15,6 @@
  * time, started and stopped with the shard.
  */
 import type { LeaseLost } from "../store/outcomes.ts";
-import { SLOT_COUNT } from "../core/slot.ts";
 import type { ShardMap } from "../core/shard-map.ts";
 import type { Logger } from "../core/log.ts";
 import type { ShardStore } from "./ports.ts";
