@@ -11,7 +11,7 @@
  * target pushes, then finishes (see the README's Guarantees).
  */
 import type { Config } from "../config/config.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../core/log.ts";
 import { CeleryBroker, CeleryResults } from "../store/celery-broker.ts";
 import type { Store } from "../store/store.ts";
 import { CeleryDeliveryTarget } from "../pool/targets/celery/celery-target.ts";
@@ -31,14 +31,14 @@ export async function openCelery(config: Config, store: Store, nodeId: string, l
   if (broker) {
     let sameServer = false;
     try {
-      const [ours, theirs] = await Promise.all([store.serverRunId(), broker.runId()]);
+      const [ours, theirs] = await Promise.all([store.celery.serverRunId(), broker.runId()]);
       sameServer = ours !== null && ours === theirs;
     } catch (error) {
       log.warn({ err: String(error) }, "could not tell whether the Celery broker is tickwheel's own Redis; pushing, then finishing");
     }
     target = new CeleryDeliveryTarget({
       broker,
-      sameServer: sameServer ? { store, brokerDb: broker.db } : undefined,
+      sameServer: sameServer ? { store: store.celery, brokerDb: broker.db } : undefined,
       transport: { ...DEFAULT_TRANSPORT, keyPrefix: config.celeryKeyPrefix },
       origin: `tickwheel@${nodeId}`,
       retentionMs: config.retentionMs,

@@ -6,7 +6,7 @@ import { BROKER_RETRY_MAX_MS, BROKER_RETRY_MIN_MS, BrokerBackoff } from "../../.
 import { celeryMessageProblem } from "../../../src/pool/targets/celery/message.ts";
 import { decodeSpec } from "../../../src/task/codec.ts";
 import type { Job } from "../../../src/pool/job.ts";
-import type { CeleryHandoffItem } from "../../../src/store/store.ts";
+import type { CeleryHandoffItem } from "../../../src/store/celery-handoff.ts";
 
 function job(id: string, target: Record<string, unknown>, args: unknown = [1, 2], shard = 0): Job {
   const specJson = JSON.stringify({ n: "t", a: args, d: { type: "celery", ...target }, c: 1 });

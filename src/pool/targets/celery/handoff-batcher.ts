@@ -4,7 +4,8 @@
  * millisecond) go to Redis as one celery-handoff script call per shard, not
  * one per task. Each delivery's promise settles with the script's answer.
  */
-import { LEASE_LOST, type CeleryHandoffItem, type LeaseLost } from "../../../store/store.ts";
+import { LEASE_LOST, type LeaseLost } from "../../../store/outcomes.ts";
+import type { CeleryHandoffItem } from "../../../store/celery-handoff.ts";
 import type { Job } from "../../job.ts";
 import type { AttemptOutcome } from "../target.ts";
 
