@@ -4,11 +4,12 @@
  *
  * - 2xx: delivered. Its body, when it is JSON and fits the bound, is the
  *   task's result.
- * - 410 Gone: the receiver says this task must not be sent again. The task
- *   ends at once, whatever attempts are left, as `cancelled` with lastError
- *   "webhook answered 410 Gone …": the receiver called it off, like a
- *   producer's cancel. It is not `dead` (nothing failed, nothing for an
- *   operator to retry) and not `succeeded` (the work was not done).
+ * - 410 Gone: the receiver says this task must not be sent again: there is
+ *   nothing left to do. The task ends at once, whatever attempts are left,
+ *   as `succeeded` without a result and with lastError "webhook answered
+ *   410 Gone …; not retried" (the outcome policy's "done"). Not `dead`:
+ *   nothing failed and there is nothing for an operator to retry; the
+ *   lastError tells it apart from a delivery that was acted on.
  * - 408, 429, 5xx: the receiver is busy or broken: retried with the task's
  *   backoff, or at the time its Retry-After names.
  * - 3xx: redirects are not followed (the new location would escape the
@@ -23,7 +24,7 @@ export type WebhookVerdict =
   | { kind: "delivered"; result: unknown }
   | { kind: "retry"; error: string; retryAtMs?: number }
   | { kind: "dead"; error: string }
-  /** 410: ends now, as cancelled, not retried. */
+  /** 410: ends now (succeeded, with the error as lastError), not retried. */
   | { kind: "gone"; error: string };
 
 export interface WebhookAnswer {
