@@ -9,6 +9,7 @@ import { newTaskId } from "../core/ids.ts";
 import { invalid, TickwheelError } from "./errors.ts";
 import { encodeRecord, encodeSpecWithArgs } from "./codec.ts";
 import { dueScore, PRIORITY_MAX, PRIORITY_MIN, type BackoffOptions, type Target } from "./model.ts";
+import { resolveTarget } from "./target.ts";
 
 export interface ScheduleOptions {
   /** Idempotency key; a time-sortable id is generated when absent. */
@@ -55,7 +56,6 @@ const ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
 const MAX_NAME_LENGTH = 200;
 const MAX_ATTEMPTS_LIMIT = 1000;
 const MAX_TIMEOUT_MS = 7 * 24 * 3_600_000;
-const HANDLER_TARGET: Target = Object.freeze({ type: "handler" as const });
 
 export function resolveTask(
   name: string,
@@ -90,6 +90,7 @@ export function resolveTask(
     throw invalid("timeoutMs", `expected an integer from 1 to ${MAX_TIMEOUT_MS} (ms)`);
   }
   const expiresAt = options.expiresAt === undefined ? null : instant("expiresAt", options.expiresAt);
+  const target = resolveTarget(options.target);
 
   const argsJson = args === undefined ? undefined : JSON.stringify(args);
   if (args !== undefined && argsJson === undefined) throw invalid("args", "expected a JSON value");
@@ -104,7 +105,7 @@ export function resolveTask(
 
   // A plain object of the fields the stored spec has (the args go in as JSON): bulk scheduling
   // makes one per task, and nothing else reads it.
-  const specJson = encodeSpecWithArgs({ name, priority, maxAttempts, backoff, timeoutMs, expiresAt, target: HANDLER_TARGET, createdAt: context.nowMs }, argsJson);
+  const specJson = encodeSpecWithArgs({ name, priority, maxAttempts, backoff, timeoutMs, expiresAt, target, createdAt: context.nowMs }, argsJson);
   const slot = keySlot(id);
   const score = dueScore(dueMs, priority);
   return {
