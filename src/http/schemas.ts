@@ -42,7 +42,22 @@ const intRange = (min: number, max: number, unit = "") => {
 const HandlerTarget = z
   .strictObject({ type: z.literal("handler") })
   .openapi("HandlerTarget", { description: "run the handler registered under the task's name on a node (the default)" });
-export const TargetBody = z.discriminatedUnion("type", [HandlerTarget]).openapi("Target");
+/**
+ * The shape only: the URL's scheme and addresses, the outbound policy and the header rules are
+ * resolveTarget's (one place, so the client and the CLI get the same 400 naming target.url).
+ */
+const WebhookTarget = z
+  .strictObject({
+    type: z.literal("webhook"),
+    url: z.string().max(2048).openapi({ description: "http:// or https:// URL the task is POSTed to when due; refused addresses (metadata, link-local, …, TICKWHEEL_WEBHOOK_DENY) are a 400 naming target.url", example: "https://billing.internal/hooks/remind" }),
+    headers: z.record(z.string(), z.string()).optional().openapi({ description: "sent with every delivery (at most 32; not Host, Content-*, tickwheel-*)" }),
+    timeoutMs: intRange(1, 15 * 60_000, " (ms)").optional().openapi({ description: "per-request timeout; the task's timeoutMs when absent" }),
+  })
+  .openapi("WebhookTarget", {
+    description:
+      "POST { id, name, args, attempt, dueAt, firedAt } to url when due, signed (tickwheel-signature: hex HMAC-SHA256 of tickwheel-timestamp + '.' + body). 2xx: succeeded (a JSON body is the result); 410: ends, not retried; 408, 429, 5xx, timeouts: retried (Retry-After honoured); other 4xx and 3xx: dead",
+  });
+export const TargetBody = z.discriminatedUnion("type", [HandlerTarget, WebhookTarget]).openapi("Target");
 
 // The bounds below are resolveTask's (src/task/schedule-input.ts), stated again so that the
 // OpenAPI document shows them; resolveTask still checks every value for the client and CLI.

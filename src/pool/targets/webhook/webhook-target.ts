@@ -6,18 +6,11 @@
  * HTTP API answers with 400.
  */
 import { invalid } from "../../../task/errors.ts";
+import type { WebhookTarget } from "../../../task/model.ts";
 import { checkWebhookUrl, type OutboundPolicy } from "./outbound-policy.ts";
 import { headersProblem } from "./webhook-request.ts";
 
-export interface WebhookTarget {
-  type: "webhook";
-  /** Normalized by the URL parser (what is stored is what is checked and fetched). */
-  url: string;
-  /** Sent with every delivery (e.g. authorization); stored with the task in Redis as given. */
-  headers?: Record<string, string>;
-  /** Per-request timeout; the task's timeoutMs when absent. */
-  timeoutMs?: number;
-}
+export type { WebhookTarget };
 
 /** Longest a single webhook request may take: far past any sane receiver, short of a stuck socket held forever. */
 export const MAX_WEBHOOK_TIMEOUT_MS = 15 * 60_000;
