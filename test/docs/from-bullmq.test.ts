@@ -88,3 +88,52 @@ describe("after: in-process handler", () => {
     }
   }, 60_000);
 });
+
+describe("after: webhook target to the guide's service", () => {
+  let node: NodeProcess;
+  let service: ReturnType<typeof Bun.spawn>;
+  let serviceUrl = "";
+
+  beforeAll(async () => {
+    node = await startNodeProcess({ redisUrl: redis.url, prefix: "tw", env: { TICKWHEEL_WEBHOOK_SECRET: SECRET } });
+    const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+    const port = probe.port!;
+    probe.stop(true);
+    service = Bun.spawn(["bun", join(DIR, "service.ts")], { cwd: ROOT, env: { ...process.env, PORT: String(port), TICKWHEEL_WEBHOOK_SECRET: SECRET, EMAIL_LOG }, stdout: "pipe", stderr: "pipe" });
+    serviceUrl = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await fetch(`${serviceUrl}/`)).status === 404, { timeoutMs: 15_000, message: "the guide's service to listen" });
+  }, 60_000);
+
+  afterAll(async () => {
+    service?.kill();
+    await node?.terminate();
+  });
+
+  test("remindLater with a webhook target: the service verifies the signature, sends the email, its answer is the result", async () => {
+    process.env.REMINDERS_SERVICE_URL = serviceUrl;
+    const reminders = await import(join(DIR, "reminders-webhook.ts"));
+    const { Client } = await import("../../src/client/client.ts");
+    const client = new Client({ redisUrl: redis.url });
+    try {
+      expect(await reminders.remindLater("w1", 300)).toMatchObject({ id: "reminder:w1", created: true });
+      await waitFor(async () => (await client.get("reminder:w1"))?.state === "succeeded", { timeoutMs: 15_000, message: "reminder:w1 to succeed" });
+      expect(await client.get("reminder:w1")).toMatchObject({ state: "succeeded", attempt: 1, result: { sent: true }, target: { type: "webhook", url: `${serviceUrl}/hooks/reminder` } });
+      expect(emails().filter((email) => email.userId === "w1")).toEqual([{ userId: "w1", idempotencyKey: "reminder:w1" }]);
+
+      // A forged request (wrong secret) is refused by the service's check.
+      const body = JSON.stringify({ id: "forged", name: "reminders.send", args: { userId: "x" }, attempt: 1, dueAt: 0, firedAt: 0 });
+      const timestamp = String(Math.floor(Date.now() / 1000));
+      const { createHmac } = await import("node:crypto");
+      const forged = await fetch(`${serviceUrl}/hooks/reminder`, {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json", "tickwheel-timestamp": timestamp, "tickwheel-signature": createHmac("sha256", "not-the-secret").update(`${timestamp}.${body}`).digest("hex") },
+      });
+      expect(forged.status).toBe(401);
+      expect(emails().some((email) => email.userId === "x")).toBe(false);
+    } finally {
+      await client.close();
+      await reminders.closeReminders();
+    }
+  }, 60_000);
+});
