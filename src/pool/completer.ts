@@ -14,13 +14,13 @@
  * returns what is still running in it.
  */
 import { encodeFinalText, finalExtraJson } from "../task/codec.ts";
-import { LEASE_LOST, type FinishItem } from "../store/store.ts";
+import { LEASE_LOST, type FinishItem } from "../store/outcomes.ts";
 import { sharedClock } from "../core/coalescing-clock.ts";
 import type { WheelClock } from "../core/timer-wheel.ts";
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../core/log.ts";
 import type { Job } from "./job.ts";
 import { decideAttempt, type AttemptDecision } from "./outcome-policy.ts";
-import type { CompleterStore } from "./ports.ts";
+import type { CompleterStore, PoolCompleter } from "./ports.ts";
 import type { AttemptOutcome } from "./targets/target.ts";
 
 export interface CompleterOptions {
@@ -76,7 +76,7 @@ interface OpenBatch {
   open: number;
 }
 
-export class Completer {
+export class Completer implements PoolCompleter {
   private readonly options: CompleterOptions;
   private readonly now: () => number;
   private readonly pending = new Map<number, PendingBatch>();

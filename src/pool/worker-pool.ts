@@ -8,9 +8,14 @@
  * Before starting, the pool asks whether the shard's lease is still valid
  * by this node's monotonic clock: a node that was frozen past its lease
  * drops what it holds unstarted (the reaper returns it, it runs elsewhere).
+ *
+ * Each attempt is delivered by its target's deliverer (targets/, chosen by
+ * the stored target's type); what follows its outcome (succeeded, retry,
+ * dead) is the outcome policy's decision (outcome-policy.ts), recorded by the
+ * completer. The pool itself only holds slots and starts work.
  */
-import type { Logger } from "../node/log.ts";
-import type { Completer } from "./completer.ts";
+import type { Logger } from "../core/log.ts";
+import type { PoolCompleter } from "./ports.ts";
 import type { Job } from "./job.ts";
 import { decideStart } from "./outcome-policy.ts";
 import { TargetRegistry } from "./targets/registry.ts";
@@ -23,9 +28,6 @@ import type { AttemptOutcome, DeliveryContext } from "./targets/target.ts";
  * short enough not to matter when long tasks hold the pool.
  */
 const LOW_CAPACITY_WAKE_MS = 2;
-
-/** What the pool asks of the completer (a fake in the pool's unit tests). */
-export type PoolCompleter = Pick<Completer, "claimedBatch" | "abandon" | "expired" | "dead" | "ended">;
 
 export interface WorkerPoolOptions {
   concurrency: number;

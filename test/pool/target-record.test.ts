@@ -1,13 +1,14 @@
 // A task's target in its record: the handler (the default) is not written, so handler records stay
 // byte-for-byte as before targets were stored; another target is written and decoded on claim;
 // only known target shapes pass the boundary, with errors naming the field.
+import { ShardMap } from "../../src/core/shard-map.ts";
 import { expect, test } from "bun:test";
 import { decodeSpec, encodeSpec, HANDLER_TARGET, viewOfRecord, decodeRecord } from "../../src/task/codec.ts";
 import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
 import { TickwheelError } from "../../src/task/errors.ts";
 import type { TaskSpec } from "../../src/task/model.ts";
 
-const context = { nowMs: 1_800_000_000_000, shardCount: 16, defaults: DEFAULT_TASK_DEFAULTS, requireTime: false };
+const context = { nowMs: 1_800_000_000_000, shards: new ShardMap(16), defaults: DEFAULT_TASK_DEFAULTS, requireTime: false };
 
 test("a handler task's record is what it was before targets were stored", () => {
   const implicit = resolveTask("mail.send", { to: "a" }, { id: "t-1", runAt: 1_800_000_100_000 }, context);

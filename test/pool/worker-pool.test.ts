@@ -11,9 +11,9 @@ import type { AttemptOutcome, DeliveryTarget } from "../../src/pool/targets/targ
 import { defineTask, forgetTask } from "../../src/task/define-task.ts";
 import { encodeSpec, HANDLER_TARGET } from "../../src/task/codec.ts";
 import { dueMsOfScore, type TaskSpec } from "../../src/task/model.ts";
-import type { FinishItem } from "../../src/store/store.ts";
+import type { FinishItem } from "../../src/store/outcomes.ts";
 import type { WheelClock } from "../../src/core/timer-wheel.ts";
-import { silentLogger } from "../../src/node/log.ts";
+import { silentLogger } from "../../src/core/log.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const NOW = 1_800_000_000_000;
