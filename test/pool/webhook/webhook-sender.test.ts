@@ -10,6 +10,8 @@ const SECRET = "test-secret-0123456789";
 
 interface Hit {
   path: string;
+  /** The client's source port: the same port again means the connection was reused. */
+  port: number;
   host: string | null;
   headers: Record<string, string>;
   body: string;
@@ -26,7 +28,7 @@ beforeAll(() => {
     async fetch(request) {
       const url = new URL(request.url);
       const body = await request.text();
-      hits.push({ path: url.pathname, host: request.headers.get("host"), headers: Object.fromEntries(request.headers), body });
+      hits.push({ path: url.pathname, port: this.requestIP(request)?.port ?? -1, host: request.headers.get("host"), headers: Object.fromEntries(request.headers), body });
       switch (url.pathname) {
         case "/ok":
           return Response.json({ received: JSON.parse(body).id });
@@ -100,6 +102,21 @@ describe("webhook sender", () => {
     const refused = await sender().send(delivery, { url: `http://127.0.0.1:${closedPort}/` }, 5000);
     expect(refused.kind).toBe("retry");
     expect((refused as { error: string }).error).toMatch(/^webhook request failed: .*(ECONNREFUSED|connect)/i);
+  });
+
+  test("connections are reused: sequential deliveries share one connection, concurrent ones a few", async () => {
+    const s = sender();
+    const before = hitsOf("/ok").length;
+    for (let i = 0; i < 20; i++) expect((await s.send({ ...delivery, id: `seq-${i}` }, { url: `${base}/ok` }, 5000)).kind).toBe("delivered");
+    const sequential = hitsOf("/ok").slice(before);
+    expect(sequential.length).toBe(20);
+    expect(sequential[0]!.port).toBeGreaterThan(0);
+    expect(new Set(sequential.map((hit) => hit.port)).size).toBe(1);
+    const mark = hitsOf("/ok").length;
+    await Promise.all(Array.from({ length: 50 }, (_, i) => s.send({ ...delivery, id: `par-${i}` }, { url: `${base}/ok` }, 5000)));
+    for (let round = 0; round < 3; round++) await Promise.all(Array.from({ length: 50 }, (_, i) => s.send({ ...delivery, id: `par-${round}-${i}` }, { url: `${base}/ok` }, 5000)));
+    // 200 deliveries in rounds of 50 at once: at most 50 connections (plus the one before), not 200.
+    expect(new Set(hitsOf("/ok").slice(mark).map((hit) => hit.port)).size).toBeLessThanOrEqual(51);
   });
 
   test("a hanging endpoint is cut at the timeout", async () => {
