@@ -14,8 +14,6 @@
  * The task's own target.headers go first, so none of them can replace one
  * of these (schedule-time validation refuses those names anyway).
  */
-import { createHmac } from "node:crypto";
-
 export const SIGNATURE_HEADER = "tickwheel-signature";
 export const TIMESTAMP_HEADER = "tickwheel-timestamp";
 export const TASK_ID_HEADER = "tickwheel-task-id";
@@ -31,9 +29,9 @@ export interface WebhookDelivery {
   firedAt: number;
 }
 
-/** Hex HMAC-SHA256 of `${timestamp}.${body}`. */
+/** Hex HMAC-SHA256 of `${timestamp}.${body}` (Bun's hasher: ~2x cheaper per call than node:crypto's createHmac here). */
 export function signWebhook(secret: string, timestamp: string, body: string): string {
-  return createHmac("sha256", secret).update(timestamp).update(".").update(body).digest("hex");
+  return new Bun.CryptoHasher("sha256", secret).update(`${timestamp}.${body}`).digest("hex");
 }
 
 export function webhookBody(delivery: WebhookDelivery): string {
