@@ -31,6 +31,11 @@ let server: Server<undefined>;
 let base: string;
 const hits: Hit[] = [];
 const callsTo = (path: string) => hits.filter((hit) => hit.path === path);
+/** Requests the /slow endpoint holds right now, and the most it held at once. */
+let slowNow = 0;
+let slowMax = 0;
+/** The node's pool size (TICKWHEEL_CONCURRENCY). */
+const CONCURRENCY = 24;
 
 beforeAll(async () => {
   server = Bun.serve({
@@ -52,6 +57,11 @@ beforeAll(async () => {
           return new Response("unsubscribed", { status: 410 });
         case "hang":
           return new Promise<Response>(() => {});
+        case "slow":
+          slowMax = Math.max(slowMax, ++slowNow);
+          await Bun.sleep(300);
+          slowNow--;
+          return new Response(null, { status: 204 });
         default:
           return new Response("no such hook", { status: 404 });
       }
@@ -61,7 +71,7 @@ beforeAll(async () => {
   redis = await startRedis();
   const env = { TICKWHEEL_WEBHOOK_SECRET: SECRET };
   [node, strictNode] = await Promise.all([
-    startNodeProcess({ redisUrl: redis.url, prefix: randomPrefix("wh"), env }),
+    startNodeProcess({ redisUrl: redis.url, prefix: randomPrefix("wh"), env: { ...env, TICKWHEEL_CONCURRENCY: String(CONCURRENCY) } }),
     startNodeProcess({ redisUrl: redis.url, prefix: randomPrefix("whs"), env: { ...env, TICKWHEEL_WEBHOOK_DENY: "loopback" } }),
   ]);
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -186,6 +196,21 @@ describe("webhook target on a real node", () => {
     expect(view.finishedAt - sentAt).toBeGreaterThanOrEqual(650);
     expect(view.finishedAt - sentAt).toBeLessThan(5000);
   });
+
+  test("many deliveries are in flight at once, never more than the pool's bound", async () => {
+    const runAt = Date.now() + 300;
+    const ids = Array.from({ length: 60 }, (_, i) => `slow-${runAt}-${i}`);
+    const response = await fetch(`${node.url}/v1/tasks/batch`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ tasks: ids.map((id) => ({ id, name: "n", runAt, target: { type: "webhook", url: `${base}/slow/${id}` } })) }),
+    });
+    expect(response.status).toBe(200);
+    for (const id of ids) expect((await finalState(node, id, 30_000)).state).toBe("succeeded");
+    // Each call holds 300 ms: one at a time would take 18 s; the pool keeps its bound busy.
+    expect(slowMax).toBeLessThanOrEqual(CONCURRENCY);
+    expect(slowMax).toBeGreaterThanOrEqual(CONCURRENCY / 2);
+  }, 60_000);
 
   test("a refused address is a 400 naming target.url at schedule time, and nothing is stored", async () => {
     const cases: [string, RegExp][] = [
