@@ -136,3 +136,19 @@ describe("configured policy", () => {
     expect(parseOutboundPolicy({ allow: " , " }).allowListed).toBe(false);
   });
 });
+
+describe("never throws on hostile input", () => {
+  test("random URLs and address texts are judged, not crashed on", () => {
+    const alphabet = "0123456789abcdefx:.[]/%@-_ ?#ÿ\u0000";
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const text = (length: number) => Array.from({ length }, () => alphabet[Math.floor(random() * alphabet.length)]).join("");
+    for (let i = 0; i < 5000; i++) {
+      const host = text(1 + Math.floor(random() * 40));
+      expect(() => parseIp(host)).not.toThrow();
+      const checked = checkWebhookUrl(`http://${host}/`, DEFAULT_OUTBOUND_POLICY);
+      expect("refused" in checked || "url" in checked).toBe(true);
+      expect(() => checkWebhookUrl(`https://[${host}]:8080/x`, parseOutboundPolicy({ deny: "loopback,private" }))).not.toThrow();
+    }
+  });
+});
