@@ -72,8 +72,8 @@ describe("webhook deliverer and the outcome policy", () => {
     const now = Date.now();
     const decision = decideAttempt(j, outcome, now, () => 0);
     expect(decision).toMatchObject({ kind: "retry", countsAttempt: true, error: "webhook answered 503 Service Unavailable" });
-    expect((decision as { delayMs: number }).delayMs).toBeGreaterThanOrEqual(30_000 - (now - sentAt) - 1000);
-    expect((decision as { delayMs: number }).delayMs).toBeLessThanOrEqual(30_000 - (now - sentAt) + 1000);
+    expect((decision as { delayMs: number }).delayMs).toBeGreaterThanOrEqual(30_000 - (now - sentAt) - 1);
+    expect((decision as { delayMs: number }).delayMs).toBeLessThanOrEqual(30_000 + 1);
   });
 
   test("a node without TICKWHEEL_WEBHOOK_SECRET sends nothing and the task waits, using up no attempt", async () => {
