@@ -51,6 +51,10 @@ export async function schedule(ctx: CommandContext, name: string | undefined): P
   }
   const id = ctx.flags.get("id");
   if (id !== undefined) body.id = id;
+  // The node checks the URL (and its outbound policy) and answers 400 naming target.url.
+  const webhook = ctx.flags.get("webhook");
+  if (webhook !== undefined && celeryTask !== undefined) throw new UsageError("give either --webhook URL or --celery TASK, not both");
+  if (webhook !== undefined) body.target = { type: "webhook", url: webhook };
   for (const [flag, field] of [["priority", "priority"], ["max-attempts", "maxAttempts"], ["timeout", "timeoutMs"]] as const) {
     const value = ctx.flags.get(flag);
     if (value === undefined) continue;
@@ -198,7 +202,6 @@ function describeTask(task: TaskView): string {
     ["id", task.id],
     ["name", task.name],
     ["state", task.paused ? `${task.state} (paused)` : task.state],
-    ["target", describeTarget(task.target)],
     ["celery", task.celery === undefined ? undefined : `${task.celery.state}${task.celery.result === undefined ? "" : ` ${clip(JSON.stringify(task.celery.result), 200)}`}`],
     ["due", when(task.dueAt)],
     ["attempt", `${task.attempt} of ${task.maxAttempts}`],
@@ -207,21 +210,12 @@ function describeTask(task: TaskView): string {
     ["created", when(task.createdAt)],
     ["expires", task.expiresAt === undefined ? undefined : when(task.expiresAt)],
     ["finished", task.finishedAt === undefined ? undefined : when(task.finishedAt)],
+    ["target", describeTarget(task.target)],
     ["last error", task.lastError],
     ["progress", task.progress === undefined ? undefined : clip(JSON.stringify(task.progress), 200)],
     ["result", task.result === undefined ? undefined : clip(JSON.stringify(task.result), 200)],
     ["args", task.args === undefined ? undefined : clip(JSON.stringify(task.args), 200)],
   ]);
-}
-
-/** "handler", or "celery app.tasks.x (queue mail, priority 3)". */
-function describeTarget(target: TaskView["target"] | undefined): string | undefined {
-  if (target === undefined || target.type === "handler") return target?.type;
-  if (target.type === "celery") {
-    const details = [target.queue && `queue ${target.queue}`, target.priority !== undefined && `priority ${target.priority}`].filter(Boolean);
-    return `celery ${target.task}${details.length ? ` (${details.join(", ")})` : ""}`;
-  }
-  return (target as { type: string }).type;
 }
 
 function clip(text: string | undefined, max: number): string | undefined {
@@ -241,4 +235,17 @@ function compactRanges(numbers: number[]): string {
     i = j;
   }
   return parts.join(",");
+}
+
+/**
+ * "webhook https://…" for a webhook, "celery app.tasks.x (queue mail, priority 3)" for a Celery
+ * task; nothing for the default handler (every task has one).
+ */
+function describeTarget(target: { type: string; url?: string; task?: string; queue?: string; priority?: number } | undefined): string | undefined {
+  if (!target || target.type === "handler") return undefined;
+  if (target.type === "celery") {
+    const details = [target.queue && `queue ${target.queue}`, target.priority !== undefined && `priority ${target.priority}`].filter(Boolean);
+    return `celery ${target.task}${details.length ? ` (${details.join(", ")})` : ""}`;
+  }
+  return target.url === undefined ? target.type : `${target.type} ${target.url}`;
 }

@@ -135,6 +135,12 @@ async function refreshDead() {
   }));
 }
 
+/** Where a task goes when due: "handler", or the target's type and address ("webhook https://…"). */
+function describeTarget(target) {
+  if (!target || target.type === "handler") return "handler";
+  return target.url ? `${target.type} ${target.url}` : target.type;
+}
+
 async function refreshPaused() {
   const { paused } = await api("/v1/paused");
   fillTable("#paused", paused.map((entry) => {

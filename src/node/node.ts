@@ -30,6 +30,8 @@ import type { Job } from "../pool/job.ts";
 import { loadTasksModule } from "./load-tasks.ts";
 import { openCelery, type CeleryWiring } from "./celery-wiring.ts";
 import { TargetRegistry } from "../pool/targets/registry.ts";
+import { webhookTarget } from "../pool/targets/webhook/webhook-delivery.ts";
+import { parseOutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 import type { ShardInfo } from "./shard-info.ts";
 
 type NodeState = "new" | "running" | "quiet" | "stopped";
@@ -78,8 +80,8 @@ export class TickwheelNode {
   private readonly pausedNames = new Set<string>();
   private pauseTimer: ReturnType<typeof setInterval> | null = null;
   private pauseChanges = 0;
-  /** Deliverers by target type: the in-process handler, plus Celery when configured (at start). */
-  private readonly targets = new TargetRegistry();
+  /** Deliverers by target type: the in-process handler and webhooks, plus Celery when configured (at start). */
+  private readonly targets: TargetRegistry;
   private celery: CeleryWiring | null = null;
 
   constructor(config: Config, log: Logger) {
@@ -97,9 +99,11 @@ export class TickwheelNode {
         if (this.redisErrors % 100 === 1) this.log.warn({ err: String(error) }, "redis connection error");
       },
     });
+    const outboundPolicy = parseOutboundPolicy({ allow: config.webhookAllow, deny: config.webhookDeny });
     this.client = new Client({
       store: this.store,
       validateKnownTasks: true,
+      webhookPolicy: outboundPolicy,
       retentionMs: config.retentionMs,
       defaults: {
         maxAttempts: config.defaultMaxAttempts,
@@ -138,6 +142,7 @@ export class TickwheelNode {
       onHandoff: (shard, token) => this.handOff(shard, token),
       onChange: (event) => this.metrics.leaseChange(event),
     });
+    this.targets = new TargetRegistry([webhookTarget({ secret: config.webhookSecret, policy: outboundPolicy, maxResultBytes: config.maxResultBytes })]);
     this.pool = new WorkerPool({
       concurrency: config.concurrency,
       targets: this.targets,
