@@ -135,9 +135,16 @@ async function refreshDead() {
   }));
 }
 
-/** Where a task goes when due: "handler", or the target's type and address ("webhook https://…"). */
+/**
+ * Where a task goes when due: "handler", the target's type and address ("webhook https://…"), or
+ * the Celery task and its queue ("celery app.tasks.x (queue mail, priority 3)").
+ */
 function describeTarget(target) {
   if (!target || target.type === "handler") return "handler";
+  if (target.type === "celery") {
+    const details = [target.queue && `queue ${target.queue}`, target.priority !== undefined && `priority ${target.priority}`].filter(Boolean);
+    return `celery ${target.task}${details.length ? ` (${details.join(", ")})` : ""}`;
+  }
   return target.url ? `${target.type} ${target.url}` : target.type;
 }
 
@@ -267,16 +274,6 @@ function loop(step, everyMs) {
 }
 
 // ---------------------------------------------------------------- one task
-
-/** "handler", or "celery app.tasks.x (queue mail, priority 3)"; other types by their type. */
-function describeTarget(target) {
-  if (!target) return "handler";
-  if (target.type === "celery") {
-    const details = [target.queue && `queue ${target.queue}`, target.priority !== undefined && `priority ${target.priority}`].filter(Boolean);
-    return `celery ${target.task}${details.length ? ` (${details.join(", ")})` : ""}`;
-  }
-  return target.type;
-}
 
 async function showTask(id) {
   const task = await api(`/v1/tasks/${encodeURIComponent(id)}`);
