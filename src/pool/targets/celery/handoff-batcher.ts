@@ -21,6 +21,13 @@ export interface CeleryHandoffStore {
  * batch and final-slot checks) is spread over many tasks.
  */
 const SEND_AT = 128;
+/**
+ * Calls sent and not answered at once. A 50,000-task burst is ~40 MB of messages: written all at
+ * once, it sat in the socket's user-space write buffer, which the runtime copied again on every
+ * write (the profile's top entry, writeBuffered), so a burst took seconds. Eight calls of 128 keep
+ * Redis busy and the buffer small.
+ */
+const MAX_IN_FLIGHT = 8;
 
 interface Pending {
   token: string;
@@ -31,6 +38,9 @@ interface Pending {
 export class HandoffBatcher {
   private readonly pending = new Map<number, Pending>();
   private flushQueued = false;
+  /** Script calls sent and not answered yet, and the groups waiting for one of them to answer. */
+  private inFlight = 0;
+  private readonly waiting: [number, Pending][] = [];
 
   constructor(
     private readonly store: CeleryHandoffStore,
@@ -68,15 +78,29 @@ export class HandoffBatcher {
   }
 
   private send(shard: number, group: Pending): void {
+    if (this.inFlight >= MAX_IN_FLIGHT) {
+      this.waiting.push([shard, group]);
+      return;
+    }
+    this.inFlight++;
     this.store.celeryHandoff(shard, group.token, this.brokerDb, group.items).then(
       (reply) => {
+        this.sent();
         for (let i = 0; i < group.resolvers.length; i++) group.resolvers[i]!(reply === LEASE_LOST ? LEASE_LOST : reply[i]!);
       },
       (error: unknown) => {
+        this.sent();
         const failure = error instanceof Error ? error : new Error(String(error));
         for (const resolve of group.resolvers) resolve(failure);
       },
     );
+  }
+
+  /** A call answered: the next waiting group goes out. */
+  private sent(): void {
+    this.inFlight--;
+    const next = this.waiting.shift();
+    if (next) this.send(next[0], next[1]);
   }
 }
 

@@ -13,6 +13,8 @@ export interface CeleryListPusher {
 
 /** As in handoff-batcher.ts: a burst's first messages should not wait for its last ones. */
 const SEND_AT = 128;
+/** As in handoff-batcher.ts: bounds what sits in the connection's write buffer. */
+const MAX_IN_FLIGHT = 8;
 
 interface Pending {
   envelopes: string[];
@@ -22,6 +24,9 @@ interface Pending {
 export class PushBatcher {
   private readonly pending = new Map<string, Pending>();
   private flushQueued = false;
+  /** Pushes sent and not answered yet, and the groups waiting for one of them to answer. */
+  private inFlight = 0;
+  private readonly waiting: [string, Pending][] = [];
 
   constructor(private readonly broker: CeleryListPusher) {}
 
@@ -50,14 +55,28 @@ export class PushBatcher {
   }
 
   private send(key: string, group: Pending): void {
+    if (this.inFlight >= MAX_IN_FLIGHT) {
+      this.waiting.push([key, group]);
+      return;
+    }
+    this.inFlight++;
     this.broker.pushMany(key, group.envelopes).then(
       () => {
+        this.sent();
         for (const settle of group.settle) settle(null);
       },
       (error: unknown) => {
+        this.sent();
         const failure = error instanceof Error ? error : new Error(String(error));
         for (const settle of group.settle) settle(failure);
       },
     );
+  }
+
+  /** A push answered: the next waiting group goes out. */
+  private sent(): void {
+    this.inFlight--;
+    const next = this.waiting.shift();
+    if (next) this.send(next[0], next[1]);
   }
 }
