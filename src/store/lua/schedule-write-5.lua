@@ -13,8 +13,8 @@
 
   Occurrences are ordinary tasks of this shard (their ids hash to the
   schedule's slot: schedule/occurrence-id.ts). Planting one that already has
-  a record (pending or running) creates nothing: the id is the occurrence,
-  so a second planting is a no-op. Taking one back removes it only while it
+  a record (pending, running, or finished within the retention) creates
+  nothing: the id is the occurrence, so a second planting is a no-op. Taking one back removes it only while it
   is still waiting in `due` (not claimed, not running), and leaves no final
   record behind: the id stays free, a paused or replaced schedule can plant
   that time again.
@@ -34,6 +34,7 @@
   ARGV[8]  wake channel ("" = publish no hints)
   ARGV[9]  publish command: "PUBLISH" or "SPUBLISH" (Redis Cluster)
   ARGV[10] wake horizon score: hint only for occurrences due by then
+  ARGV[11] done-key prefix of this shard (final records: lib/finals.lua)
 
   Returns { "ok", planted count } | { "conflict", current version ("0" when
   absent) } | "lease" when ARGV[1] is given and does not hold the lease.
@@ -77,12 +78,19 @@ local planted = 0
 if ARGV[7] ~= '' then
   local horizon = tonumber(ARGV[10])
   local hints = {}
+  local entries, ids = {}, {}
   local field, more = packed_reader(ARGV[7])
   while more() do
     local id = field()
     local score = field()
     local record = field()
-    if redis.call('HSETNX', KEYS[4], id, record) == 1 then
+    ids[#ids + 1] = id
+    entries[#entries + 1] = { id, score, record }
+  end
+  local finals = finals_get_many(finals_slots(ARGV[11]), ids)
+  for i, entry in ipairs(entries) do
+    local id, score, record = entry[1], entry[2], entry[3]
+    if not finals[i] and redis.call('HSETNX', KEYS[4], id, record) == 1 then
       redis.call('ZADD', KEYS[3], score, id)
       planted = planted + 1
       if ARGV[8] ~= '' and tonumber(score) <= horizon then
