@@ -9,6 +9,7 @@ import { CliError, DEFAULT_URL, EXIT } from "./api.ts";
 import { checkFlags, parseArgs, UsageError } from "./args.ts";
 import * as commands from "./commands.ts";
 import { start } from "./start.ts";
+import { runScheduleCommand, SCHEDULE_FLAGS } from "./schedule-commands.ts";
 
 const USAGE = `usage: tickwheel <command> [options]
 
@@ -28,6 +29,11 @@ commands:
   dead retry ID                      requeue a dead task with fresh attempts
   pause NAME | resume NAME           pause or resume dispatch of a task name on every node
   paused                             paused task names
+  schedules put NAME (--cron PATTERN [--tz ZONE] | --every DURATION) --task NAME [--args JSON]
+           [--misfire skip|once|all] [--overlap allow|skip] [--start-at TIME] [--end-at TIME]
+           [--paused] [--priority 0-9] [--max-attempts N] [--timeout MS]   (or --body JSON)
+                                     create or replace a recurring schedule
+  schedules get NAME | list [--prefix P] [--limit N] | pause NAME | resume NAME | delete NAME
 
 options (commands that talk to a node):
   --url URL        node address (env TICKWHEEL_URL, default ${DEFAULT_URL})
@@ -51,12 +57,13 @@ const FLAGS: Record<string, string[]> = {
   pause: [],
   resume: [],
   paused: [],
+  ...SCHEDULE_FLAGS,
 };
 
 async function runClientCommand(argv: string[]): Promise<number> {
   let json = false;
   try {
-    const { positionals, flags } = parseArgs(argv, new Set(["json", "help"]), new Set([...COMMON, ...Object.values(FLAGS).flat()]));
+    const { positionals, flags } = parseArgs(argv, new Set(["json", "help", "paused"]), new Set([...COMMON, ...Object.values(FLAGS).flat()]));
     json = flags.has("json");
     if (flags.has("help")) {
       console.log(USAGE);
@@ -67,9 +74,10 @@ async function runClientCommand(argv: string[]): Promise<number> {
       console.error(USAGE);
       return EXIT.usage;
     }
-    const key = command === "dead" ? `dead ${args[0] ?? ""}` : command;
+    const key = command === "dead" || command === "schedules" ? `${command} ${args[0] ?? ""}` : command;
     const allowed = FLAGS[key];
     if (!allowed) {
+      if (command === "schedules") throw new UsageError("schedules needs put, get, list, pause, resume or delete");
       throw new UsageError(command === "dead" ? `dead needs "list" or "retry ID"` : `unknown command "${command}"`);
     }
     checkFlags(flags, [...COMMON, ...allowed]);
@@ -81,7 +89,7 @@ async function runClientCommand(argv: string[]): Promise<number> {
       flags,
       out: (text) => console.log(text),
     };
-    const rest = key.startsWith("dead ") ? args.slice(1) : args;
+    const rest = key.startsWith("dead ") || key.startsWith("schedules ") ? args.slice(1) : args;
     if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}"`);
     const [target] = rest;
     switch (key) {
@@ -119,6 +127,8 @@ async function runClientCommand(argv: string[]): Promise<number> {
       case "paused":
         await commands.pausedNames(ctx);
         break;
+      default:
+        if (key.startsWith("schedules ")) await runScheduleCommand(ctx, key.slice("schedules ".length), target);
     }
     return EXIT.ok;
   } catch (error) {
