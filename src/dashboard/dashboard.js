@@ -1,5 +1,5 @@
 // tickwheel dashboard: plain browser JS, no build step. It polls the node's own API
-// (/admin/shards, /admin/nodes, /admin/stats, /v1/tasks?state=dead, /v1/paused) and
+// (/admin/shards, /admin/nodes, /admin/stats, /v1/tasks?state=dead, /v1/paused, /v1/schedules) and
 // draws two charts on <canvas>. With TICKWHEEL_API_TOKEN set, the token typed into the
 // header is kept in this browser's localStorage and sent as a bearer token.
 "use strict";
@@ -153,6 +153,32 @@ async function refreshPaused() {
   }));
 }
 
+// ---------------------------------------------------------------- schedules
+
+async function refreshSchedules() {
+  const { schedules, nextCursor } = await api("/v1/schedules?limit=100");
+  $("#schedules-more").hidden = nextCursor === null;
+  fillTable("#schedules", schedules.map((schedule) => {
+    const tr = document.createElement("tr");
+    tr.dataset.schedule = schedule.name;
+    const rule = schedule.cron !== undefined ? `${schedule.cron} (${schedule.tz})` : `every ${schedule.every} ms`;
+    const last = schedule.lastOccurrence ? `${schedule.lastOccurrence.state} at ${schedule.lastOccurrence.at}` : "–";
+    const button = document.createElement("button");
+    button.textContent = schedule.paused ? "Resume" : "Pause";
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const action = schedule.paused ? "resume" : "pause";
+      await api(`/v1/schedules/${encodeURIComponent(schedule.name)}/${action}`, { method: "POST" }).catch((error) => setStatus(error.message, true));
+      await refreshSchedules().catch(() => {});
+    });
+    const action = document.createElement("td");
+    action.append(button);
+    tr.append(cell(schedule.name), cell(rule), cell(schedule.task.name), cell(schedule.next.slice(0, 3).join(", ") || "–", "next"),
+      cell(last, "last"), cell(schedule.paused ? "paused" : "active", "state"), action);
+    return tr;
+  }));
+}
+
 // ---------------------------------------------------------------- charts
 
 function drawChart(canvas, seriesList, unit, spanLabel) {
@@ -281,3 +307,4 @@ loop(refreshStats, FAST_MS);
 loop(async () => refreshNodes(await refreshShards()), SLOW_MS);
 loop(refreshDead, SLOW_MS);
 loop(refreshPaused, SLOW_MS);
+loop(refreshSchedules, SLOW_MS);
