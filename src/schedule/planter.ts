@@ -1,15 +1,15 @@
 /**
- * The per-shard duty that keeps every active schedule of one shard planted: it looks at the
- * schedules whose wake time has come (store: dueSchedules), decides each with the planting rule
- * (schedule-changes.ts "plant"), and writes each decision in one lease-fenced script that plants
- * the occurrences and moves the schedule together. The owner of the shard runs it; no other node
- * plants for the shard, and a new owner finds every schedule where the last one left it (its wake
- * time is in Redis), so a node dying between two occurrences loses nothing: the next owner plants.
+ * The per-shard duty that keeps every active schedule of one shard planted (a ShardDuty the
+ * shard actor runs beside claiming, like cold promotion). A step reads the schedules whose wake
+ * time has come (store: dueSchedules), decides each with the planting rule (schedule-changes.ts
+ * "plant"), and writes each decision in one lease-fenced script that plants the occurrences and
+ * moves the schedule together. Only the shard's owner plants; a new owner finds every schedule
+ * where the last one left it (its wake time is in Redis), so a node dying between two
+ * occurrences loses nothing: the next owner plants.
  *
- * What (the decision) is split from when (this loop): the loop wakes at the earliest wake time
- * it knows, and at least every POLL_MS to find schedules written by other nodes (their writes
- * plant what falls due before then themselves: WRITE_PLANT_AHEAD_MS). One pass in flight at a
- * time; state lives in this object alone.
+ * What (the decision) is split from when: settle answers the delay until the earliest wake time
+ * the step saw, and at most POLL_MS, to find schedules written by other nodes (their writes plant
+ * what falls due before then themselves: WRITE_PLANT_AHEAD_MS).
  */
 import type { LeaseLost } from "../store/store.ts";
 import type { TaskDefaults } from "../task/schedule-input.ts";
@@ -31,104 +31,95 @@ export interface PlanterStore {
   writeSchedule(shard: number, leaseToken: string | null, write: ScheduleWrite, occurrences: PlantedOccurrence[], nowMs: number): Promise<"ok" | "conflict" | LeaseLost>;
 }
 
-export interface PlanterOptions {
+export interface SchedulePlantingOptions {
   shard: number;
-  shardCount: number;
   leaseToken: string;
-  store: PlanterStore;
-  log: Logger;
+  schedules: PlanterStore;
+  /** The shard count occurrences are resolved with (their shard is the schedule's). */
+  shardCount: number;
   defaults: TaskDefaults;
-  onLeaseLost: (shard: number, leaseToken: string) => void;
-  /** Whether the node may still act on the shard (ShardOwnership.canStart). */
-  leaseValid?: () => boolean;
-  now?: () => number;
+  log: Logger;
 }
 
 /** Longest sleep: a schedule written by another node is found within this. */
 export const POLL_MS = 250;
 /**
- * A pass takes the schedules whose wake time is within this of now: schedules due a few ms apart
- * share one pass (at 100,000 minutely schedules that is ~80 per pass, not a pass per ms), at the
+ * A step takes the schedules whose wake time is within this of now: schedules due a few ms apart
+ * share one step (at 100,000 minutely schedules that is ~30 per step, not a step per ms), at the
  * cost of planting an allow-overlap occurrence up to this much before the current one fires.
  */
 export const PASS_AHEAD_MS = 20;
-/** Schedules per pass (one read script, then one write script each, pipelined). */
-const PASS_LIMIT = 500;
+/** Schedules per step (one read script, then one write script each, pipelined). */
+const STEP_LIMIT = 500;
 const RETRY_MS = 1_000;
 
-export class SchedulePlanter {
-  private readonly options: PlanterOptions;
-  private readonly now: () => number;
-  private state: "new" | "running" | "stopped" = "new";
-  private timer: ReturnType<typeof setTimeout> | null = null;
+export interface PlantingStep {
+  nowMs: number;
+}
+
+export interface PlantingReply {
+  planted: number;
+  looked: number;
+  conflicts: number;
+  nextWakeMs: number | null;
+}
+
+export class SchedulePlanting {
+  readonly name = "schedule planting";
+  readonly firstStepInMs = 0;
+  readonly leaseWaitMs = RETRY_MS;
+  private readonly options: SchedulePlantingOptions;
   private failing = false;
   /** Occurrences planted so far (metrics, tests). */
   planted = 0;
 
-  constructor(options: PlanterOptions) {
+  constructor(options: SchedulePlantingOptions) {
     this.options = options;
-    this.now = options.now ?? Date.now;
   }
 
-  start(): void {
-    if (this.state !== "new") return;
-    this.state = "running";
-    this.schedule(0);
+  plan(nowMs: number): PlantingStep {
+    return { nowMs };
   }
 
-  stop(): void {
-    this.state = "stopped";
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.state !== "running") return;
-    this.timer = setTimeout(() => void this.pass(), Math.max(0, delayMs));
-  }
-
-  private async pass(): Promise<void> {
-    this.timer = null;
-    if (this.state !== "running") return;
-    const { shard, leaseToken, store } = this.options;
-    if (this.options.leaseValid && !this.options.leaseValid()) return this.schedule(RETRY_MS);
-    let nextDelayMs: number;
-    try {
-      const nowMs = this.now();
-      const due = await store.dueSchedules(shard, leaseToken, nowMs + PASS_AHEAD_MS, PASS_LIMIT);
-      if (due === "lease") return this.leaseLost();
-      const results = await Promise.all(due.schedules.map((schedule) => this.plant(schedule, nowMs)));
-      if (results.includes("lease")) return this.leaseLost();
-      this.failing = false;
-      const afterMs = this.now();
-      if (due.schedules.length >= PASS_LIMIT || results.includes("conflict")) nextDelayMs = 0;
-      else if (due.nextWakeMs === null) nextDelayMs = POLL_MS;
-      else nextDelayMs = Math.min(POLL_MS, due.nextWakeMs - PASS_AHEAD_MS - afterMs);
-    } catch (error) {
-      // Once per outage, not once a second per shard.
-      if (!this.failing) this.options.log.warn({ shard, err: String(error) }, "schedule planting failed; retrying every second");
-      this.failing = true;
-      nextDelayMs = RETRY_MS;
+  /** Ignores the actor's store port: schedules have their own store part. */
+  async perform(step: PlantingStep, _store?: unknown): Promise<PlantingReply | LeaseLost> {
+    const { shard, leaseToken, schedules } = this.options;
+    const due = await schedules.dueSchedules(shard, leaseToken, step.nowMs + PASS_AHEAD_MS, STEP_LIMIT);
+    if (due === "lease") return "lease";
+    const results = await Promise.all(due.schedules.map((schedule) => this.plantOne(schedule, step.nowMs)));
+    const reply: PlantingReply = { planted: 0, looked: due.schedules.length, conflicts: 0, nextWakeMs: due.nextWakeMs };
+    for (const result of results) {
+      if (result === "lease") return "lease";
+      if (result === "conflict") reply.conflicts++;
+      else reply.planted += result;
     }
-    this.schedule(nextDelayMs);
+    return reply;
   }
 
-  private async plant(schedule: DueSchedule, nowMs: number): Promise<"ok" | "conflict" | LeaseLost> {
-    const { shard, shardCount, leaseToken, store, defaults } = this.options;
+  settle(_step: PlantingStep, reply: PlantingReply, nowMs: number): number {
+    this.failing = false;
+    this.planted += reply.planted;
+    // A full step or a lost race: more is waiting now.
+    if (reply.looked >= STEP_LIMIT || reply.conflicts > 0) return 0;
+    if (reply.nextWakeMs === null) return POLL_MS;
+    return Math.max(0, Math.min(POLL_MS, reply.nextWakeMs - PASS_AHEAD_MS - nowMs));
+  }
+
+  failed(error: unknown): number {
+    // Once per outage, not once a second per shard.
+    if (!this.failing) this.options.log.warn({ shard: this.options.shard, err: String(error) }, "schedule planting failed; retrying every second");
+    this.failing = true;
+    return RETRY_MS;
+  }
+
+  private async plantOne(schedule: DueSchedule, nowMs: number): Promise<number | "conflict" | LeaseLost> {
+    const { shard, shardCount, leaseToken, schedules, defaults } = this.options;
     const state = decodeSchedule(schedule.name, schedule.stored);
     const write = decideChange(schedule.name, { kind: "plant" }, { state, last: schedule.last }, nowMs);
-    if (write === null) {
-      // Paused (never expected in the wake set): take it out.
-      return store.writeSchedule(shard, leaseToken, { name: schedule.name, expectedVersion: state.version, state, wakeAtMs: null, withdraw: [], plant: [] }, [], nowMs);
-    }
-    const occurrences = occurrenceRecords(schedule.name, state.definition, write.plant, { nowMs, shardCount, defaults });
-    const result = await store.writeSchedule(shard, leaseToken, write, occurrences, nowMs);
-    if (result === "ok") this.planted += occurrences.length;
-    return result;
-  }
-
-  private leaseLost(): void {
-    this.stop();
-    this.options.onLeaseLost(this.options.shard, this.options.leaseToken);
+    // Paused (never expected in the wake set): take it out.
+    const effective: ScheduleWrite = write ?? { name: schedule.name, expectedVersion: state.version, state, wakeAtMs: null, withdraw: [], plant: [] };
+    const occurrences = occurrenceRecords(schedule.name, state.definition, effective.plant, { nowMs, shardCount, defaults });
+    const result = await schedules.writeSchedule(shard, leaseToken, effective, occurrences, nowMs);
+    return result === "ok" ? occurrences.length : result;
   }
 }
