@@ -7,14 +7,18 @@
  *   await client.schedule(sendEmail, { to: "a@b.c" }, { delay: "7d" });
  */
 import type { z } from "zod";
-import { COLD_CURSOR, LIST_MAX_BYTES, PARK_OFFSET, Store, type ListableState, type ListEntry } from "../store/store.ts";
-import { shardOf } from "../core/slot.ts";
+import { Store } from "../store/store.ts";
+import { COLD_CURSOR, LIST_MAX_BYTES } from "../store/listings.ts";
+import { PARK_OFFSET } from "../store/data-format.ts";
+import type { ListableState, ListEntry } from "../store/outcomes.ts";
+import type { ShardMap } from "../core/shard-map.ts";
 import { parseDuration, parseInstant } from "../core/duration.ts";
 import { decodeFinal, decodeRecord, encodeRecord, encodeSpec, viewOfFinal, viewOfRecord } from "../task/codec.ts";
 import { invalid, TickwheelError } from "../task/errors.ts";
 import { findTask, type TaskHandle } from "../task/define-task.ts";
 import { DEFAULT_TASK_DEFAULTS, resolveTask, type ResolvedTask, type ScheduleOptions, type TaskDefaults } from "../task/schedule-input.ts";
-import { DEFAULT_COLD_AFTER_MS, dueScore, type TaskView } from "../task/model.ts";
+import { dueScore, type TaskView } from "../task/model.ts";
+import { DEFAULT_COLD_AFTER_MS, DEFAULT_LIST_LIMIT, DEFAULT_LOOKAHEAD_MS, DEFAULT_PREFIX, DEFAULT_RETENTION_MS, DEFAULT_SHARDS, MAX_NAME_LENGTH } from "../config/defaults.ts";
 
 export interface ClientOptions {
   redisUrl?: string;
@@ -100,7 +104,6 @@ export const LISTABLE_STATES = ["scheduled", "running", "dead"] as const satisfi
 export const MAX_LIST_LIMIT = 500;
 /** Index entries one list call may examine per shard (bounds the Lua call when filtering by name). */
 const LIST_BUDGET = 5000;
-const MAX_NAME_LENGTH = 200;
 
 function checkName(name: string): void {
   if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_LENGTH) {
@@ -145,7 +148,7 @@ function decodeCursor(
   cursor: string,
   state: ListableState,
   name: string | null,
-  shards: number,
+  shards: ShardMap,
 ): { shard: number; after: { score: string; id: string } | null } {
   let body: CursorBody;
   try {
@@ -153,7 +156,7 @@ function decodeCursor(
   } catch {
     throw invalid("cursor", "expected the nextCursor of a previous page");
   }
-  if (typeof body !== "object" || body === null || body.v !== 1 || !Number.isInteger(body.s) || body.s < 0 || body.s >= shards) {
+  if (typeof body !== "object" || body === null || body.v !== 1 || !Number.isInteger(body.s) || body.s < 0 || body.s >= shards.count) {
     throw invalid("cursor", "expected the nextCursor of a previous page");
   }
   if (body.st !== state || (body.n ?? null) !== name) {
@@ -167,8 +170,6 @@ function decodeCursor(
   }
   return { shard: body.s, after: { score: body.sc, id: body.id } };
 }
-
-const DEFAULT_SHARDS = 16;
 
 /** Lowest score that goes to the cold tier for a task scheduled at nowMs; null: no cold tier (0). */
 function coldFrom(nowMs: number, coldAfterMs: number): number | null {
@@ -185,15 +186,13 @@ const SCHEDULE_SLICE = 1_000;
 function yieldToSocket(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
-const DEFAULT_LOOKAHEAD_MS = 2000;
-const DEFAULT_RETENTION_MS = 86_400_000;
 
 export class Client {
   private readonly options: ClientOptions;
   private readonly store: Store;
   private readonly ownsStore: boolean;
   private readonly defaults: TaskDefaults;
-  private config: Promise<{ shards: number; lookaheadMs: number; coldAfterMs: number }> | null = null;
+  private config: Promise<{ shards: ShardMap; lookaheadMs: number; coldAfterMs: number }> | null = null;
 
   constructor(options: ClientOptions = {}) {
     this.options = options;
@@ -205,7 +204,7 @@ export class Client {
       const target = options.clusterNodes?.length
         ? { clusterNodes: options.clusterNodes }
         : { redisUrl: options.redisUrl ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379" };
-      this.store = new Store({ ...target, prefix: options.prefix ?? "tw", name: "tickwheel-client" });
+      this.store = new Store({ ...target, prefix: options.prefix ?? DEFAULT_PREFIX, name: "tickwheel-client" });
       this.ownsStore = true;
     }
   }
@@ -251,7 +250,7 @@ export class Client {
       }
       for (const [shard, { indices, tasks }] of byShard) {
         calls.push(
-          this.store.schedule(shard, tasks, horizon, coldFrom(nowMs, coldAfterMs)).then((outcomes) => {
+          this.store.tasks.schedule(shard, tasks, horizon, coldFrom(nowMs, coldAfterMs)).then((outcomes) => {
             for (let i = 0; i < tasks.length; i++) {
               const task = tasks[i]!;
               const outcome = outcomes[i]!;
@@ -269,7 +268,7 @@ export class Client {
 
   async get(id: string): Promise<TaskView | null> {
     const shard = await this.shardOf(id);
-    const outcome = await this.store.inspect(shard, id);
+    const outcome = await this.store.tasks.inspect(shard, id);
     if (outcome.kind === "missing") return null;
     if (outcome.kind === "final") return viewOfFinal(id, shard, decodeFinal(outcome.finalJson));
     return viewOfRecord(id, shard, outcome.kind, decodeRecord(outcome.record), outcome.lastError, outcome.progressJson);
@@ -278,7 +277,7 @@ export class Client {
   /** Cancels a task that has not been claimed; otherwise reports its state. */
   async cancel(id: string): Promise<CancelResult> {
     const shard = await this.shardOf(id);
-    const outcome = await this.store.cancel(shard, id, Date.now(), this.options.retentionMs ?? DEFAULT_RETENTION_MS);
+    const outcome = await this.store.tasks.cancel(shard, id, Date.now(), this.options.retentionMs ?? DEFAULT_RETENTION_MS);
     if (outcome.kind === "cancelled") return { cancelled: true, task: viewOfFinal(id, shard, decodeFinal(outcome.finalJson)) };
     return { cancelled: false, task: await this.get(id) };
   }
@@ -297,7 +296,7 @@ export class Client {
     const shard = await this.shardOf(id);
     const { lookaheadMs, coldAfterMs } = await this.clusterConfig();
     const nowMs = Date.now();
-    const outcome = await this.store.reschedule(shard, id, Math.floor(dueMs), nowMs + lookaheadMs, coldFrom(nowMs, coldAfterMs));
+    const outcome = await this.store.tasks.reschedule(shard, id, Math.floor(dueMs), nowMs + lookaheadMs, coldFrom(nowMs, coldAfterMs));
     if (outcome.kind === "rescheduled") {
       return { rescheduled: true, task: viewOfRecord(id, shard, "scheduled", decodeRecord(outcome.record), null, null) };
     }
@@ -316,7 +315,7 @@ export class Client {
    */
   async list(options: ListOptions): Promise<ListResult> {
     const { shards } = await this.clusterConfig();
-    const limit = options.limit ?? 50;
+    const limit = options.limit ?? DEFAULT_LIST_LIMIT;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw invalid("limit", `expected an integer from 1 to ${MAX_LIST_LIMIT}`);
     const name = options.name ?? null;
     let position = { shard: 0, after: null as { score: string; id: string } | null };
@@ -324,8 +323,8 @@ export class Client {
     const tasks: TaskSummary[] = [];
     // Records can hold 1 MiB of args each: bound what one request reads across shards too.
     let bytesLeft = LIST_MAX_BYTES;
-    for (let shard = position.shard, after = position.after; shard < shards; shard++, after = null) {
-      const page = await this.store.listPage(shard, options.state, after, limit - tasks.length, LIST_BUDGET, name, bytesLeft, shards);
+    for (let shard = position.shard, after = position.after; shard < shards.count; shard++, after = null) {
+      const page = await this.store.listings.listPage(shards, shard, options.state, after, limit - tasks.length, LIST_BUDGET, name, bytesLeft);
       for (const entry of page.entries) {
         tasks.push(summaryOf(entry, shard, options.state));
         bytesLeft -= entry.record.length;
@@ -334,8 +333,8 @@ export class Client {
         // Page full, or the scan budget ran out inside this shard: go on from right here.
         return { tasks, nextCursor: encodeCursor(options.state, name, shard, page.next) };
       }
-      if (tasks.length >= limit || (bytesLeft <= 0 && shard + 1 < shards)) {
-        return { tasks, nextCursor: shard + 1 < shards ? encodeCursor(options.state, name, shard + 1, null) : null };
+      if (tasks.length >= limit || (bytesLeft <= 0 && shard + 1 < shards.count)) {
+        return { tasks, nextCursor: shard + 1 < shards.count ? encodeCursor(options.state, name, shard + 1, null) : null };
       }
     }
     return { tasks, nextCursor: null };
@@ -347,7 +346,7 @@ export class Client {
     const { lookaheadMs } = await this.clusterConfig();
     // A concurrent change of the final record (another retry) makes the script answer "changed": read again.
     for (let round = 0; round < 3; round++) {
-      const outcome = await this.store.inspect(shard, id);
+      const outcome = await this.store.tasks.inspect(shard, id);
       if (outcome.kind === "missing") return { retried: false, task: null };
       if (outcome.kind !== "final") return { retried: false, task: await this.get(id) };
       const final = decodeFinal(outcome.finalJson);
@@ -357,7 +356,7 @@ export class Client {
       const score = dueScore(nowMs, final.spec.priority);
       const record = encodeRecord(0, score, specJson);
       const lastError = final.lastError ?? "dead";
-      const result = await this.store.retryDead(shard, id, outcome.finalJson, record, score, lastError, nowMs + lookaheadMs);
+      const result = await this.store.tasks.retryDead(shard, id, outcome.finalJson, record, score, lastError, nowMs + lookaheadMs);
       if (result === "retried") {
         return { retried: true, task: viewOfRecord(id, shard, "scheduled", decodeRecord(record), lastError, null) };
       }
@@ -375,7 +374,7 @@ export class Client {
   async pause(name: string): Promise<PauseState> {
     checkName(name);
     const { shards } = await this.clusterConfig();
-    const pausedAt = await this.store.pauseName(name, shards, Date.now());
+    const pausedAt = await this.store.pauses.pauseName(name, shards, Date.now());
     return { name, paused: true, pausedAt };
   }
 
@@ -383,26 +382,26 @@ export class Client {
   async resume(name: string): Promise<ResumeResult> {
     checkName(name);
     const { shards } = await this.clusterConfig();
-    const { wasPaused, requeued } = await this.store.resumeName(name, shards);
+    const { wasPaused, requeued } = await this.store.pauses.resumeName(name, shards);
     return { name, paused: false, wasPaused, requeued };
   }
 
   /** Every paused task name with the ms it was paused. */
   async paused(): Promise<PauseState[]> {
-    const names = await this.store.pausedNames();
+    const names = await this.store.pauses.pausedNames();
     return [...names].map(([name, pausedAt]) => ({ name, paused: true as const, pausedAt })).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async shardOf(id: string): Promise<number> {
     const { shards } = await this.clusterConfig();
-    return shardOf(id, shards);
+    return shards.shardOf(id);
   }
 
   async close(): Promise<void> {
     if (this.ownsStore) await this.store.quit();
   }
 
-  private resolve(request: ScheduleRequest, nowMs: number, shardCount: number, requireTime: boolean): ResolvedTask {
+  private resolve(request: ScheduleRequest, nowMs: number, shards: ShardMap, requireTime: boolean): ResolvedTask {
     const handle = typeof request.task === "string" ? (this.options.validateKnownTasks ? findTask(request.task) : undefined) : request.task;
     const name = typeof request.task === "string" ? request.task : request.task.name;
     let args = request.args;
@@ -416,12 +415,16 @@ export class Client {
       args = request.args ?? {};
     }
     const options: ScheduleOptions = handle ? { ...handle.options, ...request.options } : request.options;
-    return resolveTask(name, args, options, { nowMs, shardCount, defaults: this.defaults, requireTime });
+    return resolveTask(name, args, options, { nowMs, shards, defaults: this.defaults, requireTime });
   }
 
-  private clusterConfig(): Promise<{ shards: number; lookaheadMs: number; coldAfterMs: number }> {
+  /**
+   * The cluster config, read once (and again after a failure). Refuses, like
+   * a node, data in a format this build does not know (ClusterConfigError).
+   */
+  private clusterConfig(): Promise<{ shards: ShardMap; lookaheadMs: number; coldAfterMs: number }> {
     if (!this.config) {
-      this.config = this.store.ensureClusterConfig(undefined, this.options.shards ?? DEFAULT_SHARDS).then((config) => ({
+      this.config = this.store.config.ensure({ fallbackShards: this.options.shards ?? DEFAULT_SHARDS }).then((config) => ({
         shards: config.shards,
         lookaheadMs: config.lookaheadMs ?? DEFAULT_LOOKAHEAD_MS,
         coldAfterMs: config.coldAfterMs ?? DEFAULT_COLD_AFTER_MS,

@@ -16,11 +16,11 @@ import { Timeline } from "./timeline.ts";
 import { BucketHistogram } from "./bucket-histogram.ts";
 
 /** Lateness buckets in ms: fine where tickwheel lives (a few ms), coarse for stalls. */
-export const LATENESS_BUCKETS_MS = [1, 2, 3, 5, 7, 10, 15, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000];
+const LATENESS_BUCKETS_MS = [1, 2, 3, 5, 7, 10, 15, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000];
 const MAX_TASK_LABELS = 1000;
 const OTHER = "_other";
 
-export interface MetricsSources {
+interface MetricsSources {
   inFlight(): number;
   concurrency(): number;
   /** Due count of every shard (read from Redis at scrape time). */
@@ -28,7 +28,7 @@ export interface MetricsSources {
   ownedShards(): number;
 }
 
-export type TaskOutcome = "succeeded" | "retried" | "dead";
+type TaskOutcome = "succeeded" | "retried" | "dead";
 
 type CountName = "scheduled" | "fired" | "succeeded" | "failed" | "retried" | "dead" | "parked";
 type TaskCounts = Record<CountName, number>;

@@ -16,11 +16,12 @@
  * meanwhile belongs to a live node, and join fails with
  * DuplicateNodeIdError.
  */
-import type { Store, HeartbeatOutcome } from "../store/store.ts";
-import type { Logger } from "../node/log.ts";
+import type { HeartbeatOutcome } from "../store/outcomes.ts";
+import type { NodeRegistry } from "../store/node-registry.ts";
+import type { Logger } from "../core/log.ts";
 
-export interface MembershipOptions {
-  store: Store;
+interface MembershipOptions {
+  store: NodeRegistry;
   nodeId: string;
   /** Entry lifetime without a refresh (the lease TTL: a node's entry and its leases lapse together). */
   ttlMs: number;
@@ -51,7 +52,7 @@ export class DuplicateNodeIdError extends Error {
   }
 }
 
-export type MembershipState = "new" | "joined" | "displaced" | "left";
+type MembershipState = "new" | "joined" | "displaced" | "left";
 
 export class Membership {
   readonly instance: string;
@@ -136,12 +137,12 @@ export class Membership {
     }
     this.state = "left";
     this.view = { members: [], nextExpiryInMs: null };
-    await this.options.store.nodeLeave(this.options.nodeId, this.instance);
+    await this.options.store.leave(this.options.nodeId, this.instance);
   }
 
   private register(): Promise<HeartbeatOutcome> {
     const { store, nodeId, ttlMs, info } = this.options;
-    return store.nodeHeartbeat(nodeId, this.instance, ttlMs, JSON.stringify(info()));
+    return store.heartbeat(nodeId, this.instance, ttlMs, JSON.stringify(info()));
   }
 
   private accept(outcome: Extract<HeartbeatOutcome, { registered: true }>): MembershipView {

@@ -7,11 +7,11 @@
  */
 import { hostname } from "node:os";
 import packageJson from "../../package.json" with { type: "json" };
-import type { Store } from "../store/store.ts";
+import type { NodeRegistry } from "../store/node-registry.ts";
 import type { ShardOwnership } from "./shard-ownership.ts";
 
 /** The parts of a node the registry entry is built from. */
-export interface RegistrySource {
+interface RegistrySource {
   readonly url: string | null;
   readonly startedAt: number;
   readonly ownership: Pick<ShardOwnership, "owned">;
@@ -26,13 +26,13 @@ export interface RegistrySource {
   actor(shard: number): { stats(): { fired: number; latenessP50: number | null; latenessP99: number | null } } | undefined;
 }
 
-export interface ShardFigures {
+interface ShardFigures {
   fired: number;
   latenessP50Ms: number | null;
   latenessP99Ms: number | null;
 }
 
-export interface RegistryInfo {
+interface RegistryInfo {
   address: string | null;
   host: string;
   pid: number;
@@ -83,8 +83,8 @@ export function registryInfo(node: RegistrySource): RegistryInfo {
 }
 
 /** Live nodes from the registry, sorted by id; an entry whose info does not parse shows its id only. */
-export async function readNodeViews(store: Store, selfId: string): Promise<NodeView[]> {
-  const { nodes } = await store.listNodes();
+export async function readNodeViews(store: NodeRegistry, selfId: string): Promise<NodeView[]> {
+  const { nodes } = await store.list();
   return nodes
     .map((entry) => {
       let info: Partial<RegistryInfo> = {};

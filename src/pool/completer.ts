@@ -16,14 +16,15 @@
 import { backoffDelayMs } from "../core/backoff.ts";
 import { encodeFinalText, finalExtraJson } from "../task/codec.ts";
 import { dueScore } from "../task/model.ts";
-import { LEASE_LOST, type FinishItem, type Store } from "../store/store.ts";
+import { LEASE_LOST, type FinishItem } from "../store/outcomes.ts";
+import type { AttemptStore } from "../store/attempts.ts";
 import { sharedClock } from "../core/coalescing-clock.ts";
 import type { WheelClock } from "../core/timer-wheel.ts";
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../core/log.ts";
 import type { Job } from "./job.ts";
 
 export interface CompleterOptions {
-  store: Store;
+  store: AttemptStore;
   log: Logger;
   /** How long finished tasks' state and result stay readable. */
   retentionMs: number;

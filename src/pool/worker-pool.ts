@@ -9,7 +9,7 @@
  * by this node's monotonic clock: a node that was frozen past its lease
  * drops what it holds unstarted (the reaper returns it, it runs elsewhere).
  */
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../core/log.ts";
 import type { Completer } from "./completer.ts";
 import type { Job } from "./job.ts";
 import { runHandler, type AttemptOutcome, type HandlerRunContext } from "./run-handler.ts";

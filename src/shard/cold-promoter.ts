@@ -14,15 +14,16 @@
  * One call in flight at a time; state lives in this object alone, and the
  * owning ShardActor starts and stops it with the shard.
  */
-import { LEASE_LOST, type Store } from "../store/store.ts";
+import { LEASE_LOST } from "../store/outcomes.ts";
+import type { AttemptStore } from "../store/attempts.ts";
 import { SLOT_COUNT } from "../core/slot.ts";
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../core/log.ts";
 
 export interface ColdPromoterOptions {
   shard: number;
   shardCount: number;
   leaseToken: string;
-  store: Store;
+  store: AttemptStore;
   log: Logger;
   /** The cold horizon: tasks due within it belong in `due`. */
   coldAfterMs: number;

@@ -29,17 +29,19 @@
 import { TimerWheel, type WheelClock } from "../core/timer-wheel.ts";
 import { sharedClock } from "../core/coalescing-clock.ts";
 import { LatencyRecorder } from "../core/latency-histogram.ts";
-import { DEFAULT_COLD_AFTER_MS, scoreAfter } from "../task/model.ts";
-import { LEASE_LOST, type ClaimedBatch, type Store } from "../store/store.ts";
+import { scoreAfter } from "../task/model.ts";
+import { DEFAULT_COLD_AFTER_MS } from "../config/defaults.ts";
+import { LEASE_LOST, type ClaimedBatch } from "../store/outcomes.ts";
+import type { AttemptStore } from "../store/attempts.ts";
 import { jobFromClaim, type Job } from "../pool/job.ts";
 import type { WorkerPool } from "../pool/worker-pool.ts";
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../core/log.ts";
 import { ColdPromoter } from "./cold-promoter.ts";
 
 export interface ShardActorOptions {
   shard: number;
   leaseToken: string;
-  store: Store;
+  store: AttemptStore;
   pool: WorkerPool;
   log: Logger;
   lookaheadMs: number;

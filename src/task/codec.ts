@@ -23,6 +23,11 @@ import { dueMsOfScore, type TaskSpec, type TaskState, type TaskView } from "./mo
  * options, so a task scheduled with defaults stores only its name, args and
  * creation time: at a million pending tasks the 35 bytes saved per record
  * are ~30 MB of Redis.
+ *
+ * Part of the stored format, not configuration: a record written without a
+ * field means these values forever, so they stay here and never follow
+ * config/defaults.ts (today they happen to equal its task defaults, which is
+ * what makes the saving; if those change, records just carry the fields).
  */
 const STORED_DEFAULTS = { priority: 0, maxAttempts: 3, backoffBaseMs: 1_000, backoffMaxMs: 3_600_000, timeoutMs: 30_000 } as const;
 
@@ -92,7 +97,7 @@ export function encodeRecord(attempt: number, score: string, specJson: string): 
   return `${attempt}:${score}\n${specJson}`;
 }
 
-export interface DecodedRecord {
+interface DecodedRecord {
   attempt: number;
   score: string;
   dueMs: number;
@@ -112,7 +117,7 @@ export function decodeRecord(record: string): DecodedRecord {
   };
 }
 
-export interface FinalRecord {
+interface FinalRecord {
   state: TaskState;
   attempt: number;
   dueAt: number;

@@ -6,7 +6,6 @@
 
 export const TASK_STATES = ["scheduled", "running", "succeeded", "dead", "cancelled", "expired"] as const;
 export type TaskState = (typeof TASK_STATES)[number];
-export const FINAL_STATES: readonly TaskState[] = ["succeeded", "dead", "cancelled", "expired"];
 
 export interface BackoffOptions {
   baseMs: number;
@@ -60,13 +59,6 @@ export const PRIORITY_MAX = 9;
  * up to 2^48, so the integer part stays the due ms and the fraction never
  * rounds into the next millisecond.
  */
-/**
- * Default cold horizon (TICKWHEEL_COLD_AFTER_MS): a task scheduled this far
- * ahead or more waits in the cold tier (store/lua/lib/cold.lua). Clients use
- * it until a node has recorded its own setting.
- */
-export const DEFAULT_COLD_AFTER_MS = 15 * 60_000;
-
 export function dueScore(dueMs: number, priority: number): string {
   const fraction = (PRIORITY_MAX - priority) / 16;
   return fraction === 0 ? String(dueMs) : String(dueMs) + String(fraction).slice(1);

@@ -3,12 +3,24 @@
  * the exact record the store writes: id, shard, due time, score, spec. Every
  * rule about valid input lives here once, and each violation names its field.
  */
-import { keySlot, shardOfSlot } from "../core/slot.ts";
+import { keySlot } from "../core/slot.ts";
+import type { ShardMap } from "../core/shard-map.ts";
 import { parseDuration, parseInstant } from "../core/duration.ts";
 import { newTaskId } from "../core/ids.ts";
 import { invalid, TickwheelError } from "./errors.ts";
 import { encodeRecord, encodeSpecWithArgs } from "./codec.ts";
 import { dueScore, PRIORITY_MAX, PRIORITY_MIN, type BackoffOptions, type Target } from "./model.ts";
+import {
+  DEFAULT_BACKOFF_BASE_MS,
+  DEFAULT_BACKOFF_MAX_MS,
+  DEFAULT_MAX_ARGS_BYTES,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_TIMEOUT_MS,
+  ID_PATTERN,
+  MAX_ATTEMPTS_LIMIT,
+  MAX_NAME_LENGTH,
+  MAX_TIMEOUT_MS,
+} from "../config/defaults.ts";
 
 export interface ScheduleOptions {
   /** Idempotency key; a time-sortable id is generated when absent. */
@@ -30,11 +42,12 @@ export interface TaskDefaults {
   maxArgsBytes: number;
 }
 
+/** What a client without a node's config applies (the values live in config/defaults.ts). */
 export const DEFAULT_TASK_DEFAULTS: TaskDefaults = {
-  maxAttempts: 3,
-  backoff: { baseMs: 1_000, maxMs: 3_600_000 },
-  timeoutMs: 30_000,
-  maxArgsBytes: 1024 * 1024,
+  maxAttempts: DEFAULT_MAX_ATTEMPTS,
+  backoff: { baseMs: DEFAULT_BACKOFF_BASE_MS, maxMs: DEFAULT_BACKOFF_MAX_MS },
+  timeoutMs: DEFAULT_TIMEOUT_MS,
+  maxArgsBytes: DEFAULT_MAX_ARGS_BYTES,
 };
 
 export interface ResolvedTask {
@@ -50,18 +63,13 @@ export interface ResolvedTask {
   record: string;
 }
 
-/** Ids are Redis key suffixes and appear in logs and URLs: printable ASCII, no spaces. */
-const ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
-const MAX_NAME_LENGTH = 200;
-const MAX_ATTEMPTS_LIMIT = 1000;
-const MAX_TIMEOUT_MS = 7 * 24 * 3_600_000;
 const HANDLER_TARGET: Target = Object.freeze({ type: "handler" as const });
 
 export function resolveTask(
   name: string,
   args: unknown,
   options: ScheduleOptions,
-  context: { nowMs: number; shardCount: number; defaults: TaskDefaults; requireTime: boolean },
+  context: { nowMs: number; shards: ShardMap; defaults: TaskDefaults; requireTime: boolean },
 ): ResolvedTask {
   if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_LENGTH) {
     throw invalid("name", `expected a non-empty string of at most ${MAX_NAME_LENGTH} characters`);
@@ -111,7 +119,7 @@ export function resolveTask(
     id,
     fresh: options.id === undefined,
     slot,
-    shard: shardOfSlot(slot, context.shardCount),
+    shard: context.shards.shardOfSlot(slot),
     dueMs,
     score,
     specJson,
