@@ -6,6 +6,7 @@
  *   const client = new Client({ redisUrl: "redis://127.0.0.1:6379" });
  *   await client.schedule(sendEmail, { to: "a@b.c" }, { delay: "7d" });
  */
+import { ScheduleClient } from "./schedules.ts";
 import type { z } from "zod";
 import { Store } from "../store/store.ts";
 import { COLD_CURSOR, LIST_MAX_BYTES } from "../store/listings.ts";
@@ -194,6 +195,9 @@ export class Client {
   private readonly defaults: TaskDefaults;
   private config: Promise<{ shards: ShardMap; lookaheadMs: number; coldAfterMs: number }> | null = null;
 
+  /** Recurring schedules: put, get, list, pause, resume, delete (docs/schedules.md). */
+  readonly schedules: ScheduleClient;
+
   constructor(options: ClientOptions = {}) {
     this.options = options;
     this.defaults = { ...DEFAULT_TASK_DEFAULTS, ...(options.defaults ?? {}) };
@@ -207,6 +211,12 @@ export class Client {
       this.store = new Store({ ...target, prefix: options.prefix ?? DEFAULT_PREFIX, name: "tickwheel-client" });
       this.ownsStore = true;
     }
+    this.schedules = new ScheduleClient({
+      store: this.store.schedules,
+      shards: async () => (await this.clusterConfig()).shards,
+      getTask: (id) => this.get(id),
+      defaults: this.defaults,
+    });
   }
 
   /** Schedules one task. With a handle from defineTask, args are type-checked and validated. */

@@ -14,7 +14,8 @@ import { decodeSchedule, type ScheduleState } from "../schedule/schedule-record.
 import { occurrenceRecords, type PlantedOccurrence } from "../schedule/occurrences.ts";
 import { occurrenceId } from "../schedule/occurrence-id.ts";
 import { isoInZone } from "../schedule/fire-times.ts";
-import type { LeaseLost } from "../store/store.ts";
+import type { LeaseLost } from "../store/outcomes.ts";
+import type { ShardMap } from "../core/shard-map.ts";
 
 /** The store part the client uses (store/schedules.ts). */
 export interface ScheduleStorePart {
@@ -26,8 +27,8 @@ export interface ScheduleStorePart {
 
 export interface ScheduleClientDeps {
   store: ScheduleStorePart;
-  shardCount: () => Promise<number>;
-  shardOf: (name: string, shardCount: number) => number;
+  /** The cluster's shard map (a schedule lives on the shard of its name's hash slot). */
+  shards: () => Promise<ShardMap>;
   getTask: (id: string) => Promise<TaskView | null>;
   defaults: TaskDefaults;
   now?: () => number;
@@ -123,7 +124,7 @@ export class ScheduleClient {
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw invalid("limit", `expected an integer from 1 to ${MAX_LIST_LIMIT}`);
     const prefix = options.prefix ?? "";
     if (prefix !== "" && !/^[A-Za-z0-9._:-]{1,128}$/.test(prefix)) throw invalid("prefix", "expected the start of a schedule name (letters, digits, '.', '_', ':', '-')");
-    const shardCount = await this.deps.shardCount();
+    const shardCount = (await this.deps.shards()).count;
     let [shard, cursor] = decodeListCursor(options.cursor, shardCount);
     const states: ScheduleState[] = [];
     while (shard < shardCount && states.length < limit) {
@@ -149,8 +150,8 @@ export class ScheduleClient {
 
   /** read → decide → compare-and-set write, again on a lost race. Returns the schedule as written. */
   private async change(name: string, change: ScheduleChange, onRead: (current: ReadSchedule | null) => void): Promise<ScheduleState | null> {
-    const shardCount = await this.deps.shardCount();
-    const shard = this.deps.shardOf(name, shardCount);
+    const shards = await this.deps.shards();
+    const shard = shards.shardOf(name);
     for (let attempt = 0; attempt < MAX_ATTEMPTS_ON_CONFLICT; attempt++) {
       const read = await this.deps.store.readSchedule(shard, name);
       const current = read === null ? null : { state: decodeSchedule(name, read.stored), last: read.last };
@@ -159,7 +160,7 @@ export class ScheduleClient {
       const write = decideChange(name, change, current, nowMs);
       if (write === null) return current?.state ?? null;
       const definition = write.state?.definition ?? current!.state.definition;
-      const occurrences = occurrenceRecords(name, definition, write.plant, { nowMs, shardCount, defaults: this.deps.defaults });
+      const occurrences = occurrenceRecords(name, definition, write.plant, { nowMs, shards, defaults: this.deps.defaults });
       const result = await this.deps.store.writeSchedule(shard, null, write, occurrences, nowMs);
       if (result === "ok") return write.state;
     }
@@ -167,7 +168,7 @@ export class ScheduleClient {
   }
 
   private async shard(name: string): Promise<number> {
-    return this.deps.shardOf(name, await this.deps.shardCount());
+    return (await this.deps.shards()).shardOf(name);
   }
 
   private async view(state: ScheduleState): Promise<ScheduleView> {
@@ -175,8 +176,8 @@ export class ScheduleClient {
     const nowMs = this.now();
     const fire = fireTimesOf(d);
     const next = d.paused ? [] : fire.nextN(5, nowMs);
-    let nextDueAt: number | null = null;
-    if (!d.paused) nextDueAt = state.lastAtMs !== null && state.lastAtMs > nowMs ? state.lastAtMs : (next[0] ?? null);
+    const nextIso = next.map((atMs) => isoInZone(atMs, d.tz));
+    const nextDueAt = next[0] ?? null;
     const lastAt = state.lastAtMs !== null && state.lastAtMs <= nowMs ? state.lastAtMs : state.prevAtMs !== null && state.prevAtMs <= nowMs ? state.prevAtMs : null;
     let lastOccurrence: ScheduleView["lastOccurrence"] = null;
     if (lastAt !== null) {
@@ -191,7 +192,7 @@ export class ScheduleClient {
       misfire: d.misfire,
       overlap: d.overlap,
       paused: d.paused,
-      next: next.map((atMs) => isoInZone(atMs, d.tz)),
+      next: nextIso,
       nextDueAt,
       lastOccurrence,
       shard: await this.shard(state.name),

@@ -19,6 +19,7 @@ import { errorBody, handleError, zodErrorBody } from "./errors.ts";
 import { registerTaskRoutes } from "./tasks-routes.ts";
 import { registerBatchRoutes } from "./batch-routes.ts";
 import { registerNameRoutes } from "./names-routes.ts";
+import { registerScheduleRoutes } from "./schedules-routes.ts";
 import { registerAdminRoutes } from "./admin-routes.ts";
 import { registerAdminNodesRoute } from "./admin-nodes-route.ts";
 import type { NodeView } from "../ownership/node-registry-view.ts";
@@ -81,6 +82,7 @@ export function createApp(node: AppNode): OpenAPIHono {
   registerBatchRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxBatchBytes), onScheduled });
   registerTaskRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES), onScheduled });
   registerNameRoutes(app, { client: node.client, notePaused: (name, paused) => node.notePaused(name, paused) });
+  registerScheduleRoutes(app, { schedules: node.client.schedules, bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES) });
   registerAdminRoutes(app, {
     nodeId: node.nodeId,
     startedAt: node.startedAt,

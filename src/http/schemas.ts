@@ -87,6 +87,10 @@ export const TaskView = z
     progress: z.unknown().optional(),
     finishedAt: z.number().optional(),
     shard: z.number(),
+    schedule: z
+      .object({ name: z.string(), occurrenceAt: z.number() })
+      .optional()
+      .openapi({ description: "an occurrence of a recurring schedule: the schedule's name and the occurrence's time (ms)" }),
   })
   .openapi("Task");
 

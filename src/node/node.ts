@@ -14,6 +14,8 @@ import { Store } from "../store/store.ts";
 import type { ShardMap } from "../core/shard-map.ts";
 import { Client } from "../client/client.ts";
 import { ShardActor } from "../shard/shard-actor.ts";
+import { PlantingRunner } from "../schedule/planting-runner.ts";
+import type { TaskDefaults } from "../task/schedule-input.ts";
 import { WorkerPool } from "../pool/worker-pool.ts";
 import { Completer } from "../pool/completer.ts";
 import { ShardOwnership } from "../ownership/shard-ownership.ts";
@@ -53,6 +55,10 @@ export class TickwheelNode {
   /** Node-wide lateness of every started task. */
   readonly lateness = new LatencyRecorder();
   private readonly actors = new Map<number, ShardActor>();
+  /** Task defaults of this node's config: tasks scheduled through it and planted occurrences get them. */
+  private readonly taskDefaults: TaskDefaults;
+  /** The schedule-planting duty of each owned shard, started and stopped with its actor. */
+  private readonly planters = new Map<number, PlantingRunner>();
   /** The cluster's shard map as read at start (an empty stand-in until then). */
   private shardMap: ShardMap | null = null;
   private state: NodeState = "new";
@@ -92,17 +98,13 @@ export class TickwheelNode {
         if (this.redisErrors % 100 === 1) this.log.warn({ err: String(error) }, "redis connection error");
       },
     });
-    this.client = new Client({
-      store: this.store,
-      validateKnownTasks: true,
-      retentionMs: config.retentionMs,
-      defaults: {
-        maxAttempts: config.defaultMaxAttempts,
-        timeoutMs: config.defaultTimeoutMs,
-        backoff: { baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs },
-        maxArgsBytes: config.maxArgsBytes,
-      },
-    });
+    this.taskDefaults = {
+      maxAttempts: config.defaultMaxAttempts,
+      timeoutMs: config.defaultTimeoutMs,
+      backoff: { baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs },
+      maxArgsBytes: config.maxArgsBytes,
+    };
+    this.client = new Client({ store: this.store, validateKnownTasks: true, retentionMs: config.retentionMs, defaults: this.taskDefaults });
     this.completer = new Completer({
       store: this.store.attempts,
       log: this.log,
@@ -313,10 +315,31 @@ export class TickwheelNode {
     });
     this.actors.set(shard, actor);
     actor.start();
+    this.planters.get(shard)?.stop();
+    const planter = new PlantingRunner({
+      shard,
+      leaseToken: token,
+      schedules: this.store.schedules,
+      shards: this.shardMap!,
+      defaults: this.taskDefaults,
+      log: this.log,
+      leaseValid: () => this.ownership.canStart(shard, token),
+      onLeaseLost: (lostShard, lostToken) => this.ownership.lost(lostShard, lostToken),
+    });
+    this.planters.set(shard, planter);
+    planter.start();
+  }
+
+  private stopPlanter(shard: number, token: string): void {
+    const planter = this.planters.get(shard);
+    if (!planter || planter.duty.leaseToken !== token) return;
+    planter.stop();
+    this.planters.delete(shard);
   }
 
   private stopActor(shard: number, token: string): void {
     const actor = this.actors.get(shard);
+    this.stopPlanter(shard, token);
     if (!actor || actor.leaseToken !== token) return;
     actor.stop();
     this.actors.delete(shard);
@@ -325,6 +348,7 @@ export class TickwheelNode {
 
   private async handOff(shard: number, token: string): Promise<void> {
     const actor = this.actors.get(shard);
+    this.stopPlanter(shard, token);
     if (!actor || actor.leaseToken !== token) return;
     await actor.quiet();
     const deadline = Date.now() + this.config.graceMs;

@@ -6,6 +6,7 @@
  */
 import { resolveTask, type TaskDefaults } from "../task/schedule-input.ts";
 import { dueScore } from "../task/model.ts";
+import type { ShardMap } from "../core/shard-map.ts";
 import { occurrenceId } from "./occurrence-id.ts";
 import { MISFIRE_GRACE_MS } from "./plan.ts";
 import type { ScheduleDefinition } from "./schedule-input.ts";
@@ -19,7 +20,7 @@ export interface PlantedOccurrence {
 
 export interface OccurrenceContext {
   nowMs: number;
-  shardCount: number;
+  shards: ShardMap;
   defaults: TaskDefaults;
 }
 
@@ -40,7 +41,7 @@ export function occurrenceRecords(name: string, definition: ScheduleDefinition, 
         // expired), also one planted before an outage that nobody could run on time.
         ...(definition.misfire === "skip" && { expiresAt: atMs + MISFIRE_GRACE_MS }),
       },
-      { nowMs: context.nowMs, shardCount: context.shardCount, defaults: context.defaults, requireTime: true },
+      { nowMs: context.nowMs, shards: context.shards, defaults: context.defaults, requireTime: true },
     );
     return { id: resolved.id, atMs, score: dueScore(atMs, task.priority ?? 0), record: resolved.record };
   });

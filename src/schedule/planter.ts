@@ -11,9 +11,10 @@
  * the step saw, and at most POLL_MS, to find schedules written by other nodes (their writes plant
  * what falls due before then themselves: WRITE_PLANT_AHEAD_MS).
  */
-import type { LeaseLost } from "../store/store.ts";
+import type { LeaseLost } from "../store/outcomes.ts";
+import type { ShardMap } from "../core/shard-map.ts";
 import type { TaskDefaults } from "../task/schedule-input.ts";
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../core/log.ts";
 import { decideChange, type LastState, type ScheduleWrite } from "./schedule-changes.ts";
 import { decodeSchedule } from "./schedule-record.ts";
 import { occurrenceRecords, type PlantedOccurrence } from "./occurrences.ts";
@@ -35,8 +36,8 @@ export interface SchedulePlantingOptions {
   shard: number;
   leaseToken: string;
   schedules: PlanterStore;
-  /** The shard count occurrences are resolved with (their shard is the schedule's). */
-  shardCount: number;
+  /** The shard map occurrences are resolved with (their shard is the schedule's). */
+  shards: ShardMap;
   defaults: TaskDefaults;
   log: Logger;
 }
@@ -77,6 +78,10 @@ export class SchedulePlanting {
     this.options = options;
   }
 
+  get leaseToken(): string {
+    return this.options.leaseToken;
+  }
+
   plan(nowMs: number): PlantingStep {
     return { nowMs };
   }
@@ -113,12 +118,12 @@ export class SchedulePlanting {
   }
 
   private async plantOne(schedule: DueSchedule, nowMs: number): Promise<number | "conflict" | LeaseLost> {
-    const { shard, shardCount, leaseToken, schedules, defaults } = this.options;
+    const { shard, shards, leaseToken, schedules, defaults } = this.options;
     const state = decodeSchedule(schedule.name, schedule.stored);
     const write = decideChange(schedule.name, { kind: "plant" }, { state, last: schedule.last }, nowMs);
     // Paused (never expected in the wake set): take it out.
     const effective: ScheduleWrite = write ?? { name: schedule.name, expectedVersion: state.version, state, wakeAtMs: null, withdraw: [], plant: [] };
-    const occurrences = occurrenceRecords(schedule.name, state.definition, effective.plant, { nowMs, shardCount, defaults });
+    const occurrences = occurrenceRecords(schedule.name, state.definition, effective.plant, { nowMs, shards, defaults });
     const result = await schedules.writeSchedule(shard, leaseToken, effective, occurrences, nowMs);
     return result === "ok" ? occurrences.length : result;
   }

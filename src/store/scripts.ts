@@ -34,6 +34,8 @@ import leaseRelease from "./lua/lease-release-1.lua" with { type: "text" };
 import nodeHeartbeat from "./lua/node-heartbeat-2.lua" with { type: "text" };
 import nodeLeave from "./lua/node-leave-2.lua" with { type: "text" };
 import nodeList from "./lua/node-list-2.lua" with { type: "text" };
+import scheduleWrite from "./lua/schedule-write-5.lua" with { type: "text" };
+import scheduleDue from "./lua/schedule-due-5.lua" with { type: "text" };
 import finalsLib from "./lua/lib/finals.lua" with { type: "text" };
 import coldLib from "./lua/lib/cold.lua" with { type: "text" };
 import packedLib from "./lua/lib/packed.lua" with { type: "text" };
@@ -73,6 +75,8 @@ const sources = {
   nodeHeartbeat: { lua: nodeHeartbeat, keys: 2 },
   nodeLeave: { lua: nodeLeave, keys: 2 },
   nodeList: { lua: nodeList, keys: 2 },
+  scheduleWrite: { lua: withPacked(withFinals(scheduleWrite)), keys: 5 },
+  scheduleDue: { lua: scheduleDue, keys: 5 },
 } as const;
 
 export type ScriptName = keyof typeof sources;
