@@ -178,12 +178,16 @@ export class ScheduleClient {
     const next = d.paused ? [] : fire.nextN(5, nowMs);
     const nextIso = next.map((atMs) => isoInZone(atMs, d.tz));
     const nextDueAt = next[0] ?? null;
-    const lastAt = state.lastAtMs !== null && state.lastAtMs <= nowMs ? state.lastAtMs : state.prevAtMs !== null && state.prevAtMs <= nowMs ? state.prevAtMs : null;
+    // The latest planted occurrence whose time has come and that still has a record (one taken
+    // back by a pause or an update has none): the last of the two the schedule remembers.
     let lastOccurrence: ScheduleView["lastOccurrence"] = null;
-    if (lastAt !== null) {
-      const id = occurrenceId(state.name, lastAt);
+    for (const atMs of [state.lastAtMs, state.prevAtMs]) {
+      if (atMs === null || atMs > nowMs) continue;
+      const id = occurrenceId(state.name, atMs);
       const task = await this.deps.getTask(id);
-      lastOccurrence = { id, at: isoInZone(lastAt, d.tz), state: task?.state ?? "gone" };
+      const found = { id, at: isoInZone(atMs, d.tz), state: task?.state ?? ("gone" as const) };
+      if (lastOccurrence === null || task !== null) lastOccurrence = found;
+      if (task !== null) break;
     }
     const view: ScheduleView = {
       name: state.name,

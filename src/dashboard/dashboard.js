@@ -173,7 +173,7 @@ async function refreshSchedules() {
     });
     const action = document.createElement("td");
     action.append(button);
-    tr.append(cell(schedule.name), cell(rule), cell(schedule.task.name), cell(schedule.next.slice(0, 3).join(", ") || "–", "next"),
+    tr.append(cell(schedule.name), cell(rule), cell(schedule.task.name), cell(schedule.next.slice(0, 2).join(", ") || "–", "next"),
       cell(last, "last"), cell(schedule.paused ? "paused" : "active", "state"), action);
     return tr;
   }));
