@@ -37,6 +37,15 @@ const intRange = (min: number, max: number, unit = "") => {
   return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 };
 
+/**
+ * Where a due task is delivered, by `type`. resolveTarget (src/task/target.ts) checks the same
+ * rules for the client and CLI. Issue 11 adds its webhook and celery objects to this union.
+ */
+const HandlerTarget = z
+  .strictObject({ type: z.literal("handler") })
+  .openapi("HandlerTarget", { description: "run the handler registered under the task's name on a node (the default)" });
+export const TargetBody = z.discriminatedUnion("type", [HandlerTarget]).openapi("Target");
+
 // The bounds below are resolveTask's (src/task/schedule-input.ts), stated again so that the
 // OpenAPI document shows them; resolveTask still checks every value for the client and CLI.
 export const ScheduleBody = z
@@ -62,7 +71,7 @@ export const ScheduleBody = z
     backoff: z.strictObject({ baseMs: intRange(1, Number.MAX_SAFE_INTEGER, " (ms)"), maxMs: intRange(1, Number.MAX_SAFE_INTEGER, " (ms)") }).partial().optional(),
     timeoutMs: intRange(1, MAX_TIMEOUT_MS, " (ms)").optional(),
     expiresAt: instant.optional().openapi({ description: "a task that cannot start by then is not run (state expired); must be after the due time" }),
-    target: z.strictObject({ type: z.literal("handler") }).optional(),
+    target: TargetBody.optional().openapi({ description: 'where the task is delivered when due; `{ "type": "handler" }` when absent' }),
   })
   .openapi("ScheduleTask");
 
@@ -81,6 +90,7 @@ export const TaskView = z
     priority: z.number(),
     args: z.unknown(),
     createdAt: z.number(),
+    target: TargetBody,
     expiresAt: z.number().optional(),
     lastError: z.string().optional(),
     result: z.unknown().optional(),

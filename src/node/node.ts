@@ -311,7 +311,7 @@ export class TickwheelNode {
       onLeaseLost: (lostShard, lostToken) => this.ownership.lost(lostShard, lostToken),
       subscribeWakes: () => this.store.wakes.subscribe([shard]),
       leaseValid: () => this.ownership.canStart(shard, token),
-      cold: { shardCount: this.shards, coldAfterMs: this.config.coldAfterMs },
+      cold: { shardMap: this.shardMap!, coldAfterMs: this.config.coldAfterMs },
     });
     this.actors.set(shard, actor);
     actor.start();

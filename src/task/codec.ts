@@ -40,6 +40,8 @@ interface CompactSpec {
   b?: [number, number];
   t?: number;
   x?: number;
+  /** The target, left out for the in-process handler (so handler records are as before it existed). */
+  d?: TaskSpec["target"];
   c: number;
 }
 
@@ -72,12 +74,13 @@ export function encodeSpecWithArgs(spec: Omit<TaskSpec, "args">, argsJson: strin
   }
   if (spec.timeoutMs !== STORED_DEFAULTS.timeoutMs) json += `,"t":${spec.timeoutMs}`;
   if (spec.expiresAt !== null) json += `,"x":${spec.expiresAt}`;
+  if (spec.target.type !== "handler") json += `,"d":${JSON.stringify(spec.target)}`;
   return `${json},"c":${spec.createdAt}}`;
 }
 
 /** Shared, frozen: every claimed task decodes a spec, and most use these. */
 const DEFAULT_BACKOFF: TaskSpec["backoff"] = Object.freeze({ baseMs: STORED_DEFAULTS.backoffBaseMs, maxMs: STORED_DEFAULTS.backoffMaxMs });
-const HANDLER_TARGET: TaskSpec["target"] = Object.freeze({ type: "handler" as const });
+export const HANDLER_TARGET: TaskSpec["target"] = Object.freeze({ type: "handler" as const });
 
 export function decodeSpec(json: string): TaskSpec {
   const c = JSON.parse(json) as CompactSpec;
@@ -89,7 +92,8 @@ export function decodeSpec(json: string): TaskSpec {
     backoff: c.b ? { baseMs: c.b[0], maxMs: c.b[1] } : DEFAULT_BACKOFF,
     timeoutMs: c.t ?? STORED_DEFAULTS.timeoutMs,
     expiresAt: c.x ?? null,
-    target: HANDLER_TARGET,
+    // The shared frozen object when absent: the pool recognises the fast path by it.
+    target: c.d ?? HANDLER_TARGET,
     createdAt: c.c,
   };
 }
@@ -204,6 +208,7 @@ function baseView(id: string, shard: number, spec: TaskSpec, state: TaskState, d
     priority: spec.priority,
     args: spec.args,
     createdAt: spec.createdAt,
+    target: spec.target,
     shard,
   };
   if (spec.expiresAt !== null) view.expiresAt = spec.expiresAt;

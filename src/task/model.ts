@@ -12,8 +12,14 @@ export interface BackoffOptions {
   maxMs: number;
 }
 
-/** Where a due task goes. Webhook and Celery targets arrive with their issues. */
+/**
+ * Where a due task goes: `handler` runs the in-process handler registered
+ * under the task's name (the default, and the only type stored implicitly).
+ * Webhook and Celery targets (issue 11) join this union; each type has one
+ * deliverer in src/pool/targets/ and one validator in src/task/target.ts.
+ */
 export type Target = { type: "handler" };
+export type TargetType = Target["type"];
 
 /** What the producer asked for; immutable once stored. */
 export interface TaskSpec {
@@ -41,6 +47,8 @@ export interface TaskView {
   args: unknown;
   createdAt: number;
   expiresAt?: number;
+  /** Where it is delivered when due (`{ type: "handler" }` unless scheduled with another). */
+  target: Target;
   lastError?: string;
   result?: unknown;
   progress?: unknown;

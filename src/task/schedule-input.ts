@@ -21,6 +21,7 @@ import {
   MAX_NAME_LENGTH,
   MAX_TIMEOUT_MS,
 } from "../config/defaults.ts";
+import { resolveTarget } from "./target.ts";
 
 export interface ScheduleOptions {
   /** Idempotency key; a time-sortable id is generated when absent. */
@@ -63,7 +64,6 @@ export interface ResolvedTask {
   record: string;
 }
 
-const HANDLER_TARGET: Target = Object.freeze({ type: "handler" as const });
 
 export function resolveTask(
   name: string,
@@ -98,6 +98,7 @@ export function resolveTask(
     throw invalid("timeoutMs", `expected an integer from 1 to ${MAX_TIMEOUT_MS} (ms)`);
   }
   const expiresAt = options.expiresAt === undefined ? null : instant("expiresAt", options.expiresAt);
+  const target = resolveTarget(options.target);
 
   const argsJson = args === undefined ? undefined : JSON.stringify(args);
   if (args !== undefined && argsJson === undefined) throw invalid("args", "expected a JSON value");
@@ -112,7 +113,7 @@ export function resolveTask(
 
   // A plain object of the fields the stored spec has (the args go in as JSON): bulk scheduling
   // makes one per task, and nothing else reads it.
-  const specJson = encodeSpecWithArgs({ name, priority, maxAttempts, backoff, timeoutMs, expiresAt, target: HANDLER_TARGET, createdAt: context.nowMs }, argsJson);
+  const specJson = encodeSpecWithArgs({ name, priority, maxAttempts, backoff, timeoutMs, expiresAt, target, createdAt: context.nowMs }, argsJson);
   const slot = keySlot(id);
   const score = dueScore(dueMs, priority);
   return {

@@ -145,6 +145,20 @@ describe("one task", () => {
     expect(patch.body.error.field).toBe("runAt");
   });
 
+  test("a task's target: shown by GET, the handler when absent; an unknown type is refused naming the field", async () => {
+    const created = await req("POST", "/v1/tasks", { id: "target-1", name: "routes.ok", delay: "1h", target: { type: "handler" } });
+    expect(created.status).toBe(201);
+    expect((await req("GET", "/v1/tasks/target-1")).body.target).toEqual({ type: "handler" });
+    const refused = await req("POST", "/v1/tasks", { id: "target-2", name: "routes.ok", delay: "1h", target: { type: "carrier-pigeon" } });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.field).toBe("target.type");
+    expectErrorShape(refused.body);
+    const extra = await req("POST", "/v1/tasks", { id: "target-3", name: "routes.ok", delay: "1h", target: { type: "handler", url: "http://x" } });
+    expect(extra.status).toBe(400);
+    expect(extra.body.error.field).toBe("target.url");
+    expect(await client.get("target-2")).toBeNull();
+  });
+
   test("422 for a task that would expire before it is due; nothing stored", async () => {
     const response = await req("POST", "/v1/tasks", { id: "too-late", name: "routes.ok", runAt: "2030-01-02T00:00:00Z", expiresAt: "2030-01-01T00:00:00Z" });
     expect(response.status).toBe(422);

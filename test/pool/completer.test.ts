@@ -69,7 +69,8 @@ test("a batch's entries go once its last attempt ended (ack, dead or retry), not
   expect(await claimsLeft()).toBe(1);
   expect((await store.tasks.inspect(0, "b-1")).kind).toBe("final");
   // The last one fails and is retried: its end reached Redis, so the batch is done.
-  await done.failed(c!, "boom", true);
+  expect(done.ended(c!, { kind: "failed", error: "boom" }).kind).toBe("retry");
+  await done.flush();
   expect((await store.tasks.inspect(0, "b-3")).kind).toBe("scheduled");
   // Nothing else to finish on this shard: the batch's entries go within DONE_FLUSH_MS.
   await waitFor(async () => (await claimsLeft()) === 0 && (await batchesLeft()) === 0, { timeoutMs: 5_000, message: "the ended batch to be dropped" });

@@ -10,7 +10,6 @@ import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-inpu
 import { decodeFinal, decodeRecord } from "../../src/task/codec.ts";
 import { shardKeys } from "../../src/store/keys.ts";
 import { keySlot } from "../../src/core/slot.ts";
-import { slotsOfShard } from "../../src/shard/cold-promoter.ts";
 import { redisCommand } from "../../src/node/embedded-redis.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix } from "../helpers/node.ts";
@@ -127,7 +126,7 @@ test("promote moves what falls due within the horizon, keeps the rest, and is fe
   expect(await zcard(keys.due)).toBe(0);
   const lease = await store.leases.acquire(0, "owner", 60_000);
   if (!lease.acquired) throw new Error("lease not acquired");
-  const slots = slotsOfShard(0, 1);
+  const slots = new ShardMap(1).slotsOf(0);
 
   expect(await store.attempts.promote(0, "owner:0", slots, now + 2 * HOUR)).toBe(LEASE_LOST);
   expect(await zcard(keys.due)).toBe(0);
