@@ -14,7 +14,6 @@ import { Store } from "../store/store.ts";
 import type { ShardMap } from "../core/shard-map.ts";
 import { Client } from "../client/client.ts";
 import { ShardActor } from "../shard/shard-actor.ts";
-import { PlantingRunner } from "../schedule/planting-runner.ts";
 import type { TaskDefaults } from "../task/schedule-input.ts";
 import { WorkerPool } from "../pool/worker-pool.ts";
 import { Completer } from "../pool/completer.ts";
@@ -57,8 +56,6 @@ export class TickwheelNode {
   private readonly actors = new Map<number, ShardActor>();
   /** Task defaults of this node's config: tasks scheduled through it and planted occurrences get them. */
   private readonly taskDefaults: TaskDefaults;
-  /** The schedule-planting duty of each owned shard, started and stopped with its actor. */
-  private readonly planters = new Map<number, PlantingRunner>();
   /** The cluster's shard map as read at start (an empty stand-in until then). */
   private shardMap: ShardMap | null = null;
   private state: NodeState = "new";
@@ -312,34 +309,15 @@ export class TickwheelNode {
       subscribeWakes: () => this.store.wakes.subscribe([shard]),
       leaseValid: () => this.ownership.canStart(shard, token),
       cold: { shardMap: this.shardMap!, coldAfterMs: this.config.coldAfterMs },
+      schedules: { store: this.store.schedules, shardMap: this.shardMap!, defaults: this.taskDefaults },
     });
     this.actors.set(shard, actor);
     actor.start();
-    this.planters.get(shard)?.stop();
-    const planter = new PlantingRunner({
-      shard,
-      leaseToken: token,
-      schedules: this.store.schedules,
-      shards: this.shardMap!,
-      defaults: this.taskDefaults,
-      log: this.log,
-      leaseValid: () => this.ownership.canStart(shard, token),
-      onLeaseLost: (lostShard, lostToken) => this.ownership.lost(lostShard, lostToken),
-    });
-    this.planters.set(shard, planter);
-    planter.start();
   }
 
-  private stopPlanter(shard: number, token: string): void {
-    const planter = this.planters.get(shard);
-    if (!planter || planter.duty.leaseToken !== token) return;
-    planter.stop();
-    this.planters.delete(shard);
-  }
 
   private stopActor(shard: number, token: string): void {
     const actor = this.actors.get(shard);
-    this.stopPlanter(shard, token);
     if (!actor || actor.leaseToken !== token) return;
     actor.stop();
     this.actors.delete(shard);
@@ -348,7 +326,6 @@ export class TickwheelNode {
 
   private async handOff(shard: number, token: string): Promise<void> {
     const actor = this.actors.get(shard);
-    this.stopPlanter(shard, token);
     if (!actor || actor.leaseToken !== token) return;
     await actor.quiet();
     const deadline = Date.now() + this.config.graceMs;

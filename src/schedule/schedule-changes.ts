@@ -51,7 +51,7 @@ export interface ScheduleWrite {
 
 /**
  * How far ahead of now a PUT or resume plants. The planter finds a schedule written by another
- * node at its next regular look (planter.ts POLL_MS), so what falls due before then is planted
+ * node at its next regular look (shard/schedule-planting.ts POLL_MS), so what falls due before then is planted
  * by the write itself.
  */
 export const WRITE_PLANT_AHEAD_MS = 500;

@@ -13,12 +13,18 @@ import type { LastState, ScheduleWrite } from "../schedule/schedule-changes.ts";
 import { encodeSchedule } from "../schedule/schedule-record.ts";
 import { occurrenceId } from "../schedule/occurrence-id.ts";
 import type { PlantedOccurrence } from "../schedule/occurrences.ts";
-import type { DueSchedule } from "../schedule/planter.ts";
 
 /** How far ahead a planted occurrence gets a wake hint: the nodes' look-ahead window at most. */
 const HINT_HORIZON_MS = 2_000;
 
 const STATES: Record<string, LastState> = { n: "none", p: "pending", r: "running", e: "ended" };
+
+/** A schedule whose planter wake time has come, with the state of its last planted occurrence. */
+export interface DueSchedule {
+  name: string;
+  stored: string;
+  last: LastState;
+}
 
 export class RedisSchedules {
   private readonly runner: ScriptRunner;

@@ -9,24 +9,22 @@
  *
  * What (the decision) is split from when: settle answers the delay until the earliest wake time
  * the step saw, and at most POLL_MS, to find schedules written by other nodes (their writes plant
- * what falls due before then themselves: WRITE_PLANT_AHEAD_MS).
+ * what falls due before then themselves: WRITE_PLANT_AHEAD_MS, schedule/schedule-changes.ts).
  */
 import type { LeaseLost } from "../store/outcomes.ts";
+import type { DueSchedule } from "../store/schedules.ts";
 import type { ShardMap } from "../core/shard-map.ts";
 import type { TaskDefaults } from "../task/schedule-input.ts";
 import type { Logger } from "../core/log.ts";
-import { decideChange, type LastState, type ScheduleWrite } from "./schedule-changes.ts";
-import { decodeSchedule } from "./schedule-record.ts";
-import { occurrenceRecords, type PlantedOccurrence } from "./occurrences.ts";
+import { decideChange, type ScheduleWrite } from "../schedule/schedule-changes.ts";
+import { decodeSchedule } from "../schedule/schedule-record.ts";
+import { occurrenceRecords, type PlantedOccurrence } from "../schedule/occurrences.ts";
+import type { ShardDuty } from "./shard-duty.ts";
 
-/** A schedule as the planter's read returns it. */
-export interface DueSchedule {
-  name: string;
-  stored: string;
-  last: LastState;
-}
-
-/** The part of the store the planter uses (store/schedules.ts). */
+/**
+ * The part of the store the planter uses (store/schedules.ts). Not in ShardStore (ports.ts), which
+ * picks from the attempts part: schedules are their own part, handed to this duty directly.
+ */
 export interface PlanterStore {
   dueSchedules(shard: number, leaseToken: string, upToMs: number, limit: number): Promise<{ schedules: DueSchedule[]; nextWakeMs: number | null } | LeaseLost>;
   writeSchedule(shard: number, leaseToken: string | null, write: ScheduleWrite, occurrences: PlantedOccurrence[], nowMs: number): Promise<"ok" | "conflict" | LeaseLost>;
@@ -65,7 +63,7 @@ export interface PlantingReply {
   nextWakeMs: number | null;
 }
 
-export class SchedulePlanting {
+export class SchedulePlanting implements ShardDuty<PlantingStep, PlantingReply> {
   readonly name = "schedule planting";
   readonly firstStepInMs = 0;
   readonly leaseWaitMs = RETRY_MS;
