@@ -55,7 +55,8 @@ export class RedisSchedules {
         keys.wake,
         this.runner.publish,
         nowMs + HINT_HORIZON_MS,
-        keys.donePrefix,
+        // The planter (fenced) plants only after the cursor: nothing it plants can have run.
+        leaseToken === null ? keys.donePrefix : "",
       ],
     );
     if (reply === LEASE_LOST) return LEASE_LOST;

@@ -34,7 +34,11 @@
   ARGV[8]  wake channel ("" = publish no hints)
   ARGV[9]  publish command: "PUBLISH" or "SPUBLISH" (Redis Cluster)
   ARGV[10] wake horizon score: hint only for occurrences due by then
-  ARGV[11] done-key prefix of this shard (final records: lib/finals.lua)
+  ARGV[11] done-key prefix of this shard (final records: lib/finals.lua), or
+           "" to skip looking for final records: the planter plants only after
+           the schedule's cursor, which never moves back, so what it plants
+           cannot have run; an API write (resume after a pause moves the cursor
+           back to the pause) looks.
 
   Returns { "ok", planted count } | { "conflict", current version ("0" when
   absent) } | "lease" when ARGV[1] is given and does not hold the lease.
@@ -87,7 +91,7 @@ if ARGV[7] ~= '' then
     ids[#ids + 1] = id
     entries[#entries + 1] = { id, score, record }
   end
-  local finals = finals_get_many(finals_slots(ARGV[11]), ids)
+  local finals = ARGV[11] ~= '' and finals_get_many(finals_slots(ARGV[11]), ids) or {}
   for i, entry in ipairs(entries) do
     local id, score, record = entry[1], entry[2], entry[3]
     if not finals[i] and redis.call('HSETNX', KEYS[4], id, record) == 1 then
