@@ -27,7 +27,7 @@ import type { ShardDuty } from "./shard-duty.ts";
  */
 export interface PlanterStore {
   dueSchedules(shard: number, leaseToken: string, upToMs: number, limit: number): Promise<{ schedules: DueSchedule[]; nextWakeMs: number | null } | LeaseLost>;
-  writeSchedule(shard: number, leaseToken: string | null, write: ScheduleWrite, occurrences: PlantedOccurrence[], nowMs: number): Promise<"ok" | "conflict" | LeaseLost>;
+  plantSchedules(shard: number, leaseToken: string, writes: { write: ScheduleWrite; occurrences: PlantedOccurrence[] }[], nowMs: number): Promise<("ok" | "conflict")[] | LeaseLost>;
 }
 
 export interface SchedulePlantingOptions {
@@ -48,8 +48,11 @@ export const POLL_MS = 250;
  * cost of planting an allow-overlap occurrence up to this much before the current one fires.
  */
 export const PASS_AHEAD_MS = 20;
-/** Schedules per step (one read script, then one write script each, pipelined). */
-const STEP_LIMIT = 500;
+/**
+ * Schedules per step: one read script and one write script for all of them, each ~5 commands per
+ * schedule, so a step's script stays around a millisecond of Redis (other clients wait behind it).
+ */
+const STEP_LIMIT = 200;
 const RETRY_MS = 1_000;
 
 export interface PlantingStep {
@@ -86,16 +89,30 @@ export class SchedulePlanting implements ShardDuty<PlantingStep, PlantingReply> 
 
   /** Ignores the actor's store port: schedules have their own store part. */
   async perform(step: PlantingStep, _store?: unknown): Promise<PlantingReply | LeaseLost> {
-    const { shard, leaseToken, schedules } = this.options;
+    const { shard, shards, leaseToken, schedules, defaults } = this.options;
     const due = await schedules.dueSchedules(shard, leaseToken, step.nowMs + PASS_AHEAD_MS, STEP_LIMIT);
     if (due === "lease") return "lease";
-    const results = await Promise.all(due.schedules.map((schedule) => this.plantOne(schedule, step.nowMs)));
-    const reply: PlantingReply = { planted: 0, looked: due.schedules.length, conflicts: 0, nextWakeMs: due.nextWakeMs };
-    for (const result of results) {
-      if (result === "lease") return "lease";
-      if (result === "conflict") reply.conflicts++;
-      else reply.planted += result;
+    const writes: { write: ScheduleWrite; occurrences: PlantedOccurrence[] }[] = [];
+    for (const schedule of due.schedules) {
+      const state = decodeSchedule(schedule.name, schedule.stored);
+      // null: paused (never expected in the wake set), so it is taken out of it.
+      const write = decideChange(schedule.name, { kind: "plant" }, { state, last: schedule.last }, step.nowMs) ?? {
+        name: schedule.name,
+        expectedVersion: state.version,
+        state,
+        wakeAtMs: null,
+        withdraw: [],
+        plant: [],
+      };
+      writes.push({ write, occurrences: occurrenceRecords(schedule.name, state.definition, write.plant, { nowMs: step.nowMs, shards, defaults }) });
     }
+    const results = await schedules.plantSchedules(shard, leaseToken, writes, step.nowMs);
+    if (results === "lease") return "lease";
+    const reply: PlantingReply = { planted: 0, looked: due.schedules.length, conflicts: 0, nextWakeMs: due.nextWakeMs };
+    results.forEach((result, i) => {
+      if (result === "conflict") reply.conflicts++;
+      else reply.planted += writes[i]!.occurrences.length;
+    });
     return reply;
   }
 
@@ -113,16 +130,5 @@ export class SchedulePlanting implements ShardDuty<PlantingStep, PlantingReply> 
     if (!this.failing) this.options.log.warn({ shard: this.options.shard, err: String(error) }, "schedule planting failed; retrying every second");
     this.failing = true;
     return RETRY_MS;
-  }
-
-  private async plantOne(schedule: DueSchedule, nowMs: number): Promise<number | "conflict" | LeaseLost> {
-    const { shard, shards, leaseToken, schedules, defaults } = this.options;
-    const state = decodeSchedule(schedule.name, schedule.stored);
-    const write = decideChange(schedule.name, { kind: "plant" }, { state, last: schedule.last }, nowMs);
-    // Paused (never expected in the wake set): take it out.
-    const effective: ScheduleWrite = write ?? { name: schedule.name, expectedVersion: state.version, state, wakeAtMs: null, withdraw: [], plant: [] };
-    const occurrences = occurrenceRecords(schedule.name, state.definition, effective.plant, { nowMs, shards, defaults });
-    const result = await schedules.writeSchedule(shard, leaseToken, effective, occurrences, nowMs);
-    return result === "ok" ? occurrences.length : result;
   }
 }

@@ -63,6 +63,24 @@ export class RedisSchedules {
     return (reply as [string, unknown])[0] === "ok" ? "ok" : "conflict";
   }
 
+  /**
+   * The planter's writes of one step in one fenced script (schedule-plant-5.lua): per write
+   * "ok", or "conflict" when its version moved meanwhile. Writes take nothing back.
+   */
+  async plantSchedules(shard: number, leaseToken: string, writes: { write: ScheduleWrite; occurrences: PlantedOccurrence[] }[], nowMs: number): Promise<("ok" | "conflict")[] | LeaseLost> {
+    if (writes.length === 0) return [];
+    const keys = this.keyBook.shard(shard);
+    const argv: (string | number)[] = [leaseToken, keys.wake, this.runner.publish, nowMs + HINT_HORIZON_MS];
+    for (const { write, occurrences } of writes) {
+      const planted: string[] = [];
+      for (const occurrence of occurrences) planted.push(occurrence.id, occurrence.score, occurrence.record);
+      argv.push(write.name, write.expectedVersion, write.state === null ? "" : encodeSchedule(write.state), write.wakeAtMs === null ? "" : write.wakeAtMs, planted.join("\0"));
+    }
+    const reply = await this.runner.run("schedulePlant", [this.keyBook.schedules(shard), this.keyBook.scheduleWake(shard), keys.due, keys.tasks, keys.lease], argv);
+    if (reply === LEASE_LOST) return LEASE_LOST;
+    return [...String(reply)].map((flag) => (flag === "1" ? "ok" : "conflict"));
+  }
+
   /** The schedules whose wake time is at or before `upToMs`, with their last occurrence's state. */
   async dueSchedules(shard: number, leaseToken: string, upToMs: number, limit: number): Promise<{ schedules: DueSchedule[]; nextWakeMs: number | null } | LeaseLost> {
     const keys = this.keyBook.shard(shard);

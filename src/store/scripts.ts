@@ -36,6 +36,7 @@ import nodeLeave from "./lua/node-leave-2.lua" with { type: "text" };
 import nodeList from "./lua/node-list-2.lua" with { type: "text" };
 import scheduleWrite from "./lua/schedule-write-5.lua" with { type: "text" };
 import scheduleDue from "./lua/schedule-due-5.lua" with { type: "text" };
+import schedulePlant from "./lua/schedule-plant-5.lua" with { type: "text" };
 import finalsLib from "./lua/lib/finals.lua" with { type: "text" };
 import coldLib from "./lua/lib/cold.lua" with { type: "text" };
 import packedLib from "./lua/lib/packed.lua" with { type: "text" };
@@ -77,6 +78,7 @@ const sources = {
   nodeList: { lua: nodeList, keys: 2 },
   scheduleWrite: { lua: withPacked(withFinals(scheduleWrite)), keys: 5 },
   scheduleDue: { lua: scheduleDue, keys: 5 },
+  schedulePlant: { lua: withPacked(schedulePlant), keys: 5 },
 } as const;
 
 export type ScriptName = keyof typeof sources;

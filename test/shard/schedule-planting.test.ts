@@ -26,9 +26,10 @@ class MemoryPlanterStore implements PlanterStore {
   }
   lastUpTo = 0;
   lastToken = "";
-  async writeSchedule(_shard: number, token: string | null, write: ScheduleWrite, occurrences: PlantedOccurrence[]) {
-    this.writes.push({ write, occurrences, token });
-    return this.answer;
+  async plantSchedules(_shard: number, token: string, writes: { write: ScheduleWrite; occurrences: PlantedOccurrence[] }[]) {
+    if (this.answer === "lease") return "lease" as const;
+    for (const { write, occurrences } of writes) this.writes.push({ write, occurrences, token });
+    return writes.map(() => this.answer as "ok" | "conflict");
   }
 }
 
