@@ -15,6 +15,7 @@ import { occurrenceRecords, type PlantedOccurrence } from "../schedule/occurrenc
 import { occurrenceId } from "../schedule/occurrence-id.ts";
 import { isoInZone } from "../schedule/fire-times.ts";
 import type { LeaseLost } from "../store/outcomes.ts";
+import type { OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 import type { ShardMap } from "../core/shard-map.ts";
 
 /** The store part the client uses (store/schedules.ts). */
@@ -31,6 +32,8 @@ export interface ScheduleClientDeps {
   shards: () => Promise<ShardMap>;
   getTask: (id: string) => Promise<TaskView | null>;
   defaults: TaskDefaults;
+  /** Outbound policy webhook targets of templates are checked against. */
+  outboundPolicy?: OutboundPolicy;
   now?: () => number;
 }
 
@@ -85,7 +88,7 @@ export class ScheduleClient {
   /** Creates or replaces a schedule (see docs/schedules.md). */
   async put(name: string, input: unknown): Promise<{ created: boolean; schedule: ScheduleView }> {
     checkScheduleName(name);
-    const definition = resolveSchedule(input);
+    const definition = resolveSchedule(input, this.deps.outboundPolicy);
     let created = false;
     const state = await this.change(name, { kind: "put", definition }, (current) => {
       created = current === null;
@@ -160,7 +163,7 @@ export class ScheduleClient {
       const write = decideChange(name, change, current, nowMs);
       if (write === null) return current?.state ?? null;
       const definition = write.state?.definition ?? current!.state.definition;
-      const occurrences = occurrenceRecords(name, definition, write.plant, { nowMs, shards, defaults: this.deps.defaults });
+      const occurrences = occurrenceRecords(name, definition, write.plant, { nowMs, shards, defaults: this.deps.defaults, ...(this.deps.outboundPolicy && { outboundPolicy: this.deps.outboundPolicy }) });
       const result = await this.deps.store.writeSchedule(shard, null, write, occurrences, nowMs);
       if (result === "ok") return write.state;
     }

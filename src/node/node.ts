@@ -29,6 +29,9 @@ import type { Logger } from "../core/log.ts";
 import { NodeMetrics } from "../metrics/metrics.ts";
 import type { Job } from "../pool/job.ts";
 import { loadTasksModule } from "./load-tasks.ts";
+import { TargetRegistry } from "../pool/targets/registry.ts";
+import { webhookTarget } from "../pool/targets/webhook/webhook-delivery.ts";
+import { parseOutboundPolicy, type OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 import type { ShardInfo } from "./shard-info.ts";
 
 type NodeState = "new" | "running" | "quiet" | "stopped";
@@ -56,6 +59,8 @@ export class TickwheelNode {
   private readonly actors = new Map<number, ShardActor>();
   /** Task defaults of this node's config: tasks scheduled through it and planted occurrences get them. */
   private readonly taskDefaults: TaskDefaults;
+  /** Webhook targets' outbound policy (TICKWHEEL_WEBHOOK_ALLOW/DENY): tasks and planted occurrences. */
+  private readonly outboundPolicy: OutboundPolicy;
   /** The cluster's shard map as read at start (an empty stand-in until then). */
   private shardMap: ShardMap | null = null;
   private state: NodeState = "new";
@@ -95,13 +100,21 @@ export class TickwheelNode {
         if (this.redisErrors % 100 === 1) this.log.warn({ err: String(error) }, "redis connection error");
       },
     });
+    const outboundPolicy = parseOutboundPolicy({ allow: config.webhookAllow, deny: config.webhookDeny });
+    this.outboundPolicy = outboundPolicy;
     this.taskDefaults = {
       maxAttempts: config.defaultMaxAttempts,
       timeoutMs: config.defaultTimeoutMs,
       backoff: { baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs },
       maxArgsBytes: config.maxArgsBytes,
     };
-    this.client = new Client({ store: this.store, validateKnownTasks: true, retentionMs: config.retentionMs, defaults: this.taskDefaults });
+    this.client = new Client({
+      store: this.store,
+      validateKnownTasks: true,
+      webhookPolicy: outboundPolicy,
+      retentionMs: config.retentionMs,
+      defaults: this.taskDefaults,
+    });
     this.completer = new Completer({
       store: this.store.attempts,
       log: this.log,
@@ -134,6 +147,7 @@ export class TickwheelNode {
     });
     this.pool = new WorkerPool({
       concurrency: config.concurrency,
+      targets: new TargetRegistry([webhookTarget({ secret: config.webhookSecret, policy: outboundPolicy, maxResultBytes: config.maxResultBytes })]),
       completer: this.completer,
       log: this.log,
       canStart: (shard, token) => this.state !== "stopped" && this.ownership.canStart(shard, token),
@@ -309,7 +323,7 @@ export class TickwheelNode {
       subscribeWakes: () => this.store.wakes.subscribe([shard]),
       leaseValid: () => this.ownership.canStart(shard, token),
       cold: { shardMap: this.shardMap!, coldAfterMs: this.config.coldAfterMs },
-      schedules: { store: this.store.schedules, shardMap: this.shardMap!, defaults: this.taskDefaults },
+      schedules: { store: this.store.schedules, shardMap: this.shardMap!, defaults: this.taskDefaults, outboundPolicy: this.outboundPolicy },
     });
     this.actors.set(shard, actor);
     actor.start();

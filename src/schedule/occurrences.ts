@@ -5,7 +5,8 @@
  * finish paths treat it like every other task, so schedules cost the hot path nothing.
  */
 import { resolveTask, type TaskDefaults } from "../task/schedule-input.ts";
-import { dueScore } from "../task/model.ts";
+import { dueScore, type Target } from "../task/model.ts";
+import type { OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 import type { ShardMap } from "../core/shard-map.ts";
 import { occurrenceId } from "./occurrence-id.ts";
 import { MISFIRE_GRACE_MS } from "./plan.ts";
@@ -19,6 +20,8 @@ export interface PlantedOccurrence {
 }
 
 export interface OccurrenceContext {
+  /** Outbound policy for webhook targets (the node's or client's), checked again at delivery. */
+  outboundPolicy?: OutboundPolicy;
   nowMs: number;
   shards: ShardMap;
   defaults: TaskDefaults;
@@ -33,6 +36,7 @@ export function occurrenceRecords(name: string, definition: ScheduleDefinition, 
       {
         id: occurrenceId(name, atMs),
         runAt: atMs,
+        ...(task.target !== undefined && { target: task.target as Target }),
         ...(task.priority !== undefined && { priority: task.priority }),
         ...(task.maxAttempts !== undefined && { maxAttempts: task.maxAttempts }),
         ...(task.backoff !== undefined && { backoff: task.backoff }),
@@ -41,7 +45,7 @@ export function occurrenceRecords(name: string, definition: ScheduleDefinition, 
         // expired), also one planted before an outage that nobody could run on time.
         ...(definition.misfire === "skip" && { expiresAt: atMs + MISFIRE_GRACE_MS }),
       },
-      { nowMs: context.nowMs, shards: context.shards, defaults: context.defaults, requireTime: true },
+      { nowMs: context.nowMs, shards: context.shards, defaults: context.defaults, requireTime: true, ...(context.outboundPolicy && { outboundPolicy: context.outboundPolicy }) },
     );
     return { id: resolved.id, atMs, score: dueScore(atMs, task.priority ?? 0), record: resolved.record };
   });

@@ -7,7 +7,9 @@
 import { z } from "zod";
 import { Cron } from "croner";
 import { parseDuration, parseInstant } from "../core/duration.ts";
-import { invalid } from "../task/errors.ts";
+import { invalid, TickwheelError } from "../task/errors.ts";
+import { resolveTarget } from "../task/target.ts";
+import type { OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 import { PRIORITY_MAX, PRIORITY_MIN, type BackoffOptions } from "../task/model.ts";
 import { FireTimes, isKnownZone, type FireRule } from "./fire-times.ts";
 import { SCHEDULE_NAME_PATTERN, SCHEDULE_NAME_RULE } from "./occurrence-id.ts";
@@ -98,7 +100,7 @@ export function checkScheduleName(name: unknown): string {
  * Validates an input (already shaped by ScheduleInputSchema, or straight from the client) and
  * returns its normalized definition. Throws a TickwheelError naming the field.
  */
-export function resolveSchedule(raw: unknown): ScheduleDefinition {
+export function resolveSchedule(raw: unknown, outboundPolicy?: OutboundPolicy): ScheduleDefinition {
   const parsed = ScheduleInputSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -147,8 +149,14 @@ export function resolveSchedule(raw: unknown): ScheduleDefinition {
     throw invalid("task.backoff.maxMs", "expected an integer >= backoff.baseMs (ms)");
   }
   if (task.args !== undefined && JSON.stringify(task.args) === undefined) throw invalid("task.args", "expected a JSON value");
-  if (task.target !== undefined && task.target.type !== "handler") {
-    throw invalid("task.target.type", `unknown target type ${JSON.stringify(task.target.type)}`);
+  if (task.target !== undefined) {
+    // The same rules as a task's target (task/target.ts), named under task.
+    try {
+      resolveTarget(task.target, outboundPolicy);
+    } catch (error) {
+      if (error instanceof TickwheelError && error.field !== undefined) throw invalid(`task.${error.field}`, error.message.replace(`${error.field}: `, ""));
+      throw error;
+    }
   }
 
   return {

@@ -20,6 +20,7 @@ import { decideChange, type ScheduleWrite } from "../schedule/schedule-changes.t
 import { decodeSchedule } from "../schedule/schedule-record.ts";
 import { occurrenceRecords, type PlantedOccurrence } from "../schedule/occurrences.ts";
 import type { ShardDuty } from "./shard-duty.ts";
+import type { OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 
 /**
  * The part of the store the planter uses (store/schedules.ts). Not in ShardStore (ports.ts), which
@@ -37,6 +38,8 @@ export interface SchedulePlantingOptions {
   /** The shard map occurrences are resolved with (their shard is the schedule's). */
   shards: ShardMap;
   defaults: TaskDefaults;
+  /** The node's outbound policy for webhook targets. */
+  outboundPolicy?: OutboundPolicy;
   log: Logger;
 }
 
@@ -54,6 +57,8 @@ export const PASS_AHEAD_MS = 20;
  */
 const STEP_LIMIT = 200;
 const RETRY_MS = 1_000;
+/** A schedule whose occurrence this node refuses to build is looked at again after this. */
+const REFUSED_RETRY_MS = 60_000;
 
 export interface PlantingStep {
   nowMs: number;
@@ -89,7 +94,7 @@ export class SchedulePlanting implements ShardDuty<PlantingStep, PlantingReply> 
 
   /** Ignores the actor's store port: schedules have their own store part. */
   async perform(step: PlantingStep, _store?: unknown): Promise<PlantingReply | LeaseLost> {
-    const { shard, shards, leaseToken, schedules, defaults } = this.options;
+    const { shard, shards, leaseToken, schedules, defaults, outboundPolicy } = this.options;
     const due = await schedules.dueSchedules(shard, leaseToken, step.nowMs + PASS_AHEAD_MS, STEP_LIMIT);
     if (due === "lease") return "lease";
     const writes: { write: ScheduleWrite; occurrences: PlantedOccurrence[] }[] = [];
@@ -104,7 +109,14 @@ export class SchedulePlanting implements ShardDuty<PlantingStep, PlantingReply> 
         withdraw: [],
         plant: [],
       };
-      writes.push({ write, occurrences: occurrenceRecords(schedule.name, state.definition, write.plant, { nowMs: step.nowMs, shards, defaults }) });
+      try {
+        writes.push({ write, occurrences: occurrenceRecords(schedule.name, state.definition, write.plant, { nowMs: step.nowMs, shards, defaults, ...(outboundPolicy && { outboundPolicy }) }) });
+      } catch (error) {
+        // A template this node refuses (e.g. a webhook its outbound policy denies): that schedule
+        // waits and is looked at again later; the shard's other schedules go on.
+        this.options.log.warn({ shard, schedule: schedule.name, err: String(error) }, "schedule's occurrence refused; looking again in a minute");
+        writes.push({ write: { ...write, state: write.state && { ...state, version: state.version + 1 }, wakeAtMs: step.nowMs + REFUSED_RETRY_MS, plant: [] }, occurrences: [] });
+      }
     }
     const results = await schedules.plantSchedules(shard, leaseToken, writes, step.nowMs);
     if (results === "lease") return "lease";

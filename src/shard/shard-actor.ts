@@ -54,6 +54,7 @@ import type { Logger } from "../core/log.ts";
 import type { ShardPool, ShardStore } from "./ports.ts";
 import { SchedulePlanting, type PlanterStore } from "./schedule-planting.ts";
 import type { TaskDefaults } from "../task/schedule-input.ts";
+import type { OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 import type { ShardDuty } from "./shard-duty.ts";
 import { ColdPromotion } from "./cold-promoter.ts";
 import { HeldStarts } from "./held-starts.ts";
@@ -118,7 +119,7 @@ export interface ShardActorOptions {
    * Recurring schedules: a SchedulePlanting duty plants the next occurrences of the shard's
    * schedules while the actor owns it (docs/schedules.md).
    */
-  schedules?: { store: PlanterStore; shardMap: ShardMap; defaults: TaskDefaults };
+  schedules?: { store: PlanterStore; shardMap: ShardMap; defaults: TaskDefaults; outboundPolicy?: OutboundPolicy };
   clock?: WheelClock;
 }
 
@@ -286,6 +287,7 @@ export class ShardActor {
           schedules: schedules.store,
           shards: schedules.shardMap,
           defaults: schedules.defaults,
+          ...(schedules.outboundPolicy && { outboundPolicy: schedules.outboundPolicy }),
           log: this.options.log,
         }) as ShardDuty,
       );
