@@ -12,6 +12,7 @@ import { COLD_CURSOR, LIST_MAX_BYTES } from "../store/listings.ts";
 import { PARK_OFFSET } from "../store/data-format.ts";
 import type { ListableState, ListEntry } from "../store/outcomes.ts";
 import type { ShardMap } from "../core/shard-map.ts";
+import type { FailedAttempt } from "../store/attempt-history.ts";
 import { parseDuration, parseInstant } from "../core/duration.ts";
 import { decodeFinal, decodeRecord, encodeRecord, encodeSpec, viewOfFinal, viewOfRecord } from "../task/codec.ts";
 import { invalid, TickwheelError } from "../task/errors.ts";
@@ -63,6 +64,8 @@ export interface ListOptions {
   state: ListableState;
   /** Only tasks of this name. */
   name?: string;
+  /** Only tasks whose name starts with this (not with `name`). */
+  namePrefix?: string;
   /** 1 … 500, default 50. */
   limit?: number;
   /** `nextCursor` of the previous page. */
@@ -75,6 +78,8 @@ export type TaskSummary = Omit<TaskView, "args" | "result" | "progress"> & {
   paused?: boolean;
   /** Running tasks: when the attempt is given up as lost unless kept alive (ms). */
   visibilityDeadline?: number;
+  /** Scheduled and failed tasks: ms until due when listed (negative: overdue). */
+  dueInMs?: number;
 };
 
 export interface ListResult {
@@ -100,7 +105,9 @@ export interface ResumeResult {
   requeued: number;
 }
 
-export const LISTABLE_STATES = ["scheduled", "running", "dead"] as const satisfies readonly ListableState[];
+export const LISTABLE_STATES = ["scheduled", "running", "succeeded", "failed", "dead", "cancelled", "expired"] as const satisfies readonly ListableState[];
+/** States whose listing reads final records (finished tasks). */
+const FINISHED_LIST_STATES: ReadonlySet<ListableState> = new Set(["dead", "succeeded", "cancelled", "expired"]);
 export const MAX_LIST_LIMIT = 500;
 /** Index entries one list call may examine per shard (bounds the Lua call when filtering by name). */
 const LIST_BUDGET = 5000;
@@ -111,18 +118,19 @@ function checkName(name: string): void {
   }
 }
 
-function summaryOf(entry: ListEntry, shard: number, state: ListableState): TaskSummary {
+function summaryOf(entry: ListEntry, shard: number, state: ListableState, nowMs: number): TaskSummary {
   let view: TaskView;
-  if (state === "dead") {
+  if (FINISHED_LIST_STATES.has(state)) {
     view = viewOfFinal(entry.id, shard, decodeFinal(entry.record));
   } else {
-    view = viewOfRecord(entry.id, shard, state, decodeRecord(entry.record), entry.lastError, null);
+    view = viewOfRecord(entry.id, shard, state === "running" ? "running" : "scheduled", decodeRecord(entry.record), entry.lastError, null);
   }
   const { args: _args, result: _result, progress: _progress, ...summary } = view;
   const out: TaskSummary = summary;
   // Parked: its due score was pushed past PARK_OFFSET while its record keeps the real due time.
   if (state === "scheduled" && Number(entry.score) >= PARK_OFFSET && summary.dueAt < PARK_OFFSET) out.paused = true;
   if (state === "running") out.visibilityDeadline = Math.floor(Number(entry.score));
+  if (state === "scheduled" || state === "failed") out.dueInMs = summary.dueAt - nowMs;
   return out;
 }
 
@@ -130,13 +138,16 @@ interface CursorBody {
   v: 1;
   st: ListableState;
   n: string | null;
+  /** 1 when `n` is a name prefix. */
+  p?: 1;
   s: number;
   sc?: string;
   id?: string;
 }
 
-function encodeCursor(state: ListableState, name: string | null, shard: number, after: { score: string; id: string } | null): string {
+function encodeCursor(state: ListableState, name: string | null, shard: number, after: { score: string; id: string } | null, namePrefix = false): string {
   const body: CursorBody = { v: 1, st: state, n: name, s: shard };
+  if (namePrefix) body.p = 1;
   if (after) {
     body.sc = after.score;
     body.id = after.id;
@@ -149,6 +160,7 @@ function decodeCursor(
   state: ListableState,
   name: string | null,
   shards: ShardMap,
+  namePrefix = false,
 ): { shard: number; after: { score: string; id: string } | null } {
   let body: CursorBody;
   try {
@@ -159,7 +171,7 @@ function decodeCursor(
   if (typeof body !== "object" || body === null || body.v !== 1 || !Number.isInteger(body.s) || body.s < 0 || body.s >= shards.count) {
     throw invalid("cursor", "expected the nextCursor of a previous page");
   }
-  if (body.st !== state || (body.n ?? null) !== name) {
+  if (body.st !== state || (body.n ?? null) !== name || (body.p === 1) !== namePrefix) {
     throw invalid("cursor", "this cursor belongs to a listing with another state or name");
   }
   if (body.sc === undefined) return { shard: body.s, after: null };
@@ -317,24 +329,28 @@ export class Client {
     const { shards } = await this.clusterConfig();
     const limit = options.limit ?? DEFAULT_LIST_LIMIT;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw invalid("limit", `expected an integer from 1 to ${MAX_LIST_LIMIT}`);
-    const name = options.name ?? null;
+    if (!(LISTABLE_STATES as readonly string[]).includes(options.state)) throw invalid("state", `expected one of ${LISTABLE_STATES.join(", ")}`);
+    if (options.name !== undefined && options.namePrefix !== undefined) throw invalid("namePrefix", "give name or namePrefix, not both");
+    const namePrefix = options.namePrefix !== undefined;
+    const name = options.name ?? options.namePrefix ?? null;
     let position = { shard: 0, after: null as { score: string; id: string } | null };
-    if (options.cursor) position = decodeCursor(options.cursor, options.state, name, shards);
+    if (options.cursor) position = decodeCursor(options.cursor, options.state, name, shards, namePrefix);
     const tasks: TaskSummary[] = [];
+    const nowMs = Date.now();
     // Records can hold 1 MiB of args each: bound what one request reads across shards too.
     let bytesLeft = LIST_MAX_BYTES;
     for (let shard = position.shard, after = position.after; shard < shards.count; shard++, after = null) {
-      const page = await this.store.listings.listPage(shards, shard, options.state, after, limit - tasks.length, LIST_BUDGET, name, bytesLeft);
+      const page = await this.store.listings.listPage(shards, shard, options.state, after, limit - tasks.length, LIST_BUDGET, name, bytesLeft, namePrefix);
       for (const entry of page.entries) {
-        tasks.push(summaryOf(entry, shard, options.state));
+        tasks.push(summaryOf(entry, shard, options.state, nowMs));
         bytesLeft -= entry.record.length;
       }
       if (page.next) {
         // Page full, or the scan budget ran out inside this shard: go on from right here.
-        return { tasks, nextCursor: encodeCursor(options.state, name, shard, page.next) };
+        return { tasks, nextCursor: encodeCursor(options.state, name, shard, page.next, namePrefix) };
       }
       if (tasks.length >= limit || (bytesLeft <= 0 && shard + 1 < shards.count)) {
-        return { tasks, nextCursor: shard + 1 < shards.count ? encodeCursor(options.state, name, shard + 1, null) : null };
+        return { tasks, nextCursor: shard + 1 < shards.count ? encodeCursor(options.state, name, shard + 1, null, namePrefix) : null };
       }
     }
     return { tasks, nextCursor: null };
@@ -390,6 +406,25 @@ export class Client {
   async paused(): Promise<PauseState[]> {
     const names = await this.store.pauses.pausedNames();
     return [...names].map(([name, pausedAt]) => ({ name, paused: true as const, pausedAt })).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Makes a task that has not started due now (the console's "run now"); otherwise reports its state. */
+  runNow(id: string): Promise<RescheduleResult> {
+    return this.reschedule(id, { runAt: Date.now() });
+  }
+
+  /** The failed attempts kept for a task (the last few), oldest first; see store/attempt-history.ts. */
+  async failedAttempts(id: string): Promise<FailedAttempt[]> {
+    return this.store.history.failedAttempts(await this.shardOf(id), id);
+  }
+
+  /** Saves a bulk job's progress (JSON) for ttlMs; any node can read it back (console/bulk-jobs.ts). */
+  saveBulkJob(jobId: string, json: string, ttlMs: number): Promise<void> {
+    return this.store.bulkJobs.save(jobId, json, ttlMs);
+  }
+
+  loadBulkJob(jobId: string): Promise<string | null> {
+    return this.store.bulkJobs.load(jobId);
   }
 
   async shardOf(id: string): Promise<number> {

@@ -161,6 +161,12 @@ export const BatchResult = z
 export const ListQuery = z.strictObject({
   state: z.enum(LISTABLE_STATES).default("scheduled").openapi({ param: { name: "state", in: "query" } }),
   name: z.string().min(1).max(MAX_NAME_LENGTH).optional().openapi({ param: { name: "name", in: "query" }, description: "only tasks of this name" }),
+  namePrefix: z
+    .string()
+    .min(1)
+    .max(MAX_NAME_LENGTH)
+    .optional()
+    .openapi({ param: { name: "namePrefix", in: "query" }, description: "only tasks whose name starts with this (not with name)" }),
   limit: z.coerce
     .number({ error: `expected an integer from 1 to ${MAX_LIST_LIMIT}` })
     .int({ error: `expected an integer from 1 to ${MAX_LIST_LIMIT}` })
@@ -175,6 +181,7 @@ export const TaskSummary = TaskView.omit({ args: true, result: true, progress: t
   .extend({
     paused: z.boolean().optional().openapi({ description: "came due while its name is paused; runs on resume" }),
     visibilityDeadline: z.number().optional(),
+    dueInMs: z.number().optional().openapi({ description: "scheduled and failed: ms until due when listed (negative: overdue)" }),
   })
   .openapi("TaskSummary");
 

@@ -18,6 +18,8 @@ import { RedisLeases } from "./leases.ts";
 import { RedisWakeHints } from "./wakes.ts";
 import { RedisNodeRegistry } from "./node-registry.ts";
 import { ClusterConfig } from "./cluster-config.ts";
+import { RedisAttemptHistory } from "./attempt-history.ts";
+import { RedisBulkJobRecords } from "./bulk-job-records.ts";
 
 export interface StoreOptions extends ConnectionTarget {
   prefix: string;
@@ -38,6 +40,10 @@ export class Store {
   readonly wakes: RedisWakeHints;
   readonly nodes: RedisNodeRegistry;
   readonly config: ClusterConfig;
+  /** The console's attempt history (issue 15). */
+  readonly history: RedisAttemptHistory;
+  /** Progress of the console's bulk jobs (issue 15). */
+  readonly bulkJobs: RedisBulkJobRecords;
   private readonly runner: ScriptRunner;
 
   constructor(options: StoreOptions) {
@@ -53,6 +59,8 @@ export class Store {
     this.wakes = new RedisWakeHints(options, this.keys, this.runner.clustered, onError);
     this.nodes = new RedisNodeRegistry(this.runner, this.keys);
     this.config = new ClusterConfig(this.runner, this.keys);
+    this.history = new RedisAttemptHistory(this.runner, this.keys);
+    this.bulkJobs = new RedisBulkJobRecords(this.runner, this.keys);
   }
 
   /** True while the main connection is up; /ready reports it. */
