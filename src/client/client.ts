@@ -13,6 +13,7 @@ import { PARK_OFFSET } from "../store/data-format.ts";
 import type { ListableState, ListEntry } from "../store/outcomes.ts";
 import type { ShardMap } from "../core/shard-map.ts";
 import type { FailedAttempt } from "../store/attempt-history.ts";
+import { mergeTimeOrdered } from "./time-order.ts";
 import { parseDuration, parseInstant } from "../core/duration.ts";
 import { decodeFinal, decodeRecord, encodeRecord, encodeSpec, viewOfFinal, viewOfRecord } from "../task/codec.ts";
 import { invalid, TickwheelError } from "../task/errors.ts";
@@ -70,6 +71,13 @@ export interface ListOptions {
   limit?: number;
   /** `nextCursor` of the previous page. */
   cursor?: string;
+  /**
+   * "shard" (default): shard by shard, each in index order. "time": one time
+   * order across shards (due time for scheduled and failed, time finished
+   * for the finished states; not for running); scheduled tasks in the cold
+   * tier follow, in storage order (see listInTimeOrder).
+   */
+  order?: "shard" | "time";
 }
 
 /** A task in a listing: its view without args and result (fetch one task for those). */
@@ -136,6 +144,8 @@ function summaryOf(entry: ListEntry, shard: number, state: ListableState, nowMs:
 
 interface CursorBody {
   v: 1;
+  /** "t": a time-ordered listing (sc/id: the global position; s: the shard of its cold phase). */
+  o?: "t";
   st: ListableState;
   n: string | null;
   /** 1 when `n` is a name prefix. */
@@ -145,9 +155,17 @@ interface CursorBody {
   id?: string;
 }
 
-function encodeCursor(state: ListableState, name: string | null, shard: number, after: { score: string; id: string } | null, namePrefix = false): string {
+function encodeCursor(
+  state: ListableState,
+  name: string | null,
+  shard: number,
+  after: { score: string; id: string } | null,
+  namePrefix = false,
+  timeOrder = false,
+): string {
   const body: CursorBody = { v: 1, st: state, n: name, s: shard };
   if (namePrefix) body.p = 1;
+  if (timeOrder) body.o = "t";
   if (after) {
     body.sc = after.score;
     body.id = after.id;
@@ -161,6 +179,7 @@ function decodeCursor(
   name: string | null,
   shards: ShardMap,
   namePrefix = false,
+  timeOrder = false,
 ): { shard: number; after: { score: string; id: string } | null } {
   let body: CursorBody;
   try {
@@ -171,7 +190,7 @@ function decodeCursor(
   if (typeof body !== "object" || body === null || body.v !== 1 || !Number.isInteger(body.s) || body.s < 0 || body.s >= shards.count) {
     throw invalid("cursor", "expected the nextCursor of a previous page");
   }
-  if (body.st !== state || (body.n ?? null) !== name || (body.p === 1) !== namePrefix) {
+  if (body.st !== state || (body.n ?? null) !== name || (body.p === 1) !== namePrefix || (body.o === "t") !== timeOrder) {
     throw invalid("cursor", "this cursor belongs to a listing with another state or name");
   }
   if (body.sc === undefined) return { shard: body.s, after: null };
@@ -333,6 +352,10 @@ export class Client {
     if (options.name !== undefined && options.namePrefix !== undefined) throw invalid("namePrefix", "give name or namePrefix, not both");
     const namePrefix = options.namePrefix !== undefined;
     const name = options.name ?? options.namePrefix ?? null;
+    if (options.order === "time") {
+      if (options.state === "running") throw invalid("order", "running tasks are listed in claim order only (order=shard)");
+      return this.listInTimeOrder(options.state, name, namePrefix, limit, options.cursor, shards);
+    }
     let position = { shard: 0, after: null as { score: string; id: string } | null };
     if (options.cursor) position = decodeCursor(options.cursor, options.state, name, shards, namePrefix);
     const tasks: TaskSummary[] = [];
@@ -357,6 +380,57 @@ export class Client {
   }
 
   /** Gives a dead task a fresh set of attempts, due now; otherwise reports its state. */
+  /**
+   * One time order across the shards (ListOptions.order "time"): every shard
+   * is read after the same position and the pages merged (time-order.ts);
+   * a page costs one bounded listing call per shard, in parallel. Scheduled
+   * tasks beyond the cold horizon are in no time index (that is what makes
+   * them cheap to keep): once every `due` index is exhausted they follow,
+   * shard by shard, in storage order.
+   */
+  private async listInTimeOrder(
+    state: Exclude<ListableState, "running">,
+    name: string | null,
+    namePrefix: boolean,
+    limit: number,
+    cursor: string | undefined,
+    shards: ShardMap,
+  ): Promise<ListResult> {
+    const nowMs = Date.now();
+    let position: { shard: number; after: { score: string; id: string } | null } = { shard: 0, after: null };
+    if (cursor) position = decodeCursor(cursor, state, name, shards, namePrefix, true);
+    const coldPhase = position.after?.score.startsWith(COLD_CURSOR) ?? false;
+    if (!coldPhase) {
+      const perShardBytes = Math.max(1, Math.floor(LIST_MAX_BYTES / shards.count));
+      const pages = await Promise.all(
+        Array.from({ length: shards.count }, async (_, shard) => ({
+          shard,
+          page: await this.store.listings.listIndexPage(shard, state, position.after, limit, LIST_BUDGET, name, perShardBytes, namePrefix),
+        })),
+      );
+      const merged = mergeTimeOrdered(pages, limit);
+      const tasks = merged.entries.map(({ shard, entry }) => summaryOf(entry, shard, state, nowMs));
+      if (merged.next) return { tasks, nextCursor: encodeCursor(state, name, 0, merged.next, namePrefix, true) };
+      if (state !== "scheduled") return { tasks, nextCursor: null };
+      // Every `due` index is exhausted: the cold tier follows, from shard 0's first slot.
+      return { tasks, nextCursor: encodeCursor(state, name, 0, { score: `${COLD_CURSOR}0`, id: "" }, namePrefix, true) };
+    }
+    const tasks: TaskSummary[] = [];
+    let bytesLeft = LIST_MAX_BYTES;
+    for (let shard = position.shard, after = position.after!; shard < shards.count; shard++, after = { score: `${COLD_CURSOR}${shard}`, id: "" }) {
+      const page = await this.store.listings.listPage(shards, shard, "scheduled", after, limit - tasks.length, LIST_BUDGET, name, bytesLeft, namePrefix);
+      for (const entry of page.entries) {
+        tasks.push(summaryOf(entry, shard, state, nowMs));
+        bytesLeft -= entry.record.length;
+      }
+      if (page.next) return { tasks, nextCursor: encodeCursor(state, name, shard, page.next, namePrefix, true) };
+      if ((tasks.length >= limit || bytesLeft <= 0) && shard + 1 < shards.count) {
+        return { tasks, nextCursor: encodeCursor(state, name, shard + 1, { score: `${COLD_CURSOR}${shard + 1}`, id: "" }, namePrefix, true) };
+      }
+    }
+    return { tasks, nextCursor: null };
+  }
+
   async retryDead(id: string): Promise<RetryDeadResult> {
     const shard = await this.shardOf(id);
     const { lookaheadMs } = await this.clusterConfig();

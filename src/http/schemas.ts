@@ -175,6 +175,15 @@ export const ListQuery = z.strictObject({
     .default(DEFAULT_LIST_LIMIT)
     .openapi({ param: { name: "limit", in: "query" } }),
   cursor: z.string().min(1).max(4096).optional().openapi({ param: { name: "cursor", in: "query" }, description: "nextCursor of the previous page" }),
+  order: z
+    .enum(["shard", "time"])
+    .optional()
+    .openapi({
+      param: { name: "order", in: "query" },
+      description:
+        "shard (default): shard by shard, each in index order. time: one order across shards (due time for scheduled and failed, " +
+        "time finished for the others; not for running); scheduled tasks in the cold tier follow in storage order",
+    }),
 });
 
 export const TaskSummary = TaskView.omit({ args: true, result: true, progress: true })

@@ -78,7 +78,7 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: TasksRoutesDeps): voi
   });
   app.openapi(listTasks, async (c) => {
     const query = c.req.valid("query");
-    const page = await client.list({ state: query.state, name: query.name, namePrefix: query.namePrefix, limit: query.limit, cursor: query.cursor });
+    const page = await client.list({ state: query.state, name: query.name, namePrefix: query.namePrefix, limit: query.limit, cursor: query.cursor, order: query.order });
     return c.json(page, 200);
   });
 

@@ -105,8 +105,33 @@ export class RedisListings implements Listings {
     if (state === "scheduled" && after?.score.startsWith(COLD_CURSOR)) {
       return this.listColdPage(shards, shard, Number(after.score.slice(COLD_CURSOR.length)), after.id, limit, name, maxBytes, namePrefix);
     }
-    const keys = this.keyBook.shard(shard);
     if (state === "running") return this.listRunningPage(shard, after, limit, name, maxBytes, namePrefix);
+    const { entries, next } = await this.listIndexPage(shard, state, after, limit, budget, name, maxBytes, namePrefix);
+    if (state !== "scheduled" || next !== null) return { entries, next };
+    // `due` is exhausted: go on with the cold tier, from the shard's first slot.
+    const bytes = entries.reduce((sum, entry) => sum + entry.record.length, 0);
+    if (entries.length >= limit || bytes >= maxBytes) return { entries, next: { score: `${COLD_CURSOR}${shard}`, id: "" } };
+    const cold = await this.listColdPage(shards, shard, shard, "", limit - entries.length, name, maxBytes - bytes, namePrefix);
+    return { entries: [...entries, ...cold.entries], next: cold.next };
+  }
+
+  /**
+   * One page of a shard's ZSET index of a state (for scheduled: `due` only,
+   * never the cold tier), after a (score, id) cursor in index order. The
+   * cursor need not be an entry of this shard: the time-ordered listing
+   * (client/time-ordered-list.ts) gives every shard the same one.
+   */
+  async listIndexPage(
+    shard: number,
+    state: Exclude<ListableState, "running">,
+    after: { score: string; id: string } | null,
+    limit: number,
+    budget: number,
+    name: string | null,
+    maxBytes = LIST_MAX_BYTES,
+    namePrefix = false,
+  ): Promise<ListPage> {
+    const keys = this.keyBook.shard(shard);
     const index = state === "scheduled" ? keys.due : state === "dead" ? keys.dead : consoleIndexKey(keys, state);
     const source = state === "scheduled" || state === "failed" ? "hash" : "done";
     const specPrefix = specFilter(name, namePrefix);
@@ -131,13 +156,7 @@ export class RedisListings implements Listings {
     for (let i = 2; i < reply.length; i += 4) {
       entries.push({ id: reply[i]!, score: reply[i + 1]!, record: reply[i + 2]!, lastError: reply[i + 3] ?? null });
     }
-    const next = reply[0] ? { score: reply[0], id: reply[1]! } : null;
-    if (state !== "scheduled" || next !== null) return { entries, next };
-    // `due` is exhausted: go on with the cold tier, from the shard's first slot.
-    const bytes = entries.reduce((sum, entry) => sum + entry.record.length, 0);
-    if (entries.length >= limit || bytes >= maxBytes) return { entries, next: { score: `${COLD_CURSOR}${shard}`, id: "" } };
-    const cold = await this.listColdPage(shards, shard, shard, "", limit - entries.length, name, maxBytes - bytes, namePrefix);
-    return { entries: [...entries, ...cold.entries], next: cold.next };
+    return { entries, next: reply[0] ? { score: reply[0], id: reply[1]! } : null };
   }
 
   /**
