@@ -399,8 +399,9 @@ export class Client {
     const nowMs = Date.now();
     let position: { shard: number; after: { score: string; id: string } | null } = { shard: 0, after: null };
     if (cursor) position = decodeCursor(cursor, state, name, shards, namePrefix, true);
-    const coldPhase = position.after?.score.startsWith(COLD_CURSOR) ?? false;
-    if (!coldPhase) {
+    const tasks: TaskSummary[] = [];
+    let coldFrom = position.after?.score.startsWith(COLD_CURSOR) ? position : null;
+    if (!coldFrom) {
       const perShardBytes = Math.max(1, Math.floor(LIST_MAX_BYTES / shards.count));
       const pages = await Promise.all(
         Array.from({ length: shards.count }, async (_, shard) => ({
@@ -409,15 +410,15 @@ export class Client {
         })),
       );
       const merged = mergeTimeOrdered(pages, limit);
-      const tasks = merged.entries.map(({ shard, entry }) => summaryOf(entry, shard, state, nowMs));
+      for (const { shard, entry } of merged.entries) tasks.push(summaryOf(entry, shard, state, nowMs));
       if (merged.next) return { tasks, nextCursor: encodeCursor(state, name, 0, merged.next, namePrefix, true) };
       if (state !== "scheduled") return { tasks, nextCursor: null };
-      // Every `due` index is exhausted: the cold tier follows, from shard 0's first slot.
-      return { tasks, nextCursor: encodeCursor(state, name, 0, { score: `${COLD_CURSOR}0`, id: "" }, namePrefix, true) };
+      // Every `due` index is exhausted: the cold tier follows, from shard 0's first slot, on this page if it has room.
+      coldFrom = { shard: 0, after: { score: `${COLD_CURSOR}0`, id: "" } };
+      if (tasks.length >= limit) return { tasks, nextCursor: encodeCursor(state, name, 0, coldFrom.after, namePrefix, true) };
     }
-    const tasks: TaskSummary[] = [];
     let bytesLeft = LIST_MAX_BYTES;
-    for (let shard = position.shard, after = position.after!; shard < shards.count; shard++, after = { score: `${COLD_CURSOR}${shard}`, id: "" }) {
+    for (let shard = coldFrom.shard, after = coldFrom.after!; shard < shards.count; shard++, after = { score: `${COLD_CURSOR}${shard}`, id: "" }) {
       const page = await this.store.listings.listPage(shards, shard, "scheduled", after, limit - tasks.length, LIST_BUDGET, name, bytesLeft, namePrefix);
       for (const entry of page.entries) {
         tasks.push(summaryOf(entry, shard, state, nowMs));
