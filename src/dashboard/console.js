@@ -272,7 +272,7 @@ function showTask(id) {
       ? el("p", { className: "muted" }, task.attempt === 0 ? "Not run yet." : "No attempt failed.")
       : el("p", { className: "muted" }, "The last 10 failed attempts are kept.");
 
-    consoleView.replaceChildren(
+    consoleView.replaceChildren(...[
       el("h2", {}, task.name, el("span", { className: `badge state-${task.state}` }, task.state)),
       actionsFor(task, generation, render),
       dl,
@@ -280,7 +280,7 @@ function showTask(id) {
       el("h3", {}, "Attempts"), el("div", { className: "scroll" }, attemptsTable), attemptsNote,
       task.result !== undefined ? el("h3", {}, "Result") : null,
       task.result !== undefined ? el("pre", { className: "json", id: "task-result" }, JSON.stringify(task.result, null, 2)) : null,
-    );
+    ].filter((part) => part !== null));
     consoleView.dataset.taskState = task.state;
     if (task.state === "scheduled" || task.state === "running") viewTimer = setTimeout(() => guarded(generation, render), TASK_REFRESH_MS);
   }

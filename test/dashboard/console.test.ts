@@ -134,6 +134,7 @@ test("a failed task's page shows each attempt's error", async () => {
   expect(attempts).toHaveLength(3);
   for (const [i, text] of attempts.entries()) expect(text).toContain(`attempt ${i + 1} could not reach the mail server`);
   expect(await field("state")).toBe("dead");
+  expect(await page.textContent("#console-view")).not.toContain("null");
   await page.screenshot({ path: join(artifacts, "task-dead.png"), fullPage: true });
   // Its retry button requeues it.
   await page.click('button[data-action="retry"]');
