@@ -333,6 +333,43 @@ function actionsFor(task, generation, rerender) {
   return bar;
 }
 
+// ---------------------------------------------------------------- cluster-wide charts
+
+/** null: the whole cluster (every live node's series summed); else one node's id. */
+let chartNode = null;
+
+window.tickwheelStatsPath = () => (chartNode === null ? "/admin/cluster-stats" : `/admin/cluster-stats?node=${encodeURIComponent(chartNode)}`);
+
+/** The scope buttons under the charts, and captions that say whose figures they are. */
+function renderChartScope(nodes) {
+  let picker = $("#chart-scope");
+  if (!picker) {
+    picker = el("div", { className: "node-picker", id: "chart-scope" });
+    $(".charts").after(picker);
+  }
+  const scopeLabel = chartNode === null ? "all nodes" : `node ${chartNode}`;
+  const captions = document.querySelectorAll(".charts figcaption");
+  if (captions[0]) captions[0].textContent = `Tasks started per second, up to the last 5 minutes (${scopeLabel})`;
+  if (captions[1]) captions[1].textContent = `Lateness in ms, p50 and p99 per second (${chartNode === null ? "worst node" : scopeLabel})`;
+  const firedLabel = $("#fired-rate")?.previousElementSibling;
+  if (firedLabel) firedLabel.textContent = `fired/s (${scopeLabel})`;
+  const p99Label = $("#lateness-p99")?.previousElementSibling;
+  if (p99Label) p99Label.textContent = `lateness p99 (${chartNode === null ? "worst node" : scopeLabel})`;
+  const button = (id, label) => el("button", { className: chartNode === id ? "active" : "", dataset: { node: id ?? "" }, onclick: () => {
+    chartNode = id;
+    renderChartScope(nodes);
+    if (typeof refreshStats === "function") refreshStats().catch((error) => setStatus(error.message, true));
+  } }, label);
+  picker.replaceChildren(el("span", { className: "muted" }, "charts for:"), button(null, "all nodes"), ...nodes.map((node) => button(node.id, node.id)));
+}
+
+async function refreshChartScope() {
+  const stats = await api("/admin/cluster-stats");
+  renderChartScope(stats.nodes);
+  const down = stats.nodes.filter((node) => !node.ok);
+  if (down.length > 0) setStatus(`no figures from ${down.map((node) => `${node.id} (${node.error})`).join(", ")}`, true);
+}
+
 // ---------------------------------------------------------------- wiring
 
 $("#search-form").addEventListener("submit", (event) => {
@@ -344,3 +381,6 @@ $("#search-form").addEventListener("submit", (event) => {
 $("#token-form").addEventListener("submit", () => setTimeout(route, 0));
 window.addEventListener("hashchange", route);
 route();
+(function scopeLoop() {
+  refreshChartScope().catch(() => {}).finally(() => setTimeout(scopeLoop, 5000));
+})();

@@ -24,6 +24,7 @@ import { registerAdminNodesRoute } from "./admin-nodes-route.ts";
 import type { NodeView } from "../ownership/node-registry-view.ts";
 import { actionLog, registerConsoleRoutes } from "./console-routes.ts";
 import { BulkJobs } from "../console/bulk-jobs.ts";
+import { registerClusterStatsRoute } from "./cluster-stats-route.ts";
 
 /** What the app needs from the node (an interface, so routes test without a whole node). */
 export interface AppNode {
@@ -96,6 +97,13 @@ export function createApp(node: AppNode): OpenAPIHono {
     pool: () => ({ inFlight: node.pool.inFlight, concurrency: node.pool.concurrency }),
   });
   registerAdminNodesRoute(app, node);
+  registerClusterStatsRoute(app, {
+    nodeId: node.nodeId,
+    startedAt: node.startedAt,
+    series: (seconds) => node.metrics.timeline.series(seconds),
+    pool: () => ({ inFlight: node.pool.inFlight, concurrency: node.pool.concurrency }),
+    ...(node.nodes ? { nodes: () => node.nodes!() } : {}),
+  });
   registerDashboard(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });

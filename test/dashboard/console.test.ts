@@ -186,6 +186,14 @@ test("a bulk cancel of 5,000 pending tasks of one name completes with the count 
 test("overview, list and task page at phone width (390 px) without sideways scrolling; screenshots saved", async () => {
   await page.goto(`${node.url}/#/`);
   await page.waitForFunction(() => document.querySelectorAll("#shards tbody tr").length > 0, null, { timeout: 10_000 });
+  // The charts are the cluster's (every live node summed), with each node's one click away.
+  await page.waitForSelector(`#chart-scope button[data-node="${node.nodeId}"]`, { timeout: 10_000 });
+  expect(await page.textContent(".charts figcaption")).toContain("(all nodes)");
+  await page.click(`#chart-scope button[data-node="${node.nodeId}"]`);
+  expect(await page.textContent(".charts figcaption")).toContain(`(node ${node.nodeId})`);
+  await page.waitForFunction(() => Number(document.querySelector("#chart-fired")?.dataset.points ?? 0) > 0, null, { timeout: 10_000 });
+  await page.click('#chart-scope button[data-node=""]');
+  expect(await page.textContent(".charts figcaption")).toContain("(all nodes)");
   await page.screenshot({ path: join(artifacts, "overview.png"), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   for (const [hash, ready, shot] of [
