@@ -119,6 +119,8 @@ const FINISHED_LIST_STATES: ReadonlySet<ListableState> = new Set(["dead", "succe
 export const MAX_LIST_LIMIT = 500;
 /** Index entries one list call may examine per shard (bounds the Lua call when filtering by name). */
 const LIST_BUDGET = 5000;
+/** Extra tasks each shard is asked for in a time-ordered page, so a slightly uneven spread still fills it. */
+const TIME_ORDER_SLACK = 8;
 
 function checkName(name: string): void {
   if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_LENGTH) {
@@ -403,10 +405,15 @@ export class Client {
     let coldFrom = position.after?.score.startsWith(COLD_CURSOR) ? position : null;
     if (!coldFrom) {
       const perShardBytes = Math.max(1, Math.floor(LIST_MAX_BYTES / shards.count));
+      // Each shard is asked for about twice its share of the page, not the whole page: tasks spread
+      // over the shards, so that usually fills the page while reading a fraction of the records. A
+      // shard that holds more of the next tasks answers with a cursor, and the merge stops there
+      // (the page is short, never wrong).
+      const perShard = Math.min(limit, Math.ceil((2 * limit) / shards.count) + TIME_ORDER_SLACK);
       const pages = await Promise.all(
         Array.from({ length: shards.count }, async (_, shard) => ({
           shard,
-          page: await this.store.listings.listIndexPage(shard, state, position.after, limit, LIST_BUDGET, name, perShardBytes, namePrefix),
+          page: await this.store.listings.listIndexPage(shard, state, position.after, perShard, LIST_BUDGET, name, perShardBytes, namePrefix),
         })),
       );
       const merged = mergeTimeOrdered(pages, limit);
