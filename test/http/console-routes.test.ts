@@ -133,7 +133,7 @@ describe("listing every state", () => {
     const failed = await listAll("state=failed");
     expect(failed.map((task) => task.id)).toEqual(["fin-failed"]);
     expect(failed[0]).toMatchObject({ state: "scheduled", lastError: "Error: try later", attempt: 1 });
-    expect(failed[0].dueInMs).toBeGreaterThan(1_000_000); // an hour of backoff, with jitter
+    expect(failed[0].dueInMs).toBeGreaterThan(0); // up to an hour of backoff (jittered)
     const succeeded = (await listAll("state=succeeded&name=con.ok")).find((task) => task.id === "fin-ok");
     expect(succeeded).toMatchObject({ state: "succeeded", name: "con.ok" });
     expect(await ids("succeeded&name=con.other")).toEqual([]);
