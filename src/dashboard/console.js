@@ -252,7 +252,13 @@ function showTask(id) {
       ["node", shard ? (shard.owner ?? "unowned") : "–"],
       ["created", fullTime(task.createdAt)],
     ];
-    if (task.schedule !== undefined) fields.push(["schedule", el("code", { id: "task-schedule" }, typeof task.schedule === "string" ? task.schedule : JSON.stringify(task.schedule))]);
+    // A recurring schedule's occurrence (the schedules feature, branch sched: { name, occurrenceAt }).
+    if (task.schedule !== undefined && task.schedule !== null) {
+      const text = typeof task.schedule === "object" && typeof task.schedule.name === "string"
+        ? `${task.schedule.name}${task.schedule.occurrenceAt ? ` · occurrence of ${when(task.schedule.occurrenceAt)}` : ""}`
+        : JSON.stringify(task.schedule);
+      fields.push(["schedule", el("span", { id: "task-schedule" }, text)]);
+    }
     if (task.expiresAt !== undefined) fields.push(["expires", fullTime(task.expiresAt)]);
     if (task.finishedAt !== undefined) fields.push(["finished", fullTime(task.finishedAt)]);
     if (task.lastError !== undefined) fields.push(["last error", el("span", { className: "error" }, task.lastError)]);
