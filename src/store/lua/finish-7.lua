@@ -34,7 +34,7 @@
 
   Console indexes (lib/console.lua, keys derived from ARGV[2]): succeeded and
   expired ids are added to their state's index (one ZADD per state per call,
-  plus a trim by score and a PEXPIREAT: the extra cost of making finished
+  plus a trim by score and a PTTL (PEXPIREAT when it grows): the extra cost of making finished
   tasks listable), and a retried task's attempt history moves next to its
   final record.
 
@@ -108,7 +108,7 @@ end
 -- An entry is trimmed once its record's slot could have expired: slot expiry - now >= the ttl.
 for state, index in pairs(indexed) do
   local now = tonumber(ARGV[3])
-  console_index_add(ARGV[2], state, index.members, now - (tonumber(index.expiry) - now), index.expiry)
+  console_index_add(ARGV[2], state, index.members, now - (tonumber(index.expiry) - now), index.expiry, now)
 end
 if #deadMembers > 0 then
   redis.call('ZADD', KEYS[4], unpack(deadMembers))

@@ -36,13 +36,17 @@ local function console_history_key(donePrefix)
 end
 
 -- Adds finished ids (flat score, id, score, id, ...) to a state's index, drops
--- entries finished before `trimBelow`, and keeps the key until `expiry` (the
--- slot expiry of the newest record it points at).
-local function console_index_add(donePrefix, state, members, trimBelow, expiry)
+-- entries finished before `trimBelow`, and keeps the key at least until
+-- `expiry` (the slot expiry of the newest record it points at; only ever
+-- pushed later, as nodes may keep records for different retentions).
+-- `nowMs` is the caller's clock, as the slot expiries are.
+local function console_index_add(donePrefix, state, members, trimBelow, expiry, nowMs)
   local key = console_index(donePrefix, state)
   redis.call('ZADD', key, unpack(members))
   redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. trimBelow)
-  redis.call('PEXPIREAT', key, expiry)
+  if redis.call('PTTL', key) < tonumber(expiry) - nowMs then
+    redis.call('PEXPIREAT', key, expiry)
+  end
 end
 
 -- Appends one failed attempt to a pending task's history, keeping the last CONSOLE_HISTORY.
