@@ -13,7 +13,7 @@ import { PARK_OFFSET } from "../store/data-format.ts";
 import type { ListableState, ListEntry } from "../store/outcomes.ts";
 import type { ShardMap } from "../core/shard-map.ts";
 import type { FailedAttempt } from "../store/attempt-history.ts";
-import { mergeTimeOrdered } from "./time-order.ts";
+import { comparePositions, countUpTo, frontierOf, mergeTimeOrdered } from "./time-order.ts";
 import { parseDuration, parseInstant } from "../core/duration.ts";
 import { decodeFinal, decodeRecord, encodeRecord, encodeSpec, viewOfFinal, viewOfRecord } from "../task/codec.ts";
 import { invalid, TickwheelError } from "../task/errors.ts";
@@ -127,6 +127,8 @@ export const MAX_LIST_LIMIT = 500;
 const LIST_BUDGET = 5000;
 /** Extra tasks each shard is asked for in a time-ordered page, so a slightly uneven spread still fills it. */
 const TIME_ORDER_SLACK = 8;
+/** Extra reads of the shards that hold a time-ordered page back before it is answered short. */
+const TIME_ORDER_ROUNDS = 4;
 
 function checkName(name: string): void {
   if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_LENGTH) {
@@ -418,12 +420,23 @@ export class Client {
       // shard that holds more of the next tasks answers with a cursor, and the merge stops there
       // (the page is short, never wrong).
       const perShard = Math.min(limit, Math.ceil((2 * limit) / shards.count) + TIME_ORDER_SLACK);
-      const pages = await Promise.all(
-        Array.from({ length: shards.count }, async (_, shard) => ({
-          shard,
-          page: await this.store.listings.listIndexPage(shard, state, position.after, perShard, LIST_BUDGET, name, perShardBytes, namePrefix),
-        })),
-      );
+      const read = (shard: number, after: { score: string; id: string } | null) =>
+        this.store.listings.listIndexPage(shard, state, after, perShard, LIST_BUDGET, name, perShardBytes, namePrefix);
+      const pages = await Promise.all(Array.from({ length: shards.count }, async (_, shard) => ({ shard, page: await read(shard, position.after) })));
+      // Tasks that finished (or fall due) together often sit on one shard (a bulk job works shard by
+      // shard): the shards that hold the page back (their cursor is the frontier) are read further, a
+      // few rounds at most, before a short page is answered.
+      for (let round = 0; round < TIME_ORDER_ROUNDS; round++) {
+        const frontier = frontierOf(pages);
+        if (frontier === null || countUpTo(pages, frontier) >= limit) break;
+        await Promise.all(
+          pages.map(async (entry) => {
+            if (!entry.page.next || comparePositions(entry.page.next, frontier) !== 0) return;
+            const more = await read(entry.shard, entry.page.next);
+            entry.page = { entries: [...entry.page.entries, ...more.entries], next: more.next };
+          }),
+        );
+      }
       const merged = mergeTimeOrdered(pages, limit);
       for (const { shard, entry } of merged.entries) tasks.push(summaryOf(entry, shard, state, nowMs));
       if (merged.next) return { tasks, nextCursor: encodeCursor(state, name, 0, merged.next, namePrefix, true) };

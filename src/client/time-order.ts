@@ -30,11 +30,24 @@ export interface MergedPage {
   next: Position | null;
 }
 
-export function mergeTimeOrdered(pages: { shard: number; page: ListPage }[], limit: number): MergedPage {
+/** The smallest cursor of a shard that stopped early: nothing after it is known yet. Null: every shard is exhausted. */
+export function frontierOf(pages: { page: ListPage }[]): Position | null {
   let frontier: Position | null = null;
   for (const { page } of pages) {
     if (page.next && (frontier === null || comparePositions(page.next, frontier) < 0)) frontier = page.next;
   }
+  return frontier;
+}
+
+/** How many read entries are at or before a position (what a page could hold). */
+export function countUpTo(pages: { page: ListPage }[], frontier: Position): number {
+  let count = 0;
+  for (const { page } of pages) for (const entry of page.entries) if (comparePositions(entry, frontier) <= 0) count++;
+  return count;
+}
+
+export function mergeTimeOrdered(pages: { shard: number; page: ListPage }[], limit: number): MergedPage {
+  const frontier = frontierOf(pages);
   const all: { shard: number; entry: ListEntry }[] = [];
   for (const { shard, page } of pages) {
     for (const entry of page.entries) {

@@ -179,7 +179,10 @@ test("a bulk cancel of 5,000 pending tasks of one name completes with the count 
   expect(kept).toBe(30);
   expect((await client.get("ui-bulk-4999"))?.state).toBe("cancelled");
   await page.goto(`${node.url}/#/tasks/cancelled?name=ui.bulk`);
-  await page.waitForFunction(() => document.querySelectorAll("#task-list tbody tr").length === 50, null, { timeout: 10_000 });
+  await page.waitForFunction(() => document.querySelector("#task-list")?.dataset.state === "cancelled" && document.querySelectorAll("#task-list tbody tr").length === 50, null, { timeout: 30_000 })
+    .catch(async (error) => {
+      throw new Error(`${error.message}; page info: ${await page.textContent("#page-info").catch(() => "?")}; status: ${await page.textContent("#status")}`);
+    });
   await page.screenshot({ path: join(artifacts, "list-cancelled.png"), fullPage: true });
 }, SLOW);
 
