@@ -260,7 +260,8 @@ function formatNumber(value) {
 }
 
 async function refreshStats() {
-  const stats = await api("/admin/stats");
+  // console.js picks the scope (the whole cluster, or one node) once it has loaded.
+  const stats = await api(typeof window.tickwheelStatsPath === "function" ? window.tickwheelStatsPath() : "/admin/stats");
   // Seconds before the node started are not "zero tasks": leave them out (but show at least a minute).
   const shown = Math.max(60, Math.ceil((stats.now - stats.startedAt) / 1000) + 1);
   const series = stats.series.slice(-shown);
