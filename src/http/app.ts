@@ -21,6 +21,7 @@ import { registerBatchRoutes } from "./batch-routes.ts";
 import { registerNameRoutes } from "./names-routes.ts";
 import { registerAdminRoutes } from "./admin-routes.ts";
 import { registerAdminNodesRoute } from "./admin-nodes-route.ts";
+import { registerAdminResizeRoutes } from "./admin-resize-routes.ts";
 import type { NodeView } from "../ownership/node-registry-view.ts";
 
 /** What the app needs from the node (an interface, so routes test without a whole node). */
@@ -85,10 +86,12 @@ export function createApp(node: AppNode): OpenAPIHono {
     nodeId: node.nodeId,
     startedAt: node.startedAt,
     shardInfo: () => node.shardInfo(),
+    resizeStatus: () => node.client.resizeStatus(),
     series: (seconds) => node.metrics.timeline.series(seconds),
     pool: () => ({ inFlight: node.pool.inFlight, concurrency: node.pool.concurrency }),
   });
   registerAdminNodesRoute(app, node);
+  registerAdminResizeRoutes(app, { client: node.client });
   registerDashboard(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });

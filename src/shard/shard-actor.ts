@@ -54,6 +54,7 @@ import type { Logger } from "../core/log.ts";
 import type { ShardPool, ShardStore } from "./ports.ts";
 import type { ShardDuty } from "./shard-duty.ts";
 import { ColdPromotion } from "./cold-promoter.ts";
+import { ReshardMover, type ReshardMoverOptions } from "./reshard-mover.ts";
 import { HeldStarts } from "./held-starts.ts";
 import { ClaimLead } from "./claim-lead.ts";
 import { nextRefillDelayMs, planRefill, wantsRefillNow, windowEnd } from "./refill-plan.ts";
@@ -111,7 +112,12 @@ export interface ShardActorOptions {
    * the shard and moves cold tasks into `due` in time (all of them when the
    * horizon is 0, the cold tier turned off).
    */
-  cold?: { shardMap: ShardMap; coldAfterMs: number; stepMs?: number };
+  cold?: { shardMap: ShardMap | (() => ShardMap); coldAfterMs: number; stepMs?: number };
+  /**
+   * Resharding: while a resize runs and this shard is a source, a
+   * ReshardMover duty moves its tasks of moving slots to their new shards.
+   */
+  reshard?: Omit<ReshardMoverOptions, "shard" | "leaseToken" | "log">;
   clock?: WheelClock;
 }
 
@@ -270,6 +276,9 @@ export class ShardActor {
   private buildDuties(): DutyRun[] {
     const duties: ShardDuty[] = [];
     if (this.cold) duties.push(this.cold as ShardDuty);
+    if (this.options.reshard) {
+      duties.push(new ReshardMover({ ...this.options.reshard, shard: this.shard, leaseToken: this.leaseToken, log: this.options.log }) as ShardDuty);
+    }
     return duties.map((duty) => ({ duty, timer: null, stepping: false }));
   }
 

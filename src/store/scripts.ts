@@ -9,7 +9,7 @@
  * without anyone bumping a number when a script changes.
  */
 import { createHash } from "node:crypto";
-import schedule from "./lua/schedule-3.lua" with { type: "text" };
+import schedule from "./lua/schedule-4.lua" with { type: "text" };
 import claim from "./lua/claim-6.lua" with { type: "text" };
 import finish from "./lua/finish-7.lua" with { type: "text" };
 import retry from "./lua/retry-5.lua" with { type: "text" };
@@ -34,6 +34,13 @@ import leaseRelease from "./lua/lease-release-1.lua" with { type: "text" };
 import nodeHeartbeat from "./lua/node-heartbeat-2.lua" with { type: "text" };
 import nodeLeave from "./lua/node-leave-2.lua" with { type: "text" };
 import nodeList from "./lua/node-list-2.lua" with { type: "text" };
+import resizeStart from "./lua/resize-start-1.lua" with { type: "text" };
+import resizeFinish from "./lua/resize-finish-1.lua" with { type: "text" };
+import reshardState from "./lua/reshard-state-3.lua" with { type: "text" };
+import reshardOut from "./lua/reshard-out-7.lua" with { type: "text" };
+import reshardOutCold from "./lua/reshard-out-cold-4.lua" with { type: "text" };
+import reshardIn from "./lua/reshard-in-5.lua" with { type: "text" };
+import reshardAck from "./lua/reshard-ack-3.lua" with { type: "text" };
 import finalsLib from "./lua/lib/finals.lua" with { type: "text" };
 import coldLib from "./lua/lib/cold.lua" with { type: "text" };
 import packedLib from "./lua/lib/packed.lua" with { type: "text" };
@@ -48,7 +55,7 @@ const withClaimed = (lua: string): string => `${claimedLib}\n${lua}`;
 const withOrder = (lua: string): string => `${orderLib}\n${lua}`;
 
 const sources = {
-  schedule: { lua: withPacked(withCold(withFinals(schedule))), keys: 3 },
+  schedule: { lua: withPacked(withCold(withFinals(schedule))), keys: 4 },
   claim: { lua: claim, keys: 6 },
   finish: { lua: withPacked(withFinals(finish)), keys: 7 },
   retry: { lua: withClaimed(retry), keys: 5 },
@@ -73,6 +80,13 @@ const sources = {
   nodeHeartbeat: { lua: nodeHeartbeat, keys: 2 },
   nodeLeave: { lua: nodeLeave, keys: 2 },
   nodeList: { lua: nodeList, keys: 2 },
+  resizeStart: { lua: resizeStart, keys: 1 },
+  resizeFinish: { lua: resizeFinish, keys: 1 },
+  reshardState: { lua: reshardState, keys: 3 },
+  reshardOut: { lua: withFinals(reshardOut), keys: 7 },
+  reshardOutCold: { lua: reshardOutCold, keys: 4 },
+  reshardIn: { lua: withPacked(withCold(withFinals(reshardIn))), keys: 5 },
+  reshardAck: { lua: reshardAck, keys: 3 },
 } as const;
 
 export type ScriptName = keyof typeof sources;
