@@ -25,7 +25,9 @@ export type MovePhase = "cold" | "tasks" | "dead" | "done";
 /** Ids a scan asks for per step (HSCAN / ZSCAN COUNT): a batch stays a few ms of Redis. */
 const SCAN_COUNT = 300;
 /** Cold list elements per step (an element holds the tasks of one schedule call in that slot). */
-const COLD_ELEMENTS = 16;
+const COLD_ELEMENTS = 32;
+/** Slots whose cold lists one step visits (most are empty: a list read costs next to nothing then). */
+const COLD_SLOTS = 128;
 
 export interface MoveReport {
   phase: MovePhase;
@@ -81,16 +83,17 @@ export class RedisReshardMoves {
     if (state.phase === "cold") {
       const slots = map.movingSlotsOf(shard);
       if (state.slotIndex >= slots.length) return this.advance(shard, leaseToken, map.epoch, state, ["phase", "tasks", "cursor", "0", "passMoving", "0"]);
-      const slot = slots[state.slotIndex]!;
+      const run = slots.slice(state.slotIndex, state.slotIndex + COLD_SLOTS);
       const reply = (await this.runner.run(
         "reshardOutCold",
-        [keys.lease, keys.outbox, keys.coldCount, keys.coldPrefix + slot],
-        [leaseToken, slot % to, slot, COLD_ELEMENTS],
+        [keys.lease, keys.outbox, keys.coldCount, ...run.map((slot) => keys.coldPrefix + slot)],
+        [leaseToken, to, COLD_ELEMENTS, ...run],
       )) as (string | number)[];
       if (reply[0] === "lease") return LEASE_LOST;
       const landed = await this.land(shard, leaseToken, pairs(reply, 2), wakeHorizonScore);
       if (landed === LEASE_LOST) return LEASE_LOST;
-      const fields = Number(reply[1]) === 0 ? ["slotIndex", String(state.slotIndex + 1)] : [];
+      const emptied = Number(reply[1]);
+      const fields = emptied > 0 ? ["slotIndex", String(state.slotIndex + emptied)] : [];
       return this.advance(shard, leaseToken, map.epoch, { ...state, moved: state.moved + landed }, fields, landed);
     }
     if (state.phase === "tasks" || state.phase === "dead") {

@@ -38,7 +38,7 @@ import resizeStart from "./lua/resize-start-1.lua" with { type: "text" };
 import resizeFinish from "./lua/resize-finish-1.lua" with { type: "text" };
 import reshardState from "./lua/reshard-state-3.lua" with { type: "text" };
 import reshardOut from "./lua/reshard-out-7.lua" with { type: "text" };
-import reshardOutCold from "./lua/reshard-out-cold-4.lua" with { type: "text" };
+import reshardOutCold from "./lua/reshard-out-cold-n.lua" with { type: "text" };
 import reshardIn from "./lua/reshard-in-5.lua" with { type: "text" };
 import reshardAck from "./lua/reshard-ack-3.lua" with { type: "text" };
 import finalsLib from "./lua/lib/finals.lua" with { type: "text" };
@@ -84,7 +84,8 @@ const sources = {
   resizeFinish: { lua: resizeFinish, keys: 1 },
   reshardState: { lua: reshardState, keys: 3 },
   reshardOut: { lua: withFinals(reshardOut), keys: 7 },
-  reshardOutCold: { lua: reshardOutCold, keys: 4 },
+  // A run of cold lists, as many keys as slots: the key count goes first in the call (keyCountFirst).
+  reshardOutCold: { lua: reshardOutCold, keys: -1 },
   reshardIn: { lua: withPacked(withCold(withFinals(reshardIn))), keys: 5 },
   reshardAck: { lua: reshardAck, keys: 3 },
 } as const;
@@ -110,12 +111,17 @@ export function commandName(script: ScriptName): string {
   return commandNames[script];
 }
 
+/** True for a script that takes a variable number of keys: the caller passes the count first. */
+export function keyCountFirst(script: ScriptName): boolean {
+  return sources[script].keys < 0;
+}
+
 interface CommandDefiner {
-  defineCommand(name: string, definition: { lua: string; numberOfKeys: number }): void;
+  defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
 }
 
 export function defineScripts(connection: CommandDefiner): void {
   for (const [name, source] of Object.entries(sources) as [ScriptName, (typeof sources)[ScriptName]][]) {
-    connection.defineCommand(commandName(name), { lua: source.lua, numberOfKeys: source.keys });
+    connection.defineCommand(commandName(name), source.keys < 0 ? { lua: source.lua } : { lua: source.lua, numberOfKeys: source.keys });
   }
 }
