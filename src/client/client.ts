@@ -185,7 +185,8 @@ const MAX_REROUTES = 3;
 const IN_TRANSIT_WAIT_MS = 5_000;
 
 export interface ResizeStatus {
-  state: "stable" | "resizing";
+  /** preparing: the new shards get owners; resizing: slots move; stable: no resize runs. */
+  state: "stable" | "preparing" | "resizing";
   /** Shard count of the stable map (the source count while resizing). */
   count: number;
   resizingTo: number | null;
@@ -588,19 +589,19 @@ export class Client {
     await this.clusterConfig();
     const map = await this.refreshShardMap(true);
     const times = await this.store.config.resizeTimes();
-    const progress = map.resizing ? await this.store.reshard.progress(map) : [];
+    const progress = map.resizingTo !== null ? await this.store.reshard.progress(map) : [];
     const shards = progress.map((p) => {
       const slotsToMove = map.movingSlotsOf(p.shard).length;
       return { shard: p.shard, phase: p.phase ?? "waiting", slotsToMove, slotsMoved: p.phase === "done" ? slotsToMove : 0, tasksMoved: p.moved };
     });
     return {
-      state: map.resizing ? "resizing" : "stable",
+      state: map.preparing ? "preparing" : map.resizing ? "resizing" : "stable",
       count: map.count,
       resizingTo: map.resizingTo,
       previousCount: map.previousCount,
       epoch: map.epoch,
       startedAt: times.startedAt,
-      finishedAt: map.resizing ? null : times.finishedAt,
+      finishedAt: map.resizingTo !== null ? null : times.finishedAt,
       slotsTotal: shards.reduce((sum, s) => sum + s.slotsToMove, 0),
       slotsMoved: shards.reduce((sum, s) => sum + s.slotsMoved, 0),
       tasksMoved: shards.reduce((sum, s) => sum + s.tasksMoved, 0),

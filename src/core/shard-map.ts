@@ -23,6 +23,11 @@ export interface ShardMapHistory {
   resizingTo?: number | null;
   /** The shard count before the last completed resize (finals of moved slots may remain there). */
   previousCount?: number | null;
+  /**
+   * The resize is preparing: the new shards exist and get owners, but
+   * writers and readers still use the old map and nothing moves yet.
+   */
+  preparing?: boolean;
 }
 
 function checkCount(name: string, count: number): void {
@@ -40,7 +45,9 @@ export class ShardMap {
   readonly resizingTo: number | null;
   /** Shard count before the last completed resize, or null. */
   readonly previousCount: number | null;
-  /** Shard count of the map writers use: the target while resizing. */
+  /** True while the resize in progress is preparing (its new shards get owners first). */
+  readonly preparing: boolean;
+  /** Shard count of the map writers use: the target while moving. */
   private readonly home: number;
 
   constructor(count: number, epoch: number = FIRST_SHARD_MAP_EPOCH, history: ShardMapHistory = {}) {
@@ -54,16 +61,18 @@ export class ShardMap {
     this.epoch = epoch;
     this.resizingTo = resizingTo === count ? null : resizingTo;
     this.previousCount = previousCount === count ? null : previousCount;
-    this.home = this.resizingTo ?? count;
+    this.preparing = this.resizingTo !== null && history.preparing === true;
+    this.home = this.preparing ? count : (this.resizingTo ?? count);
   }
 
+  /** True while slots move (a resize that has finished preparing). */
   get resizing(): boolean {
-    return this.resizingTo !== null;
+    return this.resizingTo !== null && !this.preparing;
   }
 
-  /** Shards that exist now: 0..span-1 (both the old and the new ones while resizing). */
+  /** Shards that exist now: 0..span-1 (both the old and the new ones while resizing or preparing). */
   get span(): number {
-    return Math.max(this.count, this.home);
+    return Math.max(this.count, this.resizingTo ?? this.count);
   }
 
   /** Shard that holds a hash slot (0..16383) for writers: its new shard while resizing. */
@@ -78,7 +87,7 @@ export class ShardMap {
 
   /** The shard a slot moves out of while resizing, or null if it does not move (or no resize runs). */
   sourceOfSlot(slot: number): number | null {
-    if (this.resizingTo === null) return null;
+    if (this.resizingTo === null || this.preparing) return null;
     const source = slot % this.count;
     return source === slot % this.resizingTo ? null : source;
   }
@@ -91,13 +100,13 @@ export class ShardMap {
   lookups(id: string): number[] {
     const slot = keySlot(id);
     const home = slot % this.home;
-    const other = this.resizingTo !== null ? slot % this.count : this.previousCount !== null ? slot % this.previousCount : home;
+    const other = this.resizing ? slot % this.count : this.previousCount !== null ? slot % this.previousCount : home;
     return other === home ? [home] : [home, other];
   }
 
   /** True if the slot is a valid hash slot held by the shard (a listing cursor names one). */
   holds(shard: number, slot: number): boolean {
-    return Number.isInteger(slot) && slot >= 0 && slot < SLOT_COUNT && (this.shardOfSlot(slot) === shard || (this.resizingTo !== null && slot % this.count === shard));
+    return Number.isInteger(slot) && slot >= 0 && slot < SLOT_COUNT && (this.shardOfSlot(slot) === shard || (this.resizing && slot % this.count === shard));
   }
 
   /**
@@ -114,6 +123,7 @@ export class ShardMap {
 
   /** Slots a source shard hands over in the resize in progress, ascending (none without a resize). */
   movingSlotsOf(source: number): number[] {
+    // Also while preparing: the slots that will move, for progress reports.
     if (this.resizingTo === null || source >= this.count) return [];
     const slots: number[] = [];
     for (let slot = source; slot < SLOT_COUNT; slot += this.count) if (slot % this.resizingTo !== source) slots.push(slot);

@@ -215,7 +215,7 @@ export const ResizeRequest = z
 /** A resize's progress (Client.resizeStatus; docs/resharding.md). */
 export const ResizeStatusSchema = z
   .object({
-    state: z.enum(["stable", "resizing"]),
+    state: z.enum(["stable", "preparing", "resizing"]),
     count: z.number().int().openapi({ description: "shard count of the stable map (the source count while resizing)" }),
     resizingTo: z.number().int().nullable(),
     previousCount: z.number().int().nullable(),

@@ -152,6 +152,8 @@ export class TickwheelNode {
         shardMap: () => this.store.config.shardMap(),
         progress: (map) => this.store.reshard.progress(map),
         finishResize: (epoch, nowMs) => this.store.config.finishResize(epoch, nowMs),
+        beginMoves: (epoch) => this.store.config.beginMoves(epoch),
+        leased: async (shard) => (await this.store.leases.holder(shard)) !== null,
       },
       log: this.log,
       current: () => this.shardMap!,

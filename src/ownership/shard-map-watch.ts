@@ -2,7 +2,10 @@
  * Shard map watch: keeps a node's shard map current while resizes come and
  * go, one small loop (start / stop / one exec step). Every step reads the map
  * from the cluster config; a newer epoch is handed to the node (its leases,
- * actors and movers follow). While a resize runs it also reads every source
+ * actors and movers follow). While a resize prepares it checks that every
+ * shard, old and new, is leased, and then moves the resize on to moving
+ * slots (writers switch to the new shards only once those have owners, so
+ * a task due soon never waits for a lease). While it moves it reads every source
  * shard's progress, and once all report their slots moved, finishes the
  * resize (a compare-and-set on the epoch: of all the nodes that see it
  * first, one writes). No leader: any node can finish, and the finish is
@@ -16,6 +19,10 @@ export interface ShardMapWatchStore {
   shardMap(): Promise<ShardMap>;
   progress(map: ShardMap): Promise<SourceProgress[]>;
   finishResize(epoch: number, nowMs: number): Promise<boolean>;
+  /** A preparing resize starts moving (resize-move-1.lua). */
+  beginMoves(epoch: number): Promise<boolean>;
+  /** Whether a shard's lease is held by some node. */
+  leased(shard: number): Promise<boolean>;
 }
 
 export interface ShardMapWatchOptions {
@@ -57,6 +64,13 @@ export class ShardMapWatch {
     const { store, log } = this.options;
     let map = await store.shardMap();
     if (map.epoch > this.options.current().epoch) this.take(map);
+    if (map.preparing) {
+      const leased = await Promise.all(map.shards().map((shard) => store.leased(shard)));
+      if (leased.every(Boolean) && (await store.beginMoves(map.epoch))) {
+        log.info({ from: map.count, to: map.resizingTo, epoch: map.epoch + 1 }, "resize: every shard has an owner; slots start moving");
+      }
+      return;
+    }
     if (!map.resizing) {
       this.slotsMoved = 0;
       this.slotsTotal = 0;

@@ -45,9 +45,10 @@ export class ClusterConfigError extends Error {
 }
 
 /** The shard map as the config hash stores it (see resize-start-1.lua and resize-finish-1.lua). */
-function mapOf(shards?: string | null, epoch?: string | null, resizeTo?: string | null, previous?: string | null): ShardMap {
+function mapOf(shards?: string | null, epoch?: string | null, resizeTo?: string | null, previous?: string | null, phase?: string | null): ShardMap {
   return new ShardMap(Number(shards), Number(epoch ?? FIRST_SHARD_MAP_EPOCH), {
     resizingTo: resizeTo ? Number(resizeTo) : null,
+    preparing: phase === "preparing",
     previousCount: previous ? Number(previous) : null,
   });
 }
@@ -80,7 +81,7 @@ export class ClusterConfig {
       redis.hsetnx(key, "shards", String(options.wantedShards ?? options.fallbackShards)),
       redis.hsetnx(key, "shardMapEpoch", String(FIRST_SHARD_MAP_EPOCH)),
     ]);
-    const [formatRaw, shardsRaw, epochRaw, lookaheadRaw, coldAfterRaw, resizeToRaw, previousRaw] = await redis.hmget(
+    const [formatRaw, shardsRaw, epochRaw, lookaheadRaw, coldAfterRaw, resizeToRaw, previousRaw, phaseRaw] = await redis.hmget(
       key,
       "dataFormat",
       "shards",
@@ -89,6 +90,7 @@ export class ClusterConfig {
       "coldAfterMs",
       "resizeTo",
       "previousShards",
+      "resizePhase",
     );
     const dataFormat = Number(formatRaw);
     if (!KNOWN_DATA_FORMATS.includes(dataFormat)) {
@@ -98,7 +100,7 @@ export class ClusterConfig {
           `run a tickwheel release that knows format ${formatRaw}, or use another prefix`,
       );
     }
-    const shards = mapOf(shardsRaw, epochRaw, resizeToRaw, previousRaw);
+    const shards = mapOf(shardsRaw, epochRaw, resizeToRaw, previousRaw, phaseRaw);
     const wanted = options.wantedShards;
     if (wanted !== undefined && shards.count !== wanted && shards.resizingTo !== wanted) {
       const now = shards.resizingTo === null ? `${shards.count} shards` : `${shards.count} shards, resizing to ${shards.resizingTo}`;
@@ -123,8 +125,20 @@ export class ClusterConfig {
 
   /** The shard map as stored now (after ensure created it). */
   async shardMap(): Promise<ShardMap> {
-    const [shards, epoch, resizeTo, previous] = await this.runner.redis.hmget(this.keyBook.config(), "shards", "shardMapEpoch", "resizeTo", "previousShards");
-    return mapOf(shards, epoch, resizeTo, previous);
+    const [shards, epoch, resizeTo, previous, phase] = await this.runner.redis.hmget(
+      this.keyBook.config(),
+      "shards",
+      "shardMapEpoch",
+      "resizeTo",
+      "previousShards",
+      "resizePhase",
+    );
+    return mapOf(shards, epoch, resizeTo, previous, phase);
+  }
+
+  /** A preparing resize starts moving slots (every shard is leased); false if it is not that one. */
+  async beginMoves(epoch: number): Promise<boolean> {
+    return Number(await this.runner.run("resizeMove", [this.keyBook.config()], [epoch])) > 0;
   }
 
   /** Starts a resize to `count` shards unless one runs (atomic: of two requests at once, one starts). */

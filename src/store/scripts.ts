@@ -36,6 +36,7 @@ import nodeLeave from "./lua/node-leave-2.lua" with { type: "text" };
 import nodeList from "./lua/node-list-2.lua" with { type: "text" };
 import resizeStart from "./lua/resize-start-1.lua" with { type: "text" };
 import resizeFinish from "./lua/resize-finish-1.lua" with { type: "text" };
+import resizeMove from "./lua/resize-move-1.lua" with { type: "text" };
 import reshardState from "./lua/reshard-state-3.lua" with { type: "text" };
 import reshardOut from "./lua/reshard-out-7.lua" with { type: "text" };
 import reshardOutCold from "./lua/reshard-out-cold-n.lua" with { type: "text" };
@@ -82,6 +83,7 @@ const sources = {
   nodeList: { lua: nodeList, keys: 2 },
   resizeStart: { lua: resizeStart, keys: 1 },
   resizeFinish: { lua: resizeFinish, keys: 1 },
+  resizeMove: { lua: resizeMove, keys: 1 },
   reshardState: { lua: reshardState, keys: 3 },
   reshardOut: { lua: withFinals(reshardOut), keys: 7 },
   // A run of cold lists, as many keys as slots: the key count goes first in the call (keyCountFirst).

@@ -75,7 +75,7 @@ export function startLoad(client: Client): ResizeLoad {
 }
 
 export interface ResizeStatusBody {
-  state: "stable" | "resizing";
+  state: "stable" | "preparing" | "resizing";
   count: number;
   resizingTo: number | null;
   epoch: number;

@@ -35,6 +35,13 @@ async function setLeases(prefix: string, shards: number): Promise<void> {
 
 /** Steps every source shard's move until all are done, reading every id between steps. */
 async function driveResize(store: Store, client: Client, ids: string[], onStep?: (step: number) => Promise<void>): Promise<number> {
+  // Preparing until every shard is leased (the node's map watch checks; here the leases are set).
+  const prepared = await store.config.shardMap();
+  if (prepared.preparing) {
+    // Writers still use the old map while preparing.
+    expect(prepared.shardOfSlot(9)).toBe(9 % prepared.count);
+    expect(await store.config.beginMoves(prepared.epoch)).toBe(true);
+  }
   const map = await store.config.shardMap();
   expect(map.resizing).toBe(true);
   let steps = 0;
@@ -132,6 +139,7 @@ test("a step cut short after taking tasks out is resumed by the next owner: they
   const ids = results.map((r) => (r as { id: string }).id);
   await setLeases(prefix, 4);
   await client.resize(4);
+  await store.config.beginMoves((await store.config.shardMap()).epoch);
   const map = await store.config.shardMap();
   const keys = shardKeys(prefix, 0);
   // What a mover that died right after reshard-out left: its batch in the outbox, landed nowhere.

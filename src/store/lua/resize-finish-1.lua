@@ -10,11 +10,11 @@
   Returns the new epoch, or 0 if the resize was already finished.
 ]]
 local running = redis.call('HGET', KEYS[1], 'resizeTo')
-if not running or redis.call('HGET', KEYS[1], 'shardMapEpoch') ~= ARGV[1] then
+if not running or redis.call('HGET', KEYS[1], 'resizePhase') ~= 'moving' or redis.call('HGET', KEYS[1], 'shardMapEpoch') ~= ARGV[1] then
   return 0
 end
 local previous = redis.call('HGET', KEYS[1], 'shards')
 local epoch = redis.call('HINCRBY', KEYS[1], 'shardMapEpoch', 1)
 redis.call('HSET', KEYS[1], 'shards', running, 'previousShards', previous, 'resizeFinishedAt', ARGV[2])
-redis.call('HDEL', KEYS[1], 'resizeTo')
+redis.call('HDEL', KEYS[1], 'resizeTo', 'resizePhase')
 return epoch

@@ -1,5 +1,6 @@
 --[[
-  resize-start: begin changing the shard count (docs/resharding.md). Only one
+  resize-start: begin changing the shard count (docs/resharding.md). The
+  resize starts "preparing" (resize-move-1.lua says why). Only one
   resize runs at a time: a second request while one runs is refused, so two
   requests at once cannot both write the map (the script is atomic).
 
@@ -19,5 +20,5 @@ if current == tonumber(ARGV[1]) then
   return { 'same', tostring(current) }
 end
 local epoch = redis.call('HINCRBY', KEYS[1], 'shardMapEpoch', 1)
-redis.call('HSET', KEYS[1], 'resizeTo', ARGV[1], 'resizeStartedAt', ARGV[2])
+redis.call('HSET', KEYS[1], 'resizeTo', ARGV[1], 'resizePhase', 'preparing', 'resizeStartedAt', ARGV[2])
 return { 'started', tostring(epoch) }
