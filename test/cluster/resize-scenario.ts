@@ -8,7 +8,22 @@ import type { Cluster } from "ioredis";
 import { Client } from "../../src/client/client.ts";
 import { keySlot } from "../../src/core/slot.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { groupById, readRecords, type StartRecord } from "./cluster-helpers.ts";
+import { faultEnv, groupById, readRecords, type StartRecord } from "./cluster-helpers.ts";
+
+/**
+ * Node settings of the resize tests: the fault tests' short leases (a killed node's shards move
+ * within seconds), and a visibility of 10 s: on a machine this loaded (load average 20 on 2
+ * cores was seen) a node can stall past 2 s, and the reaper would then run a task a second time
+ * (at-least-once, correct, but not what these tests look for).
+ */
+export const RESIZE_ENV = faultEnv(8, { TICKWHEEL_VISIBILITY_MS: "10000" });
+
+/**
+ * Lateness p99 bound of the tasks due during a resize. Generous: the figure measured here is
+ * printed (docs/resharding.md records it); on a loaded machine lease handoffs of rebalanced shards
+ * dominate it.
+ */
+export const LATENESS_P99_BOUND_MS = 10_000;
 
 export interface ResizeLoad {
   client: Client;
@@ -144,7 +159,7 @@ export async function checkOutcome(
       const started = new Set(records.map((r) => r.id));
       return shouldHaveFired.every((id) => started.has(id));
     },
-    { timeoutMs: 20_000, intervalMs: 250, message: "every task due by now started" },
+    { timeoutMs: 30_000, intervalMs: 250, message: "every task due by now started" },
   ).catch((error) => {
     const started = new Set(records.map((r) => r.id));
     const lost = shouldHaveFired.filter((id) => !started.has(id));
