@@ -22,6 +22,8 @@ commands:
   list [--state scheduled|running|dead] [--name NAME] [--limit N]
                                      list tasks (default: scheduled, 100)
   shards                             every shard: owner, due, in flight, next due, lateness
+  shards resize [N]                  change the shard count online to N; without N, show the
+                                     running (or last) resize's progress (docs/resharding.md)
   nodes                              the live nodes
   dead list [--name NAME] [--limit N]
                                      dead tasks
@@ -45,6 +47,7 @@ const FLAGS: Record<string, string[]> = {
   cancel: [],
   list: ["state", "name", "limit"],
   shards: [],
+  "shards resize": [],
   nodes: [],
   "dead list": ["name", "limit"],
   "dead retry": [],
@@ -67,7 +70,7 @@ async function runClientCommand(argv: string[]): Promise<number> {
       console.error(USAGE);
       return EXIT.usage;
     }
-    const key = command === "dead" ? `dead ${args[0] ?? ""}` : command;
+    const key = command === "dead" ? `dead ${args[0] ?? ""}` : command === "shards" && args[0] === "resize" ? "shards resize" : command;
     const allowed = FLAGS[key];
     if (!allowed) {
       throw new UsageError(command === "dead" ? `dead needs "list" or "retry ID"` : `unknown command "${command}"`);
@@ -81,7 +84,7 @@ async function runClientCommand(argv: string[]): Promise<number> {
       flags,
       out: (text) => console.log(text),
     };
-    const rest = key.startsWith("dead ") ? args.slice(1) : args;
+    const rest = key.startsWith("dead ") || key === "shards resize" ? args.slice(1) : args;
     if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}"`);
     const [target] = rest;
     switch (key) {
@@ -101,7 +104,11 @@ async function runClientCommand(argv: string[]): Promise<number> {
         break;
       }
       case "shards":
+        if (target !== undefined) throw new UsageError(`unexpected argument "${target}" (did you mean "shards resize N"?)`);
         await commands.shards(ctx);
+        break;
+      case "shards resize":
+        await commands.resize(ctx, target);
         break;
       case "nodes":
         await commands.nodes(ctx);
