@@ -15,7 +15,12 @@
  *   --bullmq-concurrency N   BullMQ Worker concurrency (default 100)
  *   --concurrency N          tickwheel TICKWHEEL_CONCURRENCY (default 5000)
  *   --scale F                multiply every task count by F (quick trial runs)
+ *   --webhook-concurrency N  the webhook cases' TICKWHEEL_CONCURRENCY (deliveries in flight; default 256)
+ *   --webhook-rate N         the webhook steady case's rate per second (default 1000)
  *   --write / --no-write     write BENCHMARKS.md (default: only when every case ran at scale 1)
+ *
+ * The webhook cases (webhook-burst, webhook-steady) run tickwheel alone (BullMQ has no HTTP
+ * delivery): a node delivering signed webhooks to a local keep-alive server (webhook-cases.ts).
  */
 import { parseArgs } from "node:util";
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
@@ -24,8 +29,9 @@ import { burstCase, enqueueCase, memoryCase, steadyCase, type BurstResult, type 
 import { systems as makeSystems, type SystemName } from "./bench/systems.ts";
 import { machineInfo } from "./bench/process-stats.ts";
 import { renderReport, type Results } from "./bench/report.ts";
+import { webhookBurstCase, webhookSteadyCase } from "./bench/webhook-cases.ts";
 
-const CASES = ["enqueue", "memory", "burst", "steady"] as const;
+const CASES = ["enqueue", "memory", "burst", "steady", "webhook-burst", "webhook-steady"] as const;
 type CaseName = (typeof CASES)[number];
 
 const { values, positionals } = parseArgs({
@@ -38,6 +44,8 @@ const { values, positionals } = parseArgs({
     systems: { type: "string", default: "tickwheel,bullmq" },
     "bullmq-concurrency": { type: "string", default: "100" },
     concurrency: { type: "string", default: "5000" },
+    "webhook-concurrency": { type: "string", default: "256" },
+    "webhook-rate": { type: "string", default: "1000" },
     scale: { type: "string", default: "1" },
     write: { type: "boolean" },
     "no-write": { type: "boolean" },
@@ -51,7 +59,7 @@ for (const name of positionals) {
   }
 }
 const cases = positionals.length ? (positionals as CaseName[]) : [...CASES];
-const runsOf = (caseName: CaseName) => (values.runs ? Number(values.runs) : caseName === "burst" || caseName === "steady" ? 3 : 2);
+const runsOf = (caseName: CaseName) => (values.runs ? Number(values.runs) : caseName === "burst" || caseName === "steady" || caseName.startsWith("webhook") ? 3 : 2);
 const steadySeconds = Number(values["steady-seconds"]);
 const rates = values.rates!.split(",").map(Number);
 const scale = Number(values.scale);
@@ -65,7 +73,10 @@ const counts = {
   enqueue: Math.round(200_000 * scale),
   memory: Math.round(1_000_000 * scale),
   burst: Math.round(100_000 * scale),
+  webhookBurst: Math.round(50_000 * scale),
 };
+const webhookSettings = { concurrency: Number(values["webhook-concurrency"]), nodeEnv: JSON.parse(process.env.BENCH_TICKWHEEL_ENV ?? "{}") as Record<string, string> };
+const webhookRate = Number(values["webhook-rate"]);
 // Time between starting the enqueue and the burst instant T; enqueueing must end well before T.
 const burstLeadMs: Record<SystemName, number> = { tickwheel: 5_000, bullmq: 15_000 };
 
@@ -74,6 +85,8 @@ const results: Results = {
   memory: { tickwheel: [], bullmq: [] },
   burst: { tickwheel: [], bullmq: [] },
   steady: new Map(rates.map((rate) => [rate, { tickwheel: [], bullmq: [] }])),
+  webhookBurst: [],
+  webhookSteady: [],
 };
 
 const began = Date.now();
@@ -81,6 +94,19 @@ const log = (line: string) => console.log(`[${((Date.now() - began) / 1000).toFi
 
 for (const caseName of cases) {
   for (let run = 1; run <= runsOf(caseName); run++) {
+    if (caseName === "webhook-burst") {
+      const result = await webhookBurstCase(counts.webhookBurst, webhookSettings);
+      results.webhookBurst.push(result);
+      log(`webhook burst run ${run}: first arrival ${result.firstArrivalMs} ms, last ${result.lastArrivalMs} ms, ${Math.round(result.deliveriesPerSecond)} deliveries/s`);
+      continue;
+    }
+    if (caseName === "webhook-steady") {
+      const result = await webhookSteadyCase(webhookRate, steadySeconds, webhookSettings);
+      results.webhookSteady.push(result);
+      const l = result.lateness;
+      log(`webhook steady ${webhookRate}/s run ${run}: arrival lateness p50 ${l.p50} p90 ${l.p90} p99 ${l.p99} p99.9 ${l.p999} max ${l.max}${result.notArrived ? ` (${result.notArrived} not arrived)` : ""}`);
+      continue;
+    }
     for (const systemName of systemNames) {
       const system = systems[systemName];
       if (caseName === "enqueue") {
@@ -117,7 +143,7 @@ const report = renderReport({
   runs: Object.fromEntries(cases.map((name) => [name, runsOf(name)])),
   steadySeconds,
   counts,
-  settings: { tickwheelConcurrency: Number(values.concurrency), bullmqConcurrency },
+  settings: { tickwheelConcurrency: Number(values.concurrency), bullmqConcurrency, webhookConcurrency: webhookSettings.concurrency, webhookRate },
   durationS: Math.round((Date.now() - began) / 1000),
 });
 console.log("\n" + report);
