@@ -62,9 +62,23 @@ function when(ms) {
 
 // ---------------------------------------------------------------- shards and nodes
 
+/** A running resize (docs/resharding.md): slots and tasks moved, and each source shard's phase. */
+function showResize(resize) {
+  const line = $("#resize");
+  if (!resize || resize.state === "stable") {
+    line.hidden = true;
+    return;
+  }
+  const perShard = resize.shards.map((s) => `${s.shard}: ${s.phase}, ${s.tasksMoved} tasks`).join(" · ");
+  line.textContent = `Resizing ${resize.count} → ${resize.resizingTo} shards (${resize.state}): ` +
+    `${resize.slotsMoved} / ${resize.slotsTotal} slots, ${resize.tasksMoved} tasks moved. ${perShard}`;
+  line.hidden = false;
+}
+
 async function refreshShards() {
-  const { nodeId, shards } = await api("/admin/shards");
+  const { nodeId, shards, resize } = await api("/admin/shards");
   $("#node-id").textContent = `node ${nodeId}`;
+  showResize(resize);
   let due = 0, inFlight = 0, dead = 0;
   const rows = shards.map((shard) => {
     due += shard.dueCount;
@@ -260,7 +274,8 @@ function formatNumber(value) {
 }
 
 async function refreshStats() {
-  const stats = await api("/admin/stats");
+  // console.js picks the scope (the whole cluster, or one node) once it has loaded.
+  const stats = await api(typeof window.tickwheelStatsPath === "function" ? window.tickwheelStatsPath() : "/admin/stats");
   // Seconds before the node started are not "zero tasks": leave them out (but show at least a minute).
   const shown = Math.max(60, Math.ceil((stats.now - stats.startedAt) / 1000) + 1);
   const series = stats.series.slice(-shown);

@@ -20,6 +20,9 @@ import { RedisLeases } from "./leases.ts";
 import { RedisWakeHints } from "./wakes.ts";
 import { RedisNodeRegistry } from "./node-registry.ts";
 import { ClusterConfig } from "./cluster-config.ts";
+import { RedisAttemptHistory } from "./attempt-history.ts";
+import { RedisBulkJobRecords } from "./bulk-job-records.ts";
+import { RedisReshardMoves } from "./reshard-moves.ts";
 
 export interface StoreOptions extends ConnectionTarget {
   prefix: string;
@@ -41,6 +44,11 @@ export class Store {
   readonly nodes: RedisNodeRegistry;
   readonly config: ClusterConfig;
   readonly schedules: RedisSchedules;
+  /** The console's attempt history (issue 15). */
+  readonly history: RedisAttemptHistory;
+  /** Progress of the console's bulk jobs (issue 15). */
+  readonly bulkJobs: RedisBulkJobRecords;
+  readonly reshard: RedisReshardMoves;
   private readonly runner: ScriptRunner;
 
   constructor(options: StoreOptions) {
@@ -57,6 +65,9 @@ export class Store {
     this.nodes = new RedisNodeRegistry(this.runner, this.keys);
     this.config = new ClusterConfig(this.runner, this.keys);
     this.schedules = new RedisSchedules(this.runner, this.keys);
+    this.history = new RedisAttemptHistory(this.runner, this.keys);
+    this.bulkJobs = new RedisBulkJobRecords(this.runner, this.keys);
+    this.reshard = new RedisReshardMoves(this.runner, this.keys);
   }
 
   /** True while the main connection is up; /ready reports it. */
