@@ -22,6 +22,7 @@ import { registerNameRoutes } from "./names-routes.ts";
 import { registerScheduleRoutes } from "./schedules-routes.ts";
 import { registerAdminRoutes } from "./admin-routes.ts";
 import { registerAdminNodesRoute } from "./admin-nodes-route.ts";
+import { registerAdminResizeRoutes } from "./admin-resize-routes.ts";
 import type { NodeView } from "../ownership/node-registry-view.ts";
 import { actionLog, registerConsoleRoutes } from "./console-routes.ts";
 import { BulkJobs } from "../console/bulk-jobs.ts";
@@ -95,6 +96,7 @@ export function createApp(node: AppNode): OpenAPIHono {
     nodeId: node.nodeId,
     startedAt: node.startedAt,
     shardInfo: () => node.shardInfo(),
+    resizeStatus: () => node.client.resizeStatus(),
     series: (seconds) => node.metrics.timeline.series(seconds),
     pool: () => ({ inFlight: node.pool.inFlight, concurrency: node.pool.concurrency }),
   });
@@ -106,6 +108,7 @@ export function createApp(node: AppNode): OpenAPIHono {
     pool: () => ({ inFlight: node.pool.inFlight, concurrency: node.pool.concurrency }),
     ...(node.nodes ? { nodes: () => node.nodes!() } : {}),
   });
+  registerAdminResizeRoutes(app, { client: node.client });
   registerDashboard(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });

@@ -20,6 +20,7 @@ import { Completer } from "../pool/completer.ts";
 import { ShardOwnership } from "../ownership/shard-ownership.ts";
 import { Membership } from "../ownership/membership.ts";
 import { NodeAssignment } from "../ownership/node-assignment.ts";
+import { ShardMapWatch } from "../ownership/shard-map-watch.ts";
 import { figuresByShard, readNodeViews, registryInfo, type NodeView } from "../ownership/node-registry-view.ts";
 import { LatencyRecorder } from "../core/latency-histogram.ts";
 import { dueMsOfScore } from "../task/model.ts";
@@ -35,6 +36,9 @@ import { parseOutboundPolicy, type OutboundPolicy } from "../pool/targets/webhoo
 import type { ShardInfo } from "./shard-info.ts";
 
 type NodeState = "new" | "running" | "quiet" | "stopped";
+
+/** How often the node reads the shard map (a resize started anywhere reaches it within this). */
+const SHARD_MAP_WATCH_MS = 500;
 
 /** What serves requests in front of the node (the HTTP API): its address, and how to close it. */
 interface FrontEnd {
@@ -73,6 +77,14 @@ export class TickwheelNode {
     inFlight: () => this.pool.inFlight,
     concurrency: () => this.pool.concurrency,
     ownedShards: () => this.actors.size,
+    shardMap: () =>
+      this.shardMap && {
+        epoch: this.shardMap.epoch,
+        count: this.shardMap.count,
+        resizingTo: this.shardMap.resizingTo,
+        slotsMoved: this.mapWatch.slotsMoved,
+        slotsTotal: this.mapWatch.slotsTotal,
+      },
     dueCounts: async () => {
       // Redis down: answer at once instead of holding the scrape through the client's retries.
       if (!this.store.ready) throw new Error("redis is not connected");
@@ -84,6 +96,8 @@ export class TickwheelNode {
   private readonly pausedNames = new Set<string>();
   private pauseTimer: ReturnType<typeof setInterval> | null = null;
   private pauseChanges = 0;
+  /** Follows the shard map through resizes and finishes a resize whose slots have all moved. */
+  private readonly mapWatch: ShardMapWatch;
 
   constructor(config: Config, log: Logger) {
     this.config = config;
@@ -145,6 +159,21 @@ export class TickwheelNode {
       onHandoff: (shard, token) => this.handOff(shard, token),
       onChange: (event) => this.metrics.leaseChange(event),
     });
+    this.mapWatch = new ShardMapWatch({
+      store: {
+        shardMap: () => this.store.config.shardMap(),
+        progress: (map) => this.store.reshard.progress(map),
+        finishResize: (epoch, nowMs) => this.store.config.finishResize(epoch, nowMs),
+        beginMoves: (epoch) => this.store.config.beginMoves(epoch),
+        leased: async (shard) => (await this.store.leases.holder(shard)) !== null,
+      },
+      log: this.log,
+      current: () => this.shardMap!,
+      onMap: (map) => {
+        this.shardMap = map;
+      },
+      everyMs: SHARD_MAP_WATCH_MS,
+    });
     this.pool = new WorkerPool({
       concurrency: config.concurrency,
       targets: new TargetRegistry([webhookTarget({ secret: config.webhookSecret, policy: outboundPolicy, maxResultBytes: config.maxResultBytes })]),
@@ -169,9 +198,14 @@ export class TickwheelNode {
     return this.state;
   }
 
-  /** Number of shards (0 before start). */
+  /** Number of shards that exist (old and new while resizing; 0 before start). */
   get shards(): number {
-    return this.shardMap?.count ?? 0;
+    return this.shardMap?.span ?? 0;
+  }
+
+  /** The shard map this node uses (null before start). */
+  get currentShardMap(): ShardMap | null {
+    return this.shardMap;
   }
 
   private shardList(): number[] {
@@ -221,6 +255,7 @@ export class TickwheelNode {
     await this.ownership.start();
     this.keepaliveTimer = setInterval(() => void this.keepVisibilityAlive(), Math.max(100, Math.floor(this.config.visibilityMs / 3)));
     this.pauseTimer = setInterval(() => void this.refreshPaused().catch(() => {}), this.config.pauseRefreshMs);
+    this.mapWatch.start();
     this.log.info(
       { nodeId: this.nodeId, shards, owned: this.actors.size, concurrency: this.config.concurrency },
       "tickwheel node started",
@@ -244,6 +279,7 @@ export class TickwheelNode {
     }
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     if (this.pauseTimer) clearInterval(this.pauseTimer);
+    this.mapWatch.stop();
     await this.ownership.stop();
     for (const actor of this.actors.values()) actor.stop();
     this.actors.clear();
@@ -322,8 +358,14 @@ export class TickwheelNode {
       onLeaseLost: (lostShard, lostToken) => this.ownership.lost(lostShard, lostToken),
       subscribeWakes: () => this.store.wakes.subscribe([shard]),
       leaseValid: () => this.ownership.canStart(shard, token),
-      cold: { shardMap: this.shardMap!, coldAfterMs: this.config.coldAfterMs },
-      schedules: { store: this.store.schedules, shardMap: this.shardMap!, defaults: this.taskDefaults, outboundPolicy: this.outboundPolicy },
+      cold: { shardMap: () => this.shardMap!, coldAfterMs: this.config.coldAfterMs },
+      schedules: { store: this.store.schedules, shardMap: () => this.shardMap!, defaults: this.taskDefaults, outboundPolicy: this.outboundPolicy },
+      reshard: {
+        moves: this.store.reshard,
+        shardMap: () => this.shardMap!,
+        wakeHorizonMs: this.config.lookaheadMs,
+        onMoved: (count) => this.metrics.resizeMovedTasks(count),
+      },
     });
     this.actors.set(shard, actor);
     actor.start();

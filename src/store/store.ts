@@ -22,6 +22,7 @@ import { RedisNodeRegistry } from "./node-registry.ts";
 import { ClusterConfig } from "./cluster-config.ts";
 import { RedisAttemptHistory } from "./attempt-history.ts";
 import { RedisBulkJobRecords } from "./bulk-job-records.ts";
+import { RedisReshardMoves } from "./reshard-moves.ts";
 
 export interface StoreOptions extends ConnectionTarget {
   prefix: string;
@@ -47,6 +48,7 @@ export class Store {
   readonly history: RedisAttemptHistory;
   /** Progress of the console's bulk jobs (issue 15). */
   readonly bulkJobs: RedisBulkJobRecords;
+  readonly reshard: RedisReshardMoves;
   private readonly runner: ScriptRunner;
 
   constructor(options: StoreOptions) {
@@ -65,6 +67,7 @@ export class Store {
     this.schedules = new RedisSchedules(this.runner, this.keys);
     this.history = new RedisAttemptHistory(this.runner, this.keys);
     this.bulkJobs = new RedisBulkJobRecords(this.runner, this.keys);
+    this.reshard = new RedisReshardMoves(this.runner, this.keys);
   }
 
   /** True while the main connection is up; /ready reports it. */
