@@ -12,8 +12,9 @@ import { shardOf } from "../core/slot.ts";
 import { parseDuration, parseInstant } from "../core/duration.ts";
 import { decodeFinal, decodeRecord, encodeRecord, encodeSpec, viewOfFinal, viewOfRecord } from "../task/codec.ts";
 import { invalid, TickwheelError } from "../task/errors.ts";
+import { asRedisRefusal, RedisRefusal } from "../store/redis-errors.ts";
 import { findTask, type TaskHandle } from "../task/define-task.ts";
-import { DEFAULT_TASK_DEFAULTS, resolveTask, type ResolvedTask, type ScheduleOptions, type TaskDefaults } from "../task/schedule-input.ts";
+import { checkTimeRange, DEFAULT_TASK_DEFAULTS, resolveTask, type ResolvedTask, type ScheduleOptions, type TaskDefaults } from "../task/schedule-input.ts";
 import { DEFAULT_COLD_AFTER_MS, dueScore, type TaskView } from "../task/model.ts";
 
 export interface ClientOptions {
@@ -174,6 +175,11 @@ const DEFAULT_SHARDS = 16;
 function coldFrom(nowMs: number, coldAfterMs: number): number | null {
   return coldAfterMs > 0 ? nowMs + coldAfterMs : null;
 }
+/**
+ * Tasks per store.schedule call in scheduleMany: the store's SCHEDULE_CHUNK,
+ * so that each call is one script call, stored whole or not at all.
+ */
+const SCHEDULE_CALL_MAX = 500;
 /** Requests resolved and sent per round in scheduleMany: ~1 ms of client work, so Redis starts early. */
 const SCHEDULE_SLICE = 1_000;
 
@@ -223,7 +229,9 @@ export class Client {
   /**
    * Schedules many tasks: one pipeline of script calls per shard. Results come
    * back in input order; an invalid item yields its TickwheelError in place
-   * and does not stop the others. Requests are resolved and sent in slices of
+   * and does not stop the others. Items Redis refused (out of memory,
+   * read-only, unreachable…) yield a RedisRefusal (a TickwheelError with the
+   * refusal's code) and were not stored; every other item was. Requests are resolved and sent in slices of
    * SCHEDULE_SLICE, so Redis stores one slice while the next is prepared.
    */
   async scheduleMany(requests: ScheduleRequest[], { requireTime = true } = {}): Promise<(ScheduleResult | TickwheelError)[]> {
@@ -249,18 +257,35 @@ export class Client {
           else throw error;
         }
       }
-      for (const [shard, { indices, tasks }] of byShard) {
-        calls.push(
-          this.store.schedule(shard, tasks, horizon, coldFrom(nowMs, coldAfterMs)).then((outcomes) => {
-            for (let i = 0; i < tasks.length; i++) {
-              const task = tasks[i]!;
-              const outcome = outcomes[i]!;
-              if (outcome.kind === "created") results[indices[i]!] = { id: task.id, created: true, dueAt: task.dueMs, shard };
-              else if (outcome.kind === "pending") results[indices[i]!] = { id: task.id, created: false, dueAt: decodeRecord(outcome.record).dueMs, shard };
-              else results[indices[i]!] = { id: task.id, created: false, dueAt: decodeFinal(outcome.finalJson).dueAt, shard };
-            }
-          }),
-        );
+      for (const [shard, group] of byShard) {
+        // One store call per script call (at most SCHEDULE_CALL_MAX tasks): a script is all or
+        // nothing, so when Redis refuses one (out of memory, read-only) exactly its tasks get the
+        // refusal in their place and every other item's result says it was stored.
+        for (let from = 0; from < group.tasks.length; from += SCHEDULE_CALL_MAX) {
+          const tasks = from === 0 && group.tasks.length <= SCHEDULE_CALL_MAX ? group.tasks : group.tasks.slice(from, from + SCHEDULE_CALL_MAX);
+          const indices = from === 0 && group.indices.length <= SCHEDULE_CALL_MAX ? group.indices : group.indices.slice(from, from + SCHEDULE_CALL_MAX);
+          calls.push(
+            this.store.schedule(shard, tasks, horizon, coldFrom(nowMs, coldAfterMs)).then(
+              (outcomes) => {
+                for (let i = 0; i < tasks.length; i++) {
+                  const task = tasks[i]!;
+                  const outcome = outcomes[i]!;
+                  if (outcome.kind === "created") results[indices[i]!] = { id: task.id, created: true, dueAt: task.dueMs, shard };
+                  else if (outcome.kind === "pending") results[indices[i]!] = { id: task.id, created: false, dueAt: decodeRecord(outcome.record).dueMs, shard };
+                  else results[indices[i]!] = { id: task.id, created: false, dueAt: decodeFinal(outcome.finalJson).dueAt, shard };
+                }
+              },
+              (error: unknown) => {
+                const refusal = asRedisRefusal(error);
+                // Unreachable: the script may have run before the connection dropped, so
+                // nothing exact can be said per item; the whole call fails (retrying is safe
+                // with ids: an id that was stored answers created: false).
+                if (!(refusal instanceof RedisRefusal) || refusal.kind === "connection") throw refusal;
+                for (let i = 0; i < tasks.length; i++) results[indices[i]!] = refusal;
+              },
+            ),
+          );
+        }
       }
     }
     await Promise.all(calls);
@@ -294,6 +319,7 @@ export class Client {
     } catch (error) {
       throw invalid(hasRunAt ? "runAt" : "delay", (error as Error).message);
     }
+    checkTimeRange(hasRunAt ? "runAt" : "delay", dueMs);
     const shard = await this.shardOf(id);
     const { lookaheadMs, coldAfterMs } = await this.clusterConfig();
     const nowMs = Date.now();

@@ -22,6 +22,8 @@ import { registerNameRoutes } from "./names-routes.ts";
 import { registerAdminRoutes } from "./admin-routes.ts";
 import { registerAdminNodesRoute } from "./admin-nodes-route.ts";
 import type { NodeView } from "../ownership/node-registry-view.ts";
+import type { RedisTrouble } from "../node/redis-trouble.ts";
+import type { RedisRefusal } from "../store/redis-errors.ts";
 
 /** What the app needs from the node (an interface, so routes test without a whole node). */
 export interface AppNode {
@@ -37,6 +39,10 @@ export interface AppNode {
   notePaused(name: string, paused: boolean): void;
   /** Live nodes from the registry (GET /admin/nodes); absent on nodes without membership. */
   nodes?: () => Promise<NodeView[]>;
+  /** What /ready adds to { ready, nodeId }: Redis' eviction policy, the clock offset. */
+  readiness?: () => Record<string, unknown>;
+  /** Counts and logs (throttled) Redis trouble; without it, requests refused by Redis log nothing. */
+  readonly redisTrouble?: RedisTrouble;
 }
 
 /** Room for the JSON envelope around the largest allowed args in a single-task body. */
@@ -50,9 +56,15 @@ export function createApp(node: AppNode): OpenAPIHono {
   });
 
   app.onError((error, c) => {
-    const response = handleError(error, c, (e) => node.log.error({ err: String((e as Error)?.stack ?? e), method: c.req.method, path: c.req.path }, "request failed"));
-    if (response.status === 503) node.metrics.redisError();
-    return response;
+    return handleError(
+      error,
+      c,
+      (e) => node.log.error({ err: String((e as Error)?.stack ?? e), method: c.req.method, path: c.req.path }, "request failed"),
+      (refusal) => {
+        if (node.redisTrouble) node.redisTrouble.report("request", refusal, { method: c.req.method, path: c.req.routePath }, "request refused by redis");
+        else node.metrics.redisError(refusal.kind);
+      },
+    );
   });
   app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));
 
@@ -67,7 +79,7 @@ export function createApp(node: AppNode): OpenAPIHono {
   app.get("/health", (c) => c.json({ ok: true, nodeId: node.nodeId }));
   app.get("/ready", (c) => {
     const ready = node.ready;
-    return c.json({ ready, nodeId: node.nodeId }, ready ? 200 : 503);
+    return c.json({ ready, nodeId: node.nodeId, ...node.readiness?.() }, ready ? 200 : 503);
   });
   app.get("/metrics", async (c) => {
     const { contentType, body } = await node.metrics.render();
@@ -78,7 +90,11 @@ export function createApp(node: AppNode): OpenAPIHono {
     bodyLimit({ maxSize: limit, onError: (c) => c.json(errorBody("payload_too_large", `request body over ${limit} bytes`), 413) });
   const onScheduled = (name: string) => node.metrics.scheduled(name);
   // The batch route first: /v1/tasks/batch must not be taken for a task id.
-  registerBatchRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxBatchBytes), onScheduled });
+  const onRedisRefusal = (refusal: RedisRefusal) => {
+    if (node.redisTrouble) node.redisTrouble.report("batch", refusal, {}, "batch items refused by redis");
+    else node.metrics.redisError(refusal.kind);
+  };
+  registerBatchRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxBatchBytes), onScheduled, onRedisRefusal });
   registerTaskRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES), onScheduled });
   registerNameRoutes(app, { client: node.client, notePaused: (name, paused) => node.notePaused(name, paused) });
   registerAdminRoutes(app, {

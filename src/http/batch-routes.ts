@@ -13,6 +13,7 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { Client, ScheduleRequest } from "../client/client.ts";
 import { TickwheelError } from "../task/errors.ts";
+import { RedisRefusal } from "../store/redis-errors.ts";
 import { STATUS, zodErrorBody } from "./errors.ts";
 import { expiryProblem } from "./expiry-check.ts";
 import { bodyErrors, commonErrors, json } from "./responses.ts";
@@ -23,6 +24,8 @@ export interface BatchRoutesDeps {
   /** Refuses bodies over the batch limit before parsing (413). */
   bodyLimit: MiddlewareHandler;
   onScheduled?: (name: string) => void;
+  /** Items Redis refused (counted and logged like a refused request). */
+  onRedisRefusal?: (refusal: RedisRefusal) => void;
 }
 
 type ItemResult =
@@ -74,8 +77,14 @@ export function registerBatchRoutes(app: OpenAPIHono, deps: BatchRoutesDeps): vo
     const outcomes = requests.length > 0 ? await deps.client.scheduleMany(requests, { requireTime: false }) : [];
     let created = 0;
     let existing = 0;
+    let retryAfterS = 0;
     outcomes.forEach((outcome, i) => {
       const index = positions[i]!;
+      if (outcome instanceof RedisRefusal) {
+        // Refused by Redis (out of memory, read-only…): those items were not stored, the others were.
+        deps.onRedisRefusal?.(outcome);
+        if (outcome.retryAfterS !== null) retryAfterS = Math.max(retryAfterS, outcome.retryAfterS);
+      }
       if (outcome instanceof TickwheelError) {
         const error = outcome.field === undefined ? { code: outcome.code, message: outcome.message } : { code: outcome.code, message: outcome.message, field: outcome.field };
         // An item's args over the per-task limit is what a single POST would refuse with 413.
@@ -90,6 +99,7 @@ export function registerBatchRoutes(app: OpenAPIHono, deps: BatchRoutesDeps): vo
       }
       results[index] = { ok: true, ...outcome };
     });
+    if (retryAfterS > 0) c.header("Retry-After", String(retryAfterS));
     return c.json({ results, created, existing, failed: results.length - created - existing }, 200);
   });
 }

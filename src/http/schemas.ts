@@ -4,6 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { TASK_STATES } from "../task/model.ts";
+import { ID_RULE, UNADDRESSABLE_IDS } from "../task/schedule-input.ts";
 import { LISTABLE_STATES, MAX_LIST_LIMIT } from "../client/client.ts";
 
 const instant = z.union([z.string(), z.number()]).openapi({ description: "ISO-8601 time with zone, or epoch ms", example: "2027-01-01T09:00:00Z" });
@@ -41,7 +42,8 @@ export const ScheduleBody = z
   .strictObject({
     id: z
       .string()
-      .regex(/^[\x21-\x7e]{1,200}$/, { error: "expected 1-200 printable ASCII characters without spaces" })
+      .regex(/^[\x21-\x7e]{1,200}$/, { error: ID_RULE })
+      .refine((id) => !UNADDRESSABLE_IDS.has(id), { error: ID_RULE })
       .optional()
       .openapi({ description: "idempotency key; generated when absent" }),
     name: z

@@ -25,6 +25,9 @@ import { createApp } from "../http/app.ts";
 import { NodeMetrics } from "../metrics/metrics.ts";
 import type { Job } from "../pool/job.ts";
 import { loadTasksModule } from "./load-tasks.ts";
+import { RedisTrouble } from "./redis-trouble.ts";
+import { EvictionGuard } from "./eviction-guard.ts";
+import { readMemoryPolicyAt } from "../store/redis-memory-policy.ts";
 
 export type NodeState = "new" | "running" | "quiet" | "stopped";
 
@@ -72,6 +75,7 @@ export class TickwheelNode {
     inFlight: () => this.pool.inFlight,
     concurrency: () => this.pool.concurrency,
     ownedShards: () => this.actors.size,
+    evictionPolicy: () => this.evictionGuard.policy,
     dueCounts: async () => {
       // Redis down: answer at once instead of holding the scrape through the client's retries.
       if (!this.store.ready) throw new Error("redis is not connected");
@@ -79,6 +83,10 @@ export class TickwheelNode {
       return stats.map((s) => ({ shard: s.shard, due: s.dueCount }));
     },
   });
+  /** Redis errors counted by kind and logged one line per place and kind per interval. */
+  readonly redisTrouble: RedisTrouble;
+  /** Redis' maxmemory-policy: refuses to start on an evicting one unless allowed, checks it again while running. */
+  readonly evictionGuard: EvictionGuard;
   /** Paused task names as last read from Redis (refreshed every pauseRefreshMs). */
   private readonly pausedNames = new Set<string>();
   private pauseTimer: ReturnType<typeof setInterval> | null = null;
@@ -87,6 +95,7 @@ export class TickwheelNode {
   constructor(config: Config, log: Logger) {
     this.config = config;
     this.log = log;
+    this.redisTrouble = new RedisTrouble({ log, count: (kind) => this.metrics.redisError(kind) });
     this.nodeId = config.nodeId ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 40)}-${Math.random().toString(36).slice(2, 8)}`;
     this.store = new Store({
       redisUrl: config.redisUrl,
@@ -95,9 +104,13 @@ export class TickwheelNode {
       name: `tickwheel-${this.nodeId}`,
       onError: (error) => {
         this.redisErrors++;
-        this.metrics.redisError();
-        if (this.redisErrors % 100 === 1) this.log.warn({ err: String(error) }, "redis connection error");
+        this.redisTrouble.report("connection", error, {}, "redis connection error");
       },
+    });
+    this.evictionGuard = new EvictionGuard({
+      read: () => readMemoryPolicyAt({ redisUrl: config.redisUrl, clusterNodes: config.redisClusterNodes }),
+      allowEviction: config.allowEviction,
+      log: this.log,
     });
     this.client = new Client({
       store: this.store,
@@ -171,13 +184,21 @@ export class TickwheelNode {
     return this.server ? `http://${this.config.host === "0.0.0.0" ? "127.0.0.1" : this.config.host}:${this.server.port}` : null;
   }
 
-  /** Ready = Redis reachable, leases renewing, not stopping. */
+  /** Ready = Redis reachable, leases renewing, not stopping, and Redis not evicting (unless allowed). */
   get ready(): boolean {
-    return this.state === "running" && this.store.ready && this.ownership.healthy;
+    return this.state === "running" && this.store.ready && this.ownership.healthy && this.evictionGuard.acceptable;
+  }
+
+  /** Shown by /ready and in the registry (/admin/nodes): why a node may be unready or at risk. */
+  readiness(): { redis: { maxmemoryPolicy: string | null; evicting: boolean | null; evictionAllowed: boolean } } {
+    const policy = this.evictionGuard.policy;
+    return { redis: { maxmemoryPolicy: policy?.policy ?? null, evicting: policy?.evicting ?? null, evictionAllowed: this.config.allowEviction } };
   }
 
   async start(): Promise<void> {
     if (this.state !== "new") return;
+    // Before anything is written: on an evicting Redis this throws EvictionPolicyError (one line).
+    await this.evictionGuard.check();
     const { shards } = await this.store.ensureClusterConfig(this.config.shards, 16, this.config.lookaheadMs, this.config.coldAfterMs);
     this.shardCount = shards;
     // Known before the first claim, so a paused name never starts on a fresh node.
@@ -193,6 +214,7 @@ export class TickwheelNode {
     await this.ownership.start();
     this.keepaliveTimer = setInterval(() => void this.keepVisibilityAlive(), Math.max(100, Math.floor(this.config.visibilityMs / 3)));
     this.pauseTimer = setInterval(() => void this.refreshPaused().catch(() => {}), this.config.pauseRefreshMs);
+    this.evictionGuard.start();
     this.server = Bun.serve({
       port: this.config.port,
       hostname: this.config.host,
@@ -221,6 +243,8 @@ export class TickwheelNode {
     }
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     if (this.pauseTimer) clearInterval(this.pauseTimer);
+    this.evictionGuard.stop();
+    this.redisTrouble.throttle.flush();
     await this.ownership.stop();
     for (const actor of this.actors.values()) actor.stop();
     this.actors.clear();
