@@ -30,6 +30,12 @@ export interface ClientOptions {
   validateKnownTasks?: boolean;
   /** Share an open store (the node's) instead of opening one. */
   store?: Store;
+  /**
+   * The clock a `delay` counts from (ms since epoch). A node passes its
+   * estimate of Redis' clock; without it the client estimates Redis' clock
+   * itself (see redisNow).
+   */
+  now?: () => number;
 }
 
 export interface ScheduleResult {
@@ -236,7 +242,7 @@ export class Client {
    */
   async scheduleMany(requests: ScheduleRequest[], { requireTime = true } = {}): Promise<(ScheduleResult | TickwheelError)[]> {
     const { shards, lookaheadMs, coldAfterMs } = await this.clusterConfig();
-    const nowMs = Date.now();
+    const nowMs = await this.redisNow();
     const horizon = nowMs + lookaheadMs;
     const results: (ScheduleResult | TickwheelError)[] = new Array(requests.length);
     const calls: Promise<void>[] = [];
@@ -315,7 +321,7 @@ export class Client {
     if (hasRunAt === hasDelay) throw invalid("runAt", "give exactly one of runAt or delay");
     let dueMs: number;
     try {
-      dueMs = hasRunAt ? parseInstant(when.runAt!) : Date.now() + parseDuration(when.delay!);
+      dueMs = hasRunAt ? parseInstant(when.runAt!) : (await this.redisNow()) + parseDuration(when.delay!);
     } catch (error) {
       throw invalid(hasRunAt ? "runAt" : "delay", (error as Error).message);
     }
@@ -443,6 +449,15 @@ export class Client {
     }
     const options: ScheduleOptions = handle ? { ...handle.options, ...request.options } : request.options;
     return resolveTask(name, args, options, { nowMs, shardCount, defaults: this.defaults, requireTime });
+  }
+
+  /**
+   * Now by Redis' clock, the one due times are kept in: the node's estimate
+   * when the client is a node's. A standalone client uses its own clock
+   * until it has an estimate of Redis' (ROADMAP: one TIME round trip, see README "Clocks").
+   */
+  private async redisNow(): Promise<number> {
+    return this.options.now ? this.options.now() : Date.now();
   }
 
   private clusterConfig(): Promise<{ shards: number; lookaheadMs: number; coldAfterMs: number }> {

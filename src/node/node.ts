@@ -16,7 +16,7 @@ import { Completer } from "../pool/completer.ts";
 import { ShardOwnership } from "../ownership/shard-ownership.ts";
 import { Membership } from "../ownership/membership.ts";
 import { NodeAssignment } from "../ownership/node-assignment.ts";
-import { figuresByShard, readNodeViews, registryInfo, type NodeView } from "../ownership/node-registry-view.ts";
+import { figuresByShard, readNodeViews, registryInfo, type ClockView, type NodeView, type RedisView } from "../ownership/node-registry-view.ts";
 import { LatencyRecorder } from "../core/latency-histogram.ts";
 import { dueMsOfScore } from "../task/model.ts";
 import type { Config } from "../config/config.ts";
@@ -26,6 +26,8 @@ import { NodeMetrics } from "../metrics/metrics.ts";
 import type { Job } from "../pool/job.ts";
 import { loadTasksModule } from "./load-tasks.ts";
 import { RedisTrouble } from "./redis-trouble.ts";
+import { RedisClock } from "../core/redis-clock.ts";
+import { ClockSkewReporter, SKEW_WARN_MS } from "./clock-skew.ts";
 import { EvictionGuard } from "./eviction-guard.ts";
 import { readMemoryPolicyAt } from "../store/redis-memory-policy.ts";
 
@@ -76,6 +78,7 @@ export class TickwheelNode {
     concurrency: () => this.pool.concurrency,
     ownedShards: () => this.actors.size,
     evictionPolicy: () => this.evictionGuard.policy,
+    clockOffsetMs: () => this.clock.offsetMs,
     dueCounts: async () => {
       // Redis down: answer at once instead of holding the scrape through the client's retries.
       if (!this.store.ready) throw new Error("redis is not connected");
@@ -85,6 +88,9 @@ export class TickwheelNode {
   });
   /** Redis errors counted by kind and logged one line per place and kind per interval. */
   readonly redisTrouble: RedisTrouble;
+  /** Redis' clock as this node estimates it from its heartbeats: due-time arithmetic and firing use it. */
+  readonly clock = new RedisClock();
+  private readonly skew: ClockSkewReporter;
   /** Redis' maxmemory-policy: refuses to start on an evicting one unless allowed, checks it again while running. */
   readonly evictionGuard: EvictionGuard;
   /** Paused task names as last read from Redis (refreshed every pauseRefreshMs). */
@@ -96,6 +102,7 @@ export class TickwheelNode {
     this.config = config;
     this.log = log;
     this.redisTrouble = new RedisTrouble({ log, count: (kind) => this.metrics.redisError(kind) });
+    this.skew = new ClockSkewReporter(log);
     this.nodeId = config.nodeId ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 40)}-${Math.random().toString(36).slice(2, 8)}`;
     this.store = new Store({
       redisUrl: config.redisUrl,
@@ -114,6 +121,7 @@ export class TickwheelNode {
     });
     this.client = new Client({
       store: this.store,
+      now: () => this.clock.now(),
       validateKnownTasks: true,
       retentionMs: config.retentionMs,
       defaults: {
@@ -139,6 +147,10 @@ export class TickwheelNode {
       log: this.log,
       info: () => registryInfo(this),
       onDisplaced: () => void this.stop(),
+      onRedisTime: (sentMono, receivedMono, redisNowMs) => {
+        this.clock.sample(sentMono, receivedMono, redisNowMs);
+        this.skew.check(this.clock);
+      },
     });
     this.ownership = new ShardOwnership({
       store: this.store,
@@ -190,9 +202,13 @@ export class TickwheelNode {
   }
 
   /** Shown by /ready and in the registry (/admin/nodes): why a node may be unready or at risk. */
-  readiness(): { redis: { maxmemoryPolicy: string | null; evicting: boolean | null; evictionAllowed: boolean } } {
+  readiness(): { redis: RedisView; clock: ClockView } {
     const policy = this.evictionGuard.policy;
-    return { redis: { maxmemoryPolicy: policy?.policy ?? null, evicting: policy?.evicting ?? null, evictionAllowed: this.config.allowEviction } };
+    const offsetMs = this.clock.offsetMs;
+    return {
+      redis: { maxmemoryPolicy: policy?.policy ?? null, evicting: policy?.evicting ?? null, evictionAllowed: this.config.allowEviction },
+      clock: { offsetMs, errorMs: this.clock.errorMs, skewed: offsetMs !== null && Math.abs(offsetMs) > SKEW_WARN_MS },
+    };
   }
 
   async start(): Promise<void> {

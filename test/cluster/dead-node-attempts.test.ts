@@ -14,7 +14,7 @@ const TTL_MS = FAULT_LEASE_TTL_MS;
 const VISIBILITY_MS = 30_000;
 // Each task runs 4 s: every task the victim started in the 4 s before the kill is still in flight.
 const SLEEP_MS = 4000;
-const RATE_PER_S = 40;
+const RATE_PER_S = 24;
 const SPAN_MS = 8000;
 const ENV = faultEnv(SHARDS, { TICKWHEEL_VISIBILITY_MS: String(VISIBILITY_MS) });
 const fx = faultFixture();
