@@ -14,7 +14,8 @@ import { loadConfig } from "../../src/config/config.ts";
 import { TickwheelNode } from "../../src/node/node.ts";
 import { Client } from "../../src/client/client.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
-import { randomPrefix } from "../helpers/node.ts";
+import { randomPrefix, ROOT } from "../helpers/node.ts";
+import { join } from "node:path";
 import { waitFor } from "../helpers/wait.ts";
 import { requester } from "../http/http-helpers.ts";
 
@@ -109,6 +110,19 @@ test("out of memory: 507 + code for every refused request and batch item, exact 
   expect(refusedSingles).toBeGreaterThanOrEqual(20);
   expect(refusedBatchItems).toBeGreaterThanOrEqual(200);
   expect(acknowledged.size).toBeGreaterThan(100);
+
+  // The CLI: one line naming the refusal, exit code 6 (node or Redis unavailable).
+  const cli = Bun.spawn(["bun", join(ROOT, "src/cli/main.ts"), "schedule", "oom.task", "--in", "10s", "--args", JSON.stringify({ pad }), "--id", "cli-refused", "--url", node.url!], {
+    cwd: ROOT,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [cliOut, cliErr, cliCode] = await Promise.all([new Response(cli.stdout).text(), new Response(cli.stderr).text(), cli.exited]);
+  expect(cliCode).toBe(6);
+  expect(cliOut).toBe("");
+  expect(cliErr.trim().split("\n")).toHaveLength(1);
+  expect(cliErr).toContain("redis_out_of_memory");
+  refused.add("cli-refused");
 
   // Stay full a while: the acknowledged tasks fall due, and the node's claims, acknowledgements
   // and heartbeats meet the refusal too.
