@@ -1,16 +1,19 @@
-// One clock for firing: a node whose own clock runs 1.5 s ahead (faketime, monotonic time left
-// real) fires by Redis' clock. Measured by Redis' TIME in the handler: 0 tasks start before their
+// One clock for firing: a node whose own clock runs 1.5 s ahead (libfaketime, as `faketime -f
+// '+1.5s'`, monotonic time left real) fires by Redis' clock. Measured by Redis' TIME in the handler: 0 tasks start before their
 // due time, lateness stays what it is for a node without skew in the same run, the offset shows in
 // /admin/nodes (and the metric), and a `delay` given to the skewed node's API counts from Redis' now.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import Redis from "ioredis";
 import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { Client } from "../../src/client/client.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix, ROOT, startNodeProcess, type NodeProcess } from "../helpers/node.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const TASKS_MODULE = join(ROOT, "test/fixtures/redis-clock-tasks.ts");
+// Debian's faketime package (installed by scripts/setup.sh with TICKWHEEL_SETUP_TEST_TOOLS=1).
+const LIBFAKETIME = `/usr/lib/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu/faketime/libfaketime.so.1`;
 const SKEW_MS = 1500;
 const COUNT = 400;
 const SPAN_MS = 3000;
@@ -20,6 +23,7 @@ let raw: Redis;
 const nodes: NodeProcess[] = [];
 
 beforeAll(async () => {
+  if (!existsSync(LIBFAKETIME)) throw new Error(`${LIBFAKETIME} is missing: install Debian's faketime (TICKWHEEL_SETUP_TEST_TOOLS=1 bash scripts/setup.sh)`);
   redis = await startRedis();
   raw = new Redis(redis.url);
 });
@@ -38,9 +42,11 @@ async function redisNowMs(): Promise<number> {
 /** Runs COUNT tasks due over SPAN_MS on one node; answers each start's lateness by Redis' clock. */
 async function run(skewed: boolean): Promise<{ node: NodeProcess; prefix: string; lateness: number[] }> {
   const prefix = randomPrefix(skewed ? "skew" : "noskew");
-  const env: Record<string, string> = { TICKWHEEL_SHARDS: "4", FAKETIME_DONT_FAKE_MONOTONIC: "1" };
-  const command = skewed ? ["faketime", "-f", `+${SKEW_MS / 1000}s`, "bun", join(ROOT, "src/main.ts")] : undefined;
-  const node = await startNodeProcess({ redisUrl: redis.url, prefix, tasksModule: TASKS_MODULE, nodeId: skewed ? "skewed" : "plain", env, command });
+  const env: Record<string, string> = { TICKWHEEL_SHARDS: "4" };
+  // What `faketime -f '+1.5s' bun …` does, without its wrapper process: faketime(1) does not pass
+  // SIGTERM on to the program it runs (checked: the node would be orphaned, not stopped).
+  if (skewed) Object.assign(env, { LD_PRELOAD: LIBFAKETIME, FAKETIME: `+${SKEW_MS / 1000}s`, FAKETIME_DONT_FAKE_MONOTONIC: "1" });
+  const node = await startNodeProcess({ redisUrl: redis.url, prefix, tasksModule: TASKS_MODULE, nodeId: skewed ? "skewed" : "plain", env });
   nodes.push(node);
   await waitFor(async () => (await fetch(`${node.url}/ready`)).status === 200, { timeoutMs: 10_000, message: "node ready" });
   const client = new Client({ redisUrl: redis.url, prefix });
