@@ -25,6 +25,8 @@ export interface MemoryPolicy {
 export const SAFE_POLICY = "noeviction";
 
 export async function readMemoryPolicy(connection: Connection): Promise<MemoryPolicy> {
+  // A fresh cluster connection knows its masters once the slots are loaded: one command does that.
+  if (connection instanceof Cluster && connection.nodes("master").length === 0) await connection.ping();
   const servers = connection instanceof Cluster ? connection.nodes("master") : [connection];
   const seen: MemoryPolicy[] = await Promise.all(servers.map((server) => readOne(server as Exclude<Connection, Cluster>)));
   return seen.find((p) => p.evicting === true) ?? seen.find((p) => p.evicting === null) ?? seen[0] ?? { policy: "unknown", evicting: null, reason: "no server" };

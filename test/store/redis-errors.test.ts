@@ -2,9 +2,9 @@
 // code: out of memory (noeviction at maxmemory, also inside a Lua script), read-only, unreachable.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Redis from "ioredis";
-import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
+import { startRedis, startRedisCluster, type RedisProcess } from "../helpers/redis-server.ts";
 import { asRedisRefusal, redisErrorKind, RedisRefusal } from "../../src/store/redis-errors.ts";
-import { readMemoryPolicy } from "../../src/store/redis-memory-policy.ts";
+import { readMemoryPolicy, readMemoryPolicyAt } from "../../src/store/redis-memory-policy.ts";
 import { TickwheelError } from "../../src/task/errors.ts";
 
 let redis: RedisProcess;
@@ -101,3 +101,17 @@ describe("Redis refusals", () => {
     }
   });
 });
+
+test("Redis Cluster: every master is asked, and one evicting master makes the cluster evicting", async () => {
+  const cluster = await startRedisCluster();
+  try {
+    const target = { clusterNodes: cluster.nodes.map((n) => `${n.host}:${n.port}`) };
+    expect(await readMemoryPolicyAt(target)).toEqual({ policy: "noeviction", evicting: false });
+    const second = new Redis(cluster.servers[1]!.url);
+    await second.config("SET", "maxmemory-policy", "allkeys-lfu");
+    second.disconnect();
+    expect(await readMemoryPolicyAt(target)).toEqual({ policy: "allkeys-lfu", evicting: true });
+  } finally {
+    await cluster.cleanup();
+  }
+}, 60_000);
