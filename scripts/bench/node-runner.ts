@@ -8,7 +8,8 @@
 import { z } from "zod";
 import { loadConfig } from "../../src/config/config.ts";
 import { TickwheelNode } from "../../src/node/node.ts";
-import { silentLogger } from "../../src/node/log.ts";
+import { startServedNode } from "../../src/node/serve-node.ts";
+import { silentLogger } from "../../src/core/log.ts";
 import { defineTask } from "../../src/task/define-task.ts";
 import { BENCH_TASK, LatenessLog, serveRunner } from "./protocol.ts";
 import { sharedClock } from "../../src/core/coalescing-clock.ts";
@@ -33,7 +34,8 @@ defineTask(BENCH_TASK, z.object({ userId: z.number() }), (_args, ctx) => {
 
 const node = new TickwheelNode(loadConfig({ ...process.env, PORT: "0" }), silentLogger());
 if (process.env.BENCH_TRACE) traceStore(node);
-await node.start();
+// Served like a real node, so its RSS figure includes the HTTP app.
+await startServedNode(node);
 
 serveRunner({
   started: () => started,

@@ -7,7 +7,8 @@
  * case on one Redis core, whatever the node does.
  */
 import { startRedis } from "../../test/helpers/redis-server.ts";
-import { Store, type FinishItem } from "../../src/store/store.ts";
+import { Store } from "../../src/store/store.ts";
+import type { FinishItem } from "../../src/store/outcomes.ts";
 import { Client } from "../../src/client/client.ts";
 import { decodeRecord, encodeFinal } from "../../src/task/codec.ts";
 import { cpuSeconds } from "./process-stats.ts";
@@ -27,7 +28,7 @@ async function measure(withFinish: boolean): Promise<void> {
     }
     const tokens: string[] = [];
     for (let shard = 0; shard < SHARDS; shard++) {
-      const lease = await store.leaseAcquire(shard, "ceiling", 600_000);
+      const lease = await store.leases.acquire(shard, "ceiling", 600_000);
       if (!lease.acquired) throw new Error("lease not acquired");
       tokens.push(lease.token);
     }
@@ -42,7 +43,7 @@ async function measure(withFinish: boolean): Promise<void> {
       while (drained.size < SHARDS) {
         const shard = nextShard++ % SHARDS;
         if (drained.has(shard)) continue;
-        const batch = await store.claim(shard, tokens[shard]!, Date.now() + 1, 1_000, Date.now() + 60_000);
+        const batch = await store.attempts.claim(shard, tokens[shard]!, Date.now() + 1, 1_000, Date.now() + 60_000);
         if (batch === "lease") throw new Error("lease lost");
         if (batch === null) {
           drained.add(shard);
@@ -59,7 +60,7 @@ async function measure(withFinish: boolean): Promise<void> {
         });
         for (let i = 0; i < items.length; i += 500) {
           const done = i + 500 >= items.length ? [batch.batch] : [];
-          finishes.push(store.finish(shard, tokens[shard]!, now, 604_800_000, items.slice(i, i + 500), done));
+          finishes.push(store.attempts.finish(shard, tokens[shard]!, now, 604_800_000, items.slice(i, i + 500), done));
         }
       }
     };

@@ -3,6 +3,8 @@
  * http://127.0.0.1:7420) with TICKWHEEL_API_TOKEN as a bearer token. Every
  * failure becomes a CliError carrying the exit code it means (see EXIT).
  */
+import { DEFAULT_HOST, DEFAULT_PORT } from "../config/defaults.ts";
+
 export const EXIT = {
   ok: 0,
   /** Anything unexpected: a 5xx other than 503, a reply that is not ours. */
@@ -16,7 +18,7 @@ export const EXIT = {
   unavailable: 6,
 } as const;
 
-export const DEFAULT_URL = "http://127.0.0.1:7420";
+export const DEFAULT_URL = `http://${DEFAULT_HOST}:${DEFAULT_PORT}`;
 const TIMEOUT_MS = 15_000;
 
 export class CliError extends Error {

@@ -3,7 +3,7 @@
  * and boolean flags (declared up front, so `--json get x` is not read as
  * `--json=get`). Unknown flags are reported by the command that parses them.
  */
-export interface ParsedArgs {
+interface ParsedArgs {
   positionals: string[];
   flags: Map<string, string>;
 }

@@ -6,6 +6,8 @@
 import { call, CliError, EXIT, type ApiOptions } from "./api.ts";
 import { UsageError } from "./args.ts";
 import { keyValues, relative, table, when } from "./table.ts";
+// Type only (erased at run time): the CLI binary does not carry the schema library.
+import type { ShardInfo } from "../node/shard-info.ts";
 
 export interface CommandContext {
   api: ApiOptions;
@@ -82,20 +84,6 @@ export async function shards(ctx: CommandContext): Promise<void> {
       ]),
     ),
   );
-}
-
-interface ShardInfo {
-  shard: number;
-  owner: string | null;
-  epoch: number | null;
-  dueCount: number;
-  coldCount: number;
-  inFlight: number;
-  dead: number;
-  nextDueAt: number | null;
-  fired: number | null;
-  latenessP50Ms: number | null;
-  latenessP99Ms: number | null;
 }
 
 interface NodeRow {

@@ -8,11 +8,11 @@ import { ConfigError, describeSettings, loadConfig } from "../config/config.ts";
 import { runNode } from "../node/run-node.ts";
 import { checkFlags, parseArgs, UsageError } from "./args.ts";
 
-export function flagOf(env: string): string {
+function flagOf(env: string): string {
   return env.replace(/^TICKWHEEL_/, "").toLowerCase().replace(/_/g, "-");
 }
 
-export function startHelp(): string {
+function startHelp(): string {
   const settings = describeSettings();
   const lines = settings.map((setting) => {
     const flag = `--${flagOf(setting.env)}${setting.isSwitch ? "" : " VALUE"}`;

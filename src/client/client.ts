@@ -7,15 +7,19 @@
  *   await client.schedule(sendEmail, { to: "a@b.c" }, { delay: "7d" });
  */
 import type { z } from "zod";
-import { COLD_CURSOR, LIST_MAX_BYTES, PARK_OFFSET, Store, type ListableState, type ListEntry } from "../store/store.ts";
-import { shardOf } from "../core/slot.ts";
+import { Store } from "../store/store.ts";
+import { COLD_CURSOR, LIST_MAX_BYTES } from "../store/listings.ts";
+import { PARK_OFFSET } from "../store/data-format.ts";
+import type { ListableState, ListEntry } from "../store/outcomes.ts";
+import type { ShardMap } from "../core/shard-map.ts";
 import { parseDuration, parseInstant } from "../core/duration.ts";
 import { decodeFinal, decodeRecord, encodeRecord, encodeSpec, viewOfFinal, viewOfRecord } from "../task/codec.ts";
 import { invalid, TickwheelError } from "../task/errors.ts";
 import { asRedisRefusal, RedisRefusal } from "../store/redis-errors.ts";
 import { findTask, type TaskHandle } from "../task/define-task.ts";
 import { checkTimeRange, DEFAULT_TASK_DEFAULTS, resolveTask, type ResolvedTask, type ScheduleOptions, type TaskDefaults } from "../task/schedule-input.ts";
-import { DEFAULT_COLD_AFTER_MS, dueScore, type TaskView } from "../task/model.ts";
+import { dueScore, type TaskView } from "../task/model.ts";
+import { DEFAULT_COLD_AFTER_MS, DEFAULT_LIST_LIMIT, DEFAULT_LOOKAHEAD_MS, DEFAULT_PREFIX, DEFAULT_RETENTION_MS, DEFAULT_SHARDS, MAX_NAME_LENGTH } from "../config/defaults.ts";
 
 export interface ClientOptions {
   redisUrl?: string;
@@ -107,7 +111,6 @@ export const LISTABLE_STATES = ["scheduled", "running", "dead"] as const satisfi
 export const MAX_LIST_LIMIT = 500;
 /** Index entries one list call may examine per shard (bounds the Lua call when filtering by name). */
 const LIST_BUDGET = 5000;
-const MAX_NAME_LENGTH = 200;
 
 function checkName(name: string): void {
   if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_LENGTH) {
@@ -152,7 +155,7 @@ function decodeCursor(
   cursor: string,
   state: ListableState,
   name: string | null,
-  shards: number,
+  shards: ShardMap,
 ): { shard: number; after: { score: string; id: string } | null } {
   let body: CursorBody;
   try {
@@ -160,7 +163,7 @@ function decodeCursor(
   } catch {
     throw invalid("cursor", "expected the nextCursor of a previous page");
   }
-  if (typeof body !== "object" || body === null || body.v !== 1 || !Number.isInteger(body.s) || body.s < 0 || body.s >= shards) {
+  if (typeof body !== "object" || body === null || body.v !== 1 || !Number.isInteger(body.s) || body.s < 0 || body.s >= shards.count) {
     throw invalid("cursor", "expected the nextCursor of a previous page");
   }
   if (body.st !== state || (body.n ?? null) !== name) {
@@ -174,8 +177,6 @@ function decodeCursor(
   }
   return { shard: body.s, after: { score: body.sc, id: body.id } };
 }
-
-const DEFAULT_SHARDS = 16;
 
 /** Lowest score that goes to the cold tier for a task scheduled at nowMs; null: no cold tier (0). */
 function coldFrom(nowMs: number, coldAfterMs: number): number | null {
@@ -197,15 +198,13 @@ const SCHEDULE_SLICE = 1_000;
 function yieldToSocket(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
-const DEFAULT_LOOKAHEAD_MS = 2000;
-const DEFAULT_RETENTION_MS = 86_400_000;
 
 export class Client {
   private readonly options: ClientOptions;
   private readonly store: Store;
   private readonly ownsStore: boolean;
   private readonly defaults: TaskDefaults;
-  private config: Promise<{ shards: number; lookaheadMs: number; coldAfterMs: number }> | null = null;
+  private config: Promise<{ shards: ShardMap; lookaheadMs: number; coldAfterMs: number }> | null = null;
 
   constructor(options: ClientOptions = {}) {
     this.options = options;
@@ -217,7 +216,7 @@ export class Client {
       const target = options.clusterNodes?.length
         ? { clusterNodes: options.clusterNodes }
         : { redisUrl: options.redisUrl ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379" };
-      this.store = new Store({ ...target, prefix: options.prefix ?? "tw", name: "tickwheel-client" });
+      this.store = new Store({ ...target, prefix: options.prefix ?? DEFAULT_PREFIX, name: "tickwheel-client" });
       this.ownsStore = true;
     }
   }
@@ -271,7 +270,7 @@ export class Client {
           const tasks = from === 0 && group.tasks.length <= SCHEDULE_CALL_MAX ? group.tasks : group.tasks.slice(from, from + SCHEDULE_CALL_MAX);
           const indices = from === 0 && group.indices.length <= SCHEDULE_CALL_MAX ? group.indices : group.indices.slice(from, from + SCHEDULE_CALL_MAX);
           calls.push(
-            this.store.schedule(shard, tasks, horizon, coldFrom(nowMs, coldAfterMs)).then(
+            this.store.tasks.schedule(shard, tasks, horizon, coldFrom(nowMs, coldAfterMs)).then(
               (outcomes) => {
                 for (let i = 0; i < tasks.length; i++) {
                   const task = tasks[i]!;
@@ -300,7 +299,7 @@ export class Client {
 
   async get(id: string): Promise<TaskView | null> {
     const shard = await this.shardOf(id);
-    const outcome = await this.store.inspect(shard, id);
+    const outcome = await this.store.tasks.inspect(shard, id);
     if (outcome.kind === "missing") return null;
     if (outcome.kind === "final") return viewOfFinal(id, shard, decodeFinal(outcome.finalJson));
     return viewOfRecord(id, shard, outcome.kind, decodeRecord(outcome.record), outcome.lastError, outcome.progressJson);
@@ -309,7 +308,7 @@ export class Client {
   /** Cancels a task that has not been claimed; otherwise reports its state. */
   async cancel(id: string): Promise<CancelResult> {
     const shard = await this.shardOf(id);
-    const outcome = await this.store.cancel(shard, id, Date.now(), this.options.retentionMs ?? DEFAULT_RETENTION_MS);
+    const outcome = await this.store.tasks.cancel(shard, id, Date.now(), this.options.retentionMs ?? DEFAULT_RETENTION_MS);
     if (outcome.kind === "cancelled") return { cancelled: true, task: viewOfFinal(id, shard, decodeFinal(outcome.finalJson)) };
     return { cancelled: false, task: await this.get(id) };
   }
@@ -329,7 +328,7 @@ export class Client {
     const shard = await this.shardOf(id);
     const { lookaheadMs, coldAfterMs } = await this.clusterConfig();
     const nowMs = Date.now();
-    const outcome = await this.store.reschedule(shard, id, Math.floor(dueMs), nowMs + lookaheadMs, coldFrom(nowMs, coldAfterMs));
+    const outcome = await this.store.tasks.reschedule(shard, id, Math.floor(dueMs), nowMs + lookaheadMs, coldFrom(nowMs, coldAfterMs));
     if (outcome.kind === "rescheduled") {
       return { rescheduled: true, task: viewOfRecord(id, shard, "scheduled", decodeRecord(outcome.record), null, null) };
     }
@@ -348,7 +347,7 @@ export class Client {
    */
   async list(options: ListOptions): Promise<ListResult> {
     const { shards } = await this.clusterConfig();
-    const limit = options.limit ?? 50;
+    const limit = options.limit ?? DEFAULT_LIST_LIMIT;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw invalid("limit", `expected an integer from 1 to ${MAX_LIST_LIMIT}`);
     const name = options.name ?? null;
     let position = { shard: 0, after: null as { score: string; id: string } | null };
@@ -356,8 +355,8 @@ export class Client {
     const tasks: TaskSummary[] = [];
     // Records can hold 1 MiB of args each: bound what one request reads across shards too.
     let bytesLeft = LIST_MAX_BYTES;
-    for (let shard = position.shard, after = position.after; shard < shards; shard++, after = null) {
-      const page = await this.store.listPage(shard, options.state, after, limit - tasks.length, LIST_BUDGET, name, bytesLeft, shards);
+    for (let shard = position.shard, after = position.after; shard < shards.count; shard++, after = null) {
+      const page = await this.store.listings.listPage(shards, shard, options.state, after, limit - tasks.length, LIST_BUDGET, name, bytesLeft);
       for (const entry of page.entries) {
         tasks.push(summaryOf(entry, shard, options.state));
         bytesLeft -= entry.record.length;
@@ -366,8 +365,8 @@ export class Client {
         // Page full, or the scan budget ran out inside this shard: go on from right here.
         return { tasks, nextCursor: encodeCursor(options.state, name, shard, page.next) };
       }
-      if (tasks.length >= limit || (bytesLeft <= 0 && shard + 1 < shards)) {
-        return { tasks, nextCursor: shard + 1 < shards ? encodeCursor(options.state, name, shard + 1, null) : null };
+      if (tasks.length >= limit || (bytesLeft <= 0 && shard + 1 < shards.count)) {
+        return { tasks, nextCursor: shard + 1 < shards.count ? encodeCursor(options.state, name, shard + 1, null) : null };
       }
     }
     return { tasks, nextCursor: null };
@@ -379,7 +378,7 @@ export class Client {
     const { lookaheadMs } = await this.clusterConfig();
     // A concurrent change of the final record (another retry) makes the script answer "changed": read again.
     for (let round = 0; round < 3; round++) {
-      const outcome = await this.store.inspect(shard, id);
+      const outcome = await this.store.tasks.inspect(shard, id);
       if (outcome.kind === "missing") return { retried: false, task: null };
       if (outcome.kind !== "final") return { retried: false, task: await this.get(id) };
       const final = decodeFinal(outcome.finalJson);
@@ -389,7 +388,7 @@ export class Client {
       const score = dueScore(nowMs, final.spec.priority);
       const record = encodeRecord(0, score, specJson);
       const lastError = final.lastError ?? "dead";
-      const result = await this.store.retryDead(shard, id, outcome.finalJson, record, score, lastError, nowMs + lookaheadMs);
+      const result = await this.store.tasks.retryDead(shard, id, outcome.finalJson, record, score, lastError, nowMs + lookaheadMs);
       if (result === "retried") {
         return { retried: true, task: viewOfRecord(id, shard, "scheduled", decodeRecord(record), lastError, null) };
       }
@@ -407,7 +406,7 @@ export class Client {
   async pause(name: string): Promise<PauseState> {
     checkName(name);
     const { shards } = await this.clusterConfig();
-    const pausedAt = await this.store.pauseName(name, shards, Date.now());
+    const pausedAt = await this.store.pauses.pauseName(name, shards, Date.now());
     return { name, paused: true, pausedAt };
   }
 
@@ -415,26 +414,26 @@ export class Client {
   async resume(name: string): Promise<ResumeResult> {
     checkName(name);
     const { shards } = await this.clusterConfig();
-    const { wasPaused, requeued } = await this.store.resumeName(name, shards);
+    const { wasPaused, requeued } = await this.store.pauses.resumeName(name, shards);
     return { name, paused: false, wasPaused, requeued };
   }
 
   /** Every paused task name with the ms it was paused. */
   async paused(): Promise<PauseState[]> {
-    const names = await this.store.pausedNames();
+    const names = await this.store.pauses.pausedNames();
     return [...names].map(([name, pausedAt]) => ({ name, paused: true as const, pausedAt })).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async shardOf(id: string): Promise<number> {
     const { shards } = await this.clusterConfig();
-    return shardOf(id, shards);
+    return shards.shardOf(id);
   }
 
   async close(): Promise<void> {
     if (this.ownsStore) await this.store.quit();
   }
 
-  private resolve(request: ScheduleRequest, nowMs: number, shardCount: number, requireTime: boolean): ResolvedTask {
+  private resolve(request: ScheduleRequest, nowMs: number, shards: ShardMap, requireTime: boolean): ResolvedTask {
     const handle = typeof request.task === "string" ? (this.options.validateKnownTasks ? findTask(request.task) : undefined) : request.task;
     const name = typeof request.task === "string" ? request.task : request.task.name;
     let args = request.args;
@@ -448,21 +447,25 @@ export class Client {
       args = request.args ?? {};
     }
     const options: ScheduleOptions = handle ? { ...handle.options, ...request.options } : request.options;
-    return resolveTask(name, args, options, { nowMs, shardCount, defaults: this.defaults, requireTime });
+    return resolveTask(name, args, options, { nowMs, shards, defaults: this.defaults, requireTime });
   }
 
   /**
    * Now by Redis' clock, the one due times are kept in: the node's estimate
    * when the client is a node's. A standalone client uses its own clock
-   * until it has an estimate of Redis' (ROADMAP: one TIME round trip, see README "Clocks").
+   * until it has an estimate of Redis'.
    */
   private async redisNow(): Promise<number> {
     return this.options.now ? this.options.now() : Date.now();
   }
 
-  private clusterConfig(): Promise<{ shards: number; lookaheadMs: number; coldAfterMs: number }> {
+  /**
+   * The cluster config, read once (and again after a failure). Refuses, like
+   * a node, data in a format this build does not know (ClusterConfigError).
+   */
+  private clusterConfig(): Promise<{ shards: ShardMap; lookaheadMs: number; coldAfterMs: number }> {
     if (!this.config) {
-      this.config = this.store.ensureClusterConfig(undefined, this.options.shards ?? DEFAULT_SHARDS).then((config) => ({
+      this.config = this.store.config.ensure({ fallbackShards: this.options.shards ?? DEFAULT_SHARDS }).then((config) => ({
         shards: config.shards,
         lookaheadMs: config.lookaheadMs ?? DEFAULT_LOOKAHEAD_MS,
         coldAfterMs: config.coldAfterMs ?? DEFAULT_COLD_AFTER_MS,

@@ -5,7 +5,7 @@
  * `tickwheel start --help` prints.
  */
 import { z } from "zod";
-import { DEFAULT_COLD_AFTER_MS } from "../task/model.ts";
+import * as D from "./defaults.ts";
 
 interface Setting {
   env: string;
@@ -42,46 +42,46 @@ const boolean = z.enum(["true", "false", "1", "0", "yes", "no"], { error: "expec
 const settings = {
   redisUrl: { env: "REDIS_URL", description: "Redis to use (redis:// or rediss://, user and password allowed); unset: run an embedded redis-server", schema: redisUrl.optional() },
   redisClusterNodes: { env: "REDIS_CLUSTER_NODES", description: "Redis Cluster seed nodes host:port,host:port (takes precedence over REDIS_URL)", schema: hostPortList.optional() },
-  port: { env: "PORT", description: "HTTP port", schema: int(0, 65535).default(7420) },
-  host: { env: "TICKWHEEL_HOST", description: "HTTP listen address", schema: z.string().min(1).default("127.0.0.1") },
+  port: { env: "PORT", description: "HTTP port", schema: int(0, 65535).default(D.DEFAULT_PORT) },
+  host: { env: "TICKWHEEL_HOST", description: "HTTP listen address", schema: z.string().min(1).default(D.DEFAULT_HOST) },
   tasksModule: { env: "TICKWHEEL_TASKS", description: "path of the tasks module (calls defineTask) loaded at start", schema: z.string().min(1).optional() },
-  shards: { env: "TICKWHEEL_SHARDS", description: "shard count (fixed per prefix once data exists)", schema: int(1, 16384).optional() },
-  concurrency: { env: "TICKWHEEL_CONCURRENCY", description: "worker pool size: tasks running at once on this node", schema: int(1, 100_000).default(64) },
+  shards: { env: "TICKWHEEL_SHARDS", description: `shard count (fixed per prefix once data exists; unset: the existing count, or ${D.DEFAULT_SHARDS} for a new prefix)`, schema: int(1, 16384).optional() },
+  concurrency: { env: "TICKWHEEL_CONCURRENCY", description: "worker pool size: tasks running at once on this node", schema: int(1, 100_000).default(D.DEFAULT_CONCURRENCY) },
   nodeId: { env: "TICKWHEEL_NODE_ID", description: "node id (generated when unset)", schema: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: "expected 1-64 of A-Z a-z 0-9 . _ -" }).optional() },
-  prefix: { env: "TICKWHEEL_PREFIX", description: "Redis key prefix", schema: z.string().regex(/^[A-Za-z0-9._-]{1,32}$/, { error: "expected 1-32 of A-Z a-z 0-9 . _ -" }).default("tw") },
+  prefix: { env: "TICKWHEEL_PREFIX", description: "Redis key prefix", schema: z.string().regex(/^[A-Za-z0-9._-]{1,32}$/, { error: "expected 1-32 of A-Z a-z 0-9 . _ -" }).default(D.DEFAULT_PREFIX) },
   dataDir: { env: "TICKWHEEL_DATA_DIR", description: "data directory of the embedded redis-server", schema: z.string().min(1).default("./.tickwheel") },
-  lookaheadMs: { env: "TICKWHEEL_LOOKAHEAD_MS", description: "look-ahead window loaded into each shard's timer wheel", schema: int(100, 600_000).default(2000) },
+  lookaheadMs: { env: "TICKWHEEL_LOOKAHEAD_MS", description: "look-ahead window loaded into each shard's timer wheel", schema: int(100, 600_000).default(D.DEFAULT_LOOKAHEAD_MS) },
   coldAfterMs: {
     env: "TICKWHEEL_COLD_AFTER_MS",
     description: "tasks due this far ahead or more wait in the compact cold tier until they come within it (0: no cold tier)",
-    schema: int(0, 30 * 86_400_000).default(DEFAULT_COLD_AFTER_MS),
+    schema: int(0, 30 * 86_400_000).default(D.DEFAULT_COLD_AFTER_MS),
   },
-  claimAheadMs: { env: "TICKWHEEL_CLAIM_AHEAD_MS", description: "claim this early and hold the start until the due ms", schema: int(0, 1000).default(5) },
-  claimBatch: { env: "TICKWHEEL_CLAIM_BATCH", description: "max tasks per claim call", schema: int(1, 10_000).default(1000) },
-  windowCap: { env: "TICKWHEEL_WINDOW_CAP", description: "max task ids held in memory per shard window", schema: int(100, 10_000_000).default(20_000) },
-  visibilityMs: { env: "TICKWHEEL_VISIBILITY_MS", description: "visibility deadline of a running attempt (kept alive while it runs)", schema: int(500, 86_400_000).default(30_000) },
-  leaseTtlMs: { env: "TICKWHEEL_LEASE_TTL_MS", description: "shard lease TTL", schema: int(300, 600_000).default(3000) },
-  leaseRenewMs: { env: "TICKWHEEL_LEASE_RENEW_MS", description: "shard lease renew interval", schema: int(50, 600_000).default(1000) },
-  graceMs: { env: "TICKWHEEL_GRACE_MS", description: "on SIGTERM, how long in-flight tasks may finish", schema: int(0, 3_600_000).default(10_000) },
-  retentionMs: { env: "TICKWHEEL_RETENTION_MS", description: "how long finished tasks' state and result stay readable", schema: int(1000, 365 * 86_400_000).default(86_400_000) },
-  deadRetentionMs: { env: "TICKWHEEL_DEAD_RETENTION_MS", description: "how long dead tasks stay listed and retryable", schema: int(1000, 365 * 86_400_000).default(7 * 86_400_000) },
-  maxArgsBytes: { env: "TICKWHEEL_MAX_ARGS_BYTES", description: "max JSON size of a task's args", schema: int(16, 64 * 1024 * 1024).default(1024 * 1024) },
-  maxResultBytes: { env: "TICKWHEEL_MAX_RESULT_BYTES", description: "max JSON size of a stored result", schema: int(0, 64 * 1024 * 1024).default(64 * 1024) },
-  defaultMaxAttempts: { env: "TICKWHEEL_DEFAULT_MAX_ATTEMPTS", description: "maxAttempts of tasks that set none", schema: int(1, 1000).default(3) },
-  defaultTimeoutMs: { env: "TICKWHEEL_DEFAULT_TIMEOUT_MS", description: "timeoutMs of tasks that set none", schema: int(1, 7 * 86_400_000).default(30_000) },
-  backoffBaseMs: { env: "TICKWHEEL_BACKOFF_BASE_MS", description: "default retry backoff base", schema: int(1, 86_400_000).default(1000) },
-  backoffMaxMs: { env: "TICKWHEEL_BACKOFF_MAX_MS", description: "default retry backoff cap", schema: int(1, 30 * 86_400_000).default(3_600_000) },
+  claimAheadMs: { env: "TICKWHEEL_CLAIM_AHEAD_MS", description: "claim this early and hold the start until the due ms", schema: int(0, 1000).default(D.DEFAULT_CLAIM_AHEAD_MS) },
+  claimBatch: { env: "TICKWHEEL_CLAIM_BATCH", description: "max tasks per claim call", schema: int(1, 10_000).default(D.DEFAULT_CLAIM_BATCH) },
+  windowCap: { env: "TICKWHEEL_WINDOW_CAP", description: "max task ids held in memory per shard window", schema: int(100, 10_000_000).default(D.DEFAULT_WINDOW_CAP) },
+  visibilityMs: { env: "TICKWHEEL_VISIBILITY_MS", description: "visibility deadline of a running attempt (kept alive while it runs)", schema: int(500, 86_400_000).default(D.DEFAULT_VISIBILITY_MS) },
+  leaseTtlMs: { env: "TICKWHEEL_LEASE_TTL_MS", description: "shard lease TTL", schema: int(300, 600_000).default(D.DEFAULT_LEASE_TTL_MS) },
+  leaseRenewMs: { env: "TICKWHEEL_LEASE_RENEW_MS", description: "shard lease renew interval", schema: int(50, 600_000).default(D.DEFAULT_LEASE_RENEW_MS) },
+  graceMs: { env: "TICKWHEEL_GRACE_MS", description: "on SIGTERM, how long in-flight tasks may finish", schema: int(0, 3_600_000).default(D.DEFAULT_GRACE_MS) },
+  retentionMs: { env: "TICKWHEEL_RETENTION_MS", description: "how long finished tasks' state and result stay readable", schema: int(1000, 365 * 86_400_000).default(D.DEFAULT_RETENTION_MS) },
+  deadRetentionMs: { env: "TICKWHEEL_DEAD_RETENTION_MS", description: "how long dead tasks stay listed and retryable", schema: int(1000, 365 * 86_400_000).default(D.DEFAULT_DEAD_RETENTION_MS) },
+  maxArgsBytes: { env: "TICKWHEEL_MAX_ARGS_BYTES", description: "max JSON size of a task's args", schema: int(16, 64 * 1024 * 1024).default(D.DEFAULT_MAX_ARGS_BYTES) },
+  maxResultBytes: { env: "TICKWHEEL_MAX_RESULT_BYTES", description: "max JSON size of a stored result", schema: int(0, 64 * 1024 * 1024).default(D.DEFAULT_MAX_RESULT_BYTES) },
+  defaultMaxAttempts: { env: "TICKWHEEL_DEFAULT_MAX_ATTEMPTS", description: "maxAttempts of tasks that set none", schema: int(1, D.MAX_ATTEMPTS_LIMIT).default(D.DEFAULT_MAX_ATTEMPTS) },
+  defaultTimeoutMs: { env: "TICKWHEEL_DEFAULT_TIMEOUT_MS", description: "timeoutMs of tasks that set none", schema: int(1, D.MAX_TIMEOUT_MS).default(D.DEFAULT_TIMEOUT_MS) },
+  backoffBaseMs: { env: "TICKWHEEL_BACKOFF_BASE_MS", description: "default retry backoff base", schema: int(1, 86_400_000).default(D.DEFAULT_BACKOFF_BASE_MS) },
+  backoffMaxMs: { env: "TICKWHEEL_BACKOFF_MAX_MS", description: "default retry backoff cap", schema: int(1, 30 * 86_400_000).default(D.DEFAULT_BACKOFF_MAX_MS) },
   logLevel: { env: "TICKWHEEL_LOG_LEVEL", description: "log level", schema: logLevel.default("info") },
   apiToken: { env: "TICKWHEEL_API_TOKEN", description: "bearer token required on /v1 and /admin", schema: z.string().min(16, { error: "expected at least 16 characters" }).optional() },
   allowInsecure: { env: "TICKWHEEL_ALLOW_INSECURE", description: "allow listening on a non-loopback address without a token", schema: boolean.default(false) },
   metricsAuth: { env: "TICKWHEEL_METRICS_AUTH", description: "require the bearer token on /metrics too", schema: boolean.default(false) },
-  maxBatchBytes: { env: "TICKWHEEL_MAX_BATCH_BYTES", description: "max body size of POST /v1/tasks/batch (larger: 413 before parsing)", schema: int(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024) },
+  maxBatchBytes: { env: "TICKWHEEL_MAX_BATCH_BYTES", description: "max body size of POST /v1/tasks/batch (larger: 413 before parsing)", schema: int(1024, 1024 * 1024 * 1024).default(D.DEFAULT_MAX_BATCH_BYTES) },
   allowEviction: {
     env: "TICKWHEEL_ALLOW_EVICTION",
     description: "start even when Redis' maxmemory-policy may evict keys (tasks can vanish when its memory fills)",
     schema: boolean.default(false),
   },
-  pauseRefreshMs: { env: "TICKWHEEL_PAUSE_REFRESH_MS", description: "how often a node reads the paused task names (a pause reaches every node within this)", schema: int(50, 60_000).default(1000) },
+  pauseRefreshMs: { env: "TICKWHEEL_PAUSE_REFRESH_MS", description: "how often a node reads the paused task names (a pause reaches every node within this)", schema: int(50, 60_000).default(D.DEFAULT_PAUSE_REFRESH_MS) },
 } satisfies Record<string, Setting>;
 
 type Settings = typeof settings;

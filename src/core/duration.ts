@@ -9,7 +9,7 @@
  * would mean different instants on different nodes.
  */
 
-export type DurationErrorCode = "invalid_duration" | "invalid_time";
+type DurationErrorCode = "invalid_duration" | "invalid_time";
 
 export class DurationError extends Error {
   override readonly name = "DurationError";

@@ -1,6 +1,6 @@
 /**
  * LatencyRecorder: lateness of task starts (handler start − due time, in ms; negative = early)
- * for /metrics and the benchmarks (DESIGN.md "Precision").
+ * for /metrics and the benchmarks.
  *
  * Why log-linear buckets and not a ring of the last N samples: memory is fixed (two arrays of
  * 2,368 counters, ~38 KB) however many samples arrive; every sample since the last reset counts,

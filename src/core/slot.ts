@@ -1,8 +1,9 @@
 /**
- * Hash slot and shard of a task id: the same CRC16 (XMODEM) mod 16384 that Redis Cluster uses
+ * Hash slot of a task id: the same CRC16 (XMODEM) mod 16384 that Redis Cluster uses
  * (CLUSTER KEYSLOT), including its `{hash tag}` rule. Using Redis' own function means a task's
- * shard can be computed in any process without asking Redis, and agrees with Redis everywhere.
- * Pure; see DESIGN.md "Hash slot → shard".
+ * slot (and so its shard, see shard-map.ts) can be computed in any process without asking Redis,
+ * and agrees with Redis everywhere.
+ * Pure.
  */
 import { crc16xmodem } from "crc";
 
@@ -47,16 +48,3 @@ const CRC16_TABLE = (() => {
   }
   return table;
 })();
-
-/** Shard that owns a task: its hash slot modulo the shard count (1..16384). */
-export function shardOf(taskId: string, shardCount: number): number {
-  return shardOfSlot(keySlot(taskId), shardCount);
-}
-
-/** Shard that owns a hash slot (for a caller that needs the slot too). */
-export function shardOfSlot(slot: number, shardCount: number): number {
-  if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > SLOT_COUNT) {
-    throw new RangeError(`shardCount must be an integer in 1..${SLOT_COUNT}, got ${shardCount}`);
-  }
-  return slot % shardCount;
-}

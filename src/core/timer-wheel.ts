@@ -1,7 +1,7 @@
 /**
  * TimerWheel: the shard actor's alarm clock. It holds the ids the actor loaded for its look-ahead
  * window and wakes the actor at the exact millisecond something is due, with one timer and no
- * ticking through empty milliseconds (DESIGN.md "Precision"; Kafka TimingWheel / Netty
+ * ticking through empty milliseconds (after Kafka TimingWheel / Netty
  * HashedWheelTimer, minus their empty-tick wakeups).
  *
  * Layout
@@ -42,7 +42,7 @@ export const realWheelClock: WheelClock = {
   clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
-export interface TimerWheelOptions<K> {
+interface TimerWheelOptions<K> {
   clock: WheelClock;
   /** Called once per due bucket, in ascending due order, keys in insertion order. */
   onDue: (dueMs: number, keys: K[]) => void;

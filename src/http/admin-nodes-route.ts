@@ -7,7 +7,7 @@
 import type { Hono } from "hono";
 import type { NodeView } from "../ownership/node-registry-view.ts";
 
-export interface AdminNodesSource {
+interface AdminNodesSource {
   readonly nodeId: string;
   /** Absent on nodes without membership (route answers 404 then). */
   nodes?: () => Promise<NodeView[]>;

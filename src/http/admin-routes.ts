@@ -4,12 +4,12 @@
  * this node's last minutes (tasks started per second and their lateness).
  */
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import type { ShardInfo } from "../node/node.ts";
+import type { ShardInfo } from "../node/shard-info.ts";
 import type { TimelinePoint } from "../metrics/timeline.ts";
 import { commonErrors, json } from "./responses.ts";
 import { ErrorResponse, NodesResponse, ShardsResponse, StatsResponse } from "./schemas.ts";
 
-export interface AdminRoutesDeps {
+interface AdminRoutesDeps {
   nodeId: string;
   startedAt: number;
   shardInfo(): Promise<ShardInfo[]>;

@@ -10,8 +10,8 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { Client } from "../client/client.ts";
-import type { ShardInfo } from "../node/node.ts";
-import type { Logger } from "../node/log.ts";
+import type { ShardInfo } from "../node/shard-info.ts";
+import type { Logger } from "../core/log.ts";
 import type { NodeMetrics } from "../metrics/metrics.ts";
 import { registerDashboard } from "../dashboard/routes.ts";
 import { bearerAuth } from "./auth.ts";

@@ -19,7 +19,7 @@ import { expiryProblem } from "./expiry-check.ts";
 import { bodyErrors, commonErrors, json } from "./responses.ts";
 import { BatchBody, BatchEnvelope, BatchResult, ScheduleBody } from "./schemas.ts";
 
-export interface BatchRoutesDeps {
+interface BatchRoutesDeps {
   client: Client;
   /** Refuses bodies over the batch limit before parsing (413). */
   bodyLimit: MiddlewareHandler;
@@ -32,7 +32,7 @@ type ItemResult =
   | { ok: true; id: string; created: boolean; dueAt: number; shard: number }
   | { ok: false; status: number; error: { code: string; message: string; field?: string } };
 
-export const batchRoute = createRoute({
+const batchRoute = createRoute({
   method: "post",
   path: "/v1/tasks/batch",
   summary: "Schedule up to 10,000 tasks; every item gets its own result",

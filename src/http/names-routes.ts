@@ -10,7 +10,7 @@ import type { Client } from "../client/client.ts";
 import { commonErrors, json } from "./responses.ts";
 import { ErrorResponse, NameParam, PausedList, PauseState, ResumeResult } from "./schemas.ts";
 
-export interface NamesRoutesDeps {
+interface NamesRoutesDeps {
   client: Client;
   /** Applies a pause or resume to this node's own view at once. */
   notePaused?: (name: string, paused: boolean) => void;

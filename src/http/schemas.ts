@@ -6,6 +6,8 @@ import { z } from "@hono/zod-openapi";
 import { TASK_STATES } from "../task/model.ts";
 import { ID_RULE, UNADDRESSABLE_IDS } from "../task/schedule-input.ts";
 import { LISTABLE_STATES, MAX_LIST_LIMIT } from "../client/client.ts";
+import { ShardInfoSchema } from "../node/shard-info.ts";
+import { DEFAULT_LIST_LIMIT, ID_PATTERN, MAX_ATTEMPTS_LIMIT, MAX_NAME_LENGTH, MAX_TIMEOUT_MS } from "../config/defaults.ts";
 
 const instant = z.union([z.string(), z.number()]).openapi({ description: "ISO-8601 time with zone, or epoch ms", example: "2027-01-01T09:00:00Z" });
 const duration = z
@@ -16,7 +18,7 @@ const duration = z
  * Args nesting limit. Deeper JSON parses, but serialising it again overflows the stack, and
  * Redis' Lua cjson (used when listing dead tasks by name) stops at 1000 levels.
  */
-export const MAX_ARGS_DEPTH = 256;
+const MAX_ARGS_DEPTH = 256;
 
 /** Iterative (a recursive walk would overflow on exactly the input it guards against). */
 function nestedAtMost(value: unknown, limit: number): boolean {
@@ -36,20 +38,29 @@ const intRange = (min: number, max: number, unit = "") => {
   return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 };
 
+/**
+ * Where a due task is delivered, by `type`. resolveTarget (src/task/target.ts) checks the same
+ * rules for the client and CLI. Issue 11 adds its webhook and celery objects to this union.
+ */
+const HandlerTarget = z
+  .strictObject({ type: z.literal("handler") })
+  .openapi("HandlerTarget", { description: "run the handler registered under the task's name on a node (the default)" });
+export const TargetBody = z.discriminatedUnion("type", [HandlerTarget]).openapi("Target");
+
 // The bounds below are resolveTask's (src/task/schedule-input.ts), stated again so that the
 // OpenAPI document shows them; resolveTask still checks every value for the client and CLI.
 export const ScheduleBody = z
   .strictObject({
     id: z
       .string()
-      .regex(/^[\x21-\x7e]{1,200}$/, { error: ID_RULE })
+      .regex(ID_PATTERN, { error: ID_RULE })
       .refine((id) => !UNADDRESSABLE_IDS.has(id), { error: ID_RULE })
       .optional()
       .openapi({ description: "idempotency key; generated when absent" }),
     name: z
       .string({ error: "expected a task name (string)" })
-      .min(1, { error: "expected a non-empty string of at most 200 characters" })
-      .max(200, { error: "expected a non-empty string of at most 200 characters" }),
+      .min(1, { error: `expected a non-empty string of at most ${MAX_NAME_LENGTH} characters` })
+      .max(MAX_NAME_LENGTH, { error: `expected a non-empty string of at most ${MAX_NAME_LENGTH} characters` }),
     args: z
       .unknown()
       .refine((value) => nestedAtMost(value, MAX_ARGS_DEPTH), { error: `expected JSON nested at most ${MAX_ARGS_DEPTH} levels deep` })
@@ -58,11 +69,11 @@ export const ScheduleBody = z
     runAt: instant.optional(),
     delay: duration.optional(),
     priority: intRange(0, 9).optional().openapi({ description: "0 (default) … 9, higher starts first among tasks due together" }),
-    maxAttempts: intRange(1, 1000).optional(),
+    maxAttempts: intRange(1, MAX_ATTEMPTS_LIMIT).optional(),
     backoff: z.strictObject({ baseMs: intRange(1, Number.MAX_SAFE_INTEGER, " (ms)"), maxMs: intRange(1, Number.MAX_SAFE_INTEGER, " (ms)") }).partial().optional(),
-    timeoutMs: intRange(1, 7 * 24 * 3_600_000, " (ms)").optional(),
+    timeoutMs: intRange(1, MAX_TIMEOUT_MS, " (ms)").optional(),
     expiresAt: instant.optional().openapi({ description: "a task that cannot start by then is not run (state expired); must be after the due time" }),
-    target: z.strictObject({ type: z.literal("handler") }).optional(),
+    target: TargetBody.optional().openapi({ description: 'where the task is delivered when due; `{ "type": "handler" }` when absent' }),
   })
   .openapi("ScheduleTask");
 
@@ -81,6 +92,7 @@ export const TaskView = z
     priority: z.number(),
     args: z.unknown(),
     createdAt: z.number(),
+    target: TargetBody,
     expiresAt: z.number().optional(),
     lastError: z.string().optional(),
     result: z.unknown().optional(),
@@ -104,7 +116,7 @@ export const TaskIdParam = z.object({
 
 // ------------------------------------------------------------------ batch
 
-export const MAX_BATCH_TASKS = 10_000;
+const MAX_BATCH_TASKS = 10_000;
 
 export const BatchBody = z
   .strictObject({
@@ -126,7 +138,7 @@ export const BatchEnvelope = z.strictObject({
 
 const ErrorDetail = z.object({ code: z.string(), message: z.string(), field: z.string().optional() });
 
-export const BatchItemResult = z
+const BatchItemResult = z
   .union([
     z.object({ ok: z.literal(true), id: z.string(), created: z.boolean(), dueAt: z.number(), shard: z.number() }),
     z.object({
@@ -150,13 +162,13 @@ export const BatchResult = z
 
 export const ListQuery = z.strictObject({
   state: z.enum(LISTABLE_STATES).default("scheduled").openapi({ param: { name: "state", in: "query" } }),
-  name: z.string().min(1).max(200).optional().openapi({ param: { name: "name", in: "query" }, description: "only tasks of this name" }),
+  name: z.string().min(1).max(MAX_NAME_LENGTH).optional().openapi({ param: { name: "name", in: "query" }, description: "only tasks of this name" }),
   limit: z.coerce
     .number({ error: `expected an integer from 1 to ${MAX_LIST_LIMIT}` })
     .int({ error: `expected an integer from 1 to ${MAX_LIST_LIMIT}` })
     .min(1, { error: `expected an integer from 1 to ${MAX_LIST_LIMIT}` })
     .max(MAX_LIST_LIMIT, { error: `expected an integer from 1 to ${MAX_LIST_LIMIT}` })
-    .default(50)
+    .default(DEFAULT_LIST_LIMIT)
     .openapi({ param: { name: "limit", in: "query" } }),
   cursor: z.string().min(1).max(4096).optional().openapi({ param: { name: "cursor", in: "query" }, description: "nextCursor of the previous page" }),
 });
@@ -182,7 +194,7 @@ export const ConflictResponse = z
 // ------------------------------------------------------------------ pause
 
 export const NameParam = z.object({
-  name: z.string().min(1).max(200).openapi({ param: { name: "name", in: "path" }, description: "task name (URL-encoded)" }),
+  name: z.string().min(1).max(MAX_NAME_LENGTH).openapi({ param: { name: "name", in: "path" }, description: "task name (URL-encoded)" }),
 });
 
 export const PauseState = z.object({ name: z.string(), paused: z.literal(true), pausedAt: z.number() }).openapi("PauseState");
@@ -193,23 +205,7 @@ export const PausedList = z.object({ paused: z.array(PauseState) }).openapi("Pau
 
 // ------------------------------------------------------------------ admin
 
-export const ShardInfoSchema = z
-  .object({
-    shard: z.number(),
-    owner: z.string().nullable(),
-    epoch: z.number().nullable(),
-    ownedHere: z.boolean(),
-    dueCount: z.number().openapi({ description: "scheduled tasks, cold ones included" }),
-    coldCount: z.number().openapi({ description: "of those, how many wait in the cold tier (due beyond TICKWHEEL_COLD_AFTER_MS when scheduled)" }),
-    inFlight: z.number(),
-    dead: z.number(),
-    nextDueAt: z.number().nullable().openapi({ description: "earliest due time in the shard's due index (cold tasks, due beyond the cold horizon, are not looked at)" }),
-    windowSize: z.number().nullable(),
-    fired: z.number().nullable(),
-    latenessP50Ms: z.number().nullable(),
-    latenessP99Ms: z.number().nullable(),
-  })
-  .openapi("ShardInfo");
+// ShardInfoSchema lives in node/shard-info.ts (the node builds it; one declaration for node, API and CLI).
 
 export const ShardsResponse = z.object({ nodeId: z.string(), shards: z.array(ShardInfoSchema) }).openapi("Shards");
 

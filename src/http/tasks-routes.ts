@@ -24,7 +24,7 @@ import {
   TaskView,
 } from "./schemas.ts";
 
-export interface TasksRoutesDeps {
+interface TasksRoutesDeps {
   client: Client;
   /** Refuses bodies over the per-task limit before parsing (413). */
   bodyLimit: MiddlewareHandler;

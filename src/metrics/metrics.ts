@@ -18,13 +18,13 @@ import { BucketHistogram } from "./bucket-histogram.ts";
 import { REDIS_ERROR_KINDS, type RedisErrorKind } from "../store/redis-errors.ts";
 
 /** Lateness buckets in ms: fine where tickwheel lives (a few ms), coarse for stalls. */
-export const LATENESS_BUCKETS_MS = [1, 2, 3, 5, 7, 10, 15, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000];
+const LATENESS_BUCKETS_MS = [1, 2, 3, 5, 7, 10, 15, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000];
 /** The same bounds in seconds, as the histogram exports them. */
-export const LATENESS_BUCKETS_SECONDS = LATENESS_BUCKETS_MS.map((ms) => ms / 1000);
+const LATENESS_BUCKETS_SECONDS = LATENESS_BUCKETS_MS.map((ms) => ms / 1000);
 const MAX_TASK_LABELS = 1000;
 const OTHER = "_other";
 
-export interface MetricsSources {
+interface MetricsSources {
   inFlight(): number;
   concurrency(): number;
   /** Due count of every shard (read from Redis at scrape time). */
@@ -36,7 +36,7 @@ export interface MetricsSources {
   evictionPolicy?(): { policy: string; evicting: boolean | null } | null;
 }
 
-export type TaskOutcome = "succeeded" | "retried" | "dead";
+type TaskOutcome = "succeeded" | "retried" | "dead";
 
 type CountName = "scheduled" | "fired" | "succeeded" | "failed" | "retried" | "dead" | "parked";
 type TaskCounts = Record<CountName, number>;

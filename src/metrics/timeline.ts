@@ -10,7 +10,7 @@
  */
 
 /** Upper bounds (ms) of the per-second lateness buckets; the last bucket is open. */
-export const TIMELINE_BUCKETS_MS = [0, 1, 2, 3, 5, 7, 10, 15, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] as const;
+const TIMELINE_BUCKETS_MS = [0, 1, 2, 3, 5, 7, 10, 15, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] as const;
 
 export interface TimelinePoint {
   /** Start of the second (ms since epoch). */

@@ -8,7 +8,7 @@
  * last warning; one info line when it is back within.
  */
 import type { RedisClock } from "../core/redis-clock.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../core/log.ts";
 
 /** Beyond this (ms) a node warns about its clock. */
 export const SKEW_WARN_MS = 50;

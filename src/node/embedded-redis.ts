@@ -21,7 +21,7 @@ export interface EmbeddedRedis {
   stop(): Promise<void>;
 }
 
-export interface EmbeddedRedisOptions {
+interface EmbeddedRedisOptions {
   /** Holds the AOF and redis.log; created when missing. */
   dataDir: string;
   log: (msg: string) => void;
@@ -107,10 +107,10 @@ export async function findFreePort(): Promise<number> {
   return port;
 }
 
-export type RedisReply = string | number | null | RedisReplyError | RedisReply[];
+type RedisReply = string | number | null | RedisReplyError | RedisReply[];
 
 /** An error reply (`-ERR …`, `-LOADING …`) returned as a value, not thrown. */
-export class RedisReplyError {
+class RedisReplyError {
   constructor(readonly message: string) {}
 }
 

@@ -11,7 +11,7 @@
  * show the policy throughout.
  */
 import type { MemoryPolicy } from "../store/redis-memory-policy.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../core/log.ts";
 
 /** How often a running node reads the policy again: an operator's CONFIG SET shows within a minute. */
 export const CHECK_EVERY_MS = 60_000;

@@ -1,14 +1,17 @@
 /**
  * One tickwheel node: composes the store, the shard leases, one actor per
- * owned shard, the worker pool and the HTTP API, and owns their start and
- * stop order.
+ * owned shard and the worker pool, and owns their start and stop order.
+ * It knows nothing of HTTP: serve-node.ts starts the API in front of it and
+ * attaches it here (attachFrontEnd) so the registry advertises its address
+ * and stop() closes it last.
  *
  * Stop order (SIGTERM): quiet every actor (no more claims), let in-flight
  * tasks finish within the grace period, flush pending acks, release the
- * leases (others take over at once), close Redis, close HTTP.
+ * leases (others take over at once), close Redis, close the front end.
  */
 import { hostname } from "node:os";
 import { Store } from "../store/store.ts";
+import type { ShardMap } from "../core/shard-map.ts";
 import { Client } from "../client/client.ts";
 import { ShardActor } from "../shard/shard-actor.ts";
 import { WorkerPool } from "../pool/worker-pool.ts";
@@ -20,8 +23,8 @@ import { figuresByShard, readNodeViews, registryInfo, type ClockView, type NodeV
 import { LatencyRecorder } from "../core/latency-histogram.ts";
 import { dueMsOfScore } from "../task/model.ts";
 import type { Config } from "../config/config.ts";
-import type { Logger } from "./log.ts";
-import { createApp } from "../http/app.ts";
+import { DEFAULT_SHARDS } from "../config/defaults.ts";
+import type { Logger } from "../core/log.ts";
 import { NodeMetrics } from "../metrics/metrics.ts";
 import type { Job } from "../pool/job.ts";
 import { loadTasksModule } from "./load-tasks.ts";
@@ -30,25 +33,14 @@ import { RedisClock } from "../core/redis-clock.ts";
 import { ClockSkewReporter, SKEW_WARN_MS } from "./clock-skew.ts";
 import { EvictionGuard } from "./eviction-guard.ts";
 import { readMemoryPolicyAt } from "../store/redis-memory-policy.ts";
+import type { ShardInfo } from "./shard-info.ts";
 
-export type NodeState = "new" | "running" | "quiet" | "stopped";
+type NodeState = "new" | "running" | "quiet" | "stopped";
 
-export interface ShardInfo {
-  shard: number;
-  owner: string | null;
-  epoch: number | null;
-  ownedHere: boolean;
-  /** Scheduled tasks, cold ones included. */
-  dueCount: number;
-  /** Of those, how many wait in the cold tier. */
-  coldCount: number;
-  inFlight: number;
-  dead: number;
-  nextDueAt: number | null;
-  windowSize: number | null;
-  fired: number | null;
-  latenessP50Ms: number | null;
-  latenessP99Ms: number | null;
+/** What serves requests in front of the node (the HTTP API): its address, and how to close it. */
+interface FrontEnd {
+  readonly url: string;
+  close(): void;
 }
 
 export class TickwheelNode {
@@ -66,9 +58,10 @@ export class TickwheelNode {
   /** Node-wide lateness of every started task. */
   readonly lateness = new LatencyRecorder();
   private readonly actors = new Map<number, ShardActor>();
-  private shardCount = 0;
+  /** The cluster's shard map as read at start (an empty stand-in until then). */
+  private shardMap: ShardMap | null = null;
   private state: NodeState = "new";
-  private server: ReturnType<typeof Bun.serve> | null = null;
+  private frontEnd: FrontEnd | null = null;
   private keepaliveTimer: ReturnType<typeof setInterval> | null = null;
   readonly startedAt = Date.now();
   redisErrors = 0;
@@ -82,7 +75,7 @@ export class TickwheelNode {
     dueCounts: async () => {
       // Redis down: answer at once instead of holding the scrape through the client's retries.
       if (!this.store.ready) throw new Error("redis is not connected");
-      const stats = await Promise.all([...Array(this.shardCount).keys()].map((shard) => this.store.shardStats(shard)));
+      const stats = await Promise.all(this.shardList().map((shard) => this.store.listings.shardStats(shard)));
       return stats.map((s) => ({ shard: s.shard, due: s.dueCount }));
     },
   });
@@ -132,7 +125,7 @@ export class TickwheelNode {
       },
     });
     this.completer = new Completer({
-      store: this.store,
+      store: this.store.attempts,
       log: this.log,
       retentionMs: config.retentionMs,
       deadRetentionMs: config.deadRetentionMs,
@@ -140,7 +133,7 @@ export class TickwheelNode {
       onRetryScheduled: (shard, id, score) => this.actors.get(shard)?.hint(id, score),
     });
     this.membership = new Membership({
-      store: this.store,
+      store: this.store.nodes,
       nodeId: this.nodeId,
       ttlMs: config.leaseTtlMs,
       heartbeatEveryMs: config.leaseRenewMs,
@@ -153,7 +146,7 @@ export class TickwheelNode {
       },
     });
     this.ownership = new ShardOwnership({
-      store: this.store,
+      store: this.store.leases,
       nodeId: this.nodeId,
       ttlMs: config.leaseTtlMs,
       renewEveryMs: config.leaseRenewMs,
@@ -174,7 +167,7 @@ export class TickwheelNode {
       isPaused: (name) => this.pausedNames.size > 0 && this.pausedNames.has(name),
       onPaused: (job) => void this.park(job),
       progress: async (job, value) => {
-        await this.store.setProgress(job.shard, job.id, JSON.stringify(value ?? null));
+        await this.store.tasks.setProgress(job.shard, job.id, JSON.stringify(value ?? null));
       },
       onStart: (job, latenessMs) => {
         this.metrics.fired(job.spec.name, latenessMs);
@@ -188,12 +181,24 @@ export class TickwheelNode {
     return this.state;
   }
 
+  /** Number of shards (0 before start). */
   get shards(): number {
-    return this.shardCount;
+    return this.shardMap?.count ?? 0;
   }
 
+  private shardList(): number[] {
+    return this.shardMap?.shards() ?? [];
+  }
+
+  /** The front end's address (advertised in the node registry), null until one is attached. */
   get url(): string | null {
-    return this.server ? `http://${this.config.host === "0.0.0.0" ? "127.0.0.1" : this.config.host}:${this.server.port}` : null;
+    return this.frontEnd?.url ?? null;
+  }
+
+  /** Called once the front end listens; a node stopped meanwhile closes it at once. */
+  attachFrontEnd(frontEnd: FrontEnd): void {
+    if (this.state === "stopped") return frontEnd.close();
+    this.frontEnd = frontEnd;
   }
 
   /** Ready = Redis reachable, leases renewing, not stopping, and Redis not evicting (unless allowed). */
@@ -215,15 +220,25 @@ export class TickwheelNode {
     if (this.state !== "new") return;
     // Before anything is written: on an evicting Redis this throws EvictionPolicyError (one line).
     await this.evictionGuard.check();
-    const { shards } = await this.store.ensureClusterConfig(this.config.shards, 16, this.config.lookaheadMs, this.config.coldAfterMs);
-    this.shardCount = shards;
+    const settings = await this.store.config.ensure({
+      wantedShards: this.config.shards,
+      fallbackShards: DEFAULT_SHARDS,
+      lookaheadMs: this.config.lookaheadMs,
+      coldAfterMs: this.config.coldAfterMs,
+    });
+    const shards = settings.shards.count;
+    this.shardMap = settings.shards;
+    this.log.info(
+      { prefix: this.config.prefix, dataFormat: settings.dataFormat, shards, shardMapEpoch: settings.shards.epoch },
+      settings.wroteDataFormat ? "new data: wrote data format and shard map" : "found existing data of a known format",
+    );
     // Known before the first claim, so a paused name never starts on a fresh node.
     await this.refreshPaused();
     if (this.config.tasksModule) {
       const path = await loadTasksModule(this.config.tasksModule);
       this.log.info({ tasksModule: path }, "tasks module loaded");
     }
-    this.store.onWake((shard, id, score) => this.actors.get(shard)?.hint(id, score));
+    this.store.wakes.onWake((shard, id, score) => this.actors.get(shard)?.hint(id, score));
     // Refuses to start when another live node has this id (DuplicateNodeIdError).
     await this.membership.join();
     this.state = "running";
@@ -231,13 +246,8 @@ export class TickwheelNode {
     this.keepaliveTimer = setInterval(() => void this.keepVisibilityAlive(), Math.max(100, Math.floor(this.config.visibilityMs / 3)));
     this.pauseTimer = setInterval(() => void this.refreshPaused().catch(() => {}), this.config.pauseRefreshMs);
     this.evictionGuard.start();
-    this.server = Bun.serve({
-      port: this.config.port,
-      hostname: this.config.host,
-      fetch: createApp(this).fetch,
-    });
     this.log.info(
-      { nodeId: this.nodeId, url: this.url, shards, owned: this.actors.size, concurrency: this.config.concurrency },
+      { nodeId: this.nodeId, shards, owned: this.actors.size, concurrency: this.config.concurrency },
       "tickwheel node started",
     );
   }
@@ -265,9 +275,9 @@ export class TickwheelNode {
     for (const actor of this.actors.values()) actor.stop();
     this.actors.clear();
     this.state = "stopped";
-    await this.store.unsubscribeWakes([...Array(this.shardCount).keys()]).catch(() => {});
+    await this.store.wakes.unsubscribe(this.shardList()).catch(() => {});
     await this.store.quit();
-    this.server?.stop(true);
+    this.frontEnd?.close();
     this.log.info("tickwheel node stopped");
   }
 
@@ -277,7 +287,7 @@ export class TickwheelNode {
 
   /** Every shard's state as seen from here (Redis counts for all, live figures for the owned). */
   async shardInfo(): Promise<ShardInfo[]> {
-    const stats = await Promise.all([...Array(this.shardCount).keys()].map((shard) => this.store.shardStats(shard)));
+    const stats = await Promise.all(this.shardList().map((shard) => this.store.listings.shardStats(shard)));
     const running = this.pool.runningByShard();
     // Shards run elsewhere: fired and lateness as their owner last reported them to the registry.
     const reported = figuresByShard(await this.nodes().catch(() => []));
@@ -308,15 +318,15 @@ export class TickwheelNode {
 
   /** Live nodes as the registry shows them (for /admin/nodes). */
   async nodes(): Promise<NodeView[]> {
-    return readNodeViews(this.store, this.nodeId);
+    return readNodeViews(this.store.nodes, this.nodeId);
   }
 
   /** This node's share of the shards over the live members (nothing until it has joined). */
   private desiredShards(): number[] {
     if (this.state !== "running") return [];
     const members = this.membership.members();
-    if (!members) return [];
-    return this.assignment.shardsFor(this.nodeId, members, this.shardCount);
+    if (!members || !this.shardMap) return [];
+    return this.assignment.shardsFor(this.nodeId, members, this.shardMap);
   }
 
   private startActor(shard: number, token: string): void {
@@ -324,7 +334,7 @@ export class TickwheelNode {
     const actor = new ShardActor({
       shard,
       leaseToken: token,
-      store: this.store,
+      store: this.store.attempts,
       pool: this.pool,
       log: this.log,
       lookaheadMs: this.config.lookaheadMs,
@@ -333,13 +343,13 @@ export class TickwheelNode {
       windowCap: this.config.windowCap,
       visibilityMs: this.config.visibilityMs,
       reapEveryMs: Math.max(100, Math.min(1000, Math.floor(this.config.visibilityMs / 4))),
-      refillOffsetMs: Math.floor((shard / Math.max(1, this.shardCount)) * (this.config.lookaheadMs / 2)),
+      refillOffsetMs: Math.floor((shard / Math.max(1, this.shards)) * (this.config.lookaheadMs / 2)),
       // A full reload every 5 refills (every 5 s by default) bounds how late a lost hint can make a task.
       fullReloadEvery: 5,
       onLeaseLost: (lostShard, lostToken) => this.ownership.lost(lostShard, lostToken),
-      subscribeWakes: () => this.store.subscribeWakes([shard]),
+      subscribeWakes: () => this.store.wakes.subscribe([shard]),
       leaseValid: () => this.ownership.canStart(shard, token),
-      cold: { shardCount: this.shardCount, coldAfterMs: this.config.coldAfterMs },
+      cold: { shardMap: this.shardMap!, coldAfterMs: this.config.coldAfterMs },
     });
     this.actors.set(shard, actor);
     actor.start();
@@ -350,7 +360,7 @@ export class TickwheelNode {
     if (!actor || actor.leaseToken !== token) return;
     actor.stop();
     this.actors.delete(shard);
-    void this.store.unsubscribeWakes([shard]).catch(() => {});
+    void this.store.wakes.unsubscribe([shard]).catch(() => {});
   }
 
   private async handOff(shard: number, token: string): Promise<void> {
@@ -362,7 +372,7 @@ export class TickwheelNode {
     await this.completer.flush();
     actor.stop();
     if (this.actors.get(shard) === actor) this.actors.delete(shard);
-    void this.store.unsubscribeWakes([shard]).catch(() => {});
+    void this.store.wakes.unsubscribe([shard]).catch(() => {});
   }
 
   /** Applies a pause or resume made through this node at once (other nodes read it within pauseRefreshMs). */
@@ -374,7 +384,7 @@ export class TickwheelNode {
 
   private async refreshPaused(): Promise<void> {
     const changesBefore = this.pauseChanges;
-    const names = await this.store.pausedNames();
+    const names = await this.store.pauses.pausedNames();
     // A pause or resume through this node while we read: our view is newer; the next round agrees.
     if (this.pauseChanges !== changesBefore) return;
     this.pausedNames.clear();
@@ -390,7 +400,7 @@ export class TickwheelNode {
    */
   private async park(job: Job): Promise<void> {
     try {
-      const outcome = await this.store.park(job.shard, job.leaseToken, job.id, job.batch, job.spec.name);
+      const outcome = await this.store.attempts.park(job.shard, job.leaseToken, job.id, job.batch, job.spec.name);
       this.completer.settled(job.shard, job.batch);
       if (outcome === "parked") this.metrics.parked(job.spec.name);
       else if (outcome === "requeued") {
@@ -408,7 +418,7 @@ export class TickwheelNode {
     await Promise.all(
       [...this.pool.runningByShard()].map(async ([shard, group]) => {
         try {
-          await this.store.extend(shard, group.token, deadline, [...group.batches]);
+          await this.store.attempts.extend(shard, group.token, deadline, [...group.batches]);
         } catch (error) {
           this.log.warn({ shard, err: String(error) }, "visibility keepalive failed");
         }

@@ -8,7 +8,7 @@
  */
 import { LogThrottle } from "../core/log-throttle.ts";
 import { redisErrorKind, RedisRefusal, type RedisErrorKind } from "../store/redis-errors.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../core/log.ts";
 
 /** One line per place and kind per this many ms: an operator tailing the log sees it within seconds. */
 export const REDIS_LOG_INTERVAL_MS = 10_000;

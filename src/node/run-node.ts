@@ -4,8 +4,9 @@
  * stop. Shared by `bun start` and `tickwheel start`.
  */
 import { loadConfig, ConfigError, type Config } from "../config/config.ts";
-import { createLogger } from "./log.ts";
+import { createLogger } from "../core/log.ts";
 import { TickwheelNode } from "./node.ts";
+import { startServedNode } from "./serve-node.ts";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./embedded-redis.ts";
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
@@ -60,7 +61,7 @@ export async function runNode(env: Record<string, string | undefined> = process.
   process.on("SIGINT", () => void shutdown("SIGINT"));
 
   try {
-    await node.start();
+    await startServedNode(node);
   } catch (error) {
     const message = (error as Error).message;
     const unreachable = /max retries|ECONNREFUSED|ENOTFOUND|ETIMEDOUT|Connection is closed/i.test(message);

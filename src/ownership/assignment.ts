@@ -17,7 +17,7 @@
  * move (the unit tests measure it).
  */
 
-export type Assignment = Map<string, number[]>;
+type Assignment = Map<string, number[]>;
 
 /**
  * Assigns shards 0..shardCount-1 to the given node ids. The order of

@@ -16,11 +16,12 @@
  * meanwhile belongs to a live node, and join fails with
  * DuplicateNodeIdError.
  */
-import type { Store, HeartbeatOutcome } from "../store/store.ts";
-import type { Logger } from "../node/log.ts";
+import type { HeartbeatOutcome } from "../store/outcomes.ts";
+import type { NodeRegistry } from "../store/node-registry.ts";
+import type { Logger } from "../core/log.ts";
 
-export interface MembershipOptions {
-  store: Store;
+interface MembershipOptions {
+  store: NodeRegistry;
   nodeId: string;
   /** Entry lifetime without a refresh (the lease TTL: a node's entry and its leases lapse together). */
   ttlMs: number;
@@ -57,7 +58,7 @@ export class DuplicateNodeIdError extends Error {
   }
 }
 
-export type MembershipState = "new" | "joined" | "displaced" | "left";
+type MembershipState = "new" | "joined" | "displaced" | "left";
 
 export class Membership {
   readonly instance: string;
@@ -142,14 +143,14 @@ export class Membership {
     }
     this.state = "left";
     this.view = { members: [], nextExpiryInMs: null };
-    await this.options.store.nodeLeave(this.options.nodeId, this.instance);
+    await this.options.store.leave(this.options.nodeId, this.instance);
   }
 
   private async register(): Promise<HeartbeatOutcome> {
     const { store, nodeId, ttlMs, info, onRedisTime } = this.options;
     const infoJson = JSON.stringify(info());
     const sentMono = performance.now();
-    const outcome = await store.nodeHeartbeat(nodeId, this.instance, ttlMs, infoJson);
+    const outcome = await store.heartbeat(nodeId, this.instance, ttlMs, infoJson);
     onRedisTime?.(sentMono, performance.now(), outcome.redisNowMs);
     return outcome;
   }

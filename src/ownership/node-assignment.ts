@@ -5,15 +5,17 @@
  * ~200,000 pairs.
  */
 import { assignShards } from "./assignment.ts";
+import type { ShardMap } from "../core/shard-map.ts";
 
 export class NodeAssignment {
   private key = "";
   private assignment: Map<string, number[]> = new Map();
 
-  shardsFor(nodeId: string, liveNodeIds: readonly string[], shardCount: number): number[] {
-    const key = `${shardCount}\n${[...liveNodeIds].sort().join("\n")}`;
+  /** The node's shards of the map; a new map (another epoch) is assigned afresh. */
+  shardsFor(nodeId: string, liveNodeIds: readonly string[], shards: ShardMap): number[] {
+    const key = `${shards.count}:${shards.epoch}\n${[...liveNodeIds].sort().join("\n")}`;
     if (key !== this.key) {
-      this.assignment = assignShards(liveNodeIds, shardCount);
+      this.assignment = assignShards(liveNodeIds, shards.count);
       this.key = key;
     }
     return this.assignment.get(nodeId) ?? [];

@@ -7,11 +7,11 @@
  */
 import { hostname } from "node:os";
 import packageJson from "../../package.json" with { type: "json" };
-import type { Store } from "../store/store.ts";
+import type { NodeRegistry } from "../store/node-registry.ts";
 import type { ShardOwnership } from "./shard-ownership.ts";
 
 /** The parts of a node the registry entry is built from. */
-export interface RegistrySource {
+interface RegistrySource {
   readonly url: string | null;
   readonly startedAt: number;
   readonly ownership: Pick<ShardOwnership, "owned">;
@@ -44,13 +44,13 @@ export interface ClockView {
   skewed: boolean;
 }
 
-export interface ShardFigures {
+interface ShardFigures {
   fired: number;
   latenessP50Ms: number | null;
   latenessP99Ms: number | null;
 }
 
-export interface RegistryInfo {
+interface RegistryInfo {
   address: string | null;
   host: string;
   pid: number;
@@ -107,8 +107,8 @@ export function registryInfo(node: RegistrySource): RegistryInfo {
 }
 
 /** Live nodes from the registry, sorted by id; an entry whose info does not parse shows its id only. */
-export async function readNodeViews(store: Store, selfId: string): Promise<NodeView[]> {
-  const { nodes } = await store.listNodes();
+export async function readNodeViews(store: NodeRegistry, selfId: string): Promise<NodeView[]> {
+  const { nodes } = await store.list();
   return nodes
     .map((entry) => {
       let info: Partial<RegistryInfo> = {};

@@ -3,7 +3,7 @@
  * well inside the TTL, hand back the ones that now belong to someone else,
  * and notice when one is lost.
  *
- * Fencing has two halves (DESIGN.md, Ownership). Redis checks the lease
+ * Fencing has two halves. Redis checks the lease
  * token inside every claim, finish and reap script. Here, the node keeps
  * for each lease the monotonic instant until which it is surely still valid:
  * the moment the last successful renew was *sent* plus the TTL, minus a
@@ -23,12 +23,12 @@
  * kill -9 near the TTL, after a SIGTERM near zero, and the gap in a
  * hand-over short.
  */
-import type { Store } from "../store/store.ts";
-import type { Logger } from "../node/log.ts";
+import type { Leases } from "../store/leases.ts";
+import type { Logger } from "../core/log.ts";
 import type { MembershipView } from "./membership.ts";
 
-export interface OwnershipOptions {
-  store: Store;
+interface OwnershipOptions {
+  store: Leases;
   nodeId: string;
   ttlMs: number;
   renewEveryMs: number;
@@ -61,7 +61,7 @@ interface Lease {
   handingOff: boolean;
 }
 
-export type OwnershipState = "new" | "running" | "stopped";
+type OwnershipState = "new" | "running" | "stopped";
 
 /** Rounds never follow each other closer than this, whatever asks for an early one. */
 const MIN_ROUND_GAP_MS = 10;
@@ -144,7 +144,7 @@ export class ShardOwnership {
     await Promise.all(
       [...this.leases].map(async ([shard, lease]) => {
         try {
-          await this.options.store.leaseRelease(shard, lease.token);
+          await this.options.store.release(shard, lease.token);
           this.options.onChange?.("released", shard);
         } catch (error) {
           this.options.log.warn({ shard, err: String(error) }, "could not release lease; it expires by its TTL");
@@ -195,7 +195,7 @@ export class ShardOwnership {
     const { store, ttlMs } = this.options;
     const entries = [...this.leases];
     const sentAt = this.monotonicNow();
-    const results = await Promise.allSettled(entries.map(([shard, lease]) => store.leaseRenew(shard, lease.token, ttlMs)));
+    const results = await Promise.allSettled(entries.map(([shard, lease]) => store.renew(shard, lease.token, ttlMs)));
     let failure: unknown = null;
     results.forEach((result, i) => {
       const [shard, lease] = entries[i]!;
@@ -217,7 +217,7 @@ export class ShardOwnership {
     const desired = new Set(this.options.desiredShards());
     const toAcquire = [...desired].filter((shard) => !this.leases.has(shard));
     const sentAt = this.monotonicNow();
-    const outcomes = await Promise.all(toAcquire.map((shard) => store.leaseAcquire(shard, nodeId, ttlMs)));
+    const outcomes = await Promise.all(toAcquire.map((shard) => store.acquire(shard, nodeId, ttlMs)));
     outcomes.forEach((outcome, i) => {
       const shard = toAcquire[i]!;
       if (!outcome.acquired) {
@@ -230,7 +230,7 @@ export class ShardOwnership {
         return;
       }
       if (this.state !== "running") {
-        void store.leaseRelease(shard, outcome.token).catch(() => {});
+        void store.release(shard, outcome.token).catch(() => {});
         return;
       }
       this.leases.set(shard, { token: outcome.token, validUntil: sentAt + ttlMs - this.marginMs, handingOff: false });
@@ -250,7 +250,7 @@ export class ShardOwnership {
       await this.options.onHandoff(shard, lease.token);
       if (this.leases.get(shard) !== lease) return;
       this.leases.delete(shard);
-      await this.options.store.leaseRelease(shard, lease.token);
+      await this.options.store.release(shard, lease.token);
       this.options.onChange?.("released", shard);
       this.options.log.info({ shard }, "shard handed off");
     } catch (error) {

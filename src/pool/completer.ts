@@ -13,17 +13,18 @@
  * retry that failed) is never sent: the reaper finds it at its deadline and
  * returns what is still running in it.
  */
-import { backoffDelayMs } from "../core/backoff.ts";
 import { encodeFinalText, finalExtraJson } from "../task/codec.ts";
-import { dueScore } from "../task/model.ts";
-import { LEASE_LOST, type FinishItem, type Store } from "../store/store.ts";
+import { LEASE_LOST, type FinishItem } from "../store/outcomes.ts";
 import { sharedClock } from "../core/coalescing-clock.ts";
 import type { WheelClock } from "../core/timer-wheel.ts";
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../core/log.ts";
 import type { Job } from "./job.ts";
+import { decideAttempt, type AttemptDecision } from "./outcome-policy.ts";
+import type { CompleterStore, PoolCompleter } from "./ports.ts";
+import type { AttemptOutcome } from "./targets/target.ts";
 
 export interface CompleterOptions {
-  store: Store;
+  store: CompleterStore;
   log: Logger;
   /** How long finished tasks' state and result stay readable. */
   retentionMs: number;
@@ -75,7 +76,7 @@ interface OpenBatch {
   open: number;
 }
 
-export class Completer {
+export class Completer implements PoolCompleter {
   private readonly options: CompleterOptions;
   private readonly now: () => number;
   private readonly pending = new Map<number, PendingBatch>();
@@ -89,7 +90,9 @@ export class Completer {
   private lastFinishedAt = NaN;
   private lastFinishedAtText = "";
   /** Counters for metrics and /admin. */
-  readonly counts = { succeeded: 0, retried: 0, dead: 0, expired: 0, staleAcks: 0, finished: 0 };
+  readonly counts = { succeeded: 0, retried: 0, dead: 0, expired: 0, staleAcks: 0, finished: 0, unavailable: 0 };
+  /** Names this node already warned it cannot deliver (one log line per name, not per task). */
+  private readonly unavailableNames = new Set<string>();
 
   constructor(options: CompleterOptions) {
     this.options = options;
@@ -97,9 +100,40 @@ export class Completer {
     this.clock = options.clock ?? sharedClock;
   }
 
-  succeeded(job: Job, result: unknown): void {
+  /**
+   * An attempt ended with `outcome`: asks the outcome policy what follows and
+   * records it (a retry's write is awaited by flush()). Answers the decision.
+   */
+  ended(job: Job, outcome: AttemptOutcome): AttemptDecision {
+    // The common case first, without the policy's call: a success is its own decision.
+    if (outcome.kind === "succeeded") {
+      this.succeeded(job, outcome.result);
+      return outcome;
+    }
+    const decision = decideAttempt(job, outcome, this.now(), this.options.random);
+    switch (decision.kind) {
+      case "succeeded":
+        this.succeeded(job, decision.result, decision.note);
+        break;
+      case "dead":
+        this.dead(job, decision.error);
+        break;
+      case "settled":
+        this.settled(job.shard, job.batch);
+        break;
+      case "retry": {
+        const write = this.retry(job, decision);
+        this.inFlight.add(write);
+        void write.finally(() => this.inFlight.delete(write));
+        break;
+      }
+    }
+    return decision;
+  }
+
+  succeeded(job: Job, result: unknown, note?: string): void {
     let stored = result;
-    let lastError: string | undefined;
+    let lastError = note;
     const json = result === undefined ? undefined : safeJson(result);
     if (json === undefined) {
       stored = undefined;
@@ -125,23 +159,27 @@ export class Completer {
     this.enqueue(job, "dead", undefined, error, this.options.deadRetentionMs);
   }
 
-  /** A failed attempt: retry with backoff, or dead once maxAttempts are used. */
-  async failed(job: Job, error: string, retryable: boolean): Promise<void> {
-    if (!retryable || job.attempt >= job.spec.maxAttempts) {
-      this.dead(job, error);
-      return;
+  /**
+   * Puts the task back in `due` at the decision's score. An attempt that does
+   * not count (unavailable here) is written back as not used up.
+   */
+  async retry(job: Job, decision: Extract<AttemptDecision, { kind: "retry" }>): Promise<void> {
+    const { score, error, delayMs, countsAttempt } = decision;
+    if (countsAttempt) {
+      this.options.log.warn({ taskId: job.id, task: job.spec.name, attempt: job.attempt, err: error, retryInMs: delayMs }, "task failed, will retry");
+    } else if (!this.unavailableNames.has(job.spec.name)) {
+      this.unavailableNames.add(job.spec.name);
+      this.options.log.warn(
+        { task: job.spec.name, target: job.spec.target.type, err: error },
+        "cannot deliver tasks of this name on this node; they wait (no attempt used) for a node that can",
+      );
     }
-    const delayMs = backoffDelayMs(job.attempt, job.spec.backoff, this.options.random);
-    const score = dueScore(this.now() + Math.round(delayMs), job.spec.priority);
-    this.options.log.warn(
-      { taskId: job.id, task: job.spec.name, attempt: job.attempt, err: error, retryInMs: Math.round(delayMs) },
-      "task failed, will retry",
-    );
     try {
-      const outcome = await this.options.store.retry(job.shard, job.leaseToken, job.id, job.batch, job.attempt, score, error);
+      const outcome = await this.options.store.retry(job.shard, job.leaseToken, job.id, job.batch, countsAttempt ? job.attempt : job.attempt - 1, score, error);
       this.settled(job.shard, job.batch);
       if (outcome === true) {
-        this.counts.retried++;
+        if (countsAttempt) this.counts.retried++;
+        else this.counts.unavailable++;
         this.options.onRetryScheduled(job.shard, job.id, score);
       } else {
         this.counts.staleAcks++;

@@ -8,11 +8,18 @@
  * Before starting, the pool asks whether the shard's lease is still valid
  * by this node's monotonic clock: a node that was frozen past its lease
  * drops what it holds unstarted (the reaper returns it, it runs elsewhere).
+ *
+ * Each attempt is delivered by its target's deliverer (targets/, chosen by
+ * the stored target's type); what follows its outcome (succeeded, retry,
+ * dead) is the outcome policy's decision (outcome-policy.ts), recorded by the
+ * completer. The pool itself only holds slots and starts work.
  */
-import type { Logger } from "../node/log.ts";
-import type { Completer } from "./completer.ts";
+import type { Logger } from "../core/log.ts";
+import type { PoolCompleter } from "./ports.ts";
 import type { Job } from "./job.ts";
-import { runHandler, type AttemptOutcome, type HandlerRunContext } from "./run-handler.ts";
+import { decideStart } from "./outcome-policy.ts";
+import { TargetRegistry } from "./targets/registry.ts";
+import type { AttemptOutcome, DeliveryContext } from "./targets/target.ts";
 
 /**
  * A shard waiting for slots is woken when a quarter of the pool (at most one
@@ -24,7 +31,7 @@ const LOW_CAPACITY_WAKE_MS = 2;
 
 export interface WorkerPoolOptions {
   concurrency: number;
-  completer: Completer;
+  completer: PoolCompleter;
   log: Logger;
   /** Whether a claimed task of this shard under this token may start now. */
   canStart: (shard: number, leaseToken: string) => boolean;
@@ -38,8 +45,8 @@ export interface WorkerPoolOptions {
   isPaused?: (name: string) => boolean;
   /** A claimed task of a paused name that was not started: the node parks it in Redis. */
   onPaused?: (job: Job) => void;
-  /** Runs one attempt; the in-process handler runner unless a test or target overrides it. */
-  execute?: typeof runHandler;
+  /** Deliverers by target type; the in-process handler only when absent. */
+  targets?: TargetRegistry;
   now?: () => number;
 }
 
@@ -49,25 +56,27 @@ export interface PoolCounts {
   expired: number;
   /** Claimed tasks of a paused name handed back unstarted. */
   paused: number;
+  /** Attempts this node could not deliver (no handler, no deliverer): the task waits, no attempt used. */
+  unavailable: number;
 }
 
 export class WorkerPool {
   readonly concurrency: number;
   private readonly options: WorkerPoolOptions;
   private readonly now: () => number;
-  private readonly execute: typeof runHandler;
+  private readonly targets: TargetRegistry;
   /** Largest claim a shard asked slots for; with the pool size it sets when waiting shards wake. */
   private claimSize = 1;
   private lowCapacityTimer: ReturnType<typeof setTimeout> | null = null;
   private wakeQueued = false;
-  private readonly runContext: HandlerRunContext;
+  private readonly runContext: DeliveryContext;
   private reserved = 0;
   /** id -> job for every running attempt (the strong reference). */
   private readonly running = new Map<string, Job>();
   private readonly capacityWaiters = new Set<() => void>();
   private readonly stopController = new AbortController();
   private idleWaiters: (() => void)[] = [];
-  readonly counts: PoolCounts = { started: 0, dropped: 0, expired: 0, paused: 0 };
+  readonly counts: PoolCounts = { started: 0, dropped: 0, expired: 0, paused: 0, unavailable: 0 };
 
   constructor(options: WorkerPoolOptions) {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) throw new Error("concurrency must be >= 1");
@@ -80,7 +89,7 @@ export class WorkerPool {
       stopSignal: this.stopController.signal,
     };
     this.now = options.now ?? Date.now;
-    this.execute = options.execute ?? runHandler;
+    this.targets = options.targets ?? new TargetRegistry();
   }
 
   get inFlight(): number {
@@ -148,16 +157,15 @@ export class WorkerPool {
       return;
     }
     const now = this.now();
-    if (job.spec.expiresAt !== null && now > job.spec.expiresAt) {
-      this.counts.expired++;
-      this.options.completer.expired(job);
-      this.notifyCapacity();
-      return;
-    }
-    if (job.attempt > job.spec.maxAttempts) {
-      // Only reaped attempts get here: the worker died every time it ran this task.
-      this.options.onOutcome?.(job, "dead");
-      this.options.completer.dead(job, `worker lost ${job.spec.maxAttempts} times (visibility deadline passed)`);
+    const decision = decideStart(job, now);
+    if (decision.kind !== "start") {
+      if (decision.kind === "expired") {
+        this.counts.expired++;
+        this.options.completer.expired(job);
+      } else {
+        this.options.onOutcome?.(job, "dead");
+        this.options.completer.dead(job, decision.error);
+      }
       this.notifyCapacity();
       return;
     }
@@ -200,23 +208,27 @@ export class WorkerPool {
   }
 
   /**
-   * Runs an attempt. A handler that returns a plain value is finished before
-   * this returns; only an async one costs a promise chain (see runHandler)
+   * Delivers an attempt through its target. A target that answers a plain
+   * outcome (a handler that returned a plain value) is finished before this
+   * returns; only an async one costs a promise chain (see targets/handler.ts)
    * and an entry in `running` (nothing can look at the pool while a
    * synchronous handler runs, so it never needs one).
    */
   private run(job: Job): void {
     let outcome: AttemptOutcome | Promise<AttemptOutcome>;
+    const target = this.targets.forTarget(job.spec.target);
     try {
-      outcome = this.execute(job, this.runContext);
+      outcome = target
+        ? target.deliver(job, this.runContext)
+        : { kind: "unavailable", error: `no deliverer for target type "${job.spec.target.type}" on this node` };
     } catch (error) {
-      outcome = { kind: "failed", error: String(error), retryable: true };
+      outcome = { kind: "failed", error: String(error) };
     }
     if (isPromiseLike(outcome)) {
       this.running.set(job.id, job);
       outcome.then(
         (settled) => this.ended(job, settled, true),
-        (error: unknown) => this.ended(job, { kind: "failed", error: String(error), retryable: true }, true),
+        (error: unknown) => this.ended(job, { kind: "failed", error: String(error) }, true),
       );
     } else {
       this.ended(job, outcome, false);
@@ -232,14 +244,12 @@ export class WorkerPool {
       this.idleWaiters = [];
       for (const waiter of waiters) waiter();
     }
-    if (outcome.kind === "succeeded") {
-      this.options.onOutcome?.(job, "succeeded");
-      this.options.completer.succeeded(job, outcome.result);
-    } else {
-      // The same rule as Completer.failed, for metrics only.
-      this.options.onOutcome?.(job, !outcome.retryable || job.attempt >= job.spec.maxAttempts ? "dead" : "retried");
-      void this.options.completer.failed(job, outcome.error, outcome.retryable);
-    }
+    // The completer asks the outcome policy and records its decision; metrics follow the decision.
+    const decision = this.options.completer.ended(job, outcome);
+    if (decision.kind === "succeeded" || decision.kind === "settled") this.options.onOutcome?.(job, "succeeded");
+    else if (decision.kind === "dead") this.options.onOutcome?.(job, "dead");
+    else if (decision.countsAttempt) this.options.onOutcome?.(job, "retried");
+    else this.counts.unavailable++;
   }
 
   /**

@@ -2,45 +2,79 @@
  * One shard's actor. It alone changes this shard's in-memory state, and only
  * while handling one message from its mailbox: timers, wake hints, pool
  * capacity and Redis replies all arrive as messages, so no two code paths
- * ever interleave on the window, the wheel or the claim bookkeeping.
+ * ever interleave on the window, the wheel or the claim bookkeeping. Its
+ * message handler is the one place that changes that state and calls the
+ * store; what to do is decided by small pure parts beside it:
  *
- * What it does:
- * - keeps the shard's look-ahead window (ids and due times only, never
- *   payloads) in a timer wheel: loaded from the due ZSET every half window,
- *   only what is new, with a periodic full reload as the safety net for lost
- *   wake hints; refills are staggered across shards so they never all hit
- *   Redis in the same millisecond (that is what caused the tail in the
- *   prototype);
- * - when the wheel says something is due (claimAheadMs early, or more: the
- *   lead grows to cover the claim round trips this shard has been seeing),
- *   claims from Redis everything due within the next claimAheadMs after it,
- *   in due order
- *   with priority breaking ties, but never more than the pool can start now
- *   (slots reserved first). Claiming a slice of time rather than one
- *   millisecond keeps a busy shard at one claim per slice instead of one per
- *   millisecond; a bucket of many tasks due at one instant is claimed
- *   BIG_BUCKET_LEAD_MS early, so its first batch is in memory at the instant;
- * - holds tasks claimed early until their exact due millisecond (one timer
- *   for the earliest), then starts them; drains a past-due backlog claim
- *   after claim at full speed;
- * - reaps attempts whose visibility deadline passed (their worker died).
+ * - refill-plan.ts: the shard's look-ahead window (ids and due times only,
+ *   never payloads) lives in a timer wheel, loaded from the due ZSET every
+ *   half window, only what is new, with a periodic full reload as the safety
+ *   net for lost wake hints; refills are staggered across shards
+ *   (refillOffsetMs) so they never all hit Redis in the same millisecond
+ *   (that is what caused the tail in the prototype);
+ * - claim-plan.ts and claim-lead.ts: when the wheel says something is due
+ *   (claimAheadMs early, or more: the lead grows to cover the claim round
+ *   trips this shard has been seeing), claim from Redis everything due within
+ *   the next claimAheadMs after it, in due order with priority breaking ties,
+ *   but never more than the pool can start now (slots reserved first). A
+ *   bucket of many tasks due at one instant is claimed BIG_BUCKET_LEAD_MS
+ *   early, so its first batch is in memory at the instant; a past-due
+ *   backlog is drained claim after claim at full speed;
+ * - held-starts.ts: tasks claimed early wait for their exact due millisecond
+ *   (one timer for the earliest), then start;
+ * - reap-plan.ts: attempts whose visibility deadline passed (their worker
+ *   died) are reaped every reapEveryMs, and again at once while a reap comes
+ *   back full;
+ * - shard-duty.ts: other per-shard work on a timer, run through this mailbox
+ *   one step at a time (cold-promoter.ts is the first).
+ *
+ * Adding a per-shard duty (the next occurrence of a recurring schedule, a
+ * resharding migration step): implement ShardDuty in its own file in this
+ * folder (plan a step from its state and the time, perform it with one store
+ * call, settle the reply into its state and answer the next delay), add the
+ * store method it calls to ShardStore (ports.ts), and construct it in
+ * buildDuties below. The actor then starts it with the shard, skips it while
+ * the lease is not locally valid, stops it on quiet/stop, backs it off on
+ * errors, and stops the shard when it answers LEASE_LOST.
+ *
+ * Lifecycle is `state` alone: new → running → quiet (stops claiming,
+ * refilling, reaping and duties; held tasks still start) → stopped (lease
+ * lost: held tasks dropped, nothing starts).
  * Memory is O(tasks due within the window), capped by windowCap.
  */
 import { TimerWheel, type WheelClock } from "../core/timer-wheel.ts";
 import { sharedClock } from "../core/coalescing-clock.ts";
 import { LatencyRecorder } from "../core/latency-histogram.ts";
-import { DEFAULT_COLD_AFTER_MS, scoreAfter } from "../task/model.ts";
-import { LEASE_LOST, type ClaimedBatch, type Store } from "../store/store.ts";
+import { scoreAfter } from "../task/model.ts";
+import { DEFAULT_COLD_AFTER_MS } from "../config/defaults.ts";
+import type { ShardMap } from "../core/shard-map.ts";
+import { LEASE_LOST, type ClaimedBatch, type LeaseLost } from "../store/outcomes.ts";
 import { jobFromClaim, type Job } from "../pool/job.ts";
-import type { WorkerPool } from "../pool/worker-pool.ts";
-import type { Logger } from "../node/log.ts";
-import { ColdPromoter } from "./cold-promoter.ts";
+import type { Logger } from "../core/log.ts";
+import type { ShardPool, ShardStore } from "./ports.ts";
+import type { ShardDuty } from "./shard-duty.ts";
+import { ColdPromotion } from "./cold-promoter.ts";
+import { HeldStarts } from "./held-starts.ts";
+import { ClaimLead } from "./claim-lead.ts";
+import { nextRefillDelayMs, planRefill, wantsRefillNow, windowEnd } from "./refill-plan.ts";
+import {
+  BIG_BUCKET_TASKS,
+  FULL_BATCH,
+  NO_CLAIM,
+  claimSize,
+  claimUpTo,
+  claimUpToAfter,
+  earlyClaimDelayMs,
+  mayClaim,
+  sizingSpan,
+} from "./claim-plan.ts";
+import { REAP_BATCH, planAfterReap } from "./reap-plan.ts";
 
 export interface ShardActorOptions {
   shard: number;
   leaseToken: string;
-  store: Store;
-  pool: WorkerPool;
+  store: ShardStore;
+  pool: ShardPool;
   log: Logger;
   lookaheadMs: number;
   claimAheadMs: number;
@@ -50,7 +84,10 @@ export interface ShardActorOptions {
   windowCap: number;
   visibilityMs: number;
   reapEveryMs: number;
-  /** Delay of the first periodic refill, to stagger shards. */
+  /**
+   * Stagger of this shard's background reads: the first reap runs this long after start, and the
+   * first periodic refill this much later than half a look-ahead after the first (refill-plan.ts).
+   */
   refillOffsetMs: number;
   /** Every n-th refill reloads the whole window (lost-hint safety net). */
   fullReloadEvery: number;
@@ -70,15 +107,22 @@ export interface ShardActorOptions {
    */
   leaseValid?: () => boolean;
   /**
-   * The cold tier: a ColdPromoter runs beside the actor while it owns the
-   * shard and moves cold tasks into `due` in time (all of them when the
+   * The cold tier: a ColdPromotion duty runs beside the actor while it owns
+   * the shard and moves cold tasks into `due` in time (all of them when the
    * horizon is 0, the cold tier turned off).
    */
-  cold?: { shardCount: number; coldAfterMs: number };
+  cold?: { shardMap: ShardMap; coldAfterMs: number; stepMs?: number };
   clock?: WheelClock;
 }
 
 export type ActorState = "new" | "running" | "quiet" | "stopped";
+
+/** A duty as the actor runs it: its timer, and whether a step is in flight. */
+interface DutyRun {
+  duty: ShardDuty;
+  timer: unknown;
+  stepping: boolean;
+}
 
 type Message =
   | { type: "refill" }
@@ -87,54 +131,20 @@ type Message =
   | { type: "due"; dueMs: number; count: number }
   | { type: "wake"; id: string; score: string }
   | { type: "capacity" }
-  | { type: "claimed"; claimed: ClaimedBatch | null | typeof LEASE_LOST; reserved: number; upToMs: number }
+  | { type: "claimed"; claimed: ClaimedBatch | null | LeaseLost; reserved: number; upToMs: number }
   | { type: "hold-due" }
   | { type: "early-claim"; dueMs: number }
   | { type: "drop-bucket"; dueMs: number }
   | { type: "reap" }
-  | { type: "reaped"; reaped: { entries: { id: string; score: string }[]; more: boolean } | typeof LEASE_LOST }
+  | { type: "reaped"; reaped: { entries: { id: string; score: string }[]; more: boolean } | LeaseLost }
+  | { type: "duty-step"; run: DutyRun }
+  | { type: "duty-done"; run: DutyRun; step: unknown; reply: unknown }
+  | { type: "duty-failed"; run: DutyRun; error: unknown }
   | { type: "io-failed"; op: "refill" | "claim" | "reap"; error: unknown; reserved?: number };
 
-const REAP_BATCH = 1000;
 /** How soon to look again when the lease is not locally valid (a renewal or a loss settles it within a round). */
 const LEASE_WAIT_MS = 50;
 const MAX_ERROR_BACKOFF_MS = 1000;
-/**
- * A bucket this large (tasks of this shard due in the same ms) is claimed
- * BIG_BUCKET_LEAD_MS early instead of claimAheadMs: one claim script moves
- * about a thousand tasks in 7-15 ms of Redis time on this machine, and every
- * shard's claim for that instant queues behind the others', so filling the
- * pool (5 × 1,000 at TICKWHEEL_CONCURRENCY=5000) takes 50-80 ms, and up to
- * 140 ms when the machine is busy; with 40-100 ms of lead the first task of
- * a 100,000-task burst started 10-80 ms late. The cost of a longer lead is
- * only that those tasks wait in memory (claimed, in their batch) a little longer.
- */
-const BIG_BUCKET_TASKS = 256;
-const BIG_BUCKET_LEAD_MS = 200;
-/**
- * The wheel's lead is claimAheadMs, or more when claims have been slow: two
- * and a half times the slowest claim round trip of the last 5-10 s
- * (RTT_WINDOW_MS), capped at MAX_LEAD_MS. Round trips queue behind other
- * work in Redis and in this event loop; on a loaded machine they take
- * 5-15 ms, with a spike of 30-60 ms (a GC, a neighbour) every second or two.
- * Remembering only the last few dozen claims let the lead fall back between
- * spikes, and each spike then made that shard's tasks late. At 20,000
- * tasks/s, 1.5 times the slowest of 2-4 s still let ~1 % of tasks be
- * claimed after their due ms; 2.5 times over 5-10 s, 0.05-0.25 %. A longer
- * lead only means the tasks wait in memory, claimed, for their due ms.
- */
-const RTT_WINDOW_MS = 5_000;
-const MAX_LEAD_MS = 100;
-/**
- * A shard may have two claims in flight: the next slice's claim goes out
- * while the last one's reply is still queued. With one, every shard waited
- * for its reply before claiming again, so all shards' claims and replies
- * moved in lockstep and Redis and the node took turns idling; at 20,000
- * tasks a second that made each round trip the sum of both sides' work.
- * Two claims never take a task twice: each is one atomic script, run in
- * order, taking what is due and still in `due`.
- */
-const MAX_CLAIMS_IN_FLIGHT = 2;
 
 export interface ShardActorStats {
   shard: number;
@@ -159,10 +169,14 @@ export class ShardActor {
   private readonly options: ShardActorOptions;
   private readonly clock: WheelClock;
   private readonly wheel: TimerWheel<string>;
+  /**
+   * The lifecycle, alone. The few flags below are not lifecycle: they say a call is in flight
+   * (refilling, reaping, a duty's stepping, waitingForCapacity) or how the window was read
+   * (windowPartial). Whether the next claim's size is known is `expected` (FULL_BATCH), not a flag.
+   */
   private state: ActorState = "new";
   private readonly mailbox: Message[] = [];
   private draining = false;
-  private promoter: ColdPromoter | null = null;
 
   // window
   private loadedUntilScore = -Infinity;
@@ -182,21 +196,14 @@ export class ShardActor {
    */
   private coveredUpToMs = -Infinity;
   /**
-   * What the next claim reserves pool slots for. Claims the wheel asks for
-   * are sized by what the wheel holds in their span (firedPending: keys of
-   * buckets already delivered for it), plus slack, so sixteen shards claiming
-   * a few tasks each do not tie up a full claimBatch of slots apiece while
-   * their calls are in flight. Any other claim (a backlog, a reap, a probe,
-   * a claim that came back full) may find any number: full batch.
+   * What the next claim expects to find beyond what the wheel still holds in
+   * its span: keys of buckets already delivered for it, or FULL_BATCH when it
+   * may find any number (see claimSize in claim-plan.ts).
    */
-  private firedPending = 0;
-  private fullBatchWanted = false;
+  private expected = 0;
   /** Send times of the claims in flight, oldest first (replies come back in order). */
   private readonly claimIssuedAtMs: number[] = [];
-  /** Slowest claim round trip of the current RTT window and of the one before. */
-  private rttWindowStartMs = -Infinity;
-  private slowestRttMs = 0;
-  private slowestRttBeforeMs = 0;
+  private readonly lead: ClaimLead;
   private readonly earlyClaimTimers = new Map<number, unknown>();
   /** Claims sent and not answered yet (at most MAX_CLAIMS_IN_FLIGHT). */
   private claimsInFlight = 0;
@@ -205,16 +212,17 @@ export class ShardActor {
   private errorBackoffMs = 0;
 
   // claimed early, waiting for their due ms
-  private readonly held = new Map<number, Job[]>();
-  /** Distinct due ms of `held`, ascending; one timer is armed for the first. */
-  private readonly heldDue: number[] = [];
+  private readonly held = new HeldStarts();
   private holdTimer: unknown = null;
   private holdTimerAtMs = Infinity;
-  private heldCount = 0;
 
   // reaping
   private reapTimer: unknown = null;
   private reaping = false;
+
+  // duties
+  private readonly cold: ColdPromotion | null;
+  private readonly duties: DutyRun[];
 
   private quietWaiters: (() => void)[] = [];
   readonly lateness = new LatencyRecorder();
@@ -229,6 +237,7 @@ export class ShardActor {
     // The node's shards share one coalescing clock and one claim grid, so the claims of all shards
     // for one grid step leave in one write (see CoalescingClock).
     this.clock = options.clock ?? sharedClock;
+    this.lead = new ClaimLead(options.claimAheadMs);
     this.wheel = new TimerWheel<string>({
       clock: this.clock,
       leadMs: options.claimAheadMs,
@@ -236,6 +245,32 @@ export class ShardActor {
       onDue: () => {},
       onDueCount: (dueMs, count) => this.post({ type: "due", dueMs, count }),
     });
+    this.cold = this.buildCold();
+    this.duties = this.buildDuties();
+  }
+
+  /** The cold tier's promotion, when the node runs one. */
+  private buildCold(): ColdPromotion | null {
+    const cold = this.options.cold;
+    if (!cold) return null;
+    // With the cold tier turned off (0) the promotion still runs, at the default pace, and moves
+    // whatever an earlier setting left there into `due`.
+    return new ColdPromotion({
+      shard: this.shard,
+      shardMap: cold.shardMap,
+      leaseToken: this.leaseToken,
+      log: this.options.log,
+      coldAfterMs: cold.coldAfterMs > 0 ? cold.coldAfterMs : DEFAULT_COLD_AFTER_MS,
+      promoteAll: cold.coldAfterMs === 0,
+      stepMs: cold.stepMs,
+    });
+  }
+
+  /** Every per-shard duty this actor runs (a new duty is added here; see the header). */
+  private buildDuties(): DutyRun[] {
+    const duties: ShardDuty[] = [];
+    if (this.cold) duties.push(this.cold as ShardDuty);
+    return duties.map((duty) => ({ duty, timer: null, stepping: false }));
   }
 
   get currentState(): ActorState {
@@ -256,28 +291,12 @@ export class ShardActor {
       firstRefill();
     }
     this.reapTimer = this.clock.setTimer(() => this.post({ type: "reap" }), this.options.refillOffsetMs);
-    const cold = this.options.cold;
-    if (cold) {
-      // With the cold tier turned off (0) the promoter still runs, at the default pace, and moves
-      // whatever an earlier setting left there into `due`.
-      this.promoter = new ColdPromoter({
-        shard: this.shard,
-        shardCount: cold.shardCount,
-        leaseToken: this.leaseToken,
-        store: this.options.store,
-        log: this.options.log,
-        coldAfterMs: cold.coldAfterMs > 0 ? cold.coldAfterMs : DEFAULT_COLD_AFTER_MS,
-        promoteAll: cold.coldAfterMs === 0,
-        onLeaseLost: this.options.onLeaseLost,
-        leaseValid: this.options.leaseValid,
-      });
-      this.promoter.start();
-    }
+    for (const run of this.duties) this.scheduleDuty(run, run.duty.firstStepInMs);
   }
 
-  /** Tasks this actor's promoter moved from the cold tier into `due`. */
+  /** Tasks this actor's cold promotion moved from the cold tier into `due`. */
   get promoted(): number {
-    return this.promoter?.promoted ?? 0;
+    return this.cold?.promoted ?? 0;
   }
 
   /** A wake hint from pub/sub, or a retry this node scheduled on the shard. */
@@ -292,9 +311,9 @@ export class ShardActor {
   }
 
   /**
-   * Stops claiming, refilling and reaping. Tasks already claimed and held for
-   * their due ms still start (they are at most claimAheadMs away). Resolves
-   * when no claim is in flight and nothing is held.
+   * Stops claiming, refilling, reaping and duties. Tasks already claimed and
+   * held for their due ms still start (they are at most claimAheadMs away).
+   * Resolves when no claim is in flight and nothing is held.
    */
   quiet(): Promise<void> {
     if (this.state === "new" || this.state === "running") {
@@ -312,12 +331,9 @@ export class ShardActor {
     if (this.holdTimer !== null) this.clock.clearTimer(this.holdTimer);
     this.holdTimer = null;
     this.holdTimerAtMs = Infinity;
-    for (const jobs of this.held.values()) {
+    for (const jobs of this.held.releaseAll()) {
       for (const job of jobs) this.options.pool.drop(job.shard, job.batch);
     }
-    this.held.clear();
-    this.heldDue.length = 0;
-    this.heldCount = 0;
     this.resolveQuietIfIdle();
   }
 
@@ -327,7 +343,7 @@ export class ShardActor {
       state: this.state,
       leaseToken: this.leaseToken,
       windowSize: this.wheel.size,
-      held: this.heldCount,
+      held: this.held.count,
       fired: this.fired,
       claimedLate: this.claimedLate,
       leadMs: this.wheel.leadMs,
@@ -378,6 +394,12 @@ export class ShardActor {
         return this.onReap();
       case "reaped":
         return this.onReaped(message.reaped);
+      case "duty-step":
+        return this.onDutyStep(message.run);
+      case "duty-done":
+        return this.onDutyDone(message.run, message.step, message.reply);
+      case "duty-failed":
+        return this.onDutyFailed(message.run, message.error);
       case "io-failed":
         return this.onIoFailed(message.op, message.error, message.reserved ?? 0);
     }
@@ -387,29 +409,32 @@ export class ShardActor {
     return this.state === "running";
   }
 
+  private leaseLocallyValid(): boolean {
+    return !this.options.leaseValid || this.options.leaseValid();
+  }
+
   // ------------------------------------------------------------------ window
 
   private onRefill(): void {
     this.refillTimer = null;
     if (!this.active || this.refilling) return;
     this.refilling = true;
-    const full = this.refillCount % this.options.fullReloadEvery === 0;
-    const now = this.clock.now();
-    // Only what is not yet due is loaded: what is due (a backlog, or a task that landed in the
-    // window without a hint reaching us) is found by the probe and claimed straight from Redis in
-    // due order, so a backlog of any size costs one probe, not a reload of its ids. An incremental
-    // refill reads only what lies beyond the loaded window; the full reload re-reads the window.
-    // Nor what a claim issued or wanted covers (a big bucket drained batch after batch, some of it
-    // waiting for pool slots): its keys would only be thrown away again, and decoding 6,000 ids
-    // per shard just before they were due held the event loop for ~100 ms. (A due ms's scores lie
-    // in [ms, ms + 9/16]; from is exclusive, so a covered span ends at its last ms + 15/16.)
-    const claimedThrough = Math.max(this.coveredUpToMs, this.claimUpToMs) + 15 / 16;
-    const from = Math.max(full || this.loadedUntilScore === -Infinity ? now : Math.max(now, this.loadedUntilScore), claimedThrough);
-    const toScore = now + this.options.lookaheadMs;
-    const limit = Math.max(1, this.options.windowCap - (full ? 0 : this.wheel.size));
+    const plan = planRefill({
+      nowMs: this.clock.now(),
+      refillCount: this.refillCount,
+      fullReloadEvery: this.options.fullReloadEvery,
+      loadedUntilScore: this.loadedUntilScore,
+      coveredUpToMs: this.coveredUpToMs,
+      claimUpToMs: this.claimUpToMs,
+      lookaheadMs: this.options.lookaheadMs,
+      claimAheadMs: this.options.claimAheadMs,
+      windowCap: this.options.windowCap,
+      windowSize: this.wheel.size,
+    });
+    const { toScore, limit, full } = plan;
     Promise.all([
-      this.options.store.dueWindow(this.shard, from, toScore, limit),
-      this.options.store.dueWindow(this.shard, "-inf", now + this.options.claimAheadMs, 1),
+      this.options.store.dueWindow(this.shard, plan.fromScore, toScore, limit),
+      this.options.store.dueWindow(this.shard, "-inf", plan.probeToScore, 1),
     ]).then(
       ([window, probe]) =>
         this.post({ type: "refilled", ids: window.ids, scores: window.scores, toScore, limit, full, dueNow: (probe?.ids.length ?? 0) > 0 }),
@@ -429,16 +454,18 @@ export class ShardActor {
       if (this.wheel.size >= this.options.windowCap) break;
       if (!this.addToWindow(message.ids[i]!, dueMs)) pastDue = Math.max(pastDue, dueMs);
     }
-    const lastScore = message.scores[message.scores.length - 1];
-    this.windowPartial = message.ids.length >= message.limit && lastScore !== undefined;
-    this.loadedUntilScore = this.windowPartial ? Number(lastScore) : message.toScore;
+    const end = windowEnd(message.ids.length, message.limit, message.scores[message.scores.length - 1], message.toScore);
+    this.windowPartial = end.partial;
+    this.loadedUntilScore = end.loadedUntilScore;
     // Sized as for one task: a claim that comes back full turns into full batches (a backlog),
     // while a full batch for every probe hit would tie up the pool whenever claims run late.
     if (pastDue > -Infinity || message.dueNow) {
-      this.firedPending++;
+      this.expected++;
       this.raiseClaim(Math.max(pastDue, now));
     }
-    this.scheduleRefill(this.windowPartial && this.wheel.size < this.options.windowCap / 2 ? 0 : this.options.lookaheadMs / 2);
+    this.scheduleRefill(
+      nextRefillDelayMs(this.windowPartial, this.wheel.size, this.options.windowCap, this.options.lookaheadMs, this.refillCount, this.options.refillOffsetMs),
+    );
   }
 
   private scheduleRefill(delayMs: number): void {
@@ -451,7 +478,7 @@ export class ShardActor {
     const dueMs = Math.floor(Number(score));
     if (this.addToWindow(id, dueMs)) return;
     // One known task: a claim sized for it.
-    this.firedPending++;
+    this.expected++;
     this.raiseClaim(Math.max(dueMs, this.clock.now()));
   }
 
@@ -472,8 +499,8 @@ export class ShardActor {
   }
 
   private armEarlyClaim(dueMs: number): void {
-    const delayMs = dueMs - BIG_BUCKET_LEAD_MS - this.clock.now();
-    if (delayMs <= this.options.claimAheadMs || this.earlyClaimTimers.has(dueMs)) return;
+    const delayMs = earlyClaimDelayMs(dueMs, this.clock.now(), this.options.claimAheadMs);
+    if (delayMs === null || this.earlyClaimTimers.has(dueMs)) return;
     const timer = this.clock.setTimer(() => {
       this.earlyClaimTimers.delete(dueMs);
       this.post({ type: "early-claim", dueMs });
@@ -490,7 +517,7 @@ export class ShardActor {
    */
   private onWheelDue(dueMs: number, count: number): void {
     if (dueMs <= this.coveredUpToMs) return;
-    this.firedPending += count;
+    this.expected += count;
     this.raiseClaim(dueMs + this.options.claimAheadMs);
   }
 
@@ -505,14 +532,14 @@ export class ShardActor {
    */
   private onEarlyClaim(dueMs: number): void {
     if (!this.active) return;
-    this.fullBatchWanted = true;
+    this.expected = FULL_BATCH;
     this.raiseClaim(dueMs);
     this.clock.setTimer(() => this.post({ type: "drop-bucket", dueMs }), 1 + (this.shard % 16));
   }
 
   /** A claim of unknown size: everything due by upToMs, however much that is. */
   private wantClaim(upToMs: number): void {
-    this.fullBatchWanted = true;
+    this.expected = FULL_BATCH;
     this.raiseClaim(upToMs);
   }
 
@@ -521,22 +548,9 @@ export class ShardActor {
     this.tryClaim();
   }
 
-  /** Pool slots the next claim asks for (see firedPending). */
-  private claimSize(upToMs: number): number {
-    const batch = this.options.claimBatch;
-    if (this.fullBatchWanted) return batch;
-    // What is due up to coveredUpToMs is a claim in flight's. The span is at most the lead plus
-    // one slice (MAX_LEAD_MS + claimAheadMs), counted ms by ms.
-    const from = Math.max(this.clock.now() - 1, this.coveredUpToMs);
-    const inWheel = this.wheel.countBetween(from, upToMs, MAX_LEAD_MS + 2 * this.options.claimAheadMs);
-    if (inWheel === null) return batch;
-    const expected = this.firedPending + inWheel;
-    return Math.min(batch, expected + 8 + (expected >> 2));
-  }
-
   private tryClaim(): void {
-    if (!this.active || this.claimsInFlight >= MAX_CLAIMS_IN_FLIGHT || this.claimUpToMs === -Infinity || this.claimRetryTimer !== null) return;
-    if (this.options.leaseValid && !this.options.leaseValid()) {
+    if (!this.active || !mayClaim(this.claimUpToMs, this.claimsInFlight) || this.claimRetryTimer !== null) return;
+    if (!this.leaseLocallyValid()) {
       this.claimRetryTimer = this.clock.setTimer(() => {
         this.claimRetryTimer = null;
         this.post({ type: "capacity" });
@@ -544,10 +558,14 @@ export class ShardActor {
       return;
     }
     const now = this.clock.now();
-    const upToMs = Math.max(this.claimUpToMs, now);
-    // A second claim only for what the first does not cover (a full first claim: its remainder).
-    if (this.claimsInFlight > 0 && upToMs <= this.coveredUpToMs && !this.fullBatchWanted) return;
-    const reserved = this.options.pool.reserve(this.claimSize(upToMs));
+    const upToMs = claimUpTo(this.claimUpToMs, now, this.claimsInFlight, this.coveredUpToMs, this.expected);
+    if (upToMs === NO_CLAIM) return;
+    let inWheel: number | null = null;
+    if (this.expected !== FULL_BATCH) {
+      const span = sizingSpan(now, this.coveredUpToMs, this.options.claimAheadMs);
+      inWheel = this.wheel.countBetween(span.fromMs, upToMs, span.maxSpanMs);
+    }
+    const reserved = this.options.pool.reserve(claimSize(this.options.claimBatch, this.expected, inWheel));
     if (reserved === 0) {
       if (!this.waitingForCapacity) {
         this.waitingForCapacity = true;
@@ -558,8 +576,7 @@ export class ShardActor {
     this.claimsInFlight++;
     this.claimIssuedAtMs.push(now);
     if (upToMs > this.coveredUpToMs) this.coveredUpToMs = upToMs;
-    this.firedPending = 0;
-    this.fullBatchWanted = false;
+    this.expected = 0;
     this.options.store
       .claim(this.shard, this.leaseToken, scoreAfter(upToMs), reserved, now + this.options.visibilityMs)
       .then(
@@ -568,9 +585,11 @@ export class ShardActor {
       );
   }
 
-  private onClaimed(claimed: ClaimedBatch | null | typeof LEASE_LOST, reserved: number, upToMs: number): void {
+  private onClaimed(claimed: ClaimedBatch | null | LeaseLost, reserved: number, upToMs: number): void {
     this.claimsInFlight--;
-    this.adaptLead(this.clock.now() - (this.claimIssuedAtMs.shift() ?? this.clock.now()));
+    const answeredAt = this.clock.now();
+    const lead = this.lead.observe(answeredAt - (this.claimIssuedAtMs.shift() ?? answeredAt), answeredAt);
+    if (lead !== this.wheel.leadMs && this.state === "running") this.wheel.leadMs = lead;
     if (claimed === LEASE_LOST) {
       this.options.pool.unreserve(reserved);
       this.options.log.warn({ shard: this.shard, token: this.leaseToken }, "claim refused: lease lost");
@@ -600,10 +619,10 @@ export class ShardActor {
         this.options.pool.start(job);
       }
     }
-    const more = tasks.length === reserved;
-    if (more) this.fullBatchWanted = true;
-    else if (this.claimUpToMs <= upToMs) this.claimUpToMs = -Infinity;
-    if (this.windowPartial && this.wheel.size < this.options.windowCap / 2 && !this.refilling) {
+    const filled = tasks.length === reserved;
+    if (filled) this.expected = FULL_BATCH;
+    this.claimUpToMs = claimUpToAfter(this.claimUpToMs, upToMs, filled);
+    if (wantsRefillNow(this.windowPartial, this.wheel.size, this.options.windowCap) && !this.refilling) {
       if (this.refillTimer !== null) this.clock.clearTimer(this.refillTimer);
       this.refillTimer = null;
       this.scheduleRefill(0);
@@ -612,30 +631,10 @@ export class ShardActor {
     else this.resolveQuietIfIdle();
   }
 
-  /** Sets the wheel's lead from the claim round trips seen lately (see MAX_LEAD_MS). */
-  private adaptLead(rttMs: number): void {
-    const now = this.clock.now();
-    if (now - this.rttWindowStartMs >= RTT_WINDOW_MS) {
-      this.slowestRttBeforeMs = now - this.rttWindowStartMs >= 2 * RTT_WINDOW_MS ? 0 : this.slowestRttMs;
-      this.slowestRttMs = 0;
-      this.rttWindowStartMs = now;
-    }
-    if (rttMs > this.slowestRttMs) this.slowestRttMs = rttMs;
-    const slowest = Math.max(this.slowestRttMs, this.slowestRttBeforeMs);
-    const lead = Math.min(MAX_LEAD_MS, Math.max(this.options.claimAheadMs, Math.ceil(slowest * 2.5)));
-    if (lead !== this.wheel.leadMs && this.state === "running") this.wheel.leadMs = lead;
-  }
+  // ------------------------------------------------------------------ held starts
 
   private hold(job: Job): void {
-    let jobs = this.held.get(job.dueMs);
-    if (!jobs) {
-      jobs = [];
-      this.held.set(job.dueMs, jobs);
-      insertSorted(this.heldDue, job.dueMs);
-      if (job.dueMs < this.holdTimerAtMs) this.armHold();
-    }
-    jobs.push(job);
-    this.heldCount++;
+    if (this.held.hold(job) && job.dueMs < this.holdTimerAtMs) this.armHold();
   }
 
   /** (Re)arms the one hold timer for the earliest held due ms. */
@@ -643,7 +642,7 @@ export class ShardActor {
     if (this.holdTimer !== null) this.clock.clearTimer(this.holdTimer);
     this.holdTimer = null;
     this.holdTimerAtMs = Infinity;
-    const first = this.heldDue[0];
+    const first = this.held.earliestDueMs();
     if (first === undefined) return;
     this.holdTimerAtMs = first;
     this.holdTimer = this.clock.setTimer(() => {
@@ -654,15 +653,7 @@ export class ShardActor {
   }
 
   private onHoldDue(): void {
-    // Timers may fire a fraction of a ms early; a task never starts before its due ms.
-    const now = this.clock.now();
-    let due = 0;
-    while (due < this.heldDue.length && this.heldDue[due]! <= now) due++;
-    const starting = this.heldDue.splice(0, due);
-    for (const dueMs of starting) {
-      const jobs = this.held.get(dueMs)!;
-      this.held.delete(dueMs);
-      this.heldCount -= jobs.length;
+    for (const jobs of this.held.releaseDue(this.clock.now())) {
       for (const job of jobs) this.options.pool.start(job);
     }
     if (this.holdTimer === null) this.armHold();
@@ -674,7 +665,7 @@ export class ShardActor {
   private onReap(): void {
     this.reapTimer = null;
     if (!this.active || this.reaping) return;
-    if (this.options.leaseValid && !this.options.leaseValid()) {
+    if (!this.leaseLocallyValid()) {
       this.reapTimer = this.clock.setTimer(() => this.post({ type: "reap" }), this.options.reapEveryMs);
       return;
     }
@@ -685,7 +676,7 @@ export class ShardActor {
     );
   }
 
-  private onReaped(reaped: { entries: { id: string; score: string }[]; more: boolean } | typeof LEASE_LOST): void {
+  private onReaped(reaped: { entries: { id: string; score: string }[]; more: boolean } | LeaseLost): void {
     this.reaping = false;
     if (reaped === LEASE_LOST) {
       this.stop();
@@ -693,16 +684,50 @@ export class ShardActor {
       return;
     }
     if (!this.active) return;
-    const { entries } = reaped;
-    if (entries.length > 0) {
-      this.reaped += entries.length;
-      this.options.log.warn({ shard: this.shard, count: entries.length }, "reaped attempts whose worker went silent");
-      let latest = -Infinity;
-      for (const entry of entries) latest = Math.max(latest, Math.floor(Number(entry.score)));
-      this.wantClaim(Math.max(latest, this.clock.now()));
+    const decision = planAfterReap(reaped.entries, reaped.more, this.clock.now(), this.options.reapEveryMs);
+    if (decision.claimUpToMs !== null) {
+      this.reaped += reaped.entries.length;
+      this.options.log.warn({ shard: this.shard, count: reaped.entries.length }, "reaped attempts whose worker went silent");
+      this.wantClaim(decision.claimUpToMs);
     }
-    const again = reaped.more ? 0 : this.options.reapEveryMs;
-    this.reapTimer = this.clock.setTimer(() => this.post({ type: "reap" }), again);
+    this.reapTimer = this.clock.setTimer(() => this.post({ type: "reap" }), decision.nextReapInMs);
+  }
+
+  // ------------------------------------------------------------------ duties
+
+  private scheduleDuty(run: DutyRun, delayMs: number): void {
+    if (!this.active) return;
+    run.timer = this.clock.setTimer(() => this.post({ type: "duty-step", run }), delayMs);
+  }
+
+  private onDutyStep(run: DutyRun): void {
+    run.timer = null;
+    if (!this.active || run.stepping) return;
+    if (!this.leaseLocallyValid()) return this.scheduleDuty(run, run.duty.leaseWaitMs);
+    run.stepping = true;
+    const step = run.duty.plan(this.clock.now());
+    run.duty.perform(step, this.options.store).then(
+      (reply) => this.post({ type: "duty-done", run, step, reply }),
+      (error) => this.post({ type: "duty-failed", run, error }),
+    );
+  }
+
+  private onDutyDone(run: DutyRun, step: unknown, reply: unknown): void {
+    run.stepping = false;
+    if (!this.active) return;
+    if (reply === LEASE_LOST) {
+      this.options.log.warn({ shard: this.shard, token: this.leaseToken, duty: run.duty.name }, "duty refused: lease lost");
+      this.stop();
+      this.options.onLeaseLost(this.shard, this.leaseToken);
+      return;
+    }
+    this.scheduleDuty(run, run.duty.settle(step, reply, this.clock.now()));
+  }
+
+  private onDutyFailed(run: DutyRun, error: unknown): void {
+    run.stepping = false;
+    if (!this.active) return;
+    this.scheduleDuty(run, run.duty.failed(error));
   }
 
   // ------------------------------------------------------------------ errors and lifecycle
@@ -716,7 +741,7 @@ export class ShardActor {
     } else if (op === "claim") {
       this.claimsInFlight--;
       this.claimIssuedAtMs.shift();
-      this.fullBatchWanted = true;
+      this.expected = FULL_BATCH;
       this.options.pool.unreserve(reserved);
       if (this.active) {
         this.claimRetryTimer = this.clock.setTimer(() => {
@@ -732,11 +757,12 @@ export class ShardActor {
   }
 
   private stopTimers(): void {
-    this.promoter?.stop();
     this.wheel.stop();
-    for (const timer of [this.refillTimer, this.reapTimer, this.claimRetryTimer, ...this.earlyClaimTimers.values()]) {
+    const timers = [this.refillTimer, this.reapTimer, this.claimRetryTimer, ...this.earlyClaimTimers.values(), ...this.duties.map((run) => run.timer)];
+    for (const timer of timers) {
       if (timer !== null) this.clock.clearTimer(timer);
     }
+    for (const run of this.duties) run.timer = null;
     this.earlyClaimTimers.clear();
     this.refillTimer = null;
     this.reapTimer = null;
@@ -751,16 +777,9 @@ export class ShardActor {
   }
 
   private resolveQuietIfIdle(): void {
-    if (this.state === "running" || this.claimsInFlight > 0 || this.heldCount > 0) return;
+    if (this.state === "running" || this.claimsInFlight > 0 || this.held.count > 0) return;
     const waiters = this.quietWaiters;
     this.quietWaiters = [];
     for (const waiter of waiters) waiter();
   }
-}
-
-/** Inserts into an ascending array (held due times: a handful, mostly appended at the end). */
-function insertSorted(sorted: number[], value: number): void {
-  let i = sorted.length;
-  while (i > 0 && sorted[i - 1]! > value) i--;
-  sorted.splice(i, 0, value);
 }

@@ -22,8 +22,6 @@ export interface ShardKeys {
   batches: string;
   /** STRING counter that numbers the shard's batches. */
   batchSeq: string;
-  /** ZSET id -> visibility deadline of running attempts claimed by script v2 (read only to reap them after an upgrade). */
-  legacyRun: string;
   /** HASH id -> last error of a task waiting for its retry. */
   err: string;
   /** HASH id -> latest progress json of a running task. */
@@ -53,7 +51,6 @@ export function shardKeys(prefix: string, shard: number): ShardKeys {
     claims: base + "claims",
     batches: base + "batches",
     batchSeq: base + "batchseq",
-    legacyRun: base + "run",
     err: base + "err",
     progress: base + "progress",
     dead: base + "dead",
@@ -66,7 +63,7 @@ export function shardKeys(prefix: string, shard: number): ShardKeys {
   };
 }
 
-/** Cluster-wide settings (shard count, look-ahead) under their own hash tag. */
+/** Cluster-wide settings (shard map, data format, look-ahead) under their own hash tag. */
 export function configKey(prefix: string): string {
   return `${prefix}:{config}`;
 }
@@ -74,4 +71,54 @@ export function configKey(prefix: string): string {
 /** Node registry (membership) under its own hash tag. */
 export function nodesKey(prefix: string): string {
   return `${prefix}:{nodes}`;
+}
+
+/**
+ * Every key name of one prefix, each shard's built once: the hot path asks
+ * for a shard's keys per call and must not build strings each time.
+ */
+export class KeyBook {
+  readonly prefix: string;
+  private readonly byShard = new Map<number, ShardKeys>();
+
+  constructor(prefix: string) {
+    this.prefix = prefix;
+  }
+
+  shard(shard: number): ShardKeys {
+    let keys = this.byShard.get(shard);
+    if (!keys) {
+      keys = shardKeys(this.prefix, shard);
+      this.byShard.set(shard, keys);
+    }
+    return keys;
+  }
+
+  config(): string {
+    return configKey(this.prefix);
+  }
+
+  /** SET of the task names paused on a shard (the flag park checks). */
+  pausedSet(shard: number): string {
+    return `${this.prefix}:{${shard}}:paused`;
+  }
+
+  /** LIST of a shard's parked tasks of one paused name. */
+  parked(shard: number, name: string): string {
+    return `${this.prefix}:{${shard}}:parked:${name}`;
+  }
+
+  /** HASH name -> ms paused: the cluster-wide list of paused names. */
+  pausedNames(): string {
+    return `${configKey(this.prefix)}:paused`;
+  }
+
+  nodes(): string {
+    return nodesKey(this.prefix);
+  }
+
+  /** Expiry index of the registry; same hash tag as nodes() so both sit in one slot. */
+  nodesAlive(): string {
+    return `${nodesKey(this.prefix)}:alive`;
+  }
 }

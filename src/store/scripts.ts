@@ -1,16 +1,19 @@
 /**
  * The Lua scripts, embedded as text and registered on a connection under
- * versioned names. ioredis runs a defined command by EVALSHA and falls back
- * to EVAL on NOSCRIPT (a restarted or failed-over Redis), also in pipelines.
- * The version is in the name so that a rolling deploy, where old and new
- * nodes share one Redis, never runs one version's script with the other's
- * arguments.
+ * names derived from their content. ioredis runs a defined command by
+ * EVALSHA and falls back to EVAL on NOSCRIPT (a restarted or failed-over
+ * Redis), also in pipelines. A rolling deploy, where old and new nodes share
+ * one Redis, must never run one version's script with the other's
+ * arguments: EVALSHA already names a script by its hash, and naming the
+ * command by a hash of the same source keeps that true for every layer
+ * without anyone bumping a number when a script changes.
  */
+import { createHash } from "node:crypto";
 import schedule from "./lua/schedule-3.lua" with { type: "text" };
 import claim from "./lua/claim-6.lua" with { type: "text" };
 import finish from "./lua/finish-7.lua" with { type: "text" };
 import retry from "./lua/retry-5.lua" with { type: "text" };
-import reap from "./lua/reap-6.lua" with { type: "text" };
+import reap from "./lua/reap-5.lua" with { type: "text" };
 import extend from "./lua/extend-2.lua" with { type: "text" };
 import cancel from "./lua/cancel-5.lua" with { type: "text" };
 import reschedule from "./lua/reschedule-3.lua" with { type: "text" };
@@ -37,8 +40,6 @@ import packedLib from "./lua/lib/packed.lua" with { type: "text" };
 import claimedLib from "./lua/lib/claimed.lua" with { type: "text" };
 import orderLib from "./lua/lib/order.lua" with { type: "text" };
 
-export const SCRIPT_VERSION = 3;
-
 /** Scripts that read or write final records, cold tasks or claimed batches, take packed fields or compare members, start with the shared functions (lua/lib/). */
 const withFinals = (lua: string): string => `${finalsLib}\n${lua}`;
 const withCold = (lua: string): string => `${coldLib}\n${lua}`;
@@ -51,7 +52,7 @@ const sources = {
   claim: { lua: claim, keys: 6 },
   finish: { lua: withPacked(withFinals(finish)), keys: 7 },
   retry: { lua: withClaimed(retry), keys: 5 },
-  reap: { lua: withClaimed(reap), keys: 6 },
+  reap: { lua: withClaimed(reap), keys: 5 },
   extend: { lua: extend, keys: 2 },
   cancel: { lua: withCold(withFinals(cancel)), keys: 5 },
   reschedule: { lua: withCold(withFinals(reschedule)), keys: 3 },
@@ -76,8 +77,23 @@ const sources = {
 
 export type ScriptName = keyof typeof sources;
 
+/** Hex digits of the source's SHA-1 kept in a command name: 48 bits tell versions apart. */
+const NAME_HASH_DIGITS = 12;
+
+/** The command name of a script with this source: any change to the source gives another name. */
+export function contentName(script: string, lua: string): string {
+  return `tickwheel_${script}_${createHash("sha1").update(lua).digest("hex").slice(0, NAME_HASH_DIGITS)}`;
+}
+
+/** Computed once at load: the hot path looks a command up by name per call. */
+const commandNames = Object.fromEntries(Object.entries(sources).map(([name, source]) => [name, contentName(name, source.lua)])) as Record<
+  ScriptName,
+  string
+>;
+
+/** The command a script is registered under: its name and a hash of its full source (libraries included). */
 export function commandName(script: ScriptName): string {
-  return `tickwheel_v${SCRIPT_VERSION}_${script}`;
+  return commandNames[script];
 }
 
 interface CommandDefiner {
@@ -88,8 +104,4 @@ export function defineScripts(connection: CommandDefiner): void {
   for (const [name, source] of Object.entries(sources) as [ScriptName, (typeof sources)[ScriptName]][]) {
     connection.defineCommand(commandName(name), { lua: source.lua, numberOfKeys: source.keys });
   }
-}
-
-export function keyCount(script: ScriptName): number {
-  return sources[script].keys;
 }

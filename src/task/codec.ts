@@ -23,6 +23,11 @@ import { dueMsOfScore, type TaskSpec, type TaskState, type TaskView } from "./mo
  * options, so a task scheduled with defaults stores only its name, args and
  * creation time: at a million pending tasks the 35 bytes saved per record
  * are ~30 MB of Redis.
+ *
+ * Part of the stored format, not configuration: a record written without a
+ * field means these values forever, so they stay here and never follow
+ * config/defaults.ts (today they happen to equal its task defaults, which is
+ * what makes the saving; if those change, records just carry the fields).
  */
 const STORED_DEFAULTS = { priority: 0, maxAttempts: 3, backoffBaseMs: 1_000, backoffMaxMs: 3_600_000, timeoutMs: 30_000 } as const;
 
@@ -34,6 +39,8 @@ interface CompactSpec {
   b?: [number, number];
   t?: number;
   x?: number;
+  /** The target, left out for the in-process handler (so handler records are as before it existed). */
+  d?: TaskSpec["target"];
   c: number;
 }
 
@@ -66,12 +73,13 @@ export function encodeSpecWithArgs(spec: Omit<TaskSpec, "args">, argsJson: strin
   }
   if (spec.timeoutMs !== STORED_DEFAULTS.timeoutMs) json += `,"t":${spec.timeoutMs}`;
   if (spec.expiresAt !== null) json += `,"x":${spec.expiresAt}`;
+  if (spec.target.type !== "handler") json += `,"d":${JSON.stringify(spec.target)}`;
   return `${json},"c":${spec.createdAt}}`;
 }
 
 /** Shared, frozen: every claimed task decodes a spec, and most use these. */
 const DEFAULT_BACKOFF: TaskSpec["backoff"] = Object.freeze({ baseMs: STORED_DEFAULTS.backoffBaseMs, maxMs: STORED_DEFAULTS.backoffMaxMs });
-const HANDLER_TARGET: TaskSpec["target"] = Object.freeze({ type: "handler" as const });
+export const HANDLER_TARGET: TaskSpec["target"] = Object.freeze({ type: "handler" as const });
 
 export function decodeSpec(json: string): TaskSpec {
   const c = JSON.parse(json) as CompactSpec;
@@ -83,7 +91,8 @@ export function decodeSpec(json: string): TaskSpec {
     backoff: c.b ? { baseMs: c.b[0], maxMs: c.b[1] } : DEFAULT_BACKOFF,
     timeoutMs: c.t ?? STORED_DEFAULTS.timeoutMs,
     expiresAt: c.x ?? null,
-    target: HANDLER_TARGET,
+    // The shared frozen object when absent: the pool recognises the fast path by it.
+    target: c.d ?? HANDLER_TARGET,
     createdAt: c.c,
   };
 }
@@ -92,7 +101,7 @@ export function encodeRecord(attempt: number, score: string, specJson: string): 
   return `${attempt}:${score}\n${specJson}`;
 }
 
-export interface DecodedRecord {
+interface DecodedRecord {
   attempt: number;
   score: string;
   dueMs: number;
@@ -112,7 +121,7 @@ export function decodeRecord(record: string): DecodedRecord {
   };
 }
 
-export interface FinalRecord {
+interface FinalRecord {
   state: TaskState;
   attempt: number;
   dueAt: number;
@@ -198,6 +207,7 @@ function baseView(id: string, shard: number, spec: TaskSpec, state: TaskState, d
     priority: spec.priority,
     args: spec.args,
     createdAt: spec.createdAt,
+    target: spec.target,
     shard,
   };
   if (spec.expiresAt !== null) view.expiresAt = spec.expiresAt;

@@ -47,7 +47,7 @@ export interface TaskHandle<Schema extends z.ZodType = z.ZodType> {
 const REGISTRY_KEY = Symbol.for("tickwheel.task-registry");
 type Registry = Map<string, TaskHandle>;
 
-export function taskRegistry(): Registry {
+function taskRegistry(): Registry {
   const holder = globalThis as unknown as Record<symbol, Registry | undefined>;
   let registry = holder[REGISTRY_KEY];
   if (!registry) {
@@ -75,7 +75,7 @@ export function findTask(name: string): TaskHandle | undefined {
   return taskRegistry().get(name);
 }
 
-/** For tests that load several task modules in one process. */
+/** For tests that load several task modules in one process, or define a name late. */
 export function forgetTask(name: string): void {
   taskRegistry().delete(name);
 }

@@ -6,15 +6,20 @@
 
 export const TASK_STATES = ["scheduled", "running", "succeeded", "dead", "cancelled", "expired"] as const;
 export type TaskState = (typeof TASK_STATES)[number];
-export const FINAL_STATES: readonly TaskState[] = ["succeeded", "dead", "cancelled", "expired"];
 
 export interface BackoffOptions {
   baseMs: number;
   maxMs: number;
 }
 
-/** Where a due task goes. Webhook and Celery targets arrive with their issues. */
+/**
+ * Where a due task goes: `handler` runs the in-process handler registered
+ * under the task's name (the default, and the only type stored implicitly).
+ * Webhook and Celery targets (issue 11) join this union; each type has one
+ * deliverer in src/pool/targets/ and one validator in src/task/target.ts.
+ */
 export type Target = { type: "handler" };
+export type TargetType = Target["type"];
 
 /** What the producer asked for; immutable once stored. */
 export interface TaskSpec {
@@ -42,6 +47,8 @@ export interface TaskView {
   args: unknown;
   createdAt: number;
   expiresAt?: number;
+  /** Where it is delivered when due (`{ type: "handler" }` unless scheduled with another). */
+  target: Target;
   lastError?: string;
   result?: unknown;
   progress?: unknown;
@@ -60,13 +67,6 @@ export const PRIORITY_MAX = 9;
  * up to 2^48, so the integer part stays the due ms and the fraction never
  * rounds into the next millisecond.
  */
-/**
- * Default cold horizon (TICKWHEEL_COLD_AFTER_MS): a task scheduled this far
- * ahead or more waits in the cold tier (store/lua/lib/cold.lua). Clients use
- * it until a node has recorded its own setting.
- */
-export const DEFAULT_COLD_AFTER_MS = 15 * 60_000;
-
 export function dueScore(dueMs: number, priority: number): string {
   const fraction = (PRIORITY_MAX - priority) / 16;
   return fraction === 0 ? String(dueMs) : String(dueMs) + String(fraction).slice(1);

@@ -3,12 +3,26 @@
  * the exact record the store writes: id, shard, due time, score, spec. Every
  * rule about valid input lives here once, and each violation names its field.
  */
-import { keySlot, shardOfSlot } from "../core/slot.ts";
+import { keySlot } from "../core/slot.ts";
+import type { ShardMap } from "../core/shard-map.ts";
 import { parseDuration, parseInstant } from "../core/duration.ts";
 import { newTaskId } from "../core/ids.ts";
 import { invalid, TickwheelError } from "./errors.ts";
 import { encodeRecord, encodeSpecWithArgs } from "./codec.ts";
 import { dueScore, PRIORITY_MAX, PRIORITY_MIN, type BackoffOptions, type Target } from "./model.ts";
+import {
+  DEFAULT_BACKOFF_BASE_MS,
+  DEFAULT_BACKOFF_MAX_MS,
+  DEFAULT_MAX_ARGS_BYTES,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_TIMEOUT_MS,
+  ID_PATTERN,
+  MAX_ID_LENGTH,
+  MAX_ATTEMPTS_LIMIT,
+  MAX_NAME_LENGTH,
+  MAX_TIMEOUT_MS,
+} from "../config/defaults.ts";
+import { resolveTarget } from "./target.ts";
 
 export interface ScheduleOptions {
   /** Idempotency key; a time-sortable id is generated when absent. */
@@ -30,11 +44,12 @@ export interface TaskDefaults {
   maxArgsBytes: number;
 }
 
+/** What a client without a node's config applies (the values live in config/defaults.ts). */
 export const DEFAULT_TASK_DEFAULTS: TaskDefaults = {
-  maxAttempts: 3,
-  backoff: { baseMs: 1_000, maxMs: 3_600_000 },
-  timeoutMs: 30_000,
-  maxArgsBytes: 1024 * 1024,
+  maxAttempts: DEFAULT_MAX_ATTEMPTS,
+  backoff: { baseMs: DEFAULT_BACKOFF_BASE_MS, maxMs: DEFAULT_BACKOFF_MAX_MS },
+  timeoutMs: DEFAULT_TIMEOUT_MS,
+  maxArgsBytes: DEFAULT_MAX_ARGS_BYTES,
 };
 
 export interface ResolvedTask {
@@ -50,8 +65,6 @@ export interface ResolvedTask {
   record: string;
 }
 
-/** Ids are Redis key suffixes and appear in logs and URLs: printable ASCII, no spaces. */
-const ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
 /**
  * Ids no URL path can address: "." and ".." are dot segments, which every
  * URL parser removes (even written as %2E), so GET /v1/tasks/.. could never
@@ -59,7 +72,7 @@ const ID_PATTERN = /^[\x21-\x7e]{1,200}$/;
  * percent-encoded ("a/b" as a%2Fb), as the CLI and any encodeURIComponent do.
  */
 export const UNADDRESSABLE_IDS: ReadonlySet<string> = new Set([".", ".."]);
-export const ID_RULE = "expected 1-200 printable ASCII characters without spaces, other than \".\" and \"..\"";
+export const ID_RULE = `expected 1-${MAX_ID_LENGTH} printable ASCII characters without spaces, other than "." and ".."`;
 /**
  * Latest due time (and expiresAt) accepted: 9999-12-31T23:59:59.999Z, the
  * last instant an ISO-8601 date with a 4-digit year can write. Far below
@@ -75,16 +88,12 @@ export function checkTimeRange(field: string, ms: number): number {
   if (!(ms >= 0 && ms <= MAX_DUE_MS)) throw invalid(field, TIME_RANGE);
   return ms;
 }
-const MAX_NAME_LENGTH = 200;
-const MAX_ATTEMPTS_LIMIT = 1000;
-const MAX_TIMEOUT_MS = 7 * 24 * 3_600_000;
-const HANDLER_TARGET: Target = Object.freeze({ type: "handler" as const });
 
 export function resolveTask(
   name: string,
   args: unknown,
   options: ScheduleOptions,
-  context: { nowMs: number; shardCount: number; defaults: TaskDefaults; requireTime: boolean },
+  context: { nowMs: number; shards: ShardMap; defaults: TaskDefaults; requireTime: boolean },
 ): ResolvedTask {
   if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_LENGTH) {
     throw invalid("name", `expected a non-empty string of at most ${MAX_NAME_LENGTH} characters`);
@@ -113,6 +122,7 @@ export function resolveTask(
     throw invalid("timeoutMs", `expected an integer from 1 to ${MAX_TIMEOUT_MS} (ms)`);
   }
   const expiresAt = options.expiresAt === undefined ? null : checkTimeRange("expiresAt", instant("expiresAt", options.expiresAt));
+  const target = resolveTarget(options.target);
 
   const argsJson = args === undefined ? undefined : JSON.stringify(args);
   if (args !== undefined && argsJson === undefined) throw invalid("args", "expected a JSON value");
@@ -127,14 +137,14 @@ export function resolveTask(
 
   // A plain object of the fields the stored spec has (the args go in as JSON): bulk scheduling
   // makes one per task, and nothing else reads it.
-  const specJson = encodeSpecWithArgs({ name, priority, maxAttempts, backoff, timeoutMs, expiresAt, target: HANDLER_TARGET, createdAt: context.nowMs }, argsJson);
+  const specJson = encodeSpecWithArgs({ name, priority, maxAttempts, backoff, timeoutMs, expiresAt, target, createdAt: context.nowMs }, argsJson);
   const slot = keySlot(id);
   const score = dueScore(dueMs, priority);
   return {
     id,
     fresh: options.id === undefined,
     slot,
-    shard: shardOfSlot(slot, context.shardCount),
+    shard: context.shards.shardOfSlot(slot),
     dueMs,
     score,
     specJson,

@@ -5,7 +5,7 @@
 // within that bound too, and the only duplicates are tasks the dead node had started.
 import { expect, test } from "bun:test";
 import { Client } from "../../src/client/client.ts";
-import { shardOf } from "../../src/core/slot.ts";
+import { ShardMap } from "../../src/core/shard-map.ts";
 import { randomPrefix } from "../helpers/node.ts";
 import { FAULT_LEASE_TTL_MS, faultEnv, faultFixture, groupById, ownersOf, readRecords, shardRows, startBalanced, waitAllFinished } from "./cluster-helpers.ts";
 
@@ -58,7 +58,7 @@ test("kill -9 of one of 3 nodes: its claimed attempts run again within TTL + 1 s
     return rerun.atMs - killedAt;
   });
   // Tasks of the victim's shards due in the TTL after the crash: they wait for the takeover, no longer.
-  const dueAfterCrash = [...dueById].filter(([id, due]) => due > killedAt && due < killedAt + TTL_MS && victimShards.includes(shardOf(id, SHARDS)));
+  const dueAfterCrash = [...dueById].filter(([id, due]) => due > killedAt && due < killedAt + TTL_MS && victimShards.includes(new ShardMap(SHARDS).shardOf(id)));
   expect(dueAfterCrash.length).toBeGreaterThan(0);
   const dueAfterCrashStartMs = dueAfterCrash.map(([id]) => Math.min(...byId.get(id)!.map((s) => s.atMs)) - killedAt);
 

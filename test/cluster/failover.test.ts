@@ -3,7 +3,7 @@
 // (in flight: started, not yet acknowledged); the others take its shards within TTL + 1 s.
 import { expect, test } from "bun:test";
 import { Client } from "../../src/client/client.ts";
-import { shardOf } from "../../src/core/slot.ts";
+import { ShardMap } from "../../src/core/shard-map.ts";
 import { randomPrefix } from "../helpers/node.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { FAULT_LEASE_TTL_MS, faultEnv, faultFixture, groupById, ownersOf, readRecords, shardRows, spreadDueTimes, startBalanced, waitAllFinished } from "./cluster-helpers.ts";
@@ -74,7 +74,7 @@ test("kill -9 of one of 3 nodes under load: every task runs, duplicates only fro
   for (const starts of byId.values()) {
     for (const start of starts) {
       if (start.node === "n2" || start.atMs <= killedAt) continue;
-      const shard = shardOf(start.id, SHARDS);
+      const shard = new ShardMap(SHARDS).shardOf(start.id);
       if (!victimShards.includes(shard)) continue;
       firstStartAfterKill.set(shard, Math.min(firstStartAfterKill.get(shard) ?? Infinity, start.atMs));
     }

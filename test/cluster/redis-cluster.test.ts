@@ -13,7 +13,9 @@ import { randomPrefix, startInProcessNode } from "../helpers/node.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { redisCommand } from "../../src/node/embedded-redis.ts";
 import packageJson from "../../package.json" with { type: "json" };
-import { Store, LEASE_LOST, type FinishItem } from "../../src/store/store.ts";
+import { Store } from "../../src/store/store.ts";
+import { LEASE_LOST, type FinishItem } from "../../src/store/outcomes.ts";
+import { ShardMap } from "../../src/core/shard-map.ts";
 import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
 import { decodeRecord, encodeFinal } from "../../src/task/codec.ts";
 
@@ -152,7 +154,7 @@ describe("on a 3-master Redis Cluster", () => {
     const shard = scheduled[2] as { shard: number };
     const owner = nodes.find((node) => node.actor(shard.shard))!;
     const token = owner.actor(shard.shard)!.leaseToken;
-    expect(await owner.store.promote(shard.shard, token, [keySlot(ids[2]!)], runAt + 1_000)).toBeGreaterThanOrEqual(1);
+    expect(await owner.store.attempts.promote(shard.shard, token, [keySlot(ids[2]!)], runAt + 1_000)).toBeGreaterThanOrEqual(1);
     expect(await client.get(ids[2]!)).toMatchObject({ state: "scheduled", dueAt: runAt + 2 });
     // Rescheduled to a second from now: out of the cold tier, into due, and it runs.
     const soon = Date.now() + 1_000;
@@ -175,15 +177,15 @@ describe("on a 3-master Redis Cluster", () => {
     // Its own prefix: the nodes above hold every shard of theirs.
     const store = new Store({ clusterNodes: cluster.seeds.split(","), prefix: randomPrefix("clbig") });
     try {
-      const lease = await store.leaseAcquire(2, "big", 30_000);
+      const lease = await store.leases.acquire(2, "big", 30_000);
       if (!lease.acquired) throw new Error("lease not acquired");
       const nowMs = Date.now();
       const items = Array.from({ length: 600 }, (_, i) => {
-        const t = resolveTask("cl.ok", { n: i }, { id: `big-${i}`, runAt: nowMs - 10 }, { nowMs, shardCount: SHARDS, defaults: DEFAULT_TASK_DEFAULTS, requireTime: true });
+        const t = resolveTask("cl.ok", { n: i }, { id: `big-${i}`, runAt: nowMs - 10 }, { nowMs, shards: new ShardMap(SHARDS), defaults: DEFAULT_TASK_DEFAULTS, requireTime: true });
         return { id: t.id, score: t.score, record: t.record };
       });
-      await store.schedule(2, items, 0);
-      const claimed = await store.claim(2, lease.token, Date.now() + 1, 1000, Date.now() + 30_000);
+      await store.tasks.schedule(2, items, 0);
+      const claimed = await store.attempts.claim(2, lease.token, Date.now() + 1, 1000, Date.now() + 30_000);
       if (claimed === LEASE_LOST || claimed === null) throw new Error(`nothing claimed: ${claimed}`);
       expect(claimed.tasks.map((t) => t.id).sort()).toEqual(items.map((t) => t.id).sort());
       const finishedAt = Date.now();
@@ -192,9 +194,9 @@ describe("on a 3-master Redis Cluster", () => {
         const finalJson = encodeFinal({ state: "succeeded", attempt: 1, dueAt: dueMs, finishedAt }, specJson);
         return { id, batch: claimed.batch, state: "succeeded", finishedAt, ttlMs: 60_000, finalJson };
       });
-      expect((await store.finish(2, lease.token, finishedAt, 60_000, finishes, [claimed.batch])) as boolean[]).toEqual(finishes.map(() => true));
-      expect((await store.inspect(2, "big-599")).kind).toBe("final");
-      expect((await store.shardStats(2)).runningCount).toBe(0);
+      expect((await store.attempts.finish(2, lease.token, finishedAt, 60_000, finishes, [claimed.batch])) as boolean[]).toEqual(finishes.map(() => true));
+      expect((await store.tasks.inspect(2, "big-599")).kind).toBe("final");
+      expect((await store.listings.shardStats(2)).runningCount).toBe(0);
     } finally {
       await store.quit();
     }

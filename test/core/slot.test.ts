@@ -1,5 +1,6 @@
 import { describe, test, expect } from "bun:test";
-import { keySlot, shardOf, SLOT_COUNT } from "../../src/core/slot.ts";
+import { keySlot, SLOT_COUNT } from "../../src/core/slot.ts";
+import { ShardMap } from "../../src/core/shard-map.ts";
 
 describe("keySlot", () => {
   test("matches Redis Cluster's known vectors", () => {
@@ -36,23 +37,24 @@ describe("keySlot", () => {
   });
 });
 
-describe("shardOf", () => {
+describe("ShardMap.shardOf", () => {
   test("is the slot modulo the shard count", () => {
-    expect(shardOf("foo", 16)).toBe(12182 % 16);
-    expect(shardOf("foo", 1)).toBe(0);
-    expect(shardOf("foo", SLOT_COUNT)).toBe(12182);
+    expect(new ShardMap(16).shardOf("foo")).toBe(12182 % 16);
+    expect(new ShardMap(1).shardOf("foo")).toBe(0);
+    expect(new ShardMap(SLOT_COUNT).shardOf("foo")).toBe(12182);
   });
 
   test("spreads ids over all shards", () => {
     const counts = new Array<number>(16).fill(0);
+    const map = new ShardMap(16);
     for (let i = 0; i < 16_000; i++) {
-      const shard = shardOf(`id-${i}`, 16);
+      const shard = map.shardOf(`id-${i}`);
       counts[shard] = (counts[shard] ?? 0) + 1;
     }
     for (const count of counts) expect(count).toBeGreaterThan(700);
   });
 
   test("rejects a shard count outside 1..16384", () => {
-    for (const bad of [0, -1, 1.5, 16385, Number.NaN]) expect(() => shardOf("x", bad)).toThrow(RangeError);
+    for (const bad of [0, -1, 1.5, 16385, Number.NaN]) expect(() => new ShardMap(bad).shardOf("x")).toThrow(RangeError);
   });
 });

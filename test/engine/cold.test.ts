@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 async function coldCount(node: TickwheelNode): Promise<number> {
-  const shards = await Promise.all([0, 1, 2, 3].map((shard) => node.store.shardStats(shard)));
+  const shards = await Promise.all([0, 1, 2, 3].map((shard) => node.store.listings.shardStats(shard)));
   return shards.reduce((n, s) => n + s.coldCount, 0);
 }
 
@@ -104,7 +104,7 @@ test("a node with the cold tier turned off (0) moves what waits there into due",
   const offNode = await startInProcessNode({ redisUrl: redis.url, prefix: offPrefix, env: { ...ENV, TICKWHEEL_COLD_AFTER_MS: "0" } });
   nodes.push(offNode);
   await waitFor(async () => (await coldCount(offNode)) === 0, { timeoutMs: 10_000, message: "the cold tier to be emptied" });
-  const shards = await Promise.all([0, 1, 2, 3].map((shard) => offNode.store.shardStats(shard)));
+  const shards = await Promise.all([0, 1, 2, 3].map((shard) => offNode.store.listings.shardStats(shard)));
   expect(shards.reduce((n, s) => n + s.dueCount, 0)).toBe(20);
   for (const [i, result] of results.entries()) {
     if (result instanceof Error) throw result;

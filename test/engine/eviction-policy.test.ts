@@ -10,7 +10,7 @@ import { randomPrefix, ROOT, startNodeProcess } from "../helpers/node.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { EvictionGuard } from "../../src/node/eviction-guard.ts";
 import { readMemoryPolicyAt } from "../../src/store/redis-memory-policy.ts";
-import { silentLogger } from "../../src/node/log.ts";
+import { silentLogger } from "../../src/core/log.ts";
 
 let redis: RedisProcess;
 let raw: Redis;

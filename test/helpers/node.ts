@@ -4,7 +4,8 @@ import type { Subprocess } from "bun";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/config.ts";
 import { TickwheelNode } from "../../src/node/node.ts";
-import { silentLogger, createLogger } from "../../src/node/log.ts";
+import { startServedNode } from "../../src/node/serve-node.ts";
+import { silentLogger, createLogger } from "../../src/core/log.ts";
 import { waitFor } from "./wait.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..");
@@ -38,7 +39,7 @@ export async function startInProcessNode(options: TestNodeOptions): Promise<Tick
   const config = loadConfig(nodeEnv(options));
   const log = process.env.TEST_LOG_LEVEL ? createLogger(process.env.TEST_LOG_LEVEL) : silentLogger();
   const node = new TickwheelNode(config, log);
-  await node.start();
+  await startServedNode(node);
   return node;
 }
 

@@ -9,6 +9,7 @@ import { defineTask } from "../../src/task/define-task.ts";
 import { createApp } from "../../src/http/app.ts";
 import { loadConfig } from "../../src/config/config.ts";
 import { TickwheelNode } from "../../src/node/node.ts";
+import { startServedNode } from "../../src/node/serve-node.ts";
 import { Client } from "../../src/client/client.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix } from "../helpers/node.ts";
@@ -38,7 +39,7 @@ beforeAll(async () => {
     },
   });
   node = new TickwheelNode(config, pino({ level: "info" }, sink));
-  await node.start();
+  await startServedNode(node);
   client = new Client({ redisUrl: redis.url, prefix });
 });
 

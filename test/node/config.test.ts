@@ -2,7 +2,7 @@
 // before the promoter moved it out of the cold tier.
 import { describe, expect, test } from "bun:test";
 import { ConfigError, loadConfig } from "../../src/config/config.ts";
-import { DEFAULT_COLD_AFTER_MS } from "../../src/task/model.ts";
+import { DEFAULT_COLD_AFTER_MS } from "../../src/config/defaults.ts";
 
 const base = { REDIS_URL: "redis://127.0.0.1:6379" };
 

@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Store } from "../../src/store/store.ts";
 import { DuplicateNodeIdError, Membership } from "../../src/ownership/membership.ts";
 import { ShardOwnership } from "../../src/ownership/shard-ownership.ts";
+import { ShardMap } from "../../src/core/shard-map.ts";
 import { NodeAssignment } from "../../src/ownership/node-assignment.ts";
-import { silentLogger } from "../../src/node/log.ts";
+import { silentLogger } from "../../src/core/log.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix } from "../helpers/node.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -32,7 +33,7 @@ function openStore(prefix: string): Store {
 }
 
 function member(store: Store, nodeId: string, ttlMs: number, extra: Partial<ConstructorParameters<typeof Membership>[0]> = {}): Membership {
-  return new Membership({ store, nodeId, ttlMs, heartbeatEveryMs: ttlMs / 3, log, info: () => ({ address: `http://${nodeId}`, startedAt: 1 }), ...extra });
+  return new Membership({ store: store.nodes, nodeId, ttlMs, heartbeatEveryMs: ttlMs / 3, log, info: () => ({ address: `http://${nodeId}`, startedAt: 1 }), ...extra });
 }
 
 describe("membership", () => {
@@ -45,19 +46,19 @@ describe("membership", () => {
     expect(view.members).toEqual(["a", "b"]);
     expect(view.nextExpiryInMs!).toBeGreaterThan(0);
     expect(view.nextExpiryInMs!).toBeLessThanOrEqual(400);
-    const listed = await store.listNodes();
+    const listed = await store.nodes.list();
     expect(listed.nodes.map((n) => n.id).sort()).toEqual(["a", "b"]);
     expect(JSON.parse(listed.nodes.find((n) => n.id === "a")!.infoJson)).toEqual({ address: "http://a", startedAt: 1 });
 
     // a stops heartbeating: gone from b's view once its entry lapses.
     await waitFor(async () => (await b.heartbeat()).members.join() === "b", { timeoutMs: 2000, intervalMs: 50, message: "a to expire" });
-    expect((await store.listNodes()).nodes.map((n) => n.id)).toEqual(["b"]);
+    expect((await store.nodes.list()).nodes.map((n) => n.id)).toEqual(["b"]);
     await b.leave();
-    expect((await store.listNodes()).nodes).toEqual([]);
+    expect((await store.nodes.list()).nodes).toEqual([]);
     expect(b.members()).toEqual([]);
     // After leaving it does not register again.
     expect((await b.heartbeat()).members).toEqual([]);
-    expect((await store.listNodes()).nodes).toEqual([]);
+    expect((await store.nodes.list()).nodes).toEqual([]);
   });
 
   test("an id held by a live process is refused; a dead process's id is free once its entry lapses", async () => {
@@ -86,7 +87,7 @@ describe("membership", () => {
     expect((await live.heartbeat()).members).toEqual([]);
     expect(live.currentState).toBe("displaced");
     expect(displaced).toBeInstanceOf(DuplicateNodeIdError);
-    const entries = (await store.listNodes()).nodes;
+    const entries = (await store.nodes.list()).nodes;
     expect(entries.map((n) => [n.id, n.instance])).toEqual([["same", successor.instance]]);
   });
 });
@@ -103,10 +104,10 @@ function startNode(prefix: string, id: string, shards: number, options: { ttlMs:
   const store = openStore(prefix);
   const events: TestNode["events"] = [];
   const assignment = new NodeAssignment();
-  const membership = new Membership({ store, nodeId: id, ttlMs: options.ttlMs, heartbeatEveryMs: options.renewMs, log, info: () => ({}) });
+  const membership = new Membership({ store: store.nodes, nodeId: id, ttlMs: options.ttlMs, heartbeatEveryMs: options.renewMs, log, info: () => ({}) });
   const node: TestNode = { id, store, membership, events, ownership: null as unknown as ShardOwnership };
   node.ownership = new ShardOwnership({
-    store,
+    store: store.leases,
     nodeId: id,
     ttlMs: options.ttlMs,
     renewEveryMs: options.renewMs,
@@ -114,7 +115,7 @@ function startNode(prefix: string, id: string, shards: number, options: { ttlMs:
     heartbeat: () => membership.heartbeat(),
     desiredShards: () => {
       const members = membership.members();
-      return members ? assignment.shardsFor(id, members, shards) : [];
+      return members ? assignment.shardsFor(id, members, new ShardMap(shards)) : [];
     },
     onAcquired: (shard) => events.push({ shard, at: performance.now(), event: "acquired" }),
     onLost: (shard) => events.push({ shard, at: performance.now(), event: "lost" }),

@@ -2,12 +2,14 @@
 // deadline and id list) are dropped once every attempt in it has ended in Redis, riding with a
 // later finish; a batch with an attempt that will not end here is left for the reaper.
 import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from "bun:test";
-import { Store, LEASE_LOST } from "../../src/store/store.ts";
+import { Store } from "../../src/store/store.ts";
+import { LEASE_LOST } from "../../src/store/outcomes.ts";
+import { ShardMap } from "../../src/core/shard-map.ts";
 import { Completer } from "../../src/pool/completer.ts";
 import { jobFromClaim, type Job } from "../../src/pool/job.ts";
 import { shardKeys } from "../../src/store/keys.ts";
 import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
-import { silentLogger } from "../../src/node/log.ts";
+import { silentLogger } from "../../src/core/log.ts";
 import { redisCommand } from "../../src/node/embedded-redis.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix } from "../helpers/node.ts";
@@ -29,7 +31,7 @@ beforeEach(async () => {
   const prefix = randomPrefix("completer");
   keys = shardKeys(prefix, 0);
   store = new Store({ redisUrl: redis.url, prefix });
-  const lease = await store.leaseAcquire(0, "owner", 60_000);
+  const lease = await store.leases.acquire(0, "owner", 60_000);
   if (!lease.acquired) throw new Error("lease not acquired");
   token = lease.token;
 });
@@ -38,17 +40,17 @@ afterEach(async () => {
 });
 
 function completer(): Completer {
-  return new Completer({ store, log: silentLogger(), retentionMs: 60_000, deadRetentionMs: 60_000, maxResultBytes: 1024, onRetryScheduled: () => {} });
+  return new Completer({ store: store.attempts, log: silentLogger(), retentionMs: 60_000, deadRetentionMs: 60_000, maxResultBytes: 1024, onRetryScheduled: () => {} });
 }
 
 /** Schedules ids due now and claims them as one batch, as a shard actor would, telling the completer. */
 async function claimJobs(token: string, ids: string[], done: Completer, visibilityMs = 60_000): Promise<Job[]> {
   const items = ids.map((id) => {
-    const t = resolveTask("completer.task", {}, { id, runAt: Date.now() - 5 }, { nowMs: Date.now(), shardCount: 1, defaults: DEFAULT_TASK_DEFAULTS, requireTime: true });
+    const t = resolveTask("completer.task", {}, { id, runAt: Date.now() - 5 }, { nowMs: Date.now(), shards: new ShardMap(1), defaults: DEFAULT_TASK_DEFAULTS, requireTime: true });
     return { id: t.id, score: t.score, record: t.record };
   });
-  await store.schedule(0, items, 0);
-  const claimed = await store.claim(0, token, Date.now() + 1, 100, Date.now() + visibilityMs);
+  await store.tasks.schedule(0, items, 0);
+  const claimed = await store.attempts.claim(0, token, Date.now() + 1, 100, Date.now() + visibilityMs);
   if (claimed === LEASE_LOST || claimed === null) throw new Error("nothing claimed");
   done.claimedBatch(0, token, claimed.batch, claimed.tasks.length);
   return claimed.tasks.map((task) => jobFromClaim(0, token, claimed.batch, task.id, task.record));
@@ -65,10 +67,11 @@ test("a batch's entries go once its last attempt ended (ack, dead or retry), not
   await done.flush();
   // Two of three ended: the batch is still claimed (c still runs in it).
   expect(await claimsLeft()).toBe(1);
-  expect((await store.inspect(0, "b-1")).kind).toBe("final");
+  expect((await store.tasks.inspect(0, "b-1")).kind).toBe("final");
   // The last one fails and is retried: its end reached Redis, so the batch is done.
-  await done.failed(c!, "boom", true);
-  expect((await store.inspect(0, "b-3")).kind).toBe("scheduled");
+  expect(done.ended(c!, { kind: "failed", error: "boom" }).kind).toBe("retry");
+  await done.flush();
+  expect((await store.tasks.inspect(0, "b-3")).kind).toBe("scheduled");
   // Nothing else to finish on this shard: the batch's entries go within DONE_FLUSH_MS.
   await waitFor(async () => (await claimsLeft()) === 0 && (await batchesLeft()) === 0, { timeoutMs: 5_000, message: "the ended batch to be dropped" });
   expect(done.counts).toMatchObject({ succeeded: 1, dead: 1, retried: 1, finished: 2, staleAcks: 0 });
@@ -79,11 +82,11 @@ test("an ended batch rides with the shard's next finish", async () => {
   const [first] = await claimJobs(token, ["r-1"], done);
   done.succeeded(first!, undefined);
   // Wait for the ack itself, not the batch's end (that one waits for a ride or DONE_FLUSH_MS).
-  await waitFor(async () => (await store.inspect(0, "r-1")).kind === "final", { timeoutMs: 2_000, message: "the ack" });
+  await waitFor(async () => (await store.tasks.inspect(0, "r-1")).kind === "final", { timeoutMs: 2_000, message: "the ack" });
   expect(await claimsLeft()).toBe(1);
   const [second] = await claimJobs(token, ["r-2"], done);
   done.succeeded(second!, undefined);
-  await waitFor(async () => (await store.inspect(0, "r-2")).kind === "final", { timeoutMs: 2_000, message: "the second ack" });
+  await waitFor(async () => (await store.tasks.inspect(0, "r-2")).kind === "final", { timeoutMs: 2_000, message: "the second ack" });
   // The first batch went with the second ack; the second batch waits for its own ride.
   expect(await claimsLeft()).toBe(1);
   await done.flush();
@@ -98,7 +101,7 @@ test("a batch with an abandoned attempt stays for the reaper, which returns that
   await done.flush();
   expect(await claimsLeft()).toBe(1);
   await Bun.sleep(350);
-  const reaped = await store.reap(0, token, Date.now(), 100);
+  const reaped = await store.attempts.reap(0, token, Date.now(), 100);
   expect(reaped === LEASE_LOST ? null : reaped.entries.map((e) => e.id)).toEqual(["a-2"]);
   expect(await claimsLeft()).toBe(0);
 });

@@ -1,7 +1,9 @@
 // Final records in expiring slot hashes (src/store/lua/lib/finals.lua): readable by id for at
 // least their ttl and gone after it, found by scheduling's idempotency check, one slot per expiry.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Store, type FinishItem } from "../../src/store/store.ts";
+import { Store } from "../../src/store/store.ts";
+import type { FinishItem } from "../../src/store/outcomes.ts";
+import { ShardMap } from "../../src/core/shard-map.ts";
 import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
 import { decodeFinal, decodeRecord, encodeFinal } from "../../src/task/codec.ts";
 import { shardKeys } from "../../src/store/keys.ts";
@@ -21,7 +23,7 @@ beforeAll(async () => {
   redis = await startRedis();
   prefix = randomPrefix("finals");
   store = new Store({ redisUrl: redis.url, prefix });
-  const lease = await store.leaseAcquire(0, "owner", 60_000);
+  const lease = await store.leases.acquire(0, "owner", 60_000);
   if (!lease.acquired) throw new Error("lease not acquired");
   token = lease.token;
 });
@@ -31,15 +33,15 @@ afterAll(async () => {
 });
 
 function item(id: string, dueMs: number) {
-  const t = resolveTask("finals.task", { id }, { id, runAt: dueMs }, { nowMs: Date.now(), shardCount: 1, defaults: DEFAULT_TASK_DEFAULTS, requireTime: true });
+  const t = resolveTask("finals.task", { id }, { id, runAt: dueMs }, { nowMs: Date.now(), shards: new ShardMap(1), defaults: DEFAULT_TASK_DEFAULTS, requireTime: true });
   return { id: t.id, score: t.score, record: t.record };
 }
 
 /** Schedules the ids due now, claims them and finishes each with its ttl. */
 async function runToEnd(ttls: Record<string, number>, state: FinishItem["state"] = "succeeded"): Promise<void> {
   const ids = Object.keys(ttls);
-  await store.schedule(0, ids.map((id) => item(id, Date.now() - 5)), 0);
-  const claimed = await store.claim(0, token, Date.now() + 1, ids.length, Date.now() + 30_000);
+  await store.tasks.schedule(0, ids.map((id) => item(id, Date.now() - 5)), 0);
+  const claimed = await store.attempts.claim(0, token, Date.now() + 1, ids.length, Date.now() + 30_000);
   if (claimed === "lease" || claimed === null) throw new Error(`nothing claimed: ${claimed}`);
   expect(claimed.tasks.map((c) => c.id).sort()).toEqual([...ids].sort());
   const now = Date.now();
@@ -48,13 +50,13 @@ async function runToEnd(ttls: Record<string, number>, state: FinishItem["state"]
     const finalJson = encodeFinal({ state, attempt: 1, dueAt: dueMs, finishedAt: now, result: id }, specJson);
     return { id, batch: claimed.batch, state, finishedAt: now, ttlMs: ttls[id]!, finalJson };
   });
-  expect(await store.finish(0, token, now, 7 * 86_400_000, items, [claimed.batch])).toEqual(ids.map(() => true));
+  expect(await store.attempts.finish(0, token, now, 7 * 86_400_000, items, [claimed.batch])).toEqual(ids.map(() => true));
 }
 
 test("a finished task reads back as final, with its result, whatever its ttl", async () => {
   await runToEnd({ "f-day": 86_400_000, "f-week": 7 * 86_400_000, "f-short": 5_000 });
   for (const id of ["f-day", "f-week", "f-short"]) {
-    const outcome = await store.inspect(0, id);
+    const outcome = await store.tasks.inspect(0, id);
     expect(outcome.kind).toBe("final");
     const final = decodeFinal((outcome as { finalJson: string }).finalJson);
     expect(final).toMatchObject({ state: "succeeded", attempt: 1, result: id });
@@ -84,38 +86,38 @@ test("each slot hash expires between its records' ttl and 1/16 (at least 1,024 m
 
 test("scheduling an id that finished returns its final record and creates nothing", async () => {
   await runToEnd({ "again-1": 60_000 });
-  const outcomes = await store.schedule(0, [item("again-1", Date.now() + 60_000), item("again-new", Date.now() + 60_000)], 0);
+  const outcomes = await store.tasks.schedule(0, [item("again-1", Date.now() + 60_000), item("again-new", Date.now() + 60_000)], 0);
   expect(outcomes[0]!.kind).toBe("final");
   expect(decodeFinal((outcomes[0] as { finalJson: string }).finalJson).result).toBe("again-1");
   expect(outcomes[1]!.kind).toBe("created");
-  expect((await store.inspect(0, "again-1")).kind).toBe("final");
+  expect((await store.tasks.inspect(0, "again-1")).kind).toBe("final");
 });
 
 test("a record is gone once its ttl has passed", async () => {
   await runToEnd({ "brief-1": 1_000 });
-  expect((await store.inspect(0, "brief-1")).kind).toBe("final");
-  await waitFor(async () => (await store.inspect(0, "brief-1")).kind === "missing", { timeoutMs: 6_000, message: "final record to expire" });
+  expect((await store.tasks.inspect(0, "brief-1")).kind).toBe("final");
+  await waitFor(async () => (await store.tasks.inspect(0, "brief-1")).kind === "missing", { timeoutMs: 6_000, message: "final record to expire" });
   // And the id is free again.
-  const [outcome] = await store.schedule(0, [item("brief-1", Date.now() + 60_000)], 0);
+  const [outcome] = await store.tasks.schedule(0, [item("brief-1", Date.now() + 60_000)], 0);
   expect(outcome!.kind).toBe("created");
 });
 
 test("cancel keeps a cancelled record; retrying a dead task removes its final record", async () => {
-  await store.schedule(0, [item("cancel-1", Date.now() + 60_000)], 0);
-  const cancelled = await store.cancel(0, "cancel-1", Date.now(), 60_000);
+  await store.tasks.schedule(0, [item("cancel-1", Date.now() + 60_000)], 0);
+  const cancelled = await store.tasks.cancel(0, "cancel-1", Date.now(), 60_000);
   expect(cancelled.kind).toBe("cancelled");
-  const inspected = await store.inspect(0, "cancel-1");
+  const inspected = await store.tasks.inspect(0, "cancel-1");
   expect(inspected.kind).toBe("final");
   expect(decodeFinal((inspected as { finalJson: string }).finalJson).state).toBe("cancelled");
 
   await runToEnd({ "dead-1": 60_000 }, "dead");
-  const dead = await store.inspect(0, "dead-1");
+  const dead = await store.tasks.inspect(0, "dead-1");
   expect(dead.kind).toBe("final");
   const finalJson = (dead as { finalJson: string }).finalJson;
   const requeued = item("dead-1", Date.now() + 60_000);
-  expect(await store.retryDead(0, "dead-1", finalJson, requeued.record, requeued.score, "boom", 0)).toBe("retried");
-  expect((await store.inspect(0, "dead-1")).kind).toBe("scheduled");
-  expect(await store.retryDead(0, "dead-1", finalJson, requeued.record, requeued.score, "boom", 0)).toBe("pending");
+  expect(await store.tasks.retryDead(0, "dead-1", finalJson, requeued.record, requeued.score, "boom", 0)).toBe("retried");
+  expect((await store.tasks.inspect(0, "dead-1")).kind).toBe("scheduled");
+  expect(await store.tasks.retryDead(0, "dead-1", finalJson, requeued.record, requeued.score, "boom", 0)).toBe("pending");
 });
 
 test("the node sorts final records into the same slots as the scripts do (finalsSlotExpiry = finals_expiry)", async () => {

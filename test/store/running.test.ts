@@ -1,7 +1,9 @@
 // Running tasks have no index of their own: listing reads the claimed batches (by deadline, each
 // in claim order) and keeps the tasks whose record is still the one claimed.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Store, LEASE_LOST, type ClaimedBatch } from "../../src/store/store.ts";
+import { Store } from "../../src/store/store.ts";
+import { LEASE_LOST, type ClaimedBatch } from "../../src/store/outcomes.ts";
+import { ShardMap } from "../../src/core/shard-map.ts";
 import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
 import { decodeRecord, encodeFinal } from "../../src/task/codec.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
@@ -20,7 +22,7 @@ afterAll(async () => {
 });
 
 function item(name: string, id: string, dueMs: number) {
-  const t = resolveTask(name, {}, { id, runAt: dueMs }, { nowMs: Date.now(), shardCount: 1, defaults: DEFAULT_TASK_DEFAULTS, requireTime: true });
+  const t = resolveTask(name, {}, { id, runAt: dueMs }, { nowMs: Date.now(), shards: new ShardMap(1), defaults: DEFAULT_TASK_DEFAULTS, requireTime: true });
   return { id: t.id, score: t.score, record: t.record };
 }
 
@@ -30,7 +32,7 @@ async function listAll(name: string | null, limit: number): Promise<{ ids: strin
   let after: { score: string; id: string } | null = null;
   let pages = 0;
   do {
-    const page = await store.listPage(0, "running", after, limit, 100, name);
+    const page = await store.listings.listPage(new ShardMap(1), 0, "running", after, limit, 100, name);
     expect(page.entries.length).toBeLessThanOrEqual(limit);
     for (const entry of page.entries) {
       ids.push(entry.id);
@@ -45,14 +47,14 @@ async function listAll(name: string | null, limit: number): Promise<{ ids: strin
 }
 
 test("running tasks list page by page across batches, in claim order, with a name filter, their attempt and deadline", async () => {
-  const lease = await store.leaseAcquire(0, "lister", 10_000);
+  const lease = await store.leases.acquire(0, "lister", 10_000);
   if (!lease.acquired) throw new Error("lease not acquired");
   const now = Date.now();
   // Scheduled out of order; due order is o-1, r-0 … r-4.
   const order = [3, 1, 4, 0, 2];
-  await store.schedule(0, [...order.map((i) => item("list.run", `r-${i}`, now - 100 + 10 * i)), item("list.other", "o-1", now - 200)], 0);
+  await store.tasks.schedule(0, [...order.map((i) => item("list.run", `r-${i}`, now - 100 + 10 * i)), item("list.other", "o-1", now - 200)], 0);
   const claim = async (limit: number, deadline: number): Promise<ClaimedBatch> => {
-    const claimed = await store.claim(0, lease.token, Date.now() + 1, limit, deadline);
+    const claimed = await store.attempts.claim(0, lease.token, Date.now() + 1, limit, deadline);
     if (claimed === LEASE_LOST || claimed === null) throw new Error("nothing claimed");
     return claimed;
   };
@@ -67,15 +69,15 @@ test("running tasks list page by page across batches, in claim order, with a nam
   expect(named.scores).toEqual([...Array(3).fill(String(now + 50_000)), ...Array(2).fill(String(now + 60_000))]);
   expect(named.pages).toBeGreaterThanOrEqual(3);
   expect((await listAll(null, 50)).ids).toEqual(["r-2", "r-3", "r-4", "o-1", "r-0", "r-1"]);
-  expect((await store.shardStats(0)).runningCount).toBe(6);
+  expect((await store.listings.shardStats(0)).runningCount).toBe(6);
 
   // Ended, retried and parked tasks are running no more.
   const finishedAt = Date.now();
   const finalJson = encodeFinal({ state: "succeeded", attempt: 1, dueAt: now, finishedAt }, '{"n":"list.run","c":1}');
-  expect(await store.finish(0, lease.token, finishedAt, 60_000, [{ id: "r-3", batch: second.batch, state: "succeeded", finishedAt, ttlMs: 60_000, finalJson }])).toEqual([true]);
-  expect(await store.retry(0, lease.token, "r-0", first.batch, 1, String(Date.now() + 60_000), "boom")).toBe(true);
-  expect(await store.park(0, lease.token, "r-4", second.batch, "list.run")).toBe("requeued");
+  expect(await store.attempts.finish(0, lease.token, finishedAt, 60_000, [{ id: "r-3", batch: second.batch, state: "succeeded", finishedAt, ttlMs: 60_000, finalJson }])).toEqual([true]);
+  expect(await store.attempts.retry(0, lease.token, "r-0", first.batch, 1, String(Date.now() + 60_000), "boom")).toBe(true);
+  expect(await store.attempts.park(0, lease.token, "r-4", second.batch, "list.run")).toBe("requeued");
   expect((await listAll(null, 50)).ids).toEqual(["r-2", "o-1", "r-1"]);
-  expect((await store.shardStats(0)).runningCount).toBe(3);
-  await store.leaseRelease(0, lease.token);
+  expect((await store.listings.shardStats(0)).runningCount).toBe(3);
+  await store.leases.release(0, lease.token);
 });

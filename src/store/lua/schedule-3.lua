@@ -3,7 +3,7 @@
   cold, or finished within its retention) is the idempotency key and creates
   nothing. Tasks due at or after the cold horizon go to the cold tier
   (lib/cold.lua), the others to `due` and `tasks`. Fresh far-future tasks
-  come ready-made in ARGV[9] (Store.schedule sorts them out).
+  come ready-made in ARGV[9] (task-writes.ts schedule sorts them out).
 
   KEYS[1] due ZSET    (id -> due score)
   KEYS[2] tasks HASH  (id -> "attempt:score\n<spec json>")

@@ -19,7 +19,7 @@
   0: retries and reaped attempts go back to `due`, whatever their due time.
 
   Freshly generated ids need no idempotency check, so the store pushes those
-  tasks with RPUSH in a MULTI, without a script (Store.schedule).
+  tasks with RPUSH in a MULTI, without a script (task-writes.ts schedule).
 
   A list holds ~1/16384 of the cold tasks (a few KB at a million): reading a
   whole list to find one id is cheap, and only cancel, reschedule, inspect,

@@ -12,8 +12,6 @@
   KEYS[3] due ZSET
   KEYS[4] tasks HASH
   KEYS[5] lease STRING
-  KEYS[6] run ZSET of script v2 (id -> deadline): running attempts claimed
-          before an upgrade, whose records already count the attempt
   ARGV[1] lease token
   ARGV[2] now ms: batches with deadline <= now are reaped
   ARGV[3] max tasks to look at per call (whole batches: can go over by one
@@ -29,11 +27,6 @@ end
 local limit = tonumber(ARGV[3])
 local out = { '0' }
 local looked = 0
-local function requeue(id, score)
-  redis.call('ZADD', KEYS[3], score, id)
-  out[#out + 1] = id
-  out[#out + 1] = score
-end
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, limit)
 for _, batch in ipairs(expired) do
   if looked >= limit then
@@ -51,7 +44,9 @@ for _, batch in ipairs(expired) do
         local attempt, score = string.match(record, '^(%d+):([^\n]+)\n')
         local nl = string.find(record, '\n', 1, true)
         redis.call('HSET', KEYS[4], ids[i], (tonumber(attempt) + 1) .. ':' .. score .. string.sub(record, nl))
-        requeue(ids[i], score)
+        redis.call('ZADD', KEYS[3], score, ids[i])
+        out[#out + 1] = ids[i]
+        out[#out + 1] = score
       end
     end
   end
@@ -60,18 +55,5 @@ for _, batch in ipairs(expired) do
 end
 if #expired >= limit then
   out[1] = '1'
-end
-if looked < limit then
-  local legacy = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', ARGV[2], 'LIMIT', 0, limit - looked)
-  for _, id in ipairs(legacy) do
-    redis.call('ZREM', KEYS[6], id)
-    local record = redis.call('HGET', KEYS[4], id)
-    if record then
-      requeue(id, string.match(record, '^%d+:([^\n]+)\n'))
-    end
-  end
-  if #legacy >= limit - looked then
-    out[1] = '1'
-  end
 end
 return out

@@ -1,25 +1,16 @@
 /**
- * Runs one attempt of an in-process handler: validates args against the
- * task's schema, builds the handler's ctx, and enforces timeoutMs through an
- * AbortSignal. Answers what happened; the pool decides what to do with it.
- * The handler is called synchronously, from the pool's start().
+ * The in-process handler target (`{ type: "handler" }`, the default): runs
+ * one attempt of the handler registered under the task's name, validates
+ * args against the task's schema, builds the handler's ctx, and enforces
+ * timeoutMs through an AbortSignal. Answers what happened; the outcome
+ * policy decides what to do with it. The handler is called synchronously,
+ * from the pool's start().
  */
-import { findTask, type TaskContext, type TaskLogger } from "../task/define-task.ts";
-import type { Job } from "./job.ts";
+import { findTask, type TaskContext, type TaskLogger } from "../../task/define-task.ts";
+import type { Job } from "../job.ts";
+import type { AttemptOutcome, DeliveryContext, DeliveryTarget } from "./target.ts";
 
-export type AttemptOutcome =
-  | { kind: "succeeded"; result: unknown }
-  /** retryable=false: retrying cannot help (invalid args), go straight to dead. */
-  | { kind: "failed"; error: string; retryable: boolean };
-
-/** What the pool gives every attempt; one object per pool, so nothing is made per task. */
-export interface HandlerRunContext {
-  /** The attempt's logger (task id, name and attempt bound); called only if the handler logs. */
-  logFor(job: Job): TaskLogger;
-  progress(job: Job, value: unknown): Promise<void>;
-  /** Aborted when the node gives up waiting for in-flight work at stop. */
-  stopSignal: AbortSignal;
-}
+type HandlerRunContext = DeliveryContext;
 
 export class TimeoutError extends Error {
   constructor(timeoutMs: number) {
@@ -40,12 +31,12 @@ export class TimeoutError extends Error {
 export function runHandler(job: Job, run: HandlerRunContext): AttemptOutcome | Promise<AttemptOutcome> {
   const task = findTask(job.spec.name);
   if (!task) {
-    // Another node (or a later deploy) may know it: fail this attempt, keep retrying.
-    return { kind: "failed", error: `no handler for task "${job.spec.name}" on this node`, retryable: true };
+    // Another node (or a later deploy) may know it: the task waits, using up no attempt.
+    return { kind: "unavailable", error: `no handler for task "${job.spec.name}" on this node` };
   }
   const parsed = task.schema.safeParse(job.spec.args ?? {});
   if (!parsed.success) {
-    return { kind: "failed", error: `invalid args: ${formatIssues(parsed.error.issues)}`, retryable: false };
+    return { kind: "failed", error: `invalid args: ${formatIssues(parsed.error.issues)}`, final: "dead" };
   }
 
   const ctx = new AttemptContext(job, run);
@@ -54,7 +45,7 @@ export function runHandler(job: Job, run: HandlerRunContext): AttemptOutcome | P
     returned = task.handler(parsed.data, ctx);
   } catch (error) {
     ctx.release();
-    return { kind: "failed", error: describeError(error), retryable: true };
+    return { kind: "failed", error: describeError(error) };
   }
   if (!isThenable(returned)) {
     ctx.release();
@@ -62,6 +53,8 @@ export function runHandler(job: Job, run: HandlerRunContext): AttemptOutcome | P
   }
   return ctx.settle(returned, job.spec.timeoutMs);
 }
+
+export const handlerTarget: DeliveryTarget = { type: "handler", deliver: runHandler };
 
 /** The handler's ctx; owns the attempt's AbortController (made on demand) and timeout timer. */
 class AttemptContext implements TaskContext {
@@ -111,11 +104,11 @@ class AttemptContext implements TaskContext {
       const timer = setTimeout(() => {
         const error = new TimeoutError(timeoutMs);
         this.ensureController().abort(error);
-        finish({ kind: "failed", error: describeError(error), retryable: true });
+        finish({ kind: "failed", error: describeError(error) });
       }, timeoutMs);
       returned.then(
         (result) => finish({ kind: "succeeded", result }),
-        (error: unknown) => finish({ kind: "failed", error: describeError(error), retryable: true }),
+        (error: unknown) => finish({ kind: "failed", error: describeError(error) }),
       );
     });
   }

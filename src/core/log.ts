@@ -1,6 +1,7 @@
 /**
  * Structured logs: one JSON line per event (pino), level from config. A
- * failure line always carries task id, name, attempt and error.
+ * failure line always carries task id, name, attempt and error. In core
+ * because every part logs (actors, pool, ownership, HTTP, the node).
  */
 import pino from "pino";
 

@@ -1,0 +1,28 @@
+/**
+ * What the shard actor needs from the rest of the node, and nothing more: the
+ * few store intents it and its duties call, and the pool's slot bookkeeping.
+ * Declared here, narrow, so the actor is tested against in-memory fakes
+ * (test/shard/) without Redis and so a change elsewhere in the store or the
+ * pool does not reach the actor unless these calls change.
+ */
+import type { AttemptStore } from "../store/attempts.ts";
+import type { Job } from "../pool/job.ts";
+
+/** The store calls the actor makes (refill, claim, reap) and the cold promotion duty's. */
+export type ShardStore = Pick<AttemptStore, "claim" | "reap" | "dueWindow" | "promote">;
+
+/** The pool as the actor drives it: reserve slots, claim into them, start or drop what it claimed. */
+export interface ShardPool {
+  /** Reserves up to `wanted` free slots; answers how many (0 when the pool is full). */
+  reserve(wanted: number): number;
+  /** Gives back reserved slots the claim did not fill. */
+  unreserve(count: number): void;
+  /** Calls the listener once when slots free up (after reserve answered 0). */
+  whenCapacity(listener: () => void): void;
+  /** Notes a claim's batch as this shard's (its tasks start or drop one by one). */
+  claimedBatch(shard: number, leaseToken: string, batch: string, count: number): void;
+  /** Runs one claimed task in a reserved slot. */
+  start(job: Job): void;
+  /** One claimed task of the batch will not start (lease lost): frees its slot. */
+  drop(shard: number, batch: string): void;
+}

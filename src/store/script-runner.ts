@@ -1,0 +1,67 @@
+/**
+ * The script runner: the store's one connection, its registered scripts
+ * (scripts.ts) and the three ways a part runs one. Every store part reaches
+ * Redis through this object, so the connection's options (fail fast,
+ * automatic pipelining) and the EVALSHA-with-NOSCRIPT-fallback rule hold
+ * for all of them.
+ */
+import { openConnection, type Connection, type ConnectionTarget } from "./connection.ts";
+import { commandName, defineScripts, type ScriptName } from "./scripts.ts";
+
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+
+export class ScriptRunner {
+  /** For the few plain reads (ZRANGEBYSCORE, HGETALL, counts) that need no script. */
+  readonly redis: Connection;
+  readonly clustered: boolean;
+  /** Publish command for wake hints: a cluster publishes to the shard's slot (SPUBLISH). */
+  readonly publish: "PUBLISH" | "SPUBLISH";
+
+  constructor(target: ConnectionTarget, name: string, onError: (error: Error) => void) {
+    this.clustered = !!target.clusterNodes && target.clusterNodes.length > 0;
+    this.publish = this.clustered ? "SPUBLISH" : "PUBLISH";
+    this.redis = openConnection(target, name);
+    this.redis.on("error", onError);
+    defineScripts(this.redis);
+  }
+
+  /** True while the connection is up; /ready reports it. */
+  get ready(): boolean {
+    return this.redis.status === "ready";
+  }
+
+  /** Runs a registered script; ioredis does EVALSHA with the NOSCRIPT fallback. */
+  run(script: ScriptName, keys: string[], argv: (string | number)[]): Promise<unknown> {
+    const fn = (this.redis as unknown as Record<string, ScriptFn>)[commandName(script)]!;
+    return fn.call(this.redis, ...keys, ...argv);
+  }
+
+  /** runBuffer(), written to the socket now rather than with the next automatic pipeline. */
+  async runNow(script: ScriptName, keys: string[], argv: (string | number)[]): Promise<unknown> {
+    const pipeline = this.redis.pipeline() as unknown as Record<string, ScriptFn> & { exec(): Promise<[Error | null, unknown][] | null> };
+    pipeline[`${commandName(script)}Buffer`]!.call(pipeline, ...keys, ...argv);
+    const results = await pipeline.exec();
+    const [error, reply] = results?.[0] ?? [new Error("pipeline returned nothing"), null];
+    if (error) throw error;
+    return reply;
+  }
+
+  /** run(), with the reply's strings as Buffers (ioredis' <command>Buffer variant). */
+  runBuffer(script: ScriptName, keys: string[], argv: (string | number)[]): Promise<unknown> {
+    const fn = (this.redis as unknown as Record<string, ScriptFn>)[`${commandName(script)}Buffer`]!;
+    return fn.call(this.redis, ...keys, ...argv);
+  }
+
+  async quit(): Promise<void> {
+    await quitConnection(this.redis);
+  }
+}
+
+/** Closes a connection politely, or drops it if Redis is gone. */
+export async function quitConnection(connection: Connection): Promise<void> {
+  try {
+    await connection.quit();
+  } catch {
+    connection.disconnect();
+  }
+}

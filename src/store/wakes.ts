@@ -1,0 +1,94 @@
+/**
+ * Wake hints: producers publish "id|score" on a shard's channel when they
+ * store a task due within the look-ahead, and the owner's actor puts it in
+ * its wheel at once. Hints come over a second connection (a subscribed
+ * connection can send nothing else), opened on the first subscribe.
+ */
+import { openConnection, type Connection, type ConnectionTarget } from "./connection.ts";
+import type { KeyBook } from "./keys.ts";
+import { quitConnection } from "./script-runner.ts";
+
+export type WakeListener = (shard: number, id: string, score: string) => void;
+
+export interface WakeHints {
+  onWake(listener: WakeListener): void;
+  subscribe(shards: number[]): Promise<void>;
+  unsubscribe(shards: number[]): Promise<void>;
+}
+
+export class RedisWakeHints implements WakeHints {
+  private readonly target: ConnectionTarget;
+  private readonly keyBook: KeyBook;
+  private readonly clustered: boolean;
+  private readonly onError: (error: Error) => void;
+  private subscriber: Connection | null = null;
+  private readonly subscribedShards = new Set<number>();
+  private wakeListener: WakeListener | null = null;
+  private readonly channelShards = new Map<string, number>();
+
+  constructor(target: ConnectionTarget, keyBook: KeyBook, clustered: boolean, onError: (error: Error) => void) {
+    this.target = target;
+    this.keyBook = keyBook;
+    this.clustered = clustered;
+    this.onError = onError;
+  }
+
+  /** Hints arrive as (shard, id, score); a lost hint only delays a task until the next refill. */
+  onWake(listener: WakeListener): void {
+    this.wakeListener = listener;
+  }
+
+  /** Listens for the hints of these shards (idempotent per shard). */
+  async subscribe(shards: number[]): Promise<void> {
+    const fresh = shards.filter((shard) => !this.subscribedShards.has(shard));
+    if (fresh.length === 0) return;
+    const subscriber = this.ensureSubscriber();
+    for (const shard of fresh) {
+      this.subscribedShards.add(shard);
+      this.channelShards.set(this.keyBook.shard(shard).wake, shard);
+    }
+    const channels = fresh.map((shard) => this.keyBook.shard(shard).wake);
+    if (this.clustered) {
+      // Channels of different slots need separate SSUBSCRIBE calls.
+      await Promise.all(channels.map((channel) => subscriber.ssubscribe(channel)));
+    } else {
+      await subscriber.subscribe(...channels);
+    }
+  }
+
+  /** Stops listening for these shards' hints. */
+  async unsubscribe(shards: number[]): Promise<void> {
+    const gone = shards.filter((shard) => this.subscribedShards.delete(shard));
+    if (gone.length === 0 || !this.subscriber) return;
+    const channels = gone.map((shard) => this.keyBook.shard(shard).wake);
+    if (this.clustered) await Promise.all(channels.map((channel) => this.subscriber!.sunsubscribe(channel)));
+    else await this.subscriber.unsubscribe(...channels);
+  }
+
+  private ensureSubscriber(): Connection {
+    if (this.subscriber) return this.subscriber;
+    const subscriber = openConnection(this.target, "tickwheel-wake", { sharded: this.clustered });
+    subscriber.on("error", (error: Error) => this.onError(error));
+    // A message holds one hint "id|score" per line (schedule sends one message per call).
+    const deliver = (channel: string, message: string) => {
+      const shard = this.channelShards.get(channel);
+      const listener = this.wakeListener;
+      if (shard === undefined || !listener) return;
+      let start = 0;
+      while (start < message.length) {
+        let end = message.indexOf("\n", start);
+        if (end < 0) end = message.length;
+        const bar = message.lastIndexOf("|", end - 1);
+        if (bar >= start) listener(shard, message.slice(start, bar), message.slice(bar + 1, end));
+        start = end + 1;
+      }
+    };
+    subscriber.on(this.clustered ? "smessage" : "message", deliver);
+    this.subscriber = subscriber;
+    return subscriber;
+  }
+
+  async quit(): Promise<void> {
+    if (this.subscriber) await quitConnection(this.subscriber);
+  }
+}

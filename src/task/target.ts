@@ -1,0 +1,36 @@
+/**
+ * Which delivery targets a task may be scheduled with, checked once at the
+ * boundary (client, HTTP, CLI all go through resolveTask). Today only the
+ * in-process handler exists. Issue 11 adds a case per type here (webhook:
+ * url, headers, timeoutMs and the outbound allow-list; celery: task, queue,
+ * priority, kwargs), beside its zod schema in src/http/schemas.ts
+ * (TargetBody) and its deliverer in src/pool/targets/.
+ */
+import { HANDLER_TARGET } from "./codec.ts";
+import { invalid } from "./errors.ts";
+import type { Target } from "./model.ts";
+
+export const TARGET_TYPES = ["handler"] as const satisfies readonly Target["type"][];
+
+/**
+ * The target to store, or an error naming the field. The handler target comes
+ * back as the one shared frozen object, so its tasks' specs stay as compact
+ * (the codec leaves it out) and the pool takes its fast path by identity.
+ */
+export function resolveTarget(value: unknown): Target {
+  if (value === undefined) return HANDLER_TARGET;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw invalid("target", `expected an object with a "type" (one of ${TARGET_TYPES.join(", ")})`);
+  }
+  const type = (value as { type?: unknown }).type;
+  switch (type) {
+    case "handler": {
+      const extra = Object.keys(value).find((key) => key !== "type");
+      if (extra !== undefined) throw invalid(`target.${extra}`, `unknown field for a "handler" target`);
+      return HANDLER_TARGET;
+    }
+    // issue 11: case "webhook", case "celery".
+    default:
+      throw invalid("target.type", `expected one of ${TARGET_TYPES.join(", ")}`);
+  }
+}
