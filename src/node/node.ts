@@ -30,6 +30,8 @@ import type { Job } from "../pool/job.ts";
 import { loadTasksModule } from "./load-tasks.ts";
 import { RedisTrouble } from "./redis-trouble.ts";
 import { RedisClock } from "../core/redis-clock.ts";
+import { CoalescingClock } from "../core/coalescing-clock.ts";
+import { realWheelClock } from "../core/timer-wheel.ts";
 import { ClockSkewReporter, SKEW_WARN_MS } from "./clock-skew.ts";
 import { EvictionGuard } from "./eviction-guard.ts";
 import { readMemoryPolicyAt } from "../store/redis-memory-policy.ts";
@@ -83,6 +85,12 @@ export class TickwheelNode {
   readonly redisTrouble: RedisTrouble;
   /** Redis' clock as this node estimates it from its heartbeats: due-time arithmetic and firing use it. */
   readonly clock = new RedisClock();
+  /**
+   * The timers of this node's actors and acknowledgements, coalesced per ms
+   * (core/coalescing-clock.ts) and reading Redis' time: the wheel, claims,
+   * held starts, visibility deadlines and retry due times all run on it.
+   */
+  private readonly wheelClock = new CoalescingClock({ now: () => this.clock.now(), setTimer: realWheelClock.setTimer, clearTimer: realWheelClock.clearTimer });
   private readonly skew: ClockSkewReporter;
   /** Redis' maxmemory-policy: refuses to start on an evicting one unless allowed, checks it again while running. */
   readonly evictionGuard: EvictionGuard;
@@ -125,6 +133,8 @@ export class TickwheelNode {
       },
     });
     this.completer = new Completer({
+      clock: this.wheelClock,
+      now: () => this.clock.now(),
       store: this.store.attempts,
       log: this.log,
       retentionMs: config.retentionMs,
@@ -159,6 +169,7 @@ export class TickwheelNode {
       onChange: (event) => this.metrics.leaseChange(event),
     });
     this.pool = new WorkerPool({
+      now: () => this.clock.now(),
       concurrency: config.concurrency,
       completer: this.completer,
       log: this.log,
@@ -349,6 +360,11 @@ export class TickwheelNode {
       onLeaseLost: (lostShard, lostToken) => this.ownership.lost(lostShard, lostToken),
       subscribeWakes: () => this.store.wakes.subscribe([shard]),
       leaseValid: () => this.ownership.canStart(shard, token),
+      // A shard just taken may hold a dead node's claimed batches: reap them now (a few ms apart
+      // across shards), with the live node set that tells whose they are.
+      firstReapInMs: shard % 16,
+      liveNodes: () => this.membership.members(),
+      clock: this.wheelClock,
       cold: { shardMap: this.shardMap!, coldAfterMs: this.config.coldAfterMs },
     });
     this.actors.set(shard, actor);
@@ -414,7 +430,7 @@ export class TickwheelNode {
 
   /** Pushes the visibility deadline of running attempts forward so long tasks are not reaped. */
   private async keepVisibilityAlive(): Promise<void> {
-    const deadline = Date.now() + this.config.visibilityMs;
+    const deadline = this.clock.now() + this.config.visibilityMs;
     await Promise.all(
       [...this.pool.runningByShard()].map(async ([shard, group]) => {
         try {

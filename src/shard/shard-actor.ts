@@ -89,6 +89,12 @@ export interface ShardActorOptions {
    * first periodic refill this much later than half a look-ahead after the first (refill-plan.ts).
    */
   refillOffsetMs: number;
+  /**
+   * When the first reap runs (default refillOffsetMs). A node reaps at once
+   * on a shard it just took: a dead node's claimed batches are taken back
+   * then, and tasks due meanwhile wait on them.
+   */
+  firstReapInMs?: number;
   /** Every n-th refill reloads the whole window (lost-hint safety net). */
   fullReloadEvery: number;
   /** The claim or reap script said this token no longer holds the lease. */
@@ -106,6 +112,13 @@ export interface ShardActorOptions {
    * zombie should not even try.
    */
   leaseValid?: () => boolean;
+  /**
+   * Live node ids (the registry as of the last heartbeat), null before the
+   * first. For visibilityMs after this actor started (while batches claimed
+   * under an earlier lease may be left: their keepalives are refused since),
+   * reaping also takes back at once the batches of claimers gone from it.
+   */
+  liveNodes?: () => readonly string[] | null;
   /**
    * The cold tier: a ColdPromotion duty runs beside the actor while it owns
    * the shard and moves cold tasks into `due` in time (all of them when the
@@ -218,6 +231,8 @@ export class ShardActor {
 
   // reaping
   private reapTimer: unknown = null;
+  /** When this actor (and its lease) started, by its clock: see onReap. */
+  private startedAtMs = 0;
   private reaping = false;
 
   // duties
@@ -290,7 +305,8 @@ export class ShardActor {
     } else {
       firstRefill();
     }
-    this.reapTimer = this.clock.setTimer(() => this.post({ type: "reap" }), this.options.refillOffsetMs);
+    this.startedAtMs = this.clock.now();
+    this.reapTimer = this.clock.setTimer(() => this.post({ type: "reap" }), this.options.firstReapInMs ?? this.options.refillOffsetMs);
     for (const run of this.duties) this.scheduleDuty(run, run.duty.firstStepInMs);
   }
 
@@ -670,7 +686,9 @@ export class ShardActor {
       return;
     }
     this.reaping = true;
-    this.options.store.reap(this.shard, this.leaseToken, this.clock.now(), REAP_BATCH).then(
+    const now = this.clock.now();
+    const live = now - this.startedAtMs <= this.options.visibilityMs ? (this.options.liveNodes?.() ?? null) : null;
+    this.options.store.reap(this.shard, this.leaseToken, now, REAP_BATCH, live).then(
       (reaped) => this.post({ type: "reaped", reaped }),
       (error) => this.post({ type: "io-failed", op: "reap", error }),
     );

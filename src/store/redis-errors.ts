@@ -85,6 +85,11 @@ export class RedisRefusal extends TickwheelError {
     this.retryAfterS = refusal.retryAfterS;
     this.detail = detail;
   }
+
+  /** For logs: the kind and Redis' own text too (String(error) in a log line shows this). */
+  override toString(): string {
+    return `${this.name} [${this.kind}]: ${this.detail}`;
+  }
 }
 
 /** The kind of a Redis or connection error; null for an error that did not come from Redis. */
