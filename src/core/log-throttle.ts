@@ -94,3 +94,12 @@ export class LogThrottle {
     this.setTimer(() => this.close(key, state), this.intervalMs);
   }
 }
+
+/**
+ * Where a background loop reports a failed Redis call instead of logging it
+ * itself: counted by kind and logged one line per place and kind per
+ * interval (the node's RedisTrouble). Loops without one log each failure.
+ */
+export interface ErrorReporter {
+  report(place: string, error: unknown, fields?: Record<string, unknown>, message?: string): unknown;
+}

@@ -133,6 +133,7 @@ export class TickwheelNode {
       },
     });
     this.completer = new Completer({
+      errors: this.redisTrouble,
       clock: this.wheelClock,
       now: () => this.clock.now(),
       store: this.store.attempts,
@@ -364,6 +365,7 @@ export class TickwheelNode {
       // across shards), with the live node set that tells whose they are.
       firstReapInMs: shard % 16,
       liveNodes: () => this.membership.members(),
+      errors: this.redisTrouble,
       clock: this.wheelClock,
       cold: { shardMap: this.shardMap!, coldAfterMs: this.config.coldAfterMs },
     });

@@ -44,6 +44,7 @@
  */
 import { TimerWheel, type WheelClock } from "../core/timer-wheel.ts";
 import { sharedClock } from "../core/coalescing-clock.ts";
+import type { ErrorReporter } from "../core/log-throttle.ts";
 import { LatencyRecorder } from "../core/latency-histogram.ts";
 import { scoreAfter } from "../task/model.ts";
 import { DEFAULT_COLD_AFTER_MS } from "../config/defaults.ts";
@@ -119,6 +120,8 @@ export interface ShardActorOptions {
    * reaping also takes back at once the batches of claimers gone from it.
    */
   liveNodes?: () => readonly string[] | null;
+  /** Failed refills, claims and reaps go here (counted, throttled) instead of one log line each. */
+  errors?: ErrorReporter;
   /**
    * The cold tier: a ColdPromotion duty runs beside the actor while it owns
    * the shard and moves cold tasks into `due` in time (all of them when the
@@ -752,7 +755,8 @@ export class ShardActor {
 
   private onIoFailed(op: "refill" | "claim" | "reap", error: unknown, reserved: number): void {
     this.errorBackoffMs = Math.min(MAX_ERROR_BACKOFF_MS, Math.max(50, this.errorBackoffMs * 2));
-    this.options.log.warn({ shard: this.shard, op, err: String(error), retryInMs: this.errorBackoffMs }, "redis call failed");
+    if (this.options.errors) this.options.errors.report(op, error, { shard: this.shard, retryInMs: this.errorBackoffMs }, "redis call failed");
+    else this.options.log.warn({ shard: this.shard, op, err: String(error), retryInMs: this.errorBackoffMs }, "redis call failed");
     if (op === "refill") {
       this.refilling = false;
       this.scheduleRefill(this.errorBackoffMs);
