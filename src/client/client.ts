@@ -16,6 +16,7 @@ import { parseDuration, parseInstant } from "../core/duration.ts";
 import { decodeFinal, decodeRecord, encodeRecord, encodeSpec, viewOfFinal, viewOfRecord } from "../task/codec.ts";
 import { invalid, TickwheelError } from "../task/errors.ts";
 import { asRedisRefusal, RedisRefusal } from "../store/redis-errors.ts";
+import { RedisClock } from "../core/redis-clock.ts";
 import { findTask, type TaskHandle } from "../task/define-task.ts";
 import { checkTimeRange, DEFAULT_TASK_DEFAULTS, resolveTask, type ResolvedTask, type ScheduleOptions, type TaskDefaults } from "../task/schedule-input.ts";
 import { dueScore, type TaskView } from "../task/model.ts";
@@ -37,7 +38,8 @@ export interface ClientOptions {
   /**
    * The clock a `delay` counts from (ms since epoch). A node passes its
    * estimate of Redis' clock; without it the client estimates Redis' clock
-   * itself (see redisNow).
+   * itself from a TIME reading per minute (see redisNow), and uses its own
+   * machine's clock only while Redis refuses TIME.
    */
   now?: () => number;
 }
@@ -187,6 +189,8 @@ function coldFrom(nowMs: number, coldAfterMs: number): number | null {
  * so that each call is one script call, stored whole or not at all.
  */
 const SCHEDULE_CALL_MAX = 500;
+/** A standalone client reads Redis' TIME again after this long (ms). */
+const CLOCK_RESAMPLE_MS = 60_000;
 /** Requests resolved and sent per round in scheduleMany: ~1 ms of client work, so Redis starts early. */
 const SCHEDULE_SLICE = 1_000;
 
@@ -204,6 +208,9 @@ export class Client {
   private readonly store: Store;
   private readonly ownsStore: boolean;
   private readonly defaults: TaskDefaults;
+  /** Redis' clock, estimated from TIME readings (standalone clients only: a node's client uses the node's). */
+  private readonly clock = new RedisClock({ keepMs: CLOCK_RESAMPLE_MS });
+  private clockSampledAt = 0;
   private config: Promise<{ shards: ShardMap; lookaheadMs: number; coldAfterMs: number }> | null = null;
 
   constructor(options: ClientOptions = {}) {
@@ -452,11 +459,28 @@ export class Client {
 
   /**
    * Now by Redis' clock, the one due times are kept in: the node's estimate
-   * when the client is a node's. A standalone client uses its own clock
-   * until it has an estimate of Redis'.
+   * when the client is a node's; else this client's own, from TIME (the
+   * reading lies within half its round trip: the earliest it can be is used,
+   * so a delay is never shortened by the estimate).
    */
   private async redisNow(): Promise<number> {
-    return this.options.now ? this.options.now() : Date.now();
+    if (this.options.now) return this.options.now();
+    const clock = this.clock;
+    // One TIME round trip when the estimate is missing or older than a minute (clocks drift).
+    if (!clock.synced || performance.now() - this.clockSampledAt > CLOCK_RESAMPLE_MS) {
+      const sentMono = performance.now();
+      try {
+        const redisMs = await this.store.time.nowMs();
+        const receivedMono = performance.now();
+        clock.sample(sentMono, receivedMono, redisMs);
+        this.clockSampledAt = receivedMono;
+      } catch {
+        // TIME refused or Redis unreachable: the machine's clock until the next try (the write
+        // that follows reports an unreachable Redis anyway).
+        this.clockSampledAt = performance.now();
+      }
+    }
+    return clock.now();
   }
 
   /**

@@ -18,6 +18,7 @@ import { RedisLeases } from "./leases.ts";
 import { RedisWakeHints } from "./wakes.ts";
 import { RedisNodeRegistry } from "./node-registry.ts";
 import { ClusterConfig } from "./cluster-config.ts";
+import { RedisTime } from "./redis-time.ts";
 
 export interface StoreOptions extends ConnectionTarget {
   prefix: string;
@@ -38,6 +39,7 @@ export class Store {
   readonly wakes: RedisWakeHints;
   readonly nodes: RedisNodeRegistry;
   readonly config: ClusterConfig;
+  readonly time: RedisTime;
   private readonly runner: ScriptRunner;
 
   constructor(options: StoreOptions) {
@@ -53,6 +55,7 @@ export class Store {
     this.wakes = new RedisWakeHints(options, this.keys, this.runner.clustered, onError);
     this.nodes = new RedisNodeRegistry(this.runner, this.keys);
     this.config = new ClusterConfig(this.runner, this.keys);
+    this.time = new RedisTime(this.runner);
   }
 
   /** True while the main connection is up; /ready reports it. */

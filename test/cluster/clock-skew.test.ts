@@ -104,3 +104,30 @@ test("a node 1.5 s ahead fires by Redis' clock: nothing early, lateness as witho
   expect(created.dueAt).toBeLessThanOrEqual(Math.ceil(after) + 60_000 + 5);
   expect(await skewed.node.terminate()).toBe(0);
 }, 90_000);
+
+test("a standalone TS client 1.5 s ahead counts a delay from Redis' clock (TIME), not its own", async () => {
+  const prefix = randomPrefix("skewclient");
+  const script = `
+    import { Client } from ${JSON.stringify(join(ROOT, "src/client/client.ts"))};
+    const client = new Client({ redisUrl: ${JSON.stringify(redis.url)}, prefix: ${JSON.stringify(prefix)} });
+    const result = await client.schedule("clock.rec", {}, { delay: 60000 });
+    console.log(JSON.stringify({ dueAt: result.dueAt, localNow: Date.now() }));
+    await client.close();
+  `;
+  const before = await redisNowMs();
+  const proc = Bun.spawn(["bun", "-e", script], {
+    cwd: ROOT,
+    env: { ...process.env, LD_PRELOAD: LIBFAKETIME, FAKETIME: `+${SKEW_MS / 1000}s`, FAKETIME_DONT_FAKE_MONOTONIC: "1" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const after = await redisNowMs();
+  expect({ code, err }).toEqual({ code: 0, err: "" });
+  const { dueAt, localNow } = JSON.parse(out) as { dueAt: number; localNow: number };
+  // Its own clock was ahead (so the check below is not vacuous) …
+  expect(localNow - after).toBeGreaterThan(SKEW_MS - 200);
+  // … and the due time is Redis' now + 60 s all the same.
+  expect(dueAt).toBeGreaterThanOrEqual(Math.floor(before) + 60_000 - 5);
+  expect(dueAt).toBeLessThanOrEqual(Math.ceil(after) + 60_000 + 5);
+}, 30_000);
