@@ -39,6 +39,8 @@ export interface AppNode {
   notePaused(name: string, paused: boolean): void;
   /** Live nodes from the registry (GET /admin/nodes); absent on nodes without membership. */
   nodes?: () => Promise<NodeView[]>;
+  /** Now by Redis' clock as the node estimates it (due-time checks of the routes); the machine's clock without it. */
+  readonly clock?: { now(): number };
   /** What /ready adds to { ready, nodeId }: Redis' eviction policy, the clock offset. */
   readiness?: () => Record<string, unknown>;
   /** Counts and logs (throttled) Redis trouble; without it, requests refused by Redis log nothing. */
@@ -90,12 +92,13 @@ export function createApp(node: AppNode): OpenAPIHono {
     bodyLimit({ maxSize: limit, onError: (c) => c.json(errorBody("payload_too_large", `request body over ${limit} bytes`), 413) });
   const onScheduled = (name: string) => node.metrics.scheduled(name);
   // The batch route first: /v1/tasks/batch must not be taken for a task id.
+  const now = node.clock ? () => node.clock!.now() : undefined;
   const onRedisRefusal = (refusal: RedisRefusal) => {
     if (node.redisTrouble) node.redisTrouble.report("batch", refusal, {}, "batch items refused by redis");
     else node.metrics.redisError(refusal.kind);
   };
-  registerBatchRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxBatchBytes), onScheduled, onRedisRefusal });
-  registerTaskRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES), onScheduled });
+  registerBatchRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxBatchBytes), onScheduled, onRedisRefusal, now });
+  registerTaskRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES), onScheduled, now });
   registerNameRoutes(app, { client: node.client, notePaused: (name, paused) => node.notePaused(name, paused) });
   registerAdminRoutes(app, {
     nodeId: node.nodeId,

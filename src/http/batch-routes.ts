@@ -24,6 +24,8 @@ interface BatchRoutesDeps {
   /** Refuses bodies over the batch limit before parsing (413). */
   bodyLimit: MiddlewareHandler;
   onScheduled?: (name: string) => void;
+  /** Now by the clock due times are kept in (the node's estimate of Redis'); the machine's clock without it. */
+  now?: () => number;
   /** Items Redis refused (counted and logged like a refused request). */
   onRedisRefusal?: (refusal: RedisRefusal) => void;
 }
@@ -54,7 +56,7 @@ export function registerBatchRoutes(app: OpenAPIHono, deps: BatchRoutesDeps): vo
     const envelope = BatchEnvelope.safeParse(await c.req.json());
     if (!envelope.success) return c.json(zodErrorBody(envelope.error.issues as never), 400);
 
-    const nowMs = Date.now();
+    const nowMs = deps.now?.() ?? Date.now();
     const results: ItemResult[] = new Array(envelope.data.tasks.length);
     const requests: ScheduleRequest[] = [];
     const positions: number[] = [];

@@ -29,6 +29,8 @@ interface TasksRoutesDeps {
   /** Refuses bodies over the per-task limit before parsing (413). */
   bodyLimit: MiddlewareHandler;
   onScheduled?: (name: string) => void;
+  /** Now by the clock due times are kept in (the node's estimate of Redis'); the machine's clock without it. */
+  now?: () => number;
 }
 
 const notFound = json(ErrorResponse, "no task with this id (never scheduled, or its retention passed)");
@@ -55,7 +57,7 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: TasksRoutesDeps): voi
   });
   app.openapi(createTask, async (c) => {
     const { name, args, ...options } = c.req.valid("json");
-    const problem = expiryProblem(options, Date.now());
+    const problem = expiryProblem(options, deps.now?.() ?? Date.now());
     if (problem) return c.json(problem, 422);
     const [result] = await client.scheduleMany([{ task: name, args, options }], { requireTime: false });
     if (result instanceof TickwheelError) throw result;
