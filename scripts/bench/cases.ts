@@ -13,7 +13,7 @@ const HOUR_MS = 3_600_000;
 /** Tasks per bulk call: the same for both systems. */
 const BULK = 10_000;
 
-async function withRedis<T>(fn: (redis: RedisProcess) => Promise<T>): Promise<T> {
+export async function withRedis<T>(fn: (redis: RedisProcess) => Promise<T>): Promise<T> {
   const redis = await startRedis();
   try {
     return await fn(redis);

@@ -6,6 +6,7 @@
 import type { BurstResult, EnqueueResult, MemoryResult, SteadyResult } from "./cases.ts";
 import type { MachineInfo } from "./process-stats.ts";
 import type { SystemName } from "./systems.ts";
+import type { WebhookBurstResult, WebhookSteadyResult } from "./webhook-cases.ts";
 
 type PerSystem<T> = Record<SystemName, T[]>;
 
@@ -14,6 +15,9 @@ export interface Results {
   memory: PerSystem<MemoryResult>;
   burst: PerSystem<BurstResult>;
   steady: Map<number, PerSystem<SteadyResult>>;
+  /** tickwheel only: BullMQ has no HTTP delivery. */
+  webhookBurst: WebhookBurstResult[];
+  webhookSteady: WebhookSteadyResult[];
 }
 
 export interface ReportInput {
@@ -24,8 +28,8 @@ export interface ReportInput {
   /** Runs per case and system. */
   runs: Record<string, number>;
   steadySeconds: number;
-  counts: { enqueue: number; memory: number; burst: number };
-  settings: { tickwheelConcurrency: number; bullmqConcurrency: number };
+  counts: { enqueue: number; memory: number; burst: number; webhookBurst: number };
+  settings: { tickwheelConcurrency: number; bullmqConcurrency: number; webhookConcurrency: number; webhookRate: number };
   durationS: number;
 }
 
@@ -130,6 +134,29 @@ export function renderReport(input: ReportInput): string {
     }
   }
 
+  if (has("webhook-burst")) {
+    const list = results.webhookBurst;
+    const rate = m(list, (r) => r.deliveriesPerSecond);
+    rows.push({ caseLabel: `5 webhook burst, ${int(input.counts.webhookBurst)} due at T`, metric: "first / median / last arrival after T (ms)", tickwheel: `${ms(m(list, (r) => r.firstArrivalMs))} / ${ms(m(list, (r) => r.medianArrivalMs))} / ${ms(m(list, (r) => r.lastArrivalMs))}`, bullmq: "n/a", ratio: "", target: "" });
+    rows.push({ caseLabel: "", metric: "signed deliveries/s to a local keep-alive server, first → last arrival", tickwheel: int(rate), bullmq: "n/a", ratio: "", target: `≥ 10,000/s${check(rate >= 10_000)}` });
+    rows.push({ caseLabel: "", metric: "CPU node / receiver / redis, T → last arrival (% of a core)", tickwheel: webhookCpu(list), bullmq: "", ratio: "", target: "" });
+  }
+  if (has("webhook-steady")) {
+    const list = results.webhookSteady;
+    const p99 = m(list, (r) => r.lateness.p99 ?? NaN);
+    const parts = [m(list, (r) => r.lateness.p50 ?? NaN), m(list, (r) => r.lateness.p90 ?? NaN), p99, m(list, (r) => r.lateness.p999 ?? NaN), m(list, (r) => r.lateness.max ?? NaN)].map(ms);
+    const missing = m(list, (r) => r.notArrived);
+    rows.push({
+      caseLabel: `6 webhook steady ${int(input.settings.webhookRate)}/s for ${input.steadySeconds} s, delay 0.1–3 s`,
+      metric: "arrival − due at the receiver p50 / p90 / p99 / p99.9 / max (ms)",
+      tickwheel: `${parts.join(" / ")}${missing > 0 ? ` (≥; ${int(missing)} not arrived ${DRAIN_NOTE})` : ""}`,
+      bullmq: "n/a",
+      ratio: "",
+      target: `p99 ≤ 5 ms${check(p99 <= 5)}`,
+    });
+    rows.push({ caseLabel: "", metric: "CPU node / receiver / redis, whole run (% of a core)", tickwheel: webhookCpu(list), bullmq: "", ratio: "", target: "" });
+  }
+
   const table = [
     "| case | metric | tickwheel | BullMQ | ratio | target |",
     "|---|---|--:|--:|--:|---|",
@@ -147,7 +174,8 @@ export function renderReport(input: ReportInput): string {
     "",
     `Settings: tickwheel node 16 shards, TICKWHEEL_CONCURRENCY=${input.settings.tickwheelConcurrency}, other settings default; ` +
       `BullMQ Worker concurrency ${input.settings.bullmqConcurrency}, other options default. Both keep finished tasks by default ` +
-      `(tickwheel: final record with a 24 h TTL; BullMQ: completed set), and both run as their own process beside the producer.`,
+      `(tickwheel: final record with a 24 h TTL; BullMQ: completed set), and both run as their own process beside the producer.` +
+      (has("webhook-burst") || has("webhook-steady") ? ` Webhook cases: TICKWHEEL_CONCURRENCY=${input.settings.webhookConcurrency} (deliveries in flight), the receiver a Bun.serve process answering 204.` : ""),
     "",
     "<details><summary>Every run</summary>",
     "",
@@ -160,6 +188,11 @@ export function renderReport(input: ReportInput): string {
 }
 
 const DRAIN_NOTE = "10 s after the last due time";
+
+function webhookCpu(list: { nodeCpu: number; receiverCpu: number; redisCpu: number; machineCpu: number }[]): string {
+  const m = (pick: (r: (typeof list)[number]) => number) => median(list.map(pick));
+  return `${pct(m((r) => r.nodeCpu))} / ${pct(m((r) => r.receiverCpu))} / ${pct(m((r) => r.redisCpu))} (machine ${pct(m((r) => r.machineCpu))})`;
+}
 
 function cpuRow<T extends { workerCpu: number; redisCpu: number; machineCpu?: number }>(perSystem: PerSystem<T>, when: string): Row {
   const cell = (list: T[]) => {
@@ -182,5 +215,7 @@ function perRunLines(input: ReportInput): string[] {
   if (input.cases.includes("memory")) add("memory", input.results.memory);
   if (input.cases.includes("burst")) add("burst", input.results.burst);
   if (input.cases.includes("steady")) for (const [rate, perSystem] of input.results.steady) add(`steady ${rate}/s`, perSystem);
+  if (input.cases.includes("webhook-burst")) input.results.webhookBurst.forEach((result, i) => lines.push(`webhook burst #${i + 1}: ${JSON.stringify(round(result))}`));
+  if (input.cases.includes("webhook-steady")) input.results.webhookSteady.forEach((result, i) => lines.push(`webhook steady #${i + 1}: ${JSON.stringify(round(result))}`));
   return lines;
 }

@@ -40,6 +40,9 @@ export async function schedule(ctx: CommandContext, name: string | undefined): P
   }
   const id = ctx.flags.get("id");
   if (id !== undefined) body.id = id;
+  // The node checks the URL (and its outbound policy) and answers 400 naming target.url.
+  const webhook = ctx.flags.get("webhook");
+  if (webhook !== undefined) body.target = { type: "webhook", url: webhook };
   for (const [flag, field] of [["priority", "priority"], ["max-attempts", "maxAttempts"], ["timeout", "timeoutMs"]] as const) {
     const value = ctx.flags.get(flag);
     if (value === undefined) continue;
@@ -127,12 +130,14 @@ export async function list(ctx: CommandContext, state: string): Promise<void> {
   const limit = Number(ctx.flags.get("limit") ?? "100");
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit: expected a positive integer, got ${JSON.stringify(ctx.flags.get("limit"))}`);
   const name = ctx.flags.get("name");
+  const namePrefix = ctx.flags.get("name-prefix");
   const tasks: TaskView[] = [];
   let cursor: string | null = null;
   // Pages can be short (bounded work per request); follow cursors until `limit` tasks or the end.
   do {
     const query = new URLSearchParams({ state, limit: String(Math.min(500, limit - tasks.length)) });
     if (name) query.set("name", name);
+    if (namePrefix) query.set("namePrefix", namePrefix);
     if (cursor) query.set("cursor", cursor);
     const page: { tasks: TaskView[]; nextCursor: string | null } = await call(ctx.api, "GET", `/v1/tasks?${query}`);
     tasks.push(...page.tasks);
@@ -142,8 +147,8 @@ export async function list(ctx: CommandContext, state: string): Promise<void> {
   print(ctx, body, () => {
     if (tasks.length === 0) return `no ${state} tasks${name ? ` named ${name}` : ""}`;
     const rows =
-      state === "dead"
-        ? table(["ID", "NAME", "ATTEMPTS", "DIED", "LAST ERROR"], tasks.map((t) => [t.id, t.name, `${t.attempt}/${t.maxAttempts}`, t.finishedAt ? relative(t.finishedAt) : null, clip(t.lastError, 80)]))
+      state === "dead" || state === "succeeded" || state === "cancelled" || state === "expired"
+        ? table(["ID", "NAME", "ATTEMPTS", state === "dead" ? "DIED" : "FINISHED", "LAST ERROR"], tasks.map((t) => [t.id, t.name, `${t.attempt}/${t.maxAttempts}`, t.finishedAt ? relative(t.finishedAt) : null, clip(t.lastError, 80)]))
         : table(["ID", "NAME", "DUE", "ATTEMPT", "PRIORITY", "LAST ERROR"], tasks.map((t) => [t.id, t.name, `${relative(t.dueAt)}${t.paused ? " (paused)" : ""}`, `${t.attempt}/${t.maxAttempts}`, t.priority, clip(t.lastError, 60)]));
     return cursor ? `${rows}\n(first ${tasks.length}; more with --limit)` : rows;
   });
@@ -178,6 +183,7 @@ function describeTask(task: TaskView): string {
     ["created", when(task.createdAt)],
     ["expires", task.expiresAt === undefined ? undefined : when(task.expiresAt)],
     ["finished", task.finishedAt === undefined ? undefined : when(task.finishedAt)],
+    ["target", describeTarget(task.target)],
     ["last error", task.lastError],
     ["progress", task.progress === undefined ? undefined : clip(JSON.stringify(task.progress), 200)],
     ["result", task.result === undefined ? undefined : clip(JSON.stringify(task.result), 200)],
@@ -202,4 +208,10 @@ function compactRanges(numbers: number[]): string {
     i = j;
   }
   return parts.join(",");
+}
+
+/** "webhook https://…" for a webhook; nothing for the default handler (every task has one). */
+function describeTarget(target: { type: string; url?: string } | undefined): string | undefined {
+  if (!target || target.type === "handler") return undefined;
+  return target.url === undefined ? target.type : `${target.type} ${target.url}`;
 }

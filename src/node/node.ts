@@ -14,6 +14,7 @@ import { Store } from "../store/store.ts";
 import type { ShardMap } from "../core/shard-map.ts";
 import { Client } from "../client/client.ts";
 import { ShardActor } from "../shard/shard-actor.ts";
+import type { TaskDefaults } from "../task/schedule-input.ts";
 import { WorkerPool } from "../pool/worker-pool.ts";
 import { Completer } from "../pool/completer.ts";
 import { ShardOwnership } from "../ownership/shard-ownership.ts";
@@ -35,6 +36,9 @@ import { realWheelClock } from "../core/timer-wheel.ts";
 import { ClockSkewReporter, SKEW_WARN_MS } from "./clock-skew.ts";
 import { EvictionGuard } from "./eviction-guard.ts";
 import { readMemoryPolicyAt } from "../store/redis-memory-policy.ts";
+import { TargetRegistry } from "../pool/targets/registry.ts";
+import { webhookTarget } from "../pool/targets/webhook/webhook-delivery.ts";
+import { parseOutboundPolicy, type OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 import type { ShardInfo } from "./shard-info.ts";
 
 type NodeState = "new" | "running" | "quiet" | "stopped";
@@ -60,6 +64,10 @@ export class TickwheelNode {
   /** Node-wide lateness of every started task. */
   readonly lateness = new LatencyRecorder();
   private readonly actors = new Map<number, ShardActor>();
+  /** Task defaults of this node's config: tasks scheduled through it and planted occurrences get them. */
+  private readonly taskDefaults: TaskDefaults;
+  /** Webhook targets' outbound policy (TICKWHEEL_WEBHOOK_ALLOW/DENY): tasks and planted occurrences. */
+  private readonly outboundPolicy: OutboundPolicy;
   /** The cluster's shard map as read at start (an empty stand-in until then). */
   private shardMap: ShardMap | null = null;
   private state: NodeState = "new";
@@ -120,17 +128,21 @@ export class TickwheelNode {
       allowEviction: config.allowEviction,
       log: this.log,
     });
+    const outboundPolicy = parseOutboundPolicy({ allow: config.webhookAllow, deny: config.webhookDeny });
+    this.outboundPolicy = outboundPolicy;
+    this.taskDefaults = {
+      maxAttempts: config.defaultMaxAttempts,
+      timeoutMs: config.defaultTimeoutMs,
+      backoff: { baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs },
+      maxArgsBytes: config.maxArgsBytes,
+    };
     this.client = new Client({
       store: this.store,
       now: () => this.clock.now(),
       validateKnownTasks: true,
+      webhookPolicy: outboundPolicy,
       retentionMs: config.retentionMs,
-      defaults: {
-        maxAttempts: config.defaultMaxAttempts,
-        timeoutMs: config.defaultTimeoutMs,
-        backoff: { baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs },
-        maxArgsBytes: config.maxArgsBytes,
-      },
+      defaults: this.taskDefaults,
     });
     this.completer = new Completer({
       errors: this.redisTrouble,
@@ -172,6 +184,7 @@ export class TickwheelNode {
     this.pool = new WorkerPool({
       now: () => this.clock.now(),
       concurrency: config.concurrency,
+      targets: new TargetRegistry([webhookTarget({ secret: config.webhookSecret, policy: outboundPolicy, maxResultBytes: config.maxResultBytes })]),
       completer: this.completer,
       log: this.log,
       canStart: (shard, token) => this.state !== "stopped" && this.ownership.canStart(shard, token),
@@ -368,10 +381,12 @@ export class TickwheelNode {
       errors: this.redisTrouble,
       clock: this.wheelClock,
       cold: { shardMap: this.shardMap!, coldAfterMs: this.config.coldAfterMs },
+      schedules: { store: this.store.schedules, shardMap: this.shardMap!, defaults: this.taskDefaults, outboundPolicy: this.outboundPolicy },
     });
     this.actors.set(shard, actor);
     actor.start();
   }
+
 
   private stopActor(shard: number, token: string): void {
     const actor = this.actors.get(shard);
