@@ -36,6 +36,7 @@ import { realWheelClock } from "../core/timer-wheel.ts";
 import { ClockSkewReporter, SKEW_WARN_MS } from "./clock-skew.ts";
 import { EvictionGuard } from "./eviction-guard.ts";
 import { readMemoryPolicyAt } from "../store/redis-memory-policy.ts";
+import { redisErrorKind } from "../store/redis-errors.ts";
 import { TargetRegistry } from "../pool/targets/registry.ts";
 import { webhookTarget } from "../pool/targets/webhook/webhook-delivery.ts";
 import { parseOutboundPolicy, type OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
@@ -180,6 +181,11 @@ export class TickwheelNode {
       onLost: (shard, token) => this.stopActor(shard, token),
       onHandoff: (shard, token) => this.handOff(shard, token),
       onChange: (event) => this.metrics.leaseChange(event),
+      // Renewals and heartbeats: counted by kind here; the round logs each distinct error once.
+      countError: (error) => {
+        const kind = redisErrorKind(error);
+        if (kind !== null) this.metrics.redisError(kind);
+      },
     });
     this.pool = new WorkerPool({
       now: () => this.clock.now(),
