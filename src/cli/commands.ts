@@ -89,6 +89,39 @@ export async function shards(ctx: CommandContext): Promise<void> {
   );
 }
 
+interface ResizeBody {
+  state: "stable" | "preparing" | "resizing";
+  count: number;
+  resizingTo: number | null;
+  epoch: number;
+  slotsMoved: number;
+  slotsTotal: number;
+  tasksMoved: number;
+  shards: { shard: number; phase: string; slotsToMove: number; slotsMoved: number; tasksMoved: number }[];
+}
+
+/** `shards resize N` starts a resize; `shards resize` shows its progress. */
+export async function resize(ctx: CommandContext, count: string | undefined): Promise<void> {
+  let body: ResizeBody;
+  if (count === undefined) {
+    body = await call<ResizeBody>(ctx.api, "GET", "/admin/shards/resize");
+  } else {
+    if (!/^\d+$/.test(count)) throw new UsageError(`shards resize: expected a shard count, got ${JSON.stringify(count)}`);
+    body = await call<ResizeBody>(ctx.api, "POST", "/admin/shards/resize", { count: Number(count) });
+  }
+  print(ctx, body, () => {
+    const head =
+      body.state === "stable"
+        ? `stable: ${body.count} shards (map epoch ${body.epoch})`
+        : `${body.state} ${body.count} -> ${body.resizingTo} shards (map epoch ${body.epoch}): ${body.slotsMoved}/${body.slotsTotal} slots, ${body.tasksMoved} tasks moved`;
+    if (body.shards.length === 0) return head;
+    return `${head}\n${table(
+      ["SOURCE", "PHASE", "SLOTS MOVED", "TASKS MOVED"],
+      body.shards.map((s) => [s.shard, s.phase, `${s.slotsMoved}/${s.slotsToMove}`, s.tasksMoved]),
+    )}`;
+  });
+}
+
 interface NodeRow {
   id: string;
   self?: boolean;

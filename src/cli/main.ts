@@ -32,6 +32,8 @@ commands:
        [--no-wait]                   act on every task the filter selects, in the background
                                      on the node; waits for the end unless --no-wait
   shards                             every shard: owner, due, in flight, next due, lateness
+  shards resize [N]                  change the shard count online to N; without N, show the
+                                     running (or last) resize's progress (docs/resharding.md)
   nodes                              the live nodes
   dead list [--name NAME] [--limit N]
                                      dead tasks
@@ -63,6 +65,7 @@ const FLAGS: Record<string, string[]> = {
   reschedule: ["in", "at"],
   bulk: ["state", "name", "name-prefix", "all", "no-wait"],
   shards: [],
+  "shards resize": [],
   nodes: [],
   "dead list": ["name", "limit"],
   "dead retry": [],
@@ -86,7 +89,8 @@ async function runClientCommand(argv: string[]): Promise<number> {
       console.error(USAGE);
       return EXIT.usage;
     }
-    const key = command === "dead" || command === "schedules" ? `${command} ${args[0] ?? ""}` : command;
+    const key =
+      command === "dead" || command === "schedules" ? `${command} ${args[0] ?? ""}` : command === "shards" && args[0] === "resize" ? "shards resize" : command;
     const allowed = FLAGS[key];
     if (!allowed) {
       if (command === "schedules") throw new UsageError("schedules needs put, get, list, pause, resume or delete");
@@ -101,7 +105,7 @@ async function runClientCommand(argv: string[]): Promise<number> {
       flags,
       out: (text) => console.log(text),
     };
-    const rest = key.startsWith("dead ") || key.startsWith("schedules ") ? args.slice(1) : args;
+    const rest = key.startsWith("dead ") || key.startsWith("schedules ") || key === "shards resize" ? args.slice(1) : args;
     if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}"`);
     const [target] = rest;
     switch (key) {
@@ -130,7 +134,11 @@ async function runClientCommand(argv: string[]): Promise<number> {
         await consoleCommands.bulk(ctx, target);
         break;
       case "shards":
+        if (target !== undefined) throw new UsageError(`unexpected argument "${target}" (did you mean "shards resize N"?)`);
         await commands.shards(ctx);
+        break;
+      case "shards resize":
+        await commands.resize(ctx, target);
         break;
       case "nodes":
         await commands.nodes(ctx);

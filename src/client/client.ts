@@ -11,10 +11,12 @@ import type { z } from "zod";
 import { Store } from "../store/store.ts";
 import { COLD_CURSOR, LIST_MAX_BYTES } from "../store/listings.ts";
 import { PARK_OFFSET } from "../store/data-format.ts";
-import type { ListableState, ListEntry } from "../store/outcomes.ts";
+import type { InspectOutcome, ListableState, ListEntry, ScheduleOutcome } from "../store/outcomes.ts";
+import { StaleShardMapError } from "../store/task-writes.ts";
 import type { ShardMap } from "../core/shard-map.ts";
 import type { FailedAttempt } from "../store/attempt-history.ts";
 import { comparePositions, countUpTo, frontierOf, mergeTimeOrdered } from "./time-order.ts";
+import { keySlot, SLOT_COUNT } from "../core/slot.ts";
 import { parseDuration, parseInstant } from "../core/duration.ts";
 import { decodeFinal, decodeRecord, encodeRecord, encodeSpec, viewOfFinal, viewOfRecord } from "../task/codec.ts";
 import { invalid, TickwheelError } from "../task/errors.ts";
@@ -207,7 +209,7 @@ function decodeCursor(
   } catch {
     throw invalid("cursor", "expected the nextCursor of a previous page");
   }
-  if (typeof body !== "object" || body === null || body.v !== 1 || !Number.isInteger(body.s) || body.s < 0 || body.s >= shards.count) {
+  if (typeof body !== "object" || body === null || body.v !== 1 || !Number.isInteger(body.s) || body.s < 0 || body.s >= shards.span) {
     throw invalid("cursor", "expected the nextCursor of a previous page");
   }
   if (body.st !== state || (body.n ?? null) !== name || (body.p === 1) !== namePrefix || (body.o === "t") !== timeOrder) {
@@ -233,6 +235,50 @@ function coldFrom(nowMs: number, coldAfterMs: number): number | null {
 const SCHEDULE_CALL_MAX = 500;
 /** A standalone client reads Redis' TIME again after this long (ms). */
 const CLOCK_RESAMPLE_MS = 60_000;
+/** How long a shard map is used before it is read again in the background (a resize changes it). */
+const SHARD_MAP_MAX_AGE_MS = 1_000;
+/** Times one schedule call is rerouted after a shard refused a stale map (a second resize would need a second). */
+const MAX_REROUTES = 3;
+/** How long cancel or reschedule wait for a task in transit between shards. */
+const IN_TRANSIT_WAIT_MS = 5_000;
+
+export interface ResizeStatus {
+  /** preparing: the new shards get owners; resizing: slots move; stable: no resize runs. */
+  state: "stable" | "preparing" | "resizing";
+  /** Shard count of the stable map (the source count while resizing). */
+  count: number;
+  resizingTo: number | null;
+  previousCount: number | null;
+  epoch: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  /** Hash slots that change shard in the running resize, and how many have moved. */
+  slotsTotal: number;
+  slotsMoved: number;
+  tasksMoved: number;
+  /** Per source shard: its phase (waiting, cold, tasks, dead, done), slots and tasks moved. */
+  shards: { shard: number; phase: string; slotsToMove: number; slotsMoved: number; tasksMoved: number }[];
+}
+
+function viewOfOutcome(id: string, shard: number, outcome: Exclude<InspectOutcome, { kind: "missing" }>): TaskView {
+  if (outcome.kind === "final") return viewOfFinal(id, shard, decodeFinal(outcome.finalJson));
+  return viewOfRecord(id, shard, outcome.kind, decodeRecord(outcome.record), outcome.lastError, outcome.progressJson);
+}
+
+/** A task taken out of its old shard and not landed in its new one yet: it is what it was. */
+function viewOfTransit(id: string, shard: number, transit: { kind: "task" | "cold" | "dead"; value: string }): TaskView {
+  if (transit.kind === "dead") return viewOfFinal(id, shard, decodeFinal(transit.value));
+  if (transit.kind === "task") return viewOfRecord(id, shard, "scheduled", decodeRecord(transit.value), null, null);
+  // A cold entry "<id>\t<score>\t<spec>" as the record of a pending task (lib/cold.lua cold_record).
+  const [, score, spec] = transit.value.split("\t");
+  return viewOfRecord(id, shard, "scheduled", decodeRecord(`0:${score}\n${spec}`), null, null);
+}
+
+function existingResult(id: string, shard: number, found: Exclude<InspectOutcome, { kind: "missing" }>): ScheduleResult {
+  const dueAt = found.kind === "final" ? decodeFinal(found.finalJson).dueAt : decodeRecord(found.record).dueMs;
+  return { id, created: false, dueAt, shard };
+}
+
 /** Requests resolved and sent per round in scheduleMany: ~1 ms of client work, so Redis starts early. */
 const SCHEDULE_SLICE = 1_000;
 
@@ -255,6 +301,8 @@ export class Client {
   private clockSampledAt = 0;
   private readonly outboundPolicy: OutboundPolicy;
   private config: Promise<{ shards: ShardMap; lookaheadMs: number; coldAfterMs: number }> | null = null;
+  private mapReadAtMs = 0;
+  private mapRead: Promise<ShardMap> | null = null;
 
   /** Recurring schedules: put, get, list, pause, resume, delete (docs/schedules.md). */
   readonly schedules: ScheduleClient;
@@ -331,25 +379,14 @@ export class Client {
           const tasks = from === 0 && group.tasks.length <= SCHEDULE_CALL_MAX ? group.tasks : group.tasks.slice(from, from + SCHEDULE_CALL_MAX);
           const indices = from === 0 && group.indices.length <= SCHEDULE_CALL_MAX ? group.indices : group.indices.slice(from, from + SCHEDULE_CALL_MAX);
           calls.push(
-            this.store.tasks.schedule(shard, tasks, horizon, coldFrom(nowMs, coldAfterMs)).then(
-              (outcomes) => {
-                for (let i = 0; i < tasks.length; i++) {
-                  const task = tasks[i]!;
-                  const outcome = outcomes[i]!;
-                  if (outcome.kind === "created") results[indices[i]!] = { id: task.id, created: true, dueAt: task.dueMs, shard };
-                  else if (outcome.kind === "pending") results[indices[i]!] = { id: task.id, created: false, dueAt: decodeRecord(outcome.record).dueMs, shard };
-                  else results[indices[i]!] = { id: task.id, created: false, dueAt: decodeFinal(outcome.finalJson).dueAt, shard };
-                }
-              },
-              (error: unknown) => {
-                const refusal = asRedisRefusal(error);
-                // Unreachable: the script may have run before the connection dropped, so
-                // nothing exact can be said per item; the whole call fails (retrying is safe
-                // with ids: an id that was stored answers created: false).
-                if (!(refusal instanceof RedisRefusal) || refusal.kind === "connection") throw refusal;
-                for (let i = 0; i < tasks.length; i++) results[indices[i]!] = refusal;
-              },
-            ),
+            this.scheduleOnShard(shard, tasks, indices, results, horizon, coldFrom(nowMs, coldAfterMs), shards, 0).catch((error: unknown) => {
+              const refusal = asRedisRefusal(error);
+              // Unreachable: the script may have run before the connection dropped, so
+              // nothing exact can be said per item; the whole call fails (retrying is safe
+              // with ids: an id that was stored answers created: false).
+              if (!(refusal instanceof RedisRefusal) || refusal.kind === "connection") throw refusal;
+              for (let i = 0; i < tasks.length; i++) if (results[indices[i]!] === undefined) results[indices[i]!] = refusal;
+            }),
           );
         }
       }
@@ -358,19 +395,136 @@ export class Client {
     return results;
   }
 
+  /**
+   * Writes one shard's tasks. A shard that refuses the write because a
+   * resize moved on (StaleShardMapError) gets nothing: the refused tasks are
+   * routed again by the reloaded map. While a resize runs, a task with a
+   * caller-given id whose slot is moving is first looked up in its old
+   * shard, so the id stays an idempotency key across the move.
+   */
+  private async scheduleOnShard(
+    shard: number,
+    tasks: ResolvedTask[],
+    indices: number[],
+    results: (ScheduleResult | TickwheelError)[],
+    horizon: number,
+    coldFromScore: number | null,
+    shards: ShardMap,
+    round: number,
+  ): Promise<void> {
+    if (shards.resizing) {
+      const keep: number[] = [];
+      await Promise.all(
+        tasks.map(async (task, i) => {
+          const source = task.fresh ? null : shards.sourceOfSlot(task.slot);
+          const found = source === null ? null : await this.store.tasks.inspect(source, task.id);
+          if (found && found.kind !== "missing") results[indices[i]!] = existingResult(task.id, source!, found);
+          else keep.push(i);
+        }),
+      );
+      if (keep.length < tasks.length) {
+        keep.sort((a, b) => a - b);
+        tasks = keep.map((i) => tasks[i]!);
+        indices = keep.map((i) => indices[i]!);
+        if (tasks.length === 0) return;
+      }
+    }
+    let outcomes: ScheduleOutcome[];
+    let refused: number[] = [];
+    try {
+      outcomes = await this.store.tasks.schedule(shard, tasks, horizon, coldFromScore, shards.epoch);
+    } catch (error) {
+      if (!(error instanceof StaleShardMapError) || round >= MAX_REROUTES) throw error;
+      outcomes = error.outcomes;
+      refused = error.refused;
+    }
+    const skip = new Set(refused);
+    for (let i = 0; i < tasks.length; i++) {
+      if (skip.has(i)) continue;
+      const task = tasks[i]!;
+      const outcome = outcomes[i]!;
+      if (outcome.kind === "created") results[indices[i]!] = { id: task.id, created: true, dueAt: task.dueMs, shard };
+      else if (outcome.kind === "pending") results[indices[i]!] = { id: task.id, created: false, dueAt: decodeRecord(outcome.record).dueMs, shard };
+      else results[indices[i]!] = { id: task.id, created: false, dueAt: decodeFinal(outcome.finalJson).dueAt, shard };
+    }
+    if (refused.length === 0) return;
+    const map = await this.refreshShardMap(true);
+    const byShard = new Map<number, { tasks: ResolvedTask[]; indices: number[] }>();
+    for (const i of refused) {
+      const task = tasks[i]!;
+      const home = map.shardOfSlot(task.slot);
+      let group = byShard.get(home);
+      if (!group) byShard.set(home, (group = { tasks: [], indices: [] }));
+      // The record is the same whatever the shard; only where it goes changes.
+      group.tasks.push({ ...task, shard: home });
+      group.indices.push(indices[i]!);
+    }
+    await Promise.all([...byShard].map(([home, group]) => this.scheduleOnShard(home, group.tasks, group.indices, results, horizon, coldFromScore, map, round + 1)));
+  }
+
   async get(id: string): Promise<TaskView | null> {
-    const shard = await this.shardOf(id);
-    const outcome = await this.store.tasks.inspect(shard, id);
-    if (outcome.kind === "missing") return null;
-    if (outcome.kind === "final") return viewOfFinal(id, shard, decodeFinal(outcome.finalJson));
-    return viewOfRecord(id, shard, outcome.kind, decodeRecord(outcome.record), outcome.lastError, outcome.progressJson);
+    const found = await this.locate(id);
+    return found?.view ?? null;
+  }
+
+  /**
+   * Where a task is and what it looks like. Asks its home shard, then (while
+   * its slot moves, or after a resize, for final records left behind) the
+   * other shard of the map, as a Redis Cluster client follows ASK. A task
+   * moves source -> source's outbox -> home, each step atomic, so asking
+   * home, the source, the source's outbox and home again cannot miss it.
+   * Missing everywhere: the map is read again, and if a resize started or
+   * ended meanwhile, asked again by the new one.
+   */
+  private async locate(id: string): Promise<{ shard: number; view: TaskView; inTransit: boolean } | null> {
+    for (let round = 0; round < 2; round++) {
+      const { shards } = await this.clusterConfig();
+      const lookups = shards.lookups(id);
+      for (const shard of lookups) {
+        const outcome = await this.store.tasks.inspect(shard, id);
+        if (outcome.kind !== "missing") return { shard, view: viewOfOutcome(id, shard, outcome), inTransit: false };
+      }
+      const source = shards.sourceOfSlot(keySlot(id));
+      if (source !== null) {
+        const home = lookups[0]!;
+        const transit = await this.store.reshard.inTransit(source, id);
+        if (transit) return { shard: home, view: viewOfTransit(id, home, transit), inTransit: true };
+        const outcome = await this.store.tasks.inspect(home, id);
+        if (outcome.kind !== "missing") return { shard: home, view: viewOfOutcome(id, home, outcome), inTransit: false };
+      }
+      const fresh = await this.refreshShardMap(true);
+      if (fresh.epoch === shards.epoch) break;
+    }
+    return null;
+  }
+
+  /**
+   * Runs a write by id (cancel, reschedule) on the shard that has the task:
+   * home first, then the other shard of the map. A task in transit between
+   * two shards (a few ms; longer only if its mover died, until its shard's
+   * lease moves) is waited for, up to IN_TRANSIT_WAIT_MS.
+   */
+  private async writeById<T extends { kind: string }>(id: string, write: (shard: number) => Promise<T>): Promise<{ shard: number; outcome: T } | null> {
+    const deadline = Date.now() + IN_TRANSIT_WAIT_MS;
+    for (let round = 0; ; round++) {
+      const { shards } = await this.clusterConfig();
+      for (const shard of shards.lookups(id)) {
+        const outcome = await write(shard);
+        if (outcome.kind !== "missing") return { shard, outcome };
+      }
+      const located = await this.locate(id);
+      if (!located) return null;
+      if (!located.inTransit && round >= 2) return { shard: located.shard, outcome: { kind: "missing" } as T };
+      if (Date.now() > deadline) return null;
+      await Bun.sleep(Math.min(50, 5 * (round + 1)));
+    }
   }
 
   /** Cancels a task that has not been claimed; otherwise reports its state. */
   async cancel(id: string): Promise<CancelResult> {
-    const shard = await this.shardOf(id);
-    const outcome = await this.store.tasks.cancel(shard, id, Date.now(), this.options.retentionMs ?? DEFAULT_RETENTION_MS);
-    if (outcome.kind === "cancelled") return { cancelled: true, task: viewOfFinal(id, shard, decodeFinal(outcome.finalJson)) };
+    const retentionMs = this.options.retentionMs ?? DEFAULT_RETENTION_MS;
+    const found = await this.writeById(id, (shard) => this.store.tasks.cancel(shard, id, Date.now(), retentionMs));
+    if (found?.outcome.kind === "cancelled") return { cancelled: true, task: viewOfFinal(id, found.shard, decodeFinal(found.outcome.finalJson)) };
     return { cancelled: false, task: await this.get(id) };
   }
 
@@ -386,12 +540,13 @@ export class Client {
       throw invalid(hasRunAt ? "runAt" : "delay", (error as Error).message);
     }
     checkTimeRange(hasRunAt ? "runAt" : "delay", dueMs);
-    const shard = await this.shardOf(id);
     const { lookaheadMs, coldAfterMs } = await this.clusterConfig();
-    const nowMs = Date.now();
-    const outcome = await this.store.tasks.reschedule(shard, id, Math.floor(dueMs), nowMs + lookaheadMs, coldFrom(nowMs, coldAfterMs));
-    if (outcome.kind === "rescheduled") {
-      return { rescheduled: true, task: viewOfRecord(id, shard, "scheduled", decodeRecord(outcome.record), null, null) };
+    const found = await this.writeById(id, (shard) => {
+      const nowMs = Date.now();
+      return this.store.tasks.reschedule(shard, id, Math.floor(dueMs), nowMs + lookaheadMs, coldFrom(nowMs, coldAfterMs));
+    });
+    if (found?.outcome.kind === "rescheduled") {
+      return { rescheduled: true, task: viewOfRecord(id, found.shard, "scheduled", decodeRecord(found.outcome.record), null, null) };
     }
     return { rescheduled: false, task: await this.get(id) };
   }
@@ -424,7 +579,9 @@ export class Client {
     const nowMs = Date.now();
     // Records can hold 1 MiB of args each: bound what one request reads across shards too.
     let bytesLeft = LIST_MAX_BYTES;
-    for (let shard = position.shard, after = position.after; shard < shards.count; shard++, after = null) {
+    // While resizing the old and the new shards both hold tasks: list them all (span).
+    const span = shards.span;
+    for (let shard = position.shard, after = position.after; shard < span; shard++, after = null) {
       const page = await this.store.listings.listPage(shards, shard, options.state, after, limit - tasks.length, LIST_BUDGET, name, bytesLeft, namePrefix);
       for (const entry of page.entries) {
         tasks.push(summaryOf(entry, shard, options.state, nowMs));
@@ -434,8 +591,8 @@ export class Client {
         // Page full, or the scan budget ran out inside this shard: go on from right here.
         return { tasks, nextCursor: encodeCursor(options.state, name, shard, page.next, namePrefix) };
       }
-      if (tasks.length >= limit || (bytesLeft <= 0 && shard + 1 < shards.count)) {
-        return { tasks, nextCursor: shard + 1 < shards.count ? encodeCursor(options.state, name, shard + 1, null, namePrefix) : null };
+      if (tasks.length >= limit || (bytesLeft <= 0 && shard + 1 < span)) {
+        return { tasks, nextCursor: shard + 1 < span ? encodeCursor(options.state, name, shard + 1, null, namePrefix) : null };
       }
     }
     return { tasks, nextCursor: null };
@@ -511,8 +668,13 @@ export class Client {
   }
 
   async retryDead(id: string): Promise<RetryDeadResult> {
-    const shard = await this.shardOf(id);
-    const { lookaheadMs } = await this.clusterConfig();
+    const { lookaheadMs, shards } = await this.clusterConfig();
+    const shard = shards.shardOf(id);
+    const source = shards.sourceOfSlot(keySlot(id));
+    if (source !== null && (await this.store.tasks.inspect(source, id)).kind !== "missing") {
+      // Requeued in the old shard after its last pass, it would be left behind: the move takes it first.
+      throw new TickwheelError("conflict", "this task's slot is moving to another shard (a resize is running); retry in a moment", "id");
+    }
     // A concurrent change of the final record (another retry) makes the script answer "changed": read again.
     for (let round = 0; round < 3; round++) {
       const outcome = await this.store.tasks.inspect(shard, id);
@@ -580,9 +742,58 @@ export class Client {
     return this.store.bulkJobs.load(jobId);
   }
 
+  /** The shard a task id is written to (its new shard while a resize runs). */
   async shardOf(id: string): Promise<number> {
     const { shards } = await this.clusterConfig();
     return shards.shardOf(id);
+  }
+
+  /** The shard map as this client last read it (read at most SHARD_MAP_MAX_AGE_MS ago, or reloaded on a refusal). */
+  async shardMap(): Promise<ShardMap> {
+    return (await this.clusterConfig()).shards;
+  }
+
+  /**
+   * Starts changing the shard count online (docs/resharding.md). One resize
+   * at a time: while one runs, another is refused (conflict, HTTP 409).
+   * Paused names are paused on the new shards too, so a parked task that
+   * moves stays parked.
+   */
+  async resize(count: number): Promise<ResizeStatus> {
+    if (!Number.isInteger(count) || count < 1 || count > SLOT_COUNT) throw invalid("count", `expected an integer from 1 to ${SLOT_COUNT}`);
+    await this.clusterConfig();
+    const started = await this.store.config.startResize(count, Date.now());
+    if (started.kind === "busy") throw new TickwheelError("conflict", `a resize to ${started.resizingTo} shards is running; wait for it to finish`, "count");
+    if (started.kind === "same") throw invalid("count", `the cluster has ${started.count} shards already`);
+    const map = await this.refreshShardMap(true);
+    const paused = await this.store.pauses.pausedNames();
+    for (const name of paused.keys()) await this.store.pauses.pauseName(name, map, Date.now());
+    return this.resizeStatus();
+  }
+
+  /** The running (or last) resize: slots and tasks moved, per source shard. */
+  async resizeStatus(): Promise<ResizeStatus> {
+    await this.clusterConfig();
+    const map = await this.refreshShardMap(true);
+    const times = await this.store.config.resizeTimes();
+    const progress = map.resizingTo !== null ? await this.store.reshard.progress(map) : [];
+    const shards = progress.map((p) => {
+      const slotsToMove = map.movingSlotsOf(p.shard).length;
+      return { shard: p.shard, phase: p.phase ?? "waiting", slotsToMove, slotsMoved: p.phase === "done" ? slotsToMove : 0, tasksMoved: p.moved };
+    });
+    return {
+      state: map.preparing ? "preparing" : map.resizing ? "resizing" : "stable",
+      count: map.count,
+      resizingTo: map.resizingTo,
+      previousCount: map.previousCount,
+      epoch: map.epoch,
+      startedAt: times.startedAt,
+      finishedAt: map.resizingTo !== null ? null : times.finishedAt,
+      slotsTotal: shards.reduce((sum, s) => sum + s.slotsToMove, 0),
+      slotsMoved: shards.reduce((sum, s) => sum + s.slotsMoved, 0),
+      tasksMoved: shards.reduce((sum, s) => sum + s.tasksMoved, 0),
+      shards,
+    };
   }
 
   async close(): Promise<void> {
@@ -633,11 +844,40 @@ export class Client {
   }
 
   /**
-   * The cluster config, read once (and again after a failure). Refuses, like
+   * Reads the shard map again (at once with force, else only if the last
+   * read is older than SHARD_MAP_MAX_AGE_MS), keeps it if it is newer, and
+   * answers the map now in use. Concurrent calls share one read.
+   */
+  private refreshShardMap(force: boolean): Promise<ShardMap> {
+    if (!force && Date.now() - this.mapReadAtMs < SHARD_MAP_MAX_AGE_MS && this.config) return this.config.then((c) => c.shards);
+    if (this.mapRead) return this.mapRead;
+    this.mapReadAtMs = Date.now();
+    const read = (async () => {
+      const current = await this.clusterConfig();
+      const map = await this.store.config.shardMap();
+      if (map.epoch > current.shards.epoch) this.config = Promise.resolve({ ...current, shards: map });
+      return map.epoch > current.shards.epoch ? map : current.shards;
+    })();
+    this.mapRead = read;
+    void read.finally(() => {
+      if (this.mapRead === read) this.mapRead = null;
+    }).catch(() => {});
+    return read;
+  }
+
+  /**
+   * The cluster config, read once (and again after a failure); the shard
+   * map in it is read again in the background once it is older than
+   * SHARD_MAP_MAX_AGE_MS (a write routed by a stale map is refused and
+   * rerouted, so staleness costs a round trip, never a task). Refuses, like
    * a node, data in a format this build does not know (ClusterConfigError).
    */
   private clusterConfig(): Promise<{ shards: ShardMap; lookaheadMs: number; coldAfterMs: number }> {
+    if (this.config && Date.now() - this.mapReadAtMs >= SHARD_MAP_MAX_AGE_MS && !this.mapRead) {
+      void this.refreshShardMap(false).catch(() => {});
+    }
     if (!this.config) {
+      this.mapReadAtMs = Date.now();
       this.config = this.store.config.ensure({ fallbackShards: this.options.shards ?? DEFAULT_SHARDS }).then((config) => ({
         shards: config.shards,
         lookaheadMs: config.lookaheadMs ?? DEFAULT_LOOKAHEAD_MS,

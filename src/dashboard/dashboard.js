@@ -62,9 +62,23 @@ function when(ms) {
 
 // ---------------------------------------------------------------- shards and nodes
 
+/** A running resize (docs/resharding.md): slots and tasks moved, and each source shard's phase. */
+function showResize(resize) {
+  const line = $("#resize");
+  if (!resize || resize.state === "stable") {
+    line.hidden = true;
+    return;
+  }
+  const perShard = resize.shards.map((s) => `${s.shard}: ${s.phase}, ${s.tasksMoved} tasks`).join(" · ");
+  line.textContent = `Resizing ${resize.count} → ${resize.resizingTo} shards (${resize.state}): ` +
+    `${resize.slotsMoved} / ${resize.slotsTotal} slots, ${resize.tasksMoved} tasks moved. ${perShard}`;
+  line.hidden = false;
+}
+
 async function refreshShards() {
-  const { nodeId, shards } = await api("/admin/shards");
+  const { nodeId, shards, resize } = await api("/admin/shards");
   $("#node-id").textContent = `node ${nodeId}`;
+  showResize(resize);
   let due = 0, inFlight = 0, dead = 0;
   const rows = shards.map((shard) => {
     due += shard.dueCount;

@@ -22,6 +22,7 @@ import { registerNameRoutes } from "./names-routes.ts";
 import { registerScheduleRoutes } from "./schedules-routes.ts";
 import { registerAdminRoutes } from "./admin-routes.ts";
 import { registerAdminNodesRoute } from "./admin-nodes-route.ts";
+import { registerAdminResizeRoutes } from "./admin-resize-routes.ts";
 import type { NodeView } from "../ownership/node-registry-view.ts";
 import type { RedisTrouble } from "../node/redis-trouble.ts";
 import type { RedisRefusal } from "../store/redis-errors.ts";
@@ -114,6 +115,7 @@ export function createApp(node: AppNode): OpenAPIHono {
     nodeId: node.nodeId,
     startedAt: node.startedAt,
     shardInfo: () => node.shardInfo(),
+    resizeStatus: () => node.client.resizeStatus(),
     series: (seconds) => node.metrics.timeline.series(seconds),
     pool: () => ({ inFlight: node.pool.inFlight, concurrency: node.pool.concurrency }),
   });
@@ -125,6 +127,7 @@ export function createApp(node: AppNode): OpenAPIHono {
     pool: () => ({ inFlight: node.pool.inFlight, concurrency: node.pool.concurrency }),
     ...(node.nodes ? { nodes: () => node.nodes!() } : {}),
   });
+  registerAdminResizeRoutes(app, { client: node.client });
   registerDashboard(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });

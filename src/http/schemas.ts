@@ -244,7 +244,45 @@ export const PausedList = z.object({ paused: z.array(PauseState) }).openapi("Pau
 
 // ShardInfoSchema lives in node/shard-info.ts (the node builds it; one declaration for node, API and CLI).
 
-export const ShardsResponse = z.object({ nodeId: z.string(), shards: z.array(ShardInfoSchema) }).openapi("Shards");
+/** POST /admin/shards/resize body. */
+export const ResizeRequest = z
+  .strictObject({
+    count: z.number().int().min(1).max(16384).openapi({ description: "the new shard count", example: 32 }),
+  })
+  .openapi("ResizeRequest");
+
+/** A resize's progress (Client.resizeStatus; docs/resharding.md). */
+export const ResizeStatusSchema = z
+  .object({
+    state: z.enum(["stable", "preparing", "resizing"]),
+    count: z.number().int().openapi({ description: "shard count of the stable map (the source count while resizing)" }),
+    resizingTo: z.number().int().nullable(),
+    previousCount: z.number().int().nullable(),
+    epoch: z.number().int(),
+    startedAt: z.number().int().nullable(),
+    finishedAt: z.number().int().nullable(),
+    slotsTotal: z.number().int(),
+    slotsMoved: z.number().int(),
+    tasksMoved: z.number().int(),
+    shards: z.array(
+      z.object({
+        shard: z.number().int(),
+        phase: z.string().openapi({ description: "waiting, cold, tasks, dead or done" }),
+        slotsToMove: z.number().int(),
+        slotsMoved: z.number().int(),
+        tasksMoved: z.number().int(),
+      }),
+    ),
+  })
+  .openapi("ResizeStatus");
+
+export const ShardsResponse = z
+  .object({
+    nodeId: z.string(),
+    shards: z.array(ShardInfoSchema),
+    resize: ResizeStatusSchema.optional(),
+  })
+  .openapi("Shards");
 
 export const NodesResponse = z
   .object({
@@ -280,3 +318,4 @@ export const StatsResponse = z
     ),
   })
   .openapi("Stats");
+

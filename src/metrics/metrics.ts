@@ -34,6 +34,8 @@ interface MetricsSources {
   clockOffsetMs?(): number | null;
   /** Redis' maxmemory-policy as last read ("unknown" where CONFIG is refused), null before the first check. */
   evictionPolicy?(): { policy: string; evicting: boolean | null } | null;
+  /** The shard map as this node last read it, and the running resize's slots (moved, total). */
+  shardMap?(): { epoch: number; count: number; resizingTo: number | null; slotsMoved: number; slotsTotal: number } | null;
 }
 
 type TaskOutcome = "succeeded" | "retried" | "dead";
@@ -49,6 +51,7 @@ export class NodeMetrics {
   private readonly lateness: BucketHistogram;
   private readonly leaseChanges: Counter<"event">;
   private readonly redisErrors: Counter<"kind">;
+  private readonly resizeMoved: Counter;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -163,6 +166,31 @@ export class NodeMetrics {
         },
       });
     }
+    this.resizeMoved = new Counter({
+      name: "tickwheel_resize_tasks_moved_total",
+      help: "Tasks this node moved to their new shard in resizes (docs/resharding.md)",
+      registers,
+    });
+    const mapFigure = (name: string, help: string, pick: (m: NonNullable<ReturnType<NonNullable<MetricsSources["shardMap"]>>>) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const map = sources.shardMap?.();
+          if (map) this.set(pick(map));
+        },
+      });
+    mapFigure("tickwheel_shard_map_epoch", "Epoch of the shard map this node uses", (m) => m.epoch);
+    mapFigure("tickwheel_shards", "Shard count of the stable map (the source count while resizing)", (m) => m.count);
+    mapFigure("tickwheel_resize_target_shards", "Target shard count of the running resize (0 when none runs)", (m) => m.resizingTo ?? 0);
+    mapFigure("tickwheel_resize_slots_moved", "Hash slots of the running resize whose tasks have moved", (m) => m.slotsMoved);
+    mapFigure("tickwheel_resize_slots_total", "Hash slots that change shard in the running resize", (m) => m.slotsTotal);
+  }
+
+  /** Tasks a resize step of this node moved. */
+  resizeMovedTasks(count: number): void {
+    this.resizeMoved.inc(count);
   }
 
   scheduled(name: string, count = 1): void {

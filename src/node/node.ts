@@ -20,6 +20,7 @@ import { Completer } from "../pool/completer.ts";
 import { ShardOwnership } from "../ownership/shard-ownership.ts";
 import { Membership } from "../ownership/membership.ts";
 import { NodeAssignment } from "../ownership/node-assignment.ts";
+import { ShardMapWatch } from "../ownership/shard-map-watch.ts";
 import { figuresByShard, readNodeViews, registryInfo, type ClockView, type NodeView, type RedisView } from "../ownership/node-registry-view.ts";
 import { LatencyRecorder } from "../core/latency-histogram.ts";
 import { dueMsOfScore } from "../task/model.ts";
@@ -43,6 +44,9 @@ import { parseOutboundPolicy, type OutboundPolicy } from "../pool/targets/webhoo
 import type { ShardInfo } from "./shard-info.ts";
 
 type NodeState = "new" | "running" | "quiet" | "stopped";
+
+/** How often the node reads the shard map (a resize started anywhere reaches it within this). */
+const SHARD_MAP_WATCH_MS = 500;
 
 /** What serves requests in front of the node (the HTTP API): its address, and how to close it. */
 interface FrontEnd {
@@ -83,6 +87,14 @@ export class TickwheelNode {
     ownedShards: () => this.actors.size,
     evictionPolicy: () => this.evictionGuard.policy,
     clockOffsetMs: () => this.clock.offsetMs,
+    shardMap: () =>
+      this.shardMap && {
+        epoch: this.shardMap.epoch,
+        count: this.shardMap.count,
+        resizingTo: this.shardMap.resizingTo,
+        slotsMoved: this.mapWatch.slotsMoved,
+        slotsTotal: this.mapWatch.slotsTotal,
+      },
     dueCounts: async () => {
       // Redis down: answer at once instead of holding the scrape through the client's retries.
       if (!this.store.ready) throw new Error("redis is not connected");
@@ -107,6 +119,8 @@ export class TickwheelNode {
   private readonly pausedNames = new Set<string>();
   private pauseTimer: ReturnType<typeof setInterval> | null = null;
   private pauseChanges = 0;
+  /** Follows the shard map through resizes and finishes a resize whose slots have all moved. */
+  private readonly mapWatch: ShardMapWatch;
 
   constructor(config: Config, log: Logger) {
     this.config = config;
@@ -187,6 +201,21 @@ export class TickwheelNode {
         if (kind !== null) this.metrics.redisError(kind);
       },
     });
+    this.mapWatch = new ShardMapWatch({
+      store: {
+        shardMap: () => this.store.config.shardMap(),
+        progress: (map) => this.store.reshard.progress(map),
+        finishResize: (epoch, nowMs) => this.store.config.finishResize(epoch, nowMs),
+        beginMoves: (epoch) => this.store.config.beginMoves(epoch),
+        leased: async (shard) => (await this.store.leases.holder(shard)) !== null,
+      },
+      log: this.log,
+      current: () => this.shardMap!,
+      onMap: (map) => {
+        this.shardMap = map;
+      },
+      everyMs: SHARD_MAP_WATCH_MS,
+    });
     this.pool = new WorkerPool({
       now: () => this.clock.now(),
       concurrency: config.concurrency,
@@ -212,9 +241,14 @@ export class TickwheelNode {
     return this.state;
   }
 
-  /** Number of shards (0 before start). */
+  /** Number of shards that exist (old and new while resizing; 0 before start). */
   get shards(): number {
-    return this.shardMap?.count ?? 0;
+    return this.shardMap?.span ?? 0;
+  }
+
+  /** The shard map this node uses (null before start). */
+  get currentShardMap(): ShardMap | null {
+    return this.shardMap;
   }
 
   private shardList(): number[] {
@@ -277,6 +311,7 @@ export class TickwheelNode {
     this.keepaliveTimer = setInterval(() => void this.keepVisibilityAlive(), Math.max(100, Math.floor(this.config.visibilityMs / 3)));
     this.pauseTimer = setInterval(() => void this.refreshPaused().catch(() => {}), this.config.pauseRefreshMs);
     this.evictionGuard.start();
+    this.mapWatch.start();
     this.log.info(
       { nodeId: this.nodeId, shards, owned: this.actors.size, concurrency: this.config.concurrency },
       "tickwheel node started",
@@ -302,6 +337,7 @@ export class TickwheelNode {
     if (this.pauseTimer) clearInterval(this.pauseTimer);
     this.evictionGuard.stop();
     this.redisTrouble.throttle.flush();
+    this.mapWatch.stop();
     await this.ownership.stop();
     for (const actor of this.actors.values()) actor.stop();
     this.actors.clear();
@@ -386,8 +422,14 @@ export class TickwheelNode {
       liveNodes: () => this.membership.members(),
       errors: this.redisTrouble,
       clock: this.wheelClock,
-      cold: { shardMap: this.shardMap!, coldAfterMs: this.config.coldAfterMs },
-      schedules: { store: this.store.schedules, shardMap: this.shardMap!, defaults: this.taskDefaults, outboundPolicy: this.outboundPolicy },
+      cold: { shardMap: () => this.shardMap!, coldAfterMs: this.config.coldAfterMs },
+      schedules: { store: this.store.schedules, shardMap: () => this.shardMap!, defaults: this.taskDefaults, outboundPolicy: this.outboundPolicy },
+      reshard: {
+        moves: this.store.reshard,
+        shardMap: () => this.shardMap!,
+        wakeHorizonMs: this.config.lookaheadMs,
+        onMoved: (count) => this.metrics.resizeMovedTasks(count),
+      },
     });
     this.actors.set(shard, actor);
     actor.start();

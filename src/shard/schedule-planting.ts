@@ -35,8 +35,8 @@ export interface SchedulePlantingOptions {
   shard: number;
   leaseToken: string;
   schedules: PlanterStore;
-  /** The shard map occurrences are resolved with (their shard is the schedule's). */
-  shards: ShardMap;
+  /** The shard map occurrences are resolved with (their shard is the schedule's); a function while a resize may replace it. */
+  shards: ShardMap | (() => ShardMap);
   defaults: TaskDefaults;
   /** The node's outbound policy for webhook targets. */
   outboundPolicy?: OutboundPolicy;
@@ -94,7 +94,8 @@ export class SchedulePlanting implements ShardDuty<PlantingStep, PlantingReply> 
 
   /** Ignores the actor's store port: schedules have their own store part. */
   async perform(step: PlantingStep, _store?: unknown): Promise<PlantingReply | LeaseLost> {
-    const { shard, shards, leaseToken, schedules, defaults, outboundPolicy } = this.options;
+    const { shard, leaseToken, schedules, defaults, outboundPolicy } = this.options;
+    const shards = typeof this.options.shards === "function" ? this.options.shards() : this.options.shards;
     const due = await schedules.dueSchedules(shard, leaseToken, step.nowMs + PASS_AHEAD_MS, STEP_LIMIT);
     if (due === "lease") return "lease";
     const writes: { write: ScheduleWrite; occurrences: PlantedOccurrence[] }[] = [];

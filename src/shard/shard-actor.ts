@@ -58,6 +58,7 @@ import type { TaskDefaults } from "../task/schedule-input.ts";
 import type { OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 import type { ShardDuty } from "./shard-duty.ts";
 import { ColdPromotion } from "./cold-promoter.ts";
+import { ReshardMover, type ReshardMoverOptions } from "./reshard-mover.ts";
 import { HeldStarts } from "./held-starts.ts";
 import { ClaimLead } from "./claim-lead.ts";
 import { nextRefillDelayMs, planRefill, wantsRefillNow, windowEnd } from "./refill-plan.ts";
@@ -130,12 +131,17 @@ export interface ShardActorOptions {
    * the shard and moves cold tasks into `due` in time (all of them when the
    * horizon is 0, the cold tier turned off).
    */
-  cold?: { shardMap: ShardMap; coldAfterMs: number; stepMs?: number };
+  cold?: { shardMap: ShardMap | (() => ShardMap); coldAfterMs: number; stepMs?: number };
   /**
    * Recurring schedules: a SchedulePlanting duty plants the next occurrences of the shard's
    * schedules while the actor owns it (docs/schedules.md).
    */
-  schedules?: { store: PlanterStore; shardMap: ShardMap; defaults: TaskDefaults; outboundPolicy?: OutboundPolicy };
+  schedules?: { store: PlanterStore; shardMap: ShardMap | (() => ShardMap); defaults: TaskDefaults; outboundPolicy?: OutboundPolicy };
+  /**
+   * Resharding: while a resize runs and this shard is a source, a
+   * ReshardMover duty moves its tasks of moving slots to their new shards.
+   */
+  reshard?: Omit<ReshardMoverOptions, "shard" | "leaseToken" | "log">;
   clock?: WheelClock;
 }
 
@@ -309,6 +315,9 @@ export class ShardActor {
           log: this.options.log,
         }) as ShardDuty,
       );
+    }
+    if (this.options.reshard) {
+      duties.push(new ReshardMover({ ...this.options.reshard, shard: this.shard, leaseToken: this.leaseToken, log: this.options.log }) as ShardDuty);
     }
     return duties.map((duty) => ({ duty, timer: null, stepping: false }));
   }

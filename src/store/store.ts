@@ -23,6 +23,7 @@ import { ClusterConfig } from "./cluster-config.ts";
 import { RedisTime } from "./redis-time.ts";
 import { RedisAttemptHistory } from "./attempt-history.ts";
 import { RedisBulkJobRecords } from "./bulk-job-records.ts";
+import { RedisReshardMoves } from "./reshard-moves.ts";
 
 export interface StoreOptions extends ConnectionTarget {
   prefix: string;
@@ -49,6 +50,7 @@ export class Store {
   readonly history: RedisAttemptHistory;
   /** Progress of the console's bulk jobs (issue 15). */
   readonly bulkJobs: RedisBulkJobRecords;
+  readonly reshard: RedisReshardMoves;
   private readonly runner: ScriptRunner;
 
   constructor(options: StoreOptions) {
@@ -68,6 +70,7 @@ export class Store {
     this.schedules = new RedisSchedules(this.runner, this.keys);
     this.history = new RedisAttemptHistory(this.runner, this.keys);
     this.bulkJobs = new RedisBulkJobRecords(this.runner, this.keys);
+    this.reshard = new RedisReshardMoves(this.runner, this.keys);
   }
 
   /** True while the main connection is up; /ready reports it. */
