@@ -185,7 +185,7 @@ export class NodeMetrics {
     mapFigure("tickwheel_shards", "Shard count of the stable map (the source count while resizing)", (m) => m.count);
     mapFigure("tickwheel_resize_target_shards", "Target shard count of the running resize (0 when none runs)", (m) => m.resizingTo ?? 0);
     mapFigure("tickwheel_resize_slots_moved", "Hash slots of the running resize whose tasks have moved", (m) => m.slotsMoved);
-    mapFigure("tickwheel_resize_slots_total", "Hash slots that change shard in the running resize", (m) => m.slotsTotal);
+    mapFigure("tickwheel_resize_slots_changing", "Hash slots that change shard in the running resize (a gauge: promtool keeps _total for counters)", (m) => m.slotsTotal);
   }
 
   /** Tasks a resize step of this node moved. */
