@@ -67,7 +67,7 @@ const counts = {
   burst: Math.round(100_000 * scale),
 };
 // Time between starting the enqueue and the burst instant T; enqueueing must end well before T.
-const burstLeadMs: Record<SystemName, number> = { tickwheel: 5_000, bullmq: 15_000 };
+const burstLeadMs: Record<SystemName, number> = { tickwheel: 10_000, bullmq: 15_000 };
 
 const results: Results = {
   enqueue: { tickwheel: [], bullmq: [] },

@@ -51,9 +51,9 @@ serveRunner({
 function traceStore(target: TickwheelNode): void {
   const lines: string[] = [];
   const t0 = Date.now();
-  const store = target.store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  const store = target.store.attempts as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
   for (const method of ["claim", "finish", "dueWindow"]) {
-    const original = store[method]!.bind(target.store);
+    const original = store[method]!.bind(target.store.attempts);
     store[method] = async (...args: unknown[]) => {
       const issued = performance.now();
       const at = Date.now() - t0;
@@ -72,7 +72,8 @@ function traceStore(target: TickwheelNode): void {
   }
   // Every command the node's connection sends: name -> [calls, args].
   const commands = new Map<string, [number, number]>();
-  const connection = (target.store as unknown as { redis: { sendCommand: (command: { name: string; args: unknown[] }) => unknown; pipeline: () => unknown } }).redis;
+  const storeInternals = target.store as unknown as { runner: { redis: unknown }; wakes: { subscriber?: unknown } };
+  const connection = (storeInternals.runner as unknown as { redis: { sendCommand: (command: { name: string; args: unknown[] }) => unknown; pipeline: () => unknown } }).redis;
   const send = connection.sendCommand.bind(connection);
   // Auto-pipelines made: one per event-loop turn that sent anything, i.e. one socket write each.
   let pipelines = 0;
@@ -100,9 +101,10 @@ function traceStore(target: TickwheelNode): void {
     }, ms),
   };
   setTimeout(() => {
-    const streams = target.store as unknown as { redis: { stream: NodeJS.EventEmitter }; subscriber: { stream: NodeJS.EventEmitter } | null };
-    streams.redis.stream.on("data", () => wakeups.reads++);
-    streams.subscriber?.stream.on("data", () => wakeups.subscriberReads++);
+    const main = storeInternals.runner.redis as { stream: NodeJS.EventEmitter };
+    const subscriber = storeInternals.wakes.subscriber as { stream: NodeJS.EventEmitter } | null | undefined;
+    main.stream.on("data", () => wakeups.reads++);
+    subscriber?.stream.on("data", () => wakeups.subscriberReads++);
   }, 3000);
   // Event-loop lag: a 5 ms interval notes how late it ran, worst per 100 ms.
   const lag = new Map<number, number>();
@@ -144,8 +146,9 @@ function traceStore(target: TickwheelNode): void {
   const holdLog: string[] = [];
   const actorProto = ShardActor.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
   const onHoldDue = actorProto.onHoldDue!;
-  actorProto.onHoldDue = function (this: { heldDue: number[] }, ...args: unknown[]) {
-    if (holdLog.length < 2000) holdLog.push(`${Date.now() - t0} hold-due for ${this.heldDue[0] === undefined ? "-" : this.heldDue[0] - t0}`);
+  actorProto.onHoldDue = function (this: { held: { earliestDueMs(): number | undefined } }, ...args: unknown[]) {
+    const first = this.held.earliestDueMs();
+    if (holdLog.length < 2000) holdLog.push(`${Date.now() - t0} hold-due for ${first === undefined ? "-" : first - t0}`);
     return onHoldDue.apply(this, args);
   };
   process.on("exit", () => console.error("holds:", holdLog.slice(-20).join("; ")));

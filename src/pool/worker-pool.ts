@@ -1,9 +1,18 @@
 /**
  * The node's one worker pool, shared by all its shards. It holds the hard
- * concurrency bound: a shard reserves slots before it claims, so it never
- * takes from Redis more than can start now, and what cannot start stays
- * durable in Redis instead of in a JS array. In-flight work is held in a
- * map (strongly referenced, counted) until its attempt is finished.
+ * concurrency bound: at most `concurrency` attempts run at once. A shard
+ * reserves slots before it claims, so it takes from Redis only what the
+ * pool has room for, and the rest stays durable in Redis instead of in a
+ * JS array. In-flight work is held in a map (strongly referenced, counted)
+ * until its attempt is finished.
+ *
+ * Claims in flight may reserve up to CLAIM_DEPTH × concurrency slots, not
+ * just the free ones (see CLAIM_DEPTH): so a claim's tasks may find the pool
+ * full when they arrive, and then wait here, in claim order, for a slot.
+ * At most (CLAIM_DEPTH − 1) × concurrency tasks ever wait so (no claim is
+ * sent while any does). What a crash then costs: those tasks are claimed in
+ * their batch, so nothing is lost or run twice; the reaper returns them at
+ * their batch's visibility deadline, and they start that much late.
  *
  * Before starting, the pool asks whether the shard's lease is still valid
  * by this node's monotonic clock: a node that was frozen past its lease
@@ -28,6 +37,25 @@ import type { AttemptOutcome, DeliveryContext } from "./targets/target.ts";
  * short enough not to matter when long tasks hold the pool.
  */
 const LOW_CAPACITY_WAKE_MS = 2;
+
+/**
+ * Claims in flight may reserve up to this many pools' worth of slots. A slot
+ * is reserved from a claim's send until its reply is handled; with claims
+ * bounded by the free slots alone, every slot sat idle through each round
+ * trip, so a burst at concurrency 100 ran 100 tasks per claim round trip,
+ * one shard at a time (BENCH_TRACE: "pool free 0 reserved 100 running 0"):
+ * the pool, not Redis or the node's CPU, was the bound. With two pools'
+ * worth, the next claims are already in Redis while the node starts the
+ * last one's tasks. Short tasks (most) never wait for a slot; long ones
+ * leave at most one pool's worth of claimed tasks waiting in memory.
+ */
+const CLAIM_DEPTH = 2;
+/**
+ * One claim takes at most CLAIM_DEPTH × concurrency / CLAIM_SLICES slots
+ * (and at most the node's claim batch), so several claims, of several
+ * shards, are in flight at once and Redis and the node overlap their work.
+ */
+const CLAIM_SLICES = 4;
 
 export interface WorkerPoolOptions {
   concurrency: number;
@@ -62,6 +90,8 @@ export interface PoolCounts {
 
 export class WorkerPool {
   readonly concurrency: number;
+  /** Most slots one claim may reserve (see CLAIM_SLICES). */
+  readonly claimLimit: number;
   private readonly options: WorkerPoolOptions;
   private readonly now: () => number;
   private readonly targets: TargetRegistry;
@@ -73,6 +103,9 @@ export class WorkerPool {
   private reserved = 0;
   /** id -> job for every running attempt (the strong reference). */
   private readonly running = new Map<string, Job>();
+  /** Claimed tasks that found every slot running, oldest first (from waitingHead on). */
+  private readonly waiting: Job[] = [];
+  private waitingHead = 0;
   private readonly capacityWaiters = new Set<() => void>();
   private readonly stopController = new AbortController();
   private idleWaiters: (() => void)[] = [];
@@ -82,6 +115,7 @@ export class WorkerPool {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) throw new Error("concurrency must be >= 1");
     this.options = options;
     this.concurrency = options.concurrency;
+    this.claimLimit = Math.max(1, Math.ceil((CLAIM_DEPTH * options.concurrency) / CLAIM_SLICES));
     const log = options.log;
     this.runContext = {
       logFor: (job) => log.child({ taskId: job.id, task: job.spec.name, attempt: job.attempt }),
@@ -96,18 +130,31 @@ export class WorkerPool {
     return this.running.size;
   }
 
+  /** Slots neither running nor promised to a claim (negative while claims in flight reach past the pool). */
   get free(): number {
     return this.concurrency - this.running.size - this.reserved;
+  }
+
+  /** Claimed tasks waiting for a slot (see CLAIM_DEPTH). */
+  get waitingCount(): number {
+    return this.waiting.length - this.waitingHead;
+  }
+
+  /** Slots a new claim may still reserve: none while any claimed task waits for a slot. */
+  private get claimable(): number {
+    if (this.waiting.length > this.waitingHead) return 0;
+    return CLAIM_DEPTH * this.concurrency - this.running.size - this.reserved;
   }
 
   get utilisation(): number {
     return this.running.size / this.concurrency;
   }
 
-  /** Takes up to `wanted` slots for an upcoming claim; returns how many were granted. */
+  /** Takes up to `wanted` slots (at most claimLimit) for an upcoming claim; returns how many were granted. */
   reserve(wanted: number): number {
+    if (wanted > this.claimLimit) wanted = this.claimLimit;
     if (wanted > this.claimSize) this.claimSize = wanted;
-    const granted = Math.max(0, Math.min(wanted, this.free));
+    const granted = Math.max(0, Math.min(wanted, this.claimable));
     this.reserved += granted;
     return granted;
   }
@@ -127,7 +174,7 @@ export class WorkerPool {
   /** Claimed batches with running attempts, grouped by shard and lease token (for visibility keepalive). */
   runningByShard(): Map<number, { token: string; batches: Set<string>; count: number }> {
     const groups = new Map<number, { token: string; batches: Set<string>; count: number }>();
-    for (const job of this.running.values()) {
+    for (const job of this.runningAndWaiting()) {
       let group = groups.get(job.shard);
       if (!group) {
         group = { token: job.leaseToken, batches: new Set(), count: 0 };
@@ -144,12 +191,30 @@ export class WorkerPool {
     this.options.completer.claimedBatch(shard, token, batch, count);
   }
 
+  /** Running attempts, then the claimed tasks waiting for a slot (their batches need keeping alive too). */
+  private *runningAndWaiting(): Iterable<Job> {
+    yield* this.running.values();
+    for (let i = this.waitingHead; i < this.waiting.length; i++) yield this.waiting[i]!;
+  }
+
   /**
-   * Starts a claimed attempt in a slot reserved for it. A task whose lease is
-   * no longer valid is dropped unstarted; an expired task is finished as such.
+   * Starts a claimed attempt in a slot reserved for it, or, when every slot
+   * runs an attempt, queues it for the next free one.
    */
   start(job: Job): void {
     this.reserved--;
+    if (this.running.size >= this.concurrency) {
+      this.waiting.push(job);
+      return;
+    }
+    this.begin(job);
+  }
+
+  /**
+   * Starts a claimed attempt now. A task whose lease is no longer valid is
+   * dropped unstarted; an expired task is finished as such.
+   */
+  private begin(job: Job): void {
     if (!this.options.canStart(job.shard, job.leaseToken)) {
       this.counts.dropped++;
       this.options.completer.abandon(job.shard, job.batch);
@@ -203,8 +268,34 @@ export class WorkerPool {
     });
     const drained = await Promise.race([idle, deadline]);
     clearTimeout(timer);
-    if (!drained) this.stopController.abort(new Error("node stopping: grace period over"));
+    if (!drained) {
+      // Claimed tasks still waiting for a slot never start: the reaper returns them at their deadline.
+      for (let i = this.waitingHead; i < this.waiting.length; i++) {
+        const job = this.waiting[i]!;
+        this.options.completer.abandon(job.shard, job.batch);
+        this.counts.dropped++;
+      }
+      this.waiting.length = 0;
+      this.waitingHead = 0;
+      this.stopController.abort(new Error("node stopping: grace period over"));
+    }
     return drained;
+  }
+
+  /** Starts waiting tasks while slots are free (an async attempt just ended). */
+  private startWaiting(): void {
+    while (this.waitingHead < this.waiting.length && this.running.size < this.concurrency) {
+      const job = this.waiting[this.waitingHead]!;
+      this.waiting[this.waitingHead++] = undefined as unknown as Job;
+      this.begin(job);
+    }
+    if (this.waitingHead === this.waiting.length) {
+      this.waiting.length = 0;
+      this.waitingHead = 0;
+    } else if (this.waitingHead > 1024 && this.waitingHead * 2 > this.waiting.length) {
+      this.waiting.splice(0, this.waitingHead);
+      this.waitingHead = 0;
+    }
   }
 
   /**
@@ -237,7 +328,10 @@ export class WorkerPool {
 
   private ended(job: Job, outcome: AttemptOutcome, wasRunning: boolean): void {
     // Release the slot whatever happened (a leaked slot would shrink the pool for good).
-    if (wasRunning) this.running.delete(job.id);
+    if (wasRunning) {
+      this.running.delete(job.id);
+      if (this.waitingHead < this.waiting.length) this.startWaiting();
+    }
     this.notifyCapacity();
     if (this.running.size === 0) {
       const waiters = this.idleWaiters;
@@ -261,7 +355,7 @@ export class WorkerPool {
    */
   private notifyCapacity(): void {
     if (this.capacityWaiters.size === 0 || this.wakeQueued) return;
-    const free = this.free;
+    const free = this.claimable;
     if (free <= 0) return;
     const enough = Math.max(1, Math.min(this.claimSize, Math.floor(this.concurrency / 4)));
     if (free < enough && (this.running.size > 0 || this.reserved > 0)) {
@@ -281,7 +375,7 @@ export class WorkerPool {
   private wakeWaiters(): void {
     if (this.lowCapacityTimer) clearTimeout(this.lowCapacityTimer);
     this.lowCapacityTimer = null;
-    if (this.free <= 0 || this.capacityWaiters.size === 0) return;
+    if (this.claimable <= 0 || this.capacityWaiters.size === 0) return;
     const waiters = [...this.capacityWaiters];
     this.capacityWaiters.clear();
     for (const waiter of waiters) waiter();
