@@ -71,7 +71,8 @@ class Worker:
     """
 
     def __init__(self, name, extra_env=None):
-        env = dict(os.environ, BENCH_REDIS_URL=BROKER, **(extra_env or {}))
+        # PYTHONWARNINGS: Celery warns at length when run as root (as in a container).
+        env = dict(os.environ, BENCH_REDIS_URL=BROKER, PYTHONWARNINGS="ignore", **(extra_env or {}))
         r = redis_client.Redis.from_url(BROKER)
         consumers = brpop_clients(r)
         self.proc = subprocess.Popen(

@@ -133,7 +133,7 @@ export const celeryBench: BenchCase = {
       const t = tickwheelRss[i]!;
       rows.push(
         `| RSS with ${int(count)} tasks a week out, idle → holding (MB) | node ${ms(round1(t.rssIdleMB))} → ${ms(round1(t.rssPendingMB))} | worker ${ms(c.rssIdleMB)} → ${ms(c.rssMB)} (${c.processes} processes; main ${ms(c.rssMainMB)})${c.allReceived ? "" : `, only ${int(c.held)} taken`} |`,
-        `| … per task (KiB) | ${ms(round2(((t.rssPendingMB - t.rssIdleMB) * 1024) / count))} | ${ms(c.kibPerTask)} |`,
+        `| … per task (KiB) | ${perTaskKiB(t, count)} | ${ms(c.kibPerTask)} |`,
         `| … Redis used_memory per task (bytes) | ${int(t.bytesPerTask)} | ${int(c.redisBytesPerTask)} |`,
       );
     });
@@ -169,4 +169,8 @@ export const celeryBench: BenchCase = {
 };
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
-const round2 = (n: number) => Math.round(n * 100) / 100;
+/** A node's RSS growth per task; within ±0.05 KiB (the noise of one RSS reading) it is flat. */
+function perTaskKiB(result: MemoryResult, count: number): string {
+  const kib = ((result.rssPendingMB - result.rssIdleMB) * 1024) / count;
+  return Math.abs(kib) < 0.05 ? "0 (flat)" : ms(Math.round(kib * 100) / 100);
+}
