@@ -21,15 +21,17 @@ let started = 0;
 
 // A realistic task: a schema on its args (validated per attempt, as for any user task) and a
 // handler that does nothing but note when it started.
-// BENCH_TRACE: starts more than 10 ms late, as [ms since the runner started, lateness].
+// BENCH_TRACE: starts more than LATE_MS late, as [ms since the runner started, lateness].
 const lateStarts: [number, number][] = [];
 const t0 = Date.now();
 const trace = !!process.env.BENCH_TRACE;
+/** The tail the issue's targets are about (p99 of 2-6 ms): starts later than this are traced. */
+const LATE_MS = 2;
 defineTask(BENCH_TASK, z.object({ userId: z.number() }), (_args, ctx) => {
   started++;
   const late = Date.now() - ctx.dueAt;
   lateness.record(late);
-  if (trace && late > 10) lateStarts.push([Date.now() - t0, late]);
+  if (trace && late > LATE_MS) lateStarts.push([Date.now() - t0, late]);
 });
 
 const node = new TickwheelNode(loadConfig({ ...process.env, PORT: "0" }), silentLogger());
@@ -169,7 +171,17 @@ function traceStore(target: TickwheelNode): void {
       entry[1] = Math.max(entry[1], late);
       bySlot.set(slot, entry);
     }
-    console.error("late starts (>10 ms) per 100 ms [at, count, worst]:", JSON.stringify([...bySlot].map(([slot, [count, worst]]) => [slot, count, worst])));
+    console.error(`late starts (>${LATE_MS} ms) per 100 ms [at, count, worst]:`, JSON.stringify([...bySlot].map(([slot, [count, worst]]) => [slot, count, worst])));
+    // Where the tail comes from: late starts in 100-ms slots where the event loop itself stalled
+    // (a timer ran >= 5 ms late: GC, a long step, the machine) against the rest, and the tasks
+    // whose claim came back after their due ms (the claim lead did not cover the round trip).
+    let inStalls = 0;
+    for (const [at] of lateStarts) if ((lag.get(Math.floor(at / 100) * 100) ?? 0) >= 5) inStalls++;
+    const claimedLate = [...Array(target.shards).keys()].reduce((sum, shard) => sum + (target.actor(shard)?.stats().claimedLate ?? 0), 0);
+    console.error(
+      `tail: ${lateStarts.length} starts > ${LATE_MS} ms late of ${started}; ${inStalls} of them in 100-ms slots with an event-loop stall >= 5 ms, ` +
+        `${lateStarts.length - inStalls} outside; ${claimedLate} tasks claimed after their due ms (warm-up included)`,
+    );
     console.error("commands sent (calls, args):", JSON.stringify([...commands]), "pipelines (writes):", pipelines);
   });
 }
