@@ -39,23 +39,28 @@ import type { AttemptOutcome, DeliveryContext } from "./targets/target.ts";
 const LOW_CAPACITY_WAKE_MS = 2;
 
 /**
- * Claims in flight may reserve up to this many pools' worth of slots. A slot
- * is reserved from a claim's send until its reply is handled; with claims
- * bounded by the free slots alone, every slot sat idle through each round
- * trip, so a burst at concurrency 100 ran 100 tasks per claim round trip,
- * one shard at a time (BENCH_TRACE: "pool free 0 reserved 100 running 0"):
- * the pool, not Redis or the node's CPU, was the bound. With two pools'
- * worth, the next claims are already in Redis while the node starts the
- * last one's tasks. Short tasks (most) never wait for a slot; long ones
- * leave at most one pool's worth of claimed tasks waiting in memory.
+ * Claims in flight, and tasks claimed early and held for their due ms, may
+ * reserve up to this many pools' worth of slots. A slot is reserved from a
+ * claim's send until its task starts; with that bounded by the free slots
+ * alone, every slot sat idle through each round trip, so a burst at
+ * concurrency 100 ran 100 tasks per claim round trip, one shard at a time
+ * (BENCH_TRACE: "pool free 0 reserved 100 running 0"): the pool, not Redis
+ * or the node's CPU, was the bound. Held tasks need room too: at 20,000
+ * tasks a second a claim lead of 5-10 ms holds 100-200 tasks, so at
+ * concurrency 100 one pool's worth left no room for the next slice's claim
+ * and tasks were claimed after their due ms. With four pools' worth the next
+ * claims are in Redis while the node starts the last one's tasks, and the
+ * lead fits. Short tasks (most) never wait for a slot; long ones leave at
+ * most three pools' worth of claimed tasks waiting in memory.
  */
-const CLAIM_DEPTH = 2;
+const CLAIM_DEPTH = 4;
 /**
  * One claim takes at most CLAIM_DEPTH × concurrency / CLAIM_SLICES slots
- * (and at most the node's claim batch), so several claims, of several
- * shards, are in flight at once and Redis and the node overlap their work.
+ * (half a pool, and at most the node's claim batch), so several claims, of
+ * several shards, are in flight at once and Redis and the node overlap
+ * their work.
  */
-const CLAIM_SLICES = 4;
+const CLAIM_SLICES = 8;
 
 export interface WorkerPoolOptions {
   concurrency: number;

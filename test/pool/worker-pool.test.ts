@@ -111,37 +111,41 @@ function setup(options: Partial<WorkerPoolOptions> & { target?: DeliveryTarget }
   return { store, clock, completer, pool, outcomes, paused };
 }
 
-test("the concurrency bound holds: claims reserve up to two pools' worth, what finds every slot running waits in claim order", async () => {
+test("the concurrency bound holds: claims reserve up to four pools' worth, what finds every slot running waits in claim order", async () => {
   const target = new HeldTarget();
   const { pool, completer, store } = setup({ target });
-  // Concurrency 4: one claim takes at most 2 slots, claims in flight at most 8 (two pools' worth).
+  // Concurrency 4: one claim takes at most 2 slots, claims in flight at most 16 (four pools' worth).
   expect(pool.claimLimit).toBe(2);
-  for (let i = 0; i < 4; i++) expect(pool.reserve(10)).toBe(2);
+  for (let i = 0; i < 8; i++) expect(pool.reserve(10)).toBe(2);
   expect(pool.reserve(1)).toBe(0);
-  for (let i = 0; i < 8; i++) pool.start(makeJob(`c-${i}`));
+  for (let i = 0; i < 16; i++) pool.start(makeJob(`c-${i}`));
   expect(pool.inFlight).toBe(4);
-  expect(pool.waitingCount).toBe(4);
+  expect(pool.waitingCount).toBe(12);
   expect(target.delivered.map((job) => job.id)).toEqual(["c-0", "c-1", "c-2", "c-3"]);
   // Their batches are kept alive too, and no claim goes out while anything waits.
-  expect(pool.runningByShard().get(0)?.count).toBe(8);
+  expect(pool.runningByShard().get(0)?.count).toBe(16);
   expect(pool.reserve(1)).toBe(0);
   target.settle("c-0");
   target.settle("c-1");
-  await waitFor(() => pool.waitingCount === 2, { message: "two waiting tasks to start" });
+  await waitFor(() => pool.waitingCount === 10, { message: "two waiting tasks to start" });
   expect(pool.inFlight).toBe(4);
   expect(target.delivered.map((job) => job.id)).toEqual(["c-0", "c-1", "c-2", "c-3", "c-4", "c-5"]);
   expect(pool.reserve(1)).toBe(0);
-  for (const id of ["c-2", "c-3", "c-4", "c-5"]) target.settle(id);
-  await waitFor(() => pool.inFlight === 2, { message: "four attempts to end" });
+  for (let i = 2; i < 14; i++) {
+    // Each starts only once an earlier one has ended.
+    await waitFor(() => target.delivered.length > i, { message: `c-${i} to start` });
+    target.settle(`c-${i}`);
+  }
+  await waitFor(() => pool.inFlight === 2 && target.delivered.length === 16, { message: "twelve attempts to end" });
   expect(pool.waitingCount).toBe(0);
-  expect(target.delivered.map((job) => job.id).slice(6)).toEqual(["c-6", "c-7"]);
+  expect(target.delivered.map((job) => job.id).slice(14)).toEqual(["c-14", "c-15"]);
   expect(pool.reserve(3)).toBe(2);
   pool.unreserve(2);
-  target.settle("c-6");
-  target.settle("c-7");
+  target.settle("c-14");
+  target.settle("c-15");
   await waitFor(() => pool.inFlight === 0, { message: "all attempts to end" });
   await completer.flush();
-  expect(store.finished.map((item) => item.id)).toEqual(["c-0", "c-1", "c-2", "c-3", "c-4", "c-5", "c-6", "c-7"]);
+  expect(store.finished.map((item) => item.id)).toEqual(Array.from({ length: 16 }, (_, i) => `c-${i}`));
   expect(store.finished.every((item) => item.state === "succeeded")).toBe(true);
 });
 
