@@ -9,6 +9,8 @@
  * Worker concurrency is the same for both systems in every headline row: the
  * burst and steady cases run at 100 and at 1,000 for both, plus tickwheel at
  * its default (64); a system's own better setting is an extra, named row.
+ * The webhook cases (webhook-burst, webhook-steady) run tickwheel alone (BullMQ has no HTTP
+ * delivery): a node delivering signed webhooks to a local keep-alive server (webhook-cases.ts).
  *
  * Flags:
  *   --runs N                 runs per case, system and setting (default: the case's own: 2 for
@@ -19,6 +21,8 @@
  *   --concurrency a,b        the equal settings, both systems (default 100,1000)
  *   --no-extras              skip the rows of a system alone (tickwheel at 64 and at 5,000)
  *   --scale F                multiply every task count by F (quick trial runs)
+ *   --webhook-concurrency N  the webhook cases' TICKWHEEL_CONCURRENCY (deliveries in flight; default 256)
+ *   --webhook-rate N         the webhook steady case's rate per second (default 1000)
  *   --write / --no-write     write BENCHMARKS.md (default: only when every case ran at scale 1)
  */
 import { parseArgs } from "node:util";
@@ -34,6 +38,7 @@ import { memoryBench } from "./bench/run/memory.ts";
 import { burstBench } from "./bench/run/burst.ts";
 import { steadyBench } from "./bench/run/steady.ts";
 import { celeryBench } from "./bench/run/celery.ts";
+import { webhookBurstBench, webhookSteadyBench } from "./bench/run/webhook.ts";
 
 /** The cases, in run order: one line each (scripts/bench/run/<case>.ts runs it and renders its rows). */
 const CASES: Record<string, BenchCase> = {
@@ -42,6 +47,8 @@ const CASES: Record<string, BenchCase> = {
   burst: burstBench,
   steady: steadyBench,
   celery: celeryBench,
+  "webhook-burst": webhookBurstBench,
+  "webhook-steady": webhookSteadyBench,
 };
 
 const { values, positionals } = parseArgs({
@@ -54,6 +61,8 @@ const { values, positionals } = parseArgs({
     systems: { type: "string", default: "tickwheel,bullmq" },
     concurrency: { type: "string", default: "100,1000" },
     "no-extras": { type: "boolean" },
+    "webhook-concurrency": { type: "string", default: "256" },
+    "webhook-rate": { type: "string", default: "1000" },
     scale: { type: "string", default: "1" },
     write: { type: "boolean" },
     "no-write": { type: "boolean" },
@@ -102,6 +111,7 @@ const ctx: BenchContext = {
   scale,
   steadySeconds: Number(values["steady-seconds"]),
   rates: values.rates!.split(",").map(Number),
+  flags: values,
   log: (line) => console.log(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)} s] ${line}`),
 };
 

@@ -7,5 +7,5 @@ export type { TaskContext, TaskHandle, TaskHandler, TaskOptions, TaskLogger } fr
 export { Client } from "./client/client.ts";
 export type { ClientOptions, ScheduleResult, CancelResult, RescheduleResult, ScheduleRequest, ListOptions, RetryDeadResult } from "./client/client.ts";
 export type { ScheduleOptions } from "./task/schedule-input.ts";
-export type { TaskView, TaskState, BackoffOptions } from "./task/model.ts";
+export type { TaskView, TaskState, BackoffOptions, Target, WebhookTarget } from "./task/model.ts";
 export { TickwheelError } from "./task/errors.ts";

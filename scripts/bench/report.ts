@@ -41,7 +41,8 @@ export function renderReport(input: ReportInput): string {
     "",
     `Settings: worker concurrency per row: ${settings}. tickwheel node: 16 shards, other settings default; BullMQ Worker: other options default. ` +
       `Cases without a worker setting (enqueue, memory) run at each system's default. Both keep finished tasks by default ` +
-      `(tickwheel: final record with a 24 h TTL; BullMQ: completed set), and both run as their own process beside the producer.`,
+      `(tickwheel: final record with a 24 h TTL; BullMQ: completed set), and both run as their own process beside the producer.` +
+      [...new Set(reports.map((r) => r.settingsNote).filter(Boolean))].map((note) => ` ${note![0]!.toUpperCase()}${note!.slice(1)}.`).join(""),
     "",
     "<details><summary>Every run</summary>",
     "",

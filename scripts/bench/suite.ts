@@ -29,6 +29,8 @@ export interface BenchContext {
   scale: number;
   steadySeconds: number;
   rates: number[];
+  /** Every flag as given, for a case's own (e.g. --webhook-rate). */
+  flags: Record<string, string | boolean | undefined>;
   log(line: string): void;
 }
 

@@ -40,6 +40,9 @@ export async function schedule(ctx: CommandContext, name: string | undefined): P
   }
   const id = ctx.flags.get("id");
   if (id !== undefined) body.id = id;
+  // The node checks the URL (and its outbound policy) and answers 400 naming target.url.
+  const webhook = ctx.flags.get("webhook");
+  if (webhook !== undefined) body.target = { type: "webhook", url: webhook };
   for (const [flag, field] of [["priority", "priority"], ["max-attempts", "maxAttempts"], ["timeout", "timeoutMs"]] as const) {
     const value = ctx.flags.get(flag);
     if (value === undefined) continue;
@@ -178,6 +181,7 @@ function describeTask(task: TaskView): string {
     ["created", when(task.createdAt)],
     ["expires", task.expiresAt === undefined ? undefined : when(task.expiresAt)],
     ["finished", task.finishedAt === undefined ? undefined : when(task.finishedAt)],
+    ["target", describeTarget(task.target)],
     ["last error", task.lastError],
     ["progress", task.progress === undefined ? undefined : clip(JSON.stringify(task.progress), 200)],
     ["result", task.result === undefined ? undefined : clip(JSON.stringify(task.result), 200)],
@@ -202,4 +206,10 @@ function compactRanges(numbers: number[]): string {
     i = j;
   }
   return parts.join(",");
+}
+
+/** "webhook https://…" for a webhook; nothing for the default handler (every task has one). */
+function describeTarget(target: { type: string; url?: string } | undefined): string | undefined {
+  if (!target || target.type === "handler") return undefined;
+  return target.url === undefined ? target.type : `${target.type} ${target.url}`;
 }

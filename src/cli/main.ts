@@ -15,8 +15,9 @@ const USAGE = `usage: tickwheel <command> [options]
 commands:
   start [--FLAG VALUE ...]           run a node (tickwheel start --help lists every setting)
   schedule NAME (--in DURATION | --at TIME) [--args JSON] [--id ID]
-           [--priority 0-9] [--max-attempts N] [--timeout MS]
-                                     schedule a task ("--in 10m", "--at 2027-01-01T09:00:00Z")
+           [--priority 0-9] [--max-attempts N] [--timeout MS] [--webhook URL]
+                                     schedule a task ("--in 10m", "--at 2027-01-01T09:00:00Z");
+                                     --webhook: POST it to URL when due instead of a handler
   get ID                             show a task
   cancel ID                          cancel a task that has not started
   list [--state scheduled|running|dead] [--name NAME] [--limit N]
@@ -40,7 +41,7 @@ exit codes:
 
 const COMMON = ["url", "token", "json", "help"];
 const FLAGS: Record<string, string[]> = {
-  schedule: ["in", "at", "args", "id", "priority", "max-attempts", "timeout"],
+  schedule: ["in", "at", "args", "id", "priority", "max-attempts", "timeout", "webhook"],
   get: [],
   cancel: [],
   list: ["state", "name", "limit"],

@@ -19,6 +19,7 @@ import { findTask, type TaskHandle } from "../task/define-task.ts";
 import { DEFAULT_TASK_DEFAULTS, resolveTask, type ResolvedTask, type ScheduleOptions, type TaskDefaults } from "../task/schedule-input.ts";
 import { dueScore, type TaskView } from "../task/model.ts";
 import { DEFAULT_COLD_AFTER_MS, DEFAULT_LIST_LIMIT, DEFAULT_LOOKAHEAD_MS, DEFAULT_PREFIX, DEFAULT_RETENTION_MS, DEFAULT_SHARDS, MAX_NAME_LENGTH } from "../config/defaults.ts";
+import { parseOutboundPolicy, type OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 
 export interface ClientOptions {
   redisUrl?: string;
@@ -33,6 +34,11 @@ export interface ClientOptions {
   validateKnownTasks?: boolean;
   /** Share an open store (the node's) instead of opening one. */
   store?: Store;
+  /**
+   * Where webhook targets may point, checked when scheduling: by default read from this
+   * process's TICKWHEEL_WEBHOOK_ALLOW / TICKWHEEL_WEBHOOK_DENY (the node checks again at delivery).
+   */
+  webhookPolicy?: OutboundPolicy;
 }
 
 export interface ScheduleResult {
@@ -192,11 +198,13 @@ export class Client {
   private readonly store: Store;
   private readonly ownsStore: boolean;
   private readonly defaults: TaskDefaults;
+  private readonly outboundPolicy: OutboundPolicy;
   private config: Promise<{ shards: ShardMap; lookaheadMs: number; coldAfterMs: number }> | null = null;
 
   constructor(options: ClientOptions = {}) {
     this.options = options;
     this.defaults = { ...DEFAULT_TASK_DEFAULTS, ...(options.defaults ?? {}) };
+    this.outboundPolicy = options.webhookPolicy ?? parseOutboundPolicy({ allow: process.env.TICKWHEEL_WEBHOOK_ALLOW, deny: process.env.TICKWHEEL_WEBHOOK_DENY });
     if (options.store) {
       this.store = options.store;
       this.ownsStore = false;
@@ -415,7 +423,7 @@ export class Client {
       args = request.args ?? {};
     }
     const options: ScheduleOptions = handle ? { ...handle.options, ...request.options } : request.options;
-    return resolveTask(name, args, options, { nowMs, shards, defaults: this.defaults, requireTime });
+    return resolveTask(name, args, options, { nowMs, shards, defaults: this.defaults, requireTime, outboundPolicy: this.outboundPolicy });
   }
 
   /**

@@ -5,6 +5,7 @@
  * `tickwheel start --help` prints.
  */
 import { z } from "zod";
+import { OutboundPolicyError, parseOutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 import * as D from "./defaults.ts";
 
 interface Setting {
@@ -34,6 +35,20 @@ const hostPortList = z
 const logLevel = z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"], {
   error: "expected one of trace, debug, info, warn, error, fatal, silent",
 });
+
+/** A TICKWHEEL_WEBHOOK_ALLOW / _DENY list, checked by the parser the policy is built with. */
+const outboundList = (kind: "allow" | "deny") =>
+  z
+    .string()
+    .optional()
+    .superRefine((value, ctx) => {
+      try {
+        parseOutboundPolicy({ [kind]: value });
+      } catch (error) {
+        if (!(error instanceof OutboundPolicyError)) throw error;
+        ctx.addIssue({ code: "custom", message: error.message.replace(/^[A-Z_]+: /, "") });
+      }
+    });
 
 const boolean = z.enum(["true", "false", "1", "0", "yes", "no"], { error: "expected true or false" }).transform((v) =>
   ["true", "1", "yes"].includes(v),
@@ -77,6 +92,13 @@ const settings = {
   metricsAuth: { env: "TICKWHEEL_METRICS_AUTH", description: "require the bearer token on /metrics too", schema: boolean.default(false) },
   maxBatchBytes: { env: "TICKWHEEL_MAX_BATCH_BYTES", description: "max body size of POST /v1/tasks/batch (larger: 413 before parsing)", schema: int(1024, 1024 * 1024 * 1024).default(D.DEFAULT_MAX_BATCH_BYTES) },
   pauseRefreshMs: { env: "TICKWHEEL_PAUSE_REFRESH_MS", description: "how often a node reads the paused task names (a pause reaches every node within this)", schema: int(50, 60_000).default(D.DEFAULT_PAUSE_REFRESH_MS) },
+  webhookSecret: {
+    env: "TICKWHEEL_WEBHOOK_SECRET",
+    description: "key of the webhooks' HMAC-SHA256 signature (tickwheel-signature); unset: this node sends no webhooks (they wait for a node that has it)",
+    schema: z.string().min(16, { error: "expected at least 16 characters" }).optional(),
+  },
+  webhookAllow: { env: "TICKWHEEL_WEBHOOK_ALLOW", description: "webhook allow-list: CIDRs, host names, *.domain (unset: any address not refused)", schema: outboundList("allow") },
+  webhookDeny: { env: "TICKWHEEL_WEBHOOK_DENY", description: "webhook addresses refused on top of metadata and link-local: CIDRs, loopback, private", schema: outboundList("deny") },
 } satisfies Record<string, Setting>;
 
 type Settings = typeof settings;

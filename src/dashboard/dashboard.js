@@ -130,9 +130,15 @@ async function refreshDead() {
     });
     const action = document.createElement("td");
     action.append(button);
-    tr.append(cell(task.id), cell(task.name), cell(`${task.attempt} / ${task.maxAttempts}`), cell(relative(task.finishedAt)), cell(task.lastError, "error"), action);
+    tr.append(cell(task.id), cell(task.name), cell(describeTarget(task.target)), cell(`${task.attempt} / ${task.maxAttempts}`), cell(relative(task.finishedAt)), cell(task.lastError, "error"), action);
     return tr;
   }));
+}
+
+/** Where a task goes when due: "handler", or the target's type and address ("webhook https://…"). */
+function describeTarget(target) {
+  if (!target || target.type === "handler") return "handler";
+  return target.url ? `${target.type} ${target.url}` : target.type;
 }
 
 async function refreshPaused() {

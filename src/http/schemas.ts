@@ -7,6 +7,8 @@ import { TASK_STATES } from "../task/model.ts";
 import { LISTABLE_STATES, MAX_LIST_LIMIT } from "../client/client.ts";
 import { ShardInfoSchema } from "../node/shard-info.ts";
 import { DEFAULT_LIST_LIMIT, ID_PATTERN, MAX_ATTEMPTS_LIMIT, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_TIMEOUT_MS } from "../config/defaults.ts";
+import { MAX_URL_LENGTH } from "../pool/targets/webhook/outbound-policy.ts";
+import { MAX_WEBHOOK_TIMEOUT_MS } from "../pool/targets/webhook/webhook-target.ts";
 
 const instant = z.union([z.string(), z.number()]).openapi({ description: "ISO-8601 time with zone, or epoch ms", example: "2027-01-01T09:00:00Z" });
 const duration = z
@@ -44,7 +46,22 @@ const intRange = (min: number, max: number, unit = "") => {
 const HandlerTarget = z
   .strictObject({ type: z.literal("handler") })
   .openapi("HandlerTarget", { description: "run the handler registered under the task's name on a node (the default)" });
-export const TargetBody = z.discriminatedUnion("type", [HandlerTarget]).openapi("Target");
+/**
+ * The shape only: the URL's scheme and addresses, the outbound policy and the header rules are
+ * resolveTarget's (one place, so the client and the CLI get the same 400 naming target.url).
+ */
+const WebhookTarget = z
+  .strictObject({
+    type: z.literal("webhook"),
+    url: z.string().max(MAX_URL_LENGTH).openapi({ description: "http:// or https:// URL the task is POSTed to when due; refused addresses (metadata, link-local, …, TICKWHEEL_WEBHOOK_DENY) are a 400 naming target.url", example: "https://billing.internal/hooks/remind" }),
+    headers: z.record(z.string(), z.string()).optional().openapi({ description: "sent with every delivery (at most 32; not Host, Content-*, tickwheel-*)" }),
+    timeoutMs: intRange(1, MAX_WEBHOOK_TIMEOUT_MS, " (ms)").optional().openapi({ description: "per-request timeout; the task's timeoutMs when absent" }),
+  })
+  .openapi("WebhookTarget", {
+    description:
+      "POST { id, name, args, attempt, dueAt, firedAt } to url when due, signed (tickwheel-signature: hex HMAC-SHA256 of tickwheel-timestamp + '.' + body). 2xx: succeeded (a JSON body is the result); 410: ends, not retried; 408, 429, 5xx, timeouts: retried (Retry-After honoured); other 4xx and 3xx: dead",
+  });
+export const TargetBody = z.discriminatedUnion("type", [HandlerTarget, WebhookTarget]).openapi("Target");
 
 // The bounds below are resolveTask's (src/task/schedule-input.ts), stated again so that the
 // OpenAPI document shows them; resolveTask still checks every value for the client and CLI.

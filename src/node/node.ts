@@ -28,6 +28,9 @@ import type { Logger } from "../core/log.ts";
 import { NodeMetrics } from "../metrics/metrics.ts";
 import type { Job } from "../pool/job.ts";
 import { loadTasksModule } from "./load-tasks.ts";
+import { TargetRegistry } from "../pool/targets/registry.ts";
+import { webhookTarget } from "../pool/targets/webhook/webhook-delivery.ts";
+import { parseOutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 import type { ShardInfo } from "./shard-info.ts";
 
 type NodeState = "new" | "running" | "quiet" | "stopped";
@@ -92,9 +95,11 @@ export class TickwheelNode {
         if (this.redisErrors % 100 === 1) this.log.warn({ err: String(error) }, "redis connection error");
       },
     });
+    const outboundPolicy = parseOutboundPolicy({ allow: config.webhookAllow, deny: config.webhookDeny });
     this.client = new Client({
       store: this.store,
       validateKnownTasks: true,
+      webhookPolicy: outboundPolicy,
       retentionMs: config.retentionMs,
       defaults: {
         maxAttempts: config.defaultMaxAttempts,
@@ -135,6 +140,7 @@ export class TickwheelNode {
     });
     this.pool = new WorkerPool({
       concurrency: config.concurrency,
+      targets: new TargetRegistry([webhookTarget({ secret: config.webhookSecret, policy: outboundPolicy, maxResultBytes: config.maxResultBytes })]),
       completer: this.completer,
       log: this.log,
       canStart: (shard, token) => this.state !== "stopped" && this.ownership.canStart(shard, token),

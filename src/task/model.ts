@@ -18,7 +18,21 @@ export interface BackoffOptions {
  * Webhook and Celery targets (issue 11) join this union; each type has one
  * deliverer in src/pool/targets/ and one validator in src/task/target.ts.
  */
-export type Target = { type: "handler" };
+export type Target = { type: "handler" } | WebhookTarget;
+
+/**
+ * POST the task to `url` when due (src/pool/targets/webhook/). Validated at
+ * schedule time against the outbound policy (webhook-target.ts); `url` is
+ * stored as the URL parser normalized it.
+ */
+export interface WebhookTarget {
+  type: "webhook";
+  url: string;
+  /** Sent with every delivery (e.g. authorization); stored with the task as given. */
+  headers?: Record<string, string>;
+  /** Per-request timeout; the task's timeoutMs when absent. */
+  timeoutMs?: number;
+}
 export type TargetType = Target["type"];
 
 /** What the producer asked for; immutable once stored. */

@@ -22,6 +22,7 @@ import {
   MAX_TIMEOUT_MS,
 } from "../config/defaults.ts";
 import { resolveTarget } from "./target.ts";
+import type { OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 
 export interface ScheduleOptions {
   /** Idempotency key; a time-sortable id is generated when absent. */
@@ -69,7 +70,7 @@ export function resolveTask(
   name: string,
   args: unknown,
   options: ScheduleOptions,
-  context: { nowMs: number; shards: ShardMap; defaults: TaskDefaults; requireTime: boolean },
+  context: { nowMs: number; shards: ShardMap; defaults: TaskDefaults; requireTime: boolean; outboundPolicy?: OutboundPolicy },
 ): ResolvedTask {
   if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_LENGTH) {
     throw invalid("name", `expected a non-empty string of at most ${MAX_NAME_LENGTH} characters`);
@@ -98,7 +99,7 @@ export function resolveTask(
     throw invalid("timeoutMs", `expected an integer from 1 to ${MAX_TIMEOUT_MS} (ms)`);
   }
   const expiresAt = options.expiresAt === undefined ? null : instant("expiresAt", options.expiresAt);
-  const target = resolveTarget(options.target);
+  const target = resolveTarget(options.target, context.outboundPolicy);
 
   const argsJson = args === undefined ? undefined : JSON.stringify(args);
   if (args !== undefined && argsJson === undefined) throw invalid("args", "expected a JSON value");

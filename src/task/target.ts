@@ -9,15 +9,17 @@
 import { HANDLER_TARGET } from "./codec.ts";
 import { invalid } from "./errors.ts";
 import type { Target } from "./model.ts";
+import { DEFAULT_OUTBOUND_POLICY, type OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
+import { validateWebhookTarget } from "../pool/targets/webhook/webhook-target.ts";
 
-export const TARGET_TYPES = ["handler"] as const satisfies readonly Target["type"][];
+export const TARGET_TYPES = ["handler", "webhook"] as const satisfies readonly Target["type"][];
 
 /**
  * The target to store, or an error naming the field. The handler target comes
  * back as the one shared frozen object, so its tasks' specs stay as compact
  * (the codec leaves it out) and the pool takes its fast path by identity.
  */
-export function resolveTarget(value: unknown): Target {
+export function resolveTarget(value: unknown, outbound: OutboundPolicy = DEFAULT_OUTBOUND_POLICY): Target {
   if (value === undefined) return HANDLER_TARGET;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw invalid("target", `expected an object with a "type" (one of ${TARGET_TYPES.join(", ")})`);
@@ -29,7 +31,11 @@ export function resolveTarget(value: unknown): Target {
       if (extra !== undefined) throw invalid(`target.${extra}`, `unknown field for a "handler" target`);
       return HANDLER_TARGET;
     }
-    // issue 11: case "webhook", case "celery".
+    case "webhook":
+      // URL, scheme, literal addresses and metadata names against the outbound policy; names are
+      // checked again after DNS resolution at delivery.
+      return validateWebhookTarget(value as Record<string, unknown>, outbound);
+    // issue 11: case "celery".
     default:
       throw invalid("target.type", `expected one of ${TARGET_TYPES.join(", ")}`);
   }

@@ -97,6 +97,8 @@ describe("talking to a node", () => {
       [["schedule", "cli.task", "--in", "1m", "--colour", "red"], /unknown option --colour/],
       [["frobnicate"], /unknown command "frobnicate"/],
       [["dead"], /dead needs/],
+      [["schedule", "cli.task", "--in", "1m", "--webhook", "http://169.254.169.254/latest/"], /target\.url: refused: 169\.254\.169\.254 is a cloud metadata address/],
+      [["schedule", "cli.task", "--in", "1m", "--webhook", "not a url"], /target\.url/],
     ];
     for (const [args, message] of cases) {
       const run = await cli(args);
@@ -104,6 +106,14 @@ describe("talking to a node", () => {
       expect(run.stderr).toMatch(message);
       expect(run.stderr.trim().split("\n")).toHaveLength(1);
     }
+  }, SLOW);
+
+  test("schedule --webhook: the task's target is a webhook to that URL, and get shows it", async () => {
+    const scheduled = await cli(["schedule", "cli.hook", "--in", "1h", "--id", "cli-hook-1", "--webhook", "https://hooks.example.com/cli"]);
+    expect(scheduled).toMatchObject({ code: 0, stderr: "" });
+    const shown = await cli(["get", "cli-hook-1"]);
+    expect(shown.stdout).toMatch(/^target\s+webhook https:\/\/hooks\.example\.com\/cli$/m);
+    expect(JSON.parse((await cli(["get", "cli-hook-1", "--json"])).stdout).target).toEqual({ type: "webhook", url: "https://hooks.example.com/cli" });
   }, SLOW);
 
   test("shards and nodes print one row per shard / node; --json gives the node's answer", async () => {

@@ -38,6 +38,7 @@ let node: TickwheelNode;
 let client: Client;
 let profile: string;
 let context: BrowserContext;
+let hookServer: ReturnType<typeof Bun.serve>;
 let page: Page;
 const pageErrors: string[] = [];
 
@@ -45,7 +46,8 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup.sh --chromium (scripts/test.sh does)`);
   redis = await startRedis();
   const prefix = randomPrefix("dash");
-  node = await startInProcessNode({ redisUrl: redis.url, prefix, env: { TICKWHEEL_API_TOKEN: TOKEN, TICKWHEEL_SHARDS: "6" } });
+  hookServer = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("no such hook", { status: 404 }) });
+  node = await startInProcessNode({ redisUrl: redis.url, prefix, env: { TICKWHEEL_API_TOKEN: TOKEN, TICKWHEEL_SHARDS: "6", TICKWHEEL_WEBHOOK_SECRET: "dashboard-webhook-secret-0123" } });
   client = new Client({ redisUrl: redis.url, prefix });
   profile = await mkdtemp(join(tmpdir(), "tickwheel-chromium-"));
   context = await chromium.launchPersistentContext(profile, {
@@ -68,6 +70,7 @@ afterAll(async () => {
   await client?.close();
   await node?.stop();
   await redis?.cleanup();
+  hookServer?.stop(true);
 });
 
 /** Pixels of the chart canvas that are neither transparent nor white (the drawn lines and text). */
@@ -87,6 +90,10 @@ test("the page asks for the token, then shows every shard, draws both charts, an
   await client.scheduleMany(Array.from({ length: 300 }, (_, i) => ({ task: work, args: {}, options: { runAt: now + 100 + (i % 20) * 100 } })));
   const doomed = await client.schedule(flaky, {}, { delay: 0, id: "dash-dead-1" });
   await waitFor(async () => (await client.get(doomed.id))?.state === "dead", { timeoutMs: 5000, message: "task to die" });
+  // A webhook task whose endpoint answers 404 dies too: the table shows where it was sent.
+  const hookUrl = `http://127.0.0.1:${hookServer.port}/hooks/missing`;
+  await client.schedule("dash.hook", { n: 1 }, { delay: 0, id: "dash-dead-hook", target: { type: "webhook", url: hookUrl } });
+  await waitFor(async () => (await client.get("dash-dead-hook"))?.state === "dead", { timeoutMs: 5000, message: "webhook task to die" });
 
   await page.goto(`${node.url}/`);
   await page.waitForSelector("#token-form:not([hidden])", { timeout: 10_000 });
@@ -115,6 +122,11 @@ test("the page asks for the token, then shows every shard, draws both charts, an
   const deadRow = page.locator('tr[data-dead-id="dash-dead-1"]');
   await deadRow.waitFor({ timeout: 10_000 });
   expect(await deadRow.textContent()).toContain("dashboard test failure");
+  expect(await deadRow.locator("td").nth(2).textContent()).toBe("handler");
+  const hookRow = page.locator('tr[data-dead-id="dash-dead-hook"]');
+  await hookRow.waitFor({ timeout: 10_000 });
+  expect(await hookRow.locator("td").nth(2).textContent()).toBe(`webhook ${hookUrl}`);
+  expect(await hookRow.textContent()).toContain("webhook answered 404 Not Found: no such hook");
   mkdirSync(join(ROOT, "test-artifacts"), { recursive: true });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
 

@@ -98,7 +98,7 @@ describe("request bodies accept exactly what is documented", () => {
       backoff: { baseMs: 10, maxMs: 100 },
       timeoutMs: 1000,
       expiresAt: future(30),
-      target: { type: "handler" },
+      target: { type: "webhook", url: "https://hooks.example.com/doc", headers: { authorization: "Bearer doc" }, timeoutMs: 5000 },
     },
     RescheduleTask: { runAt: future(3), delay: "2h" },
   };

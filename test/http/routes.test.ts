@@ -159,6 +159,29 @@ describe("one task", () => {
     expect(await client.get("target-2")).toBeNull();
   });
 
+  test("a webhook target: stored normalized and shown by GET; a refused address, a reserved header or a bad timeout is a 400 naming its field", async () => {
+    const created = await req("POST", "/v1/tasks", { id: "hook-1", name: "routes.hook", delay: "1h", target: { type: "webhook", url: "HTTPS://Hooks.Example.com/a?b=1", headers: { authorization: "Bearer t" }, timeoutMs: 5000 } });
+    expect(created.status).toBe(201);
+    expect((await req("GET", "/v1/tasks/hook-1")).body.target).toEqual({ type: "webhook", url: "https://hooks.example.com/a?b=1", headers: { authorization: "Bearer t" }, timeoutMs: 5000 });
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ type: "webhook", url: "http://169.254.169.254/latest/meta-data/iam/" }, "target.url", /cloud metadata address/],
+      [{ type: "webhook", url: "http://[::ffff:a9fe:a9fe]/" }, "target.url", /cloud metadata address/],
+      [{ type: "webhook", url: "gopher://example.com/" }, "target.url", /http:\/\/ or https:\/\//],
+      [{ type: "webhook" }, "target.url", /./],
+      [{ type: "webhook", url: "https://example.com/", headers: { Host: "internal" } }, "target.headers.Host", /set by tickwheel/],
+      [{ type: "webhook", url: "https://example.com/", timeoutMs: 0 }, "target.timeoutMs", /integer/],
+      [{ type: "webhook", url: "https://example.com/", method: "GET" }, "target.method", /./],
+    ];
+    for (const [target, field, message] of cases) {
+      const refused = await req("POST", "/v1/tasks", { id: "hook-refused", name: "routes.hook", delay: "1h", target });
+      expect({ field, status: refused.status }).toEqual({ field, status: 400 });
+      expect(refused.body.error.field).toBe(field);
+      expect(refused.body.error.message).toMatch(message);
+      expectErrorShape(refused.body);
+    }
+    expect(await client.get("hook-refused")).toBeNull();
+  });
+
   test("422 for a task that would expire before it is due; nothing stored", async () => {
     const response = await req("POST", "/v1/tasks", { id: "too-late", name: "routes.ok", runAt: "2030-01-02T00:00:00Z", expiresAt: "2030-01-01T00:00:00Z" });
     expect(response.status).toBe(422);

@@ -38,3 +38,16 @@ describe("TICKWHEEL_COLD_AFTER_MS", () => {
     expect(refusal({ TICKWHEEL_COLD_AFTER_MS: "soon" }).message).toContain("expected an integer");
   });
 });
+
+describe("webhook settings", () => {
+  test("secret, allow and deny lists are read; bad values name the variable and the entry", () => {
+    const config = loadConfig({ ...base, TICKWHEEL_WEBHOOK_SECRET: "s".repeat(16), TICKWHEEL_WEBHOOK_ALLOW: "10.0.0.0/8, *.example.com", TICKWHEEL_WEBHOOK_DENY: "private" });
+    expect(config).toMatchObject({ webhookSecret: "s".repeat(16), webhookAllow: "10.0.0.0/8, *.example.com", webhookDeny: "private" });
+    expect(loadConfig(base).webhookSecret).toBeUndefined();
+    expect(refusal({ TICKWHEEL_WEBHOOK_SECRET: "short" }).env).toBe("TICKWHEEL_WEBHOOK_SECRET");
+    const deny = refusal({ TICKWHEEL_WEBHOOK_DENY: "private,nearby" });
+    expect(deny.env).toBe("TICKWHEEL_WEBHOOK_DENY");
+    expect(deny.message).toContain('"nearby" is not a CIDR');
+    expect(refusal({ TICKWHEEL_WEBHOOK_ALLOW: "10.0.0.0/99" }).env).toBe("TICKWHEEL_WEBHOOK_ALLOW");
+  });
+});

@@ -47,7 +47,10 @@ test("unknown target shapes are refused with an error naming the field", () => {
       return (error as TickwheelError).field;
     }
   };
-  expect(fieldOf({ type: "webhook", url: "https://example.test" })).toBe("target.type");
+  expect(fieldOf({ type: "smtp", to: "ops@example.test" })).toBe("target.type");
+  // The webhook target exists since issue 11: accepted when valid, refused naming its field otherwise.
+  expect(fieldOf({ type: "webhook", url: "https://example.test" })).toBe("accepted");
+  expect(fieldOf({ type: "webhook", url: "http://169.254.169.254/" })).toBe("target.url");
   expect(fieldOf({})).toBe("target.type");
   expect(fieldOf("handler")).toBe("target");
   expect(fieldOf(null)).toBe("target");
