@@ -19,7 +19,8 @@
  *   --rates a,b,c            steady rates per second (default 1000,5000,20000)
  *   --systems a,b            tickwheel,bullmq (default both)
  *   --concurrency a,b        the equal settings, both systems (default 100,1000)
- *   --no-extras              skip the rows of a system alone (tickwheel at 64 and at 5,000)
+ *   --no-extras              skip the rows of a system alone (tickwheel at 64, at 5,000, and with
+ *                            TICKWHEEL_CLAIM_DEPTH=4 at the equal settings)
  *   --scale F                multiply every task count by F (quick trial runs)
  *   --webhook-concurrency N  the webhook cases' TICKWHEEL_CONCURRENCY (deliveries in flight; default 256)
  *   --webhook-rate N         the webhook steady case's rate per second (default 1000)
@@ -97,6 +98,14 @@ const settings: Setting[] = [
         { label: `tickwheel at its default concurrency (${DEFAULT_CONCURRENCY})`, concurrency: { tickwheel: DEFAULT_CONCURRENCY } },
         // Its best burst figure: shown, named, never the headline.
         { label: "extra: tickwheel at concurrency 5,000", concurrency: { tickwheel: 5000 }, extra: true, cases: ["burst"] },
+        // Claims overlapping starts (not the default yet: BENCHMARKS.md, issue 16), at the equal settings.
+        ...equal.map((n) => ({
+          label: `extra: tickwheel at concurrency ${n.toLocaleString("en-US")} with TICKWHEEL_CLAIM_DEPTH=4`,
+          concurrency: { tickwheel: n },
+          tickwheelEnv: { TICKWHEEL_CLAIM_DEPTH: "4" },
+          extra: true,
+          cases: ["burst"],
+        })),
       ]),
 ];
 // BENCH_TICKWHEEL_ENV='{"TICKWHEEL_CLAIM_BATCH":"500"}' tries other node settings.

@@ -27,7 +27,7 @@ export function renderReport(input: ReportInput): string {
       ].join("\n")
     : "";
   const settings = input.settings
-    .map((s) => `${s.label}${s.extra ? " (extra row)" : ""}: ${Object.entries(s.concurrency).map(([name, n]) => `${name} ${n}`).join(", ")}`)
+    .map((s) => `${s.label}${s.extra ? " (extra row)" : ""}: ${Object.entries(s.concurrency).map(([name, n]) => `${name} ${n}`).join(", ")}${s.tickwheelEnv ? ` (${Object.entries(s.tickwheelEnv).map(([k, v]) => `${k}=${v}`).join(" ")})` : ""}`)
     .join("; ");
   return [
     `Command: \`${input.command}\` (runs per case, system and setting: ${reports.map((r) => r.runsNote).join(", ")}; medians; took ${Math.round(input.durationS / 60)} min). ` +

@@ -14,6 +14,8 @@ export interface Setting {
   concurrency: Partial<Record<SystemName, number>>;
   /** A system's own better setting: shown as an extra, named row, never as the headline. */
   extra?: boolean;
+  /** More tickwheel node settings in this row (TICKWHEEL_*), e.g. a claim depth. */
+  tickwheelEnv?: Record<string, string>;
   /** Cases this setting applies to (all concurrency-bound cases when absent). */
   cases?: string[];
 }

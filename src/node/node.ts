@@ -140,6 +140,7 @@ export class TickwheelNode {
     });
     this.pool = new WorkerPool({
       concurrency: config.concurrency,
+      claimDepth: config.claimDepth,
       targets: new TargetRegistry([webhookTarget({ secret: config.webhookSecret, policy: outboundPolicy, maxResultBytes: config.maxResultBytes })]),
       completer: this.completer,
       log: this.log,

@@ -6,13 +6,14 @@
  * JS array. In-flight work is held in a map (strongly referenced, counted)
  * until its attempt is finished.
  *
- * Claims in flight may reserve up to CLAIM_DEPTH × concurrency slots, not
- * just the free ones (see CLAIM_DEPTH): so a claim's tasks may find the pool
- * full when they arrive, and then wait here, in claim order, for a slot.
- * At most (CLAIM_DEPTH − 1) × concurrency tasks ever wait so (no claim is
- * sent while any does). What a crash then costs: those tasks are claimed in
- * their batch, so nothing is lost or run twice; the reaper returns them at
- * their batch's visibility deadline, and they start that much late.
+ * With claimDepth above 1 (TICKWHEEL_CLAIM_DEPTH), claims in flight may
+ * reserve claimDepth × concurrency slots, not just the free ones: a claim's
+ * tasks may then find the pool full when they arrive, and wait here, in
+ * claim order, for a slot; at most (claimDepth − 1) × concurrency ever do
+ * (no claim is sent while any does). They are claimed in their batch, which
+ * is kept alive while they wait; a crash costs them their visibility
+ * deadline, after which the reaper returns them. At depth 1 (the default)
+ * nothing claimed ever waits for a slot.
  *
  * Before starting, the pool asks whether the shard's lease is still valid
  * by this node's monotonic clock: a node that was frozen past its lease
@@ -39,31 +40,27 @@ import type { AttemptOutcome, DeliveryContext } from "./targets/target.ts";
 const LOW_CAPACITY_WAKE_MS = 2;
 
 /**
- * Claims in flight, and tasks claimed early and held for their due ms, may
- * reserve up to this many pools' worth of slots. A slot is reserved from a
- * claim's send until its task starts; with that bounded by the free slots
- * alone, every slot sat idle through each round trip, so a burst at
+ * claimDepth (TICKWHEEL_CLAIM_DEPTH, default 1): claims in flight, and tasks
+ * claimed early and held for their due ms, may reserve this many pools' worth
+ * of slots. A slot is reserved from a claim's send until its task starts; at
+ * depth 1 every slot sits idle through each claim's round trip, so a burst at
  * concurrency 100 ran 100 tasks per claim round trip, one shard at a time
- * (BENCH_TRACE: "pool free 0 reserved 100 running 0"): the pool, not Redis
- * or the node's CPU, was the bound. Held tasks need room too: at 20,000
- * tasks a second a claim lead of 5-10 ms holds 100-200 tasks, so at
- * concurrency 100 one pool's worth left no room for the next slice's claim
- * and tasks were claimed after their due ms. With four pools' worth the next
- * claims are in Redis while the node starts the last one's tasks, and the
- * lead fits. Short tasks (most) never wait for a slot; long ones leave at
- * most three pools' worth of claimed tasks waiting in memory.
+ * (BENCH_TRACE: "pool free 0 reserved 100 running 0"): the pool, not Redis or
+ * the node's CPU, was the bound; held tasks also keep their slot until their
+ * due ms (at 20,000 tasks a second a lead of 5-10 ms holds 100-200). Above 1,
+ * the next claims are in Redis while the node starts the last one's tasks,
+ * in claims of at most half a pool, and a claimed task that finds every slot
+ * running waits here, in claim order, for a free one: at most
+ * (claimDepth − 1) pools' worth, only behind long tasks, no claim sent while
+ * any waits. Not the default yet: with it, a join under load in the cluster
+ * tests showed tasks run twice, not yet explained (BENCHMARKS.md, issue 16).
  */
-const CLAIM_DEPTH = 4;
-/**
- * One claim takes at most CLAIM_DEPTH × concurrency / CLAIM_SLICES slots
- * (half a pool, and at most the node's claim batch), so several claims, of
- * several shards, are in flight at once and Redis and the node overlap
- * their work.
- */
-const CLAIM_SLICES = 8;
+const CLAIM_SLICES = 2;
 
 export interface WorkerPoolOptions {
   concurrency: number;
+  /** Pools' worth of slots claims in flight may reserve (TICKWHEEL_CLAIM_DEPTH; 1 when absent). */
+  claimDepth?: number;
   completer: PoolCompleter;
   log: Logger;
   /** Whether a claimed task of this shard under this token may start now. */
@@ -95,7 +92,9 @@ export interface PoolCounts {
 
 export class WorkerPool {
   readonly concurrency: number;
-  /** Most slots one claim may reserve (see CLAIM_SLICES). */
+  /** Pools' worth of slots claims in flight may reserve (see CLAIM_SLICES). */
+  readonly claimDepth: number;
+  /** Most slots one claim may reserve: the pool at depth 1, else half of it. */
   readonly claimLimit: number;
   private readonly options: WorkerPoolOptions;
   private readonly now: () => number;
@@ -120,7 +119,9 @@ export class WorkerPool {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) throw new Error("concurrency must be >= 1");
     this.options = options;
     this.concurrency = options.concurrency;
-    this.claimLimit = Math.max(1, Math.ceil((CLAIM_DEPTH * options.concurrency) / CLAIM_SLICES));
+    this.claimDepth = options.claimDepth ?? 1;
+    if (!Number.isInteger(this.claimDepth) || this.claimDepth < 1) throw new Error("claimDepth must be >= 1");
+    this.claimLimit = this.claimDepth === 1 ? options.concurrency : Math.max(1, Math.ceil(options.concurrency / CLAIM_SLICES));
     const log = options.log;
     this.runContext = {
       logFor: (job) => log.child({ taskId: job.id, task: job.spec.name, attempt: job.attempt }),
@@ -140,7 +141,7 @@ export class WorkerPool {
     return this.concurrency - this.running.size - this.reserved;
   }
 
-  /** Claimed tasks waiting for a slot (see CLAIM_DEPTH). */
+  /** Claimed tasks waiting for a slot (see CLAIM_SLICES). */
   get waitingCount(): number {
     return this.waiting.length - this.waitingHead;
   }
@@ -148,7 +149,7 @@ export class WorkerPool {
   /** Slots a new claim may still reserve: none while any claimed task waits for a slot. */
   private get claimable(): number {
     if (this.waiting.length > this.waitingHead) return 0;
-    return CLAIM_DEPTH * this.concurrency - this.running.size - this.reserved;
+    return this.claimDepth * this.concurrency - this.running.size - this.reserved;
   }
 
   get utilisation(): number {

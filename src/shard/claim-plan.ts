@@ -5,7 +5,7 @@
  *
  * A claim takes everything due up to its due ms, in due order with priority
  * breaking ties, but never more than the pool has room for (slots are
- * reserved first; see CLAIM_DEPTH in pool/worker-pool.ts). Claiming a slice of time rather than one millisecond
+ * reserved first; see claimDepth in pool/worker-pool.ts). Claiming a slice of time rather than one millisecond
  * keeps a busy shard at one claim per slice instead of one per millisecond.
  */
 import { MAX_LEAD_MS } from "./claim-lead.ts";

@@ -111,10 +111,36 @@ function setup(options: Partial<WorkerPoolOptions> & { target?: DeliveryTarget }
   return { store, clock, completer, pool, outcomes, paused };
 }
 
-test("the concurrency bound holds: claims reserve up to four pools' worth, what finds every slot running waits in claim order", async () => {
+test("the concurrency bound holds: slots are reserved before claims and freed when attempts end", async () => {
   const target = new HeldTarget();
   const { pool, completer, store } = setup({ target });
-  // Concurrency 4: one claim takes at most 2 slots, claims in flight at most 16 (four pools' worth).
+  expect(pool.reserve(10)).toBe(4);
+  expect(pool.reserve(1)).toBe(0);
+  for (let i = 0; i < 4; i++) pool.start(makeJob(`c-${i}`));
+  expect(pool.inFlight).toBe(4);
+  expect(pool.free).toBe(0);
+  expect(pool.reserve(3)).toBe(0);
+  target.settle("c-0");
+  target.settle("c-1");
+  await waitFor(() => pool.inFlight === 2, { message: "two attempts to end" });
+  expect(pool.free).toBe(2);
+  expect(pool.reserve(3)).toBe(2);
+  target.settle("c-2");
+  target.settle("c-3");
+  await waitFor(() => pool.inFlight === 0, { message: "all attempts to end" });
+  await completer.flush();
+  expect(store.finished.map((item) => [item.id, item.state])).toEqual([
+    ["c-0", "succeeded"],
+    ["c-1", "succeeded"],
+    ["c-2", "succeeded"],
+    ["c-3", "succeeded"],
+  ]);
+});
+
+test("at claim depth 4, claims reserve up to four pools' worth and what finds every slot running waits in claim order", async () => {
+  const target = new HeldTarget();
+  const { pool, completer, store } = setup({ target, claimDepth: 4 });
+  // Concurrency 4: one claim takes at most 2 slots (half the pool), claims in flight at most 16.
   expect(pool.claimLimit).toBe(2);
   for (let i = 0; i < 8; i++) expect(pool.reserve(10)).toBe(2);
   expect(pool.reserve(1)).toBe(0);
@@ -151,7 +177,7 @@ test("the concurrency bound holds: claims reserve up to four pools' worth, what 
 
 test("tasks still waiting for a slot when the grace period ends never start: the reaper returns them", async () => {
   const target = new HeldTarget();
-  const { pool, completer, store } = setup({ target, concurrency: 1 });
+  const { pool, completer, store } = setup({ target, concurrency: 1, claimDepth: 2 });
   completer.claimedBatch(0, "token", "batch-1", 2);
   expect(pool.reserve(1) + pool.reserve(1)).toBe(2);
   pool.start(makeJob("w-1"));

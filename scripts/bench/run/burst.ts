@@ -23,7 +23,7 @@ export const burstBench: BenchCase = {
       const results: Record<SystemName, BurstResult[]> = { tickwheel: [], bullmq: [] };
       for (let run = 1; run <= runs; run++) {
         for (const name of systems) {
-          const result = await burstCase(ctx.systems[name], count, LEAD_MS[name], { concurrency: setting.concurrency[name] });
+          const result = await burstCase(ctx.systems[name], count, LEAD_MS[name], { concurrency: setting.concurrency[name], env: name === "tickwheel" ? setting.tickwheelEnv : undefined });
           results[name].push(result);
           ctx.log(`burst ${setting.label}, ${name} run ${run}: first ${result.firstStartMs} ms, median ${result.medianStartMs} ms, last completion ${result.lastCompletionMs} ms, ${Math.round(result.tasksPerSecond)} tasks/s`);
         }

@@ -20,7 +20,7 @@ export const steadyBench: BenchCase = {
         const results: Record<SystemName, SteadyResult[]> = { tickwheel: [], bullmq: [] };
         for (let run = 1; run <= runs; run++) {
           for (const name of systems) {
-            const result = await steadyCase(ctx.systems[name], rate, ctx.steadySeconds, { concurrency: setting.concurrency[name] });
+            const result = await steadyCase(ctx.systems[name], rate, ctx.steadySeconds, { concurrency: setting.concurrency[name], env: name === "tickwheel" ? setting.tickwheelEnv : undefined });
             results[name].push(result);
             const l = result.lateness;
             ctx.log(`steady ${rate}/s ${setting.label}, ${name} run ${run}: p50 ${l.p50} p90 ${l.p90} p99 ${l.p99} p99.9 ${l.p999} max ${l.max} early ${l.early}${result.notStarted ? ` (${result.notStarted} not started)` : ""}`);
