@@ -11,6 +11,8 @@
  * its default (64); a system's own better setting is an extra, named row.
  * The webhook cases (webhook-burst, webhook-steady) run tickwheel alone (BullMQ has no HTTP
  * delivery): a node delivering signed webhooks to a local keep-alive server (webhook-cases.ts).
+ * The `schedules` case (recurring schedules against BullMQ job schedulers) runs only when named:
+ * `bun run bench schedules`; its table goes to its own block of BENCHMARKS.md.
  *
  * Flags:
  *   --runs N                 runs per case, system and setting (default: the case's own: 2 for
@@ -24,6 +26,8 @@
  *   --scale F                multiply every task count by F (quick trial runs)
  *   --webhook-concurrency N  the webhook cases' TICKWHEEL_CONCURRENCY (deliveries in flight; default 256)
  *   --webhook-rate N         the webhook steady case's rate per second (default 1000)
+ *   --schedules N            schedules in the `schedules` case (default 100000, each every minute)
+ *   --schedules-seconds S    measured window of the `schedules` case after the first round (default 45)
  *   --write / --no-write     write BENCHMARKS.md (default: only when every case ran at scale 1)
  */
 import { parseArgs } from "node:util";
@@ -40,6 +44,7 @@ import { burstBench } from "./bench/run/burst.ts";
 import { steadyBench } from "./bench/run/steady.ts";
 import { celeryBench } from "./bench/run/celery.ts";
 import { webhookBurstBench, webhookSteadyBench } from "./bench/run/webhook.ts";
+import { schedulesBench } from "./bench/run/schedules.ts";
 
 /** The cases, in run order: one line each (scripts/bench/run/<case>.ts runs it and renders its rows). */
 const CASES: Record<string, BenchCase> = {
@@ -50,6 +55,7 @@ const CASES: Record<string, BenchCase> = {
   celery: celeryBench,
   "webhook-burst": webhookBurstBench,
   "webhook-steady": webhookSteadyBench,
+  schedules: schedulesBench,
 };
 
 const { values, positionals } = parseArgs({
@@ -64,6 +70,8 @@ const { values, positionals } = parseArgs({
     "no-extras": { type: "boolean" },
     "webhook-concurrency": { type: "string", default: "256" },
     "webhook-rate": { type: "string", default: "1000" },
+    schedules: { type: "string", default: "100000" },
+    "schedules-seconds": { type: "string", default: "45" },
     scale: { type: "string", default: "1" },
     write: { type: "boolean" },
     "no-write": { type: "boolean" },
@@ -76,7 +84,8 @@ for (const name of positionals) {
     process.exit(2);
   }
 }
-const caseNames = positionals.length ? positionals : Object.keys(CASES);
+const everyCase = Object.keys(CASES).filter((name) => !CASES[name]!.onlyWhenNamed);
+const caseNames = positionals.length ? positionals : everyCase;
 const scale = Number(values.scale);
 const systemNames = values.systems!.split(",") as SystemName[];
 for (const name of systemNames) {
@@ -131,7 +140,7 @@ const command = ["bun", "run", "bench", ...Bun.argv.slice(2)].join(" ");
 const report = renderReport({ reports, machine: machineInfo(), command, settings, durationS: Math.round((Date.now() - began) / 1000) });
 console.log("\n" + report);
 
-const fullRun = caseNames.length === Object.keys(CASES).length && scale === 1 && systemNames.length === 2 && !values["no-extras"];
+const fullRun = everyCase.every((name) => caseNames.includes(name)) && scale === 1 && systemNames.length === 2 && !values["no-extras"];
 if (values.write || (fullRun && !values["no-write"])) {
   const path = join(import.meta.dir, "..", "BENCHMARKS.md");
   const begin = "<!-- bench:results:begin -->";

@@ -60,6 +60,8 @@ export interface CaseReport {
 }
 
 export interface BenchCase {
+  /** Left out of a plain `bun run bench`; runs when named (e.g. `bun run bench schedules`). */
+  onlyWhenNamed?: boolean;
   run(ctx: BenchContext): Promise<CaseReport>;
 }
 

@@ -89,6 +89,39 @@ export async function shards(ctx: CommandContext): Promise<void> {
   );
 }
 
+interface ResizeBody {
+  state: "stable" | "preparing" | "resizing";
+  count: number;
+  resizingTo: number | null;
+  epoch: number;
+  slotsMoved: number;
+  slotsTotal: number;
+  tasksMoved: number;
+  shards: { shard: number; phase: string; slotsToMove: number; slotsMoved: number; tasksMoved: number }[];
+}
+
+/** `shards resize N` starts a resize; `shards resize` shows its progress. */
+export async function resize(ctx: CommandContext, count: string | undefined): Promise<void> {
+  let body: ResizeBody;
+  if (count === undefined) {
+    body = await call<ResizeBody>(ctx.api, "GET", "/admin/shards/resize");
+  } else {
+    if (!/^\d+$/.test(count)) throw new UsageError(`shards resize: expected a shard count, got ${JSON.stringify(count)}`);
+    body = await call<ResizeBody>(ctx.api, "POST", "/admin/shards/resize", { count: Number(count) });
+  }
+  print(ctx, body, () => {
+    const head =
+      body.state === "stable"
+        ? `stable: ${body.count} shards (map epoch ${body.epoch})`
+        : `${body.state} ${body.count} -> ${body.resizingTo} shards (map epoch ${body.epoch}): ${body.slotsMoved}/${body.slotsTotal} slots, ${body.tasksMoved} tasks moved`;
+    if (body.shards.length === 0) return head;
+    return `${head}\n${table(
+      ["SOURCE", "PHASE", "SLOTS MOVED", "TASKS MOVED"],
+      body.shards.map((s) => [s.shard, s.phase, `${s.slotsMoved}/${s.slotsToMove}`, s.tasksMoved]),
+    )}`;
+  });
+}
+
 interface NodeRow {
   id: string;
   self?: boolean;
@@ -130,12 +163,14 @@ export async function list(ctx: CommandContext, state: string): Promise<void> {
   const limit = Number(ctx.flags.get("limit") ?? "100");
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit: expected a positive integer, got ${JSON.stringify(ctx.flags.get("limit"))}`);
   const name = ctx.flags.get("name");
+  const namePrefix = ctx.flags.get("name-prefix");
   const tasks: TaskView[] = [];
   let cursor: string | null = null;
   // Pages can be short (bounded work per request); follow cursors until `limit` tasks or the end.
   do {
     const query = new URLSearchParams({ state, limit: String(Math.min(500, limit - tasks.length)) });
     if (name) query.set("name", name);
+    if (namePrefix) query.set("namePrefix", namePrefix);
     if (cursor) query.set("cursor", cursor);
     const page: { tasks: TaskView[]; nextCursor: string | null } = await call(ctx.api, "GET", `/v1/tasks?${query}`);
     tasks.push(...page.tasks);
@@ -145,8 +180,8 @@ export async function list(ctx: CommandContext, state: string): Promise<void> {
   print(ctx, body, () => {
     if (tasks.length === 0) return `no ${state} tasks${name ? ` named ${name}` : ""}`;
     const rows =
-      state === "dead"
-        ? table(["ID", "NAME", "ATTEMPTS", "DIED", "LAST ERROR"], tasks.map((t) => [t.id, t.name, `${t.attempt}/${t.maxAttempts}`, t.finishedAt ? relative(t.finishedAt) : null, clip(t.lastError, 80)]))
+      state === "dead" || state === "succeeded" || state === "cancelled" || state === "expired"
+        ? table(["ID", "NAME", "ATTEMPTS", state === "dead" ? "DIED" : "FINISHED", "LAST ERROR"], tasks.map((t) => [t.id, t.name, `${t.attempt}/${t.maxAttempts}`, t.finishedAt ? relative(t.finishedAt) : null, clip(t.lastError, 80)]))
         : table(["ID", "NAME", "DUE", "ATTEMPT", "PRIORITY", "LAST ERROR"], tasks.map((t) => [t.id, t.name, `${relative(t.dueAt)}${t.paused ? " (paused)" : ""}`, `${t.attempt}/${t.maxAttempts}`, t.priority, clip(t.lastError, 60)]));
     return cursor ? `${rows}\n(first ${tasks.length}; more with --limit)` : rows;
   });

@@ -6,12 +6,17 @@
  *   const client = new Client({ redisUrl: "redis://127.0.0.1:6379" });
  *   await client.schedule(sendEmail, { to: "a@b.c" }, { delay: "7d" });
  */
+import { ScheduleClient } from "./schedules.ts";
 import type { z } from "zod";
 import { Store } from "../store/store.ts";
 import { COLD_CURSOR, LIST_MAX_BYTES } from "../store/listings.ts";
 import { PARK_OFFSET } from "../store/data-format.ts";
-import type { ListableState, ListEntry } from "../store/outcomes.ts";
+import type { InspectOutcome, ListableState, ListEntry, ScheduleOutcome } from "../store/outcomes.ts";
+import { StaleShardMapError } from "../store/task-writes.ts";
 import type { ShardMap } from "../core/shard-map.ts";
+import type { FailedAttempt } from "../store/attempt-history.ts";
+import { comparePositions, countUpTo, frontierOf, mergeTimeOrdered } from "./time-order.ts";
+import { keySlot, SLOT_COUNT } from "../core/slot.ts";
 import { parseDuration, parseInstant } from "../core/duration.ts";
 import { decodeFinal, decodeRecord, encodeRecord, encodeSpec, viewOfFinal, viewOfRecord } from "../task/codec.ts";
 import { invalid, TickwheelError } from "../task/errors.ts";
@@ -69,10 +74,19 @@ export interface ListOptions {
   state: ListableState;
   /** Only tasks of this name. */
   name?: string;
+  /** Only tasks whose name starts with this (not with `name`). */
+  namePrefix?: string;
   /** 1 … 500, default 50. */
   limit?: number;
   /** `nextCursor` of the previous page. */
   cursor?: string;
+  /**
+   * "shard" (default): shard by shard, each in index order. "time": one time
+   * order across shards (due time for scheduled and failed, time finished
+   * for the finished states; not for running); scheduled tasks in the cold
+   * tier follow, in storage order (see listInTimeOrder).
+   */
+  order?: "shard" | "time";
 }
 
 /** A task in a listing: its view without args and result (fetch one task for those). */
@@ -81,6 +95,8 @@ export type TaskSummary = Omit<TaskView, "args" | "result" | "progress"> & {
   paused?: boolean;
   /** Running tasks: when the attempt is given up as lost unless kept alive (ms). */
   visibilityDeadline?: number;
+  /** Scheduled and failed tasks: ms until due when listed (negative: overdue). */
+  dueInMs?: number;
 };
 
 export interface ListResult {
@@ -106,10 +122,16 @@ export interface ResumeResult {
   requeued: number;
 }
 
-export const LISTABLE_STATES = ["scheduled", "running", "dead"] as const satisfies readonly ListableState[];
+export const LISTABLE_STATES = ["scheduled", "running", "succeeded", "failed", "dead", "cancelled", "expired"] as const satisfies readonly ListableState[];
+/** States whose listing reads final records (finished tasks). */
+const FINISHED_LIST_STATES: ReadonlySet<ListableState> = new Set(["dead", "succeeded", "cancelled", "expired"]);
 export const MAX_LIST_LIMIT = 500;
 /** Index entries one list call may examine per shard (bounds the Lua call when filtering by name). */
 const LIST_BUDGET = 5000;
+/** Extra tasks each shard is asked for in a time-ordered page, so a slightly uneven spread still fills it. */
+const TIME_ORDER_SLACK = 8;
+/** Extra reads of the shards that hold a time-ordered page back before it is answered short. */
+const TIME_ORDER_ROUNDS = 4;
 
 function checkName(name: string): void {
   if (typeof name !== "string" || name.length === 0 || name.length > MAX_NAME_LENGTH) {
@@ -117,32 +139,46 @@ function checkName(name: string): void {
   }
 }
 
-function summaryOf(entry: ListEntry, shard: number, state: ListableState): TaskSummary {
+function summaryOf(entry: ListEntry, shard: number, state: ListableState, nowMs: number): TaskSummary {
   let view: TaskView;
-  if (state === "dead") {
+  if (FINISHED_LIST_STATES.has(state)) {
     view = viewOfFinal(entry.id, shard, decodeFinal(entry.record));
   } else {
-    view = viewOfRecord(entry.id, shard, state, decodeRecord(entry.record), entry.lastError, null);
+    view = viewOfRecord(entry.id, shard, state === "running" ? "running" : "scheduled", decodeRecord(entry.record), entry.lastError, null);
   }
   const { args: _args, result: _result, progress: _progress, ...summary } = view;
   const out: TaskSummary = summary;
   // Parked: its due score was pushed past PARK_OFFSET while its record keeps the real due time.
   if (state === "scheduled" && Number(entry.score) >= PARK_OFFSET && summary.dueAt < PARK_OFFSET) out.paused = true;
   if (state === "running") out.visibilityDeadline = Math.floor(Number(entry.score));
+  if (state === "scheduled" || state === "failed") out.dueInMs = summary.dueAt - nowMs;
   return out;
 }
 
 interface CursorBody {
   v: 1;
+  /** "t": a time-ordered listing (sc/id: the global position; s: the shard of its cold phase). */
+  o?: "t";
   st: ListableState;
   n: string | null;
+  /** 1 when `n` is a name prefix. */
+  p?: 1;
   s: number;
   sc?: string;
   id?: string;
 }
 
-function encodeCursor(state: ListableState, name: string | null, shard: number, after: { score: string; id: string } | null): string {
+function encodeCursor(
+  state: ListableState,
+  name: string | null,
+  shard: number,
+  after: { score: string; id: string } | null,
+  namePrefix = false,
+  timeOrder = false,
+): string {
   const body: CursorBody = { v: 1, st: state, n: name, s: shard };
+  if (namePrefix) body.p = 1;
+  if (timeOrder) body.o = "t";
   if (after) {
     body.sc = after.score;
     body.id = after.id;
@@ -155,6 +191,8 @@ function decodeCursor(
   state: ListableState,
   name: string | null,
   shards: ShardMap,
+  namePrefix = false,
+  timeOrder = false,
 ): { shard: number; after: { score: string; id: string } | null } {
   let body: CursorBody;
   try {
@@ -162,10 +200,10 @@ function decodeCursor(
   } catch {
     throw invalid("cursor", "expected the nextCursor of a previous page");
   }
-  if (typeof body !== "object" || body === null || body.v !== 1 || !Number.isInteger(body.s) || body.s < 0 || body.s >= shards.count) {
+  if (typeof body !== "object" || body === null || body.v !== 1 || !Number.isInteger(body.s) || body.s < 0 || body.s >= shards.span) {
     throw invalid("cursor", "expected the nextCursor of a previous page");
   }
-  if (body.st !== state || (body.n ?? null) !== name) {
+  if (body.st !== state || (body.n ?? null) !== name || (body.p === 1) !== namePrefix || (body.o === "t") !== timeOrder) {
     throw invalid("cursor", "this cursor belongs to a listing with another state or name");
   }
   if (body.sc === undefined) return { shard: body.s, after: null };
@@ -181,6 +219,50 @@ function decodeCursor(
 function coldFrom(nowMs: number, coldAfterMs: number): number | null {
   return coldAfterMs > 0 ? nowMs + coldAfterMs : null;
 }
+/** How long a shard map is used before it is read again in the background (a resize changes it). */
+const SHARD_MAP_MAX_AGE_MS = 1_000;
+/** Times one schedule call is rerouted after a shard refused a stale map (a second resize would need a second). */
+const MAX_REROUTES = 3;
+/** How long cancel or reschedule wait for a task in transit between shards. */
+const IN_TRANSIT_WAIT_MS = 5_000;
+
+export interface ResizeStatus {
+  /** preparing: the new shards get owners; resizing: slots move; stable: no resize runs. */
+  state: "stable" | "preparing" | "resizing";
+  /** Shard count of the stable map (the source count while resizing). */
+  count: number;
+  resizingTo: number | null;
+  previousCount: number | null;
+  epoch: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  /** Hash slots that change shard in the running resize, and how many have moved. */
+  slotsTotal: number;
+  slotsMoved: number;
+  tasksMoved: number;
+  /** Per source shard: its phase (waiting, cold, tasks, dead, done), slots and tasks moved. */
+  shards: { shard: number; phase: string; slotsToMove: number; slotsMoved: number; tasksMoved: number }[];
+}
+
+function viewOfOutcome(id: string, shard: number, outcome: Exclude<InspectOutcome, { kind: "missing" }>): TaskView {
+  if (outcome.kind === "final") return viewOfFinal(id, shard, decodeFinal(outcome.finalJson));
+  return viewOfRecord(id, shard, outcome.kind, decodeRecord(outcome.record), outcome.lastError, outcome.progressJson);
+}
+
+/** A task taken out of its old shard and not landed in its new one yet: it is what it was. */
+function viewOfTransit(id: string, shard: number, transit: { kind: "task" | "cold" | "dead"; value: string }): TaskView {
+  if (transit.kind === "dead") return viewOfFinal(id, shard, decodeFinal(transit.value));
+  if (transit.kind === "task") return viewOfRecord(id, shard, "scheduled", decodeRecord(transit.value), null, null);
+  // A cold entry "<id>\t<score>\t<spec>" as the record of a pending task (lib/cold.lua cold_record).
+  const [, score, spec] = transit.value.split("\t");
+  return viewOfRecord(id, shard, "scheduled", decodeRecord(`0:${score}\n${spec}`), null, null);
+}
+
+function existingResult(id: string, shard: number, found: Exclude<InspectOutcome, { kind: "missing" }>): ScheduleResult {
+  const dueAt = found.kind === "final" ? decodeFinal(found.finalJson).dueAt : decodeRecord(found.record).dueMs;
+  return { id, created: false, dueAt, shard };
+}
+
 /** Requests resolved and sent per round in scheduleMany: ~1 ms of client work, so Redis starts early. */
 const SCHEDULE_SLICE = 1_000;
 
@@ -200,6 +282,11 @@ export class Client {
   private readonly defaults: TaskDefaults;
   private readonly outboundPolicy: OutboundPolicy;
   private config: Promise<{ shards: ShardMap; lookaheadMs: number; coldAfterMs: number }> | null = null;
+  private mapReadAtMs = 0;
+  private mapRead: Promise<ShardMap> | null = null;
+
+  /** Recurring schedules: put, get, list, pause, resume, delete (docs/schedules.md). */
+  readonly schedules: ScheduleClient;
 
   constructor(options: ClientOptions = {}) {
     this.options = options;
@@ -215,6 +302,13 @@ export class Client {
       this.store = new Store({ ...target, prefix: options.prefix ?? DEFAULT_PREFIX, name: "tickwheel-client" });
       this.ownsStore = true;
     }
+    this.schedules = new ScheduleClient({
+      store: this.store.schedules,
+      shards: async () => (await this.clusterConfig()).shards,
+      getTask: (id) => this.get(id),
+      defaults: this.defaults,
+      outboundPolicy: this.outboundPolicy,
+    });
   }
 
   /** Schedules one task. With a handle from defineTask, args are type-checked and validated. */
@@ -257,36 +351,143 @@ export class Client {
         }
       }
       for (const [shard, { indices, tasks }] of byShard) {
-        calls.push(
-          this.store.tasks.schedule(shard, tasks, horizon, coldFrom(nowMs, coldAfterMs)).then((outcomes) => {
-            for (let i = 0; i < tasks.length; i++) {
-              const task = tasks[i]!;
-              const outcome = outcomes[i]!;
-              if (outcome.kind === "created") results[indices[i]!] = { id: task.id, created: true, dueAt: task.dueMs, shard };
-              else if (outcome.kind === "pending") results[indices[i]!] = { id: task.id, created: false, dueAt: decodeRecord(outcome.record).dueMs, shard };
-              else results[indices[i]!] = { id: task.id, created: false, dueAt: decodeFinal(outcome.finalJson).dueAt, shard };
-            }
-          }),
-        );
+        calls.push(this.scheduleOnShard(shard, tasks, indices, results, horizon, coldFrom(nowMs, coldAfterMs), shards, 0));
       }
     }
     await Promise.all(calls);
     return results;
   }
 
+  /**
+   * Writes one shard's tasks. A shard that refuses the write because a
+   * resize moved on (StaleShardMapError) gets nothing: the refused tasks are
+   * routed again by the reloaded map. While a resize runs, a task with a
+   * caller-given id whose slot is moving is first looked up in its old
+   * shard, so the id stays an idempotency key across the move.
+   */
+  private async scheduleOnShard(
+    shard: number,
+    tasks: ResolvedTask[],
+    indices: number[],
+    results: (ScheduleResult | TickwheelError)[],
+    horizon: number,
+    coldFromScore: number | null,
+    shards: ShardMap,
+    round: number,
+  ): Promise<void> {
+    if (shards.resizing) {
+      const keep: number[] = [];
+      await Promise.all(
+        tasks.map(async (task, i) => {
+          const source = task.fresh ? null : shards.sourceOfSlot(task.slot);
+          const found = source === null ? null : await this.store.tasks.inspect(source, task.id);
+          if (found && found.kind !== "missing") results[indices[i]!] = existingResult(task.id, source!, found);
+          else keep.push(i);
+        }),
+      );
+      if (keep.length < tasks.length) {
+        keep.sort((a, b) => a - b);
+        tasks = keep.map((i) => tasks[i]!);
+        indices = keep.map((i) => indices[i]!);
+        if (tasks.length === 0) return;
+      }
+    }
+    let outcomes: ScheduleOutcome[];
+    let refused: number[] = [];
+    try {
+      outcomes = await this.store.tasks.schedule(shard, tasks, horizon, coldFromScore, shards.epoch);
+    } catch (error) {
+      if (!(error instanceof StaleShardMapError) || round >= MAX_REROUTES) throw error;
+      outcomes = error.outcomes;
+      refused = error.refused;
+    }
+    const skip = new Set(refused);
+    for (let i = 0; i < tasks.length; i++) {
+      if (skip.has(i)) continue;
+      const task = tasks[i]!;
+      const outcome = outcomes[i]!;
+      if (outcome.kind === "created") results[indices[i]!] = { id: task.id, created: true, dueAt: task.dueMs, shard };
+      else if (outcome.kind === "pending") results[indices[i]!] = { id: task.id, created: false, dueAt: decodeRecord(outcome.record).dueMs, shard };
+      else results[indices[i]!] = { id: task.id, created: false, dueAt: decodeFinal(outcome.finalJson).dueAt, shard };
+    }
+    if (refused.length === 0) return;
+    const map = await this.refreshShardMap(true);
+    const byShard = new Map<number, { tasks: ResolvedTask[]; indices: number[] }>();
+    for (const i of refused) {
+      const task = tasks[i]!;
+      const home = map.shardOfSlot(task.slot);
+      let group = byShard.get(home);
+      if (!group) byShard.set(home, (group = { tasks: [], indices: [] }));
+      // The record is the same whatever the shard; only where it goes changes.
+      group.tasks.push({ ...task, shard: home });
+      group.indices.push(indices[i]!);
+    }
+    await Promise.all([...byShard].map(([home, group]) => this.scheduleOnShard(home, group.tasks, group.indices, results, horizon, coldFromScore, map, round + 1)));
+  }
+
   async get(id: string): Promise<TaskView | null> {
-    const shard = await this.shardOf(id);
-    const outcome = await this.store.tasks.inspect(shard, id);
-    if (outcome.kind === "missing") return null;
-    if (outcome.kind === "final") return viewOfFinal(id, shard, decodeFinal(outcome.finalJson));
-    return viewOfRecord(id, shard, outcome.kind, decodeRecord(outcome.record), outcome.lastError, outcome.progressJson);
+    const found = await this.locate(id);
+    return found?.view ?? null;
+  }
+
+  /**
+   * Where a task is and what it looks like. Asks its home shard, then (while
+   * its slot moves, or after a resize, for final records left behind) the
+   * other shard of the map, as a Redis Cluster client follows ASK. A task
+   * moves source -> source's outbox -> home, each step atomic, so asking
+   * home, the source, the source's outbox and home again cannot miss it.
+   * Missing everywhere: the map is read again, and if a resize started or
+   * ended meanwhile, asked again by the new one.
+   */
+  private async locate(id: string): Promise<{ shard: number; view: TaskView; inTransit: boolean } | null> {
+    for (let round = 0; round < 2; round++) {
+      const { shards } = await this.clusterConfig();
+      const lookups = shards.lookups(id);
+      for (const shard of lookups) {
+        const outcome = await this.store.tasks.inspect(shard, id);
+        if (outcome.kind !== "missing") return { shard, view: viewOfOutcome(id, shard, outcome), inTransit: false };
+      }
+      const source = shards.sourceOfSlot(keySlot(id));
+      if (source !== null) {
+        const home = lookups[0]!;
+        const transit = await this.store.reshard.inTransit(source, id);
+        if (transit) return { shard: home, view: viewOfTransit(id, home, transit), inTransit: true };
+        const outcome = await this.store.tasks.inspect(home, id);
+        if (outcome.kind !== "missing") return { shard: home, view: viewOfOutcome(id, home, outcome), inTransit: false };
+      }
+      const fresh = await this.refreshShardMap(true);
+      if (fresh.epoch === shards.epoch) break;
+    }
+    return null;
+  }
+
+  /**
+   * Runs a write by id (cancel, reschedule) on the shard that has the task:
+   * home first, then the other shard of the map. A task in transit between
+   * two shards (a few ms; longer only if its mover died, until its shard's
+   * lease moves) is waited for, up to IN_TRANSIT_WAIT_MS.
+   */
+  private async writeById<T extends { kind: string }>(id: string, write: (shard: number) => Promise<T>): Promise<{ shard: number; outcome: T } | null> {
+    const deadline = Date.now() + IN_TRANSIT_WAIT_MS;
+    for (let round = 0; ; round++) {
+      const { shards } = await this.clusterConfig();
+      for (const shard of shards.lookups(id)) {
+        const outcome = await write(shard);
+        if (outcome.kind !== "missing") return { shard, outcome };
+      }
+      const located = await this.locate(id);
+      if (!located) return null;
+      if (!located.inTransit && round >= 2) return { shard: located.shard, outcome: { kind: "missing" } as T };
+      if (Date.now() > deadline) return null;
+      await Bun.sleep(Math.min(50, 5 * (round + 1)));
+    }
   }
 
   /** Cancels a task that has not been claimed; otherwise reports its state. */
   async cancel(id: string): Promise<CancelResult> {
-    const shard = await this.shardOf(id);
-    const outcome = await this.store.tasks.cancel(shard, id, Date.now(), this.options.retentionMs ?? DEFAULT_RETENTION_MS);
-    if (outcome.kind === "cancelled") return { cancelled: true, task: viewOfFinal(id, shard, decodeFinal(outcome.finalJson)) };
+    const retentionMs = this.options.retentionMs ?? DEFAULT_RETENTION_MS;
+    const found = await this.writeById(id, (shard) => this.store.tasks.cancel(shard, id, Date.now(), retentionMs));
+    if (found?.outcome.kind === "cancelled") return { cancelled: true, task: viewOfFinal(id, found.shard, decodeFinal(found.outcome.finalJson)) };
     return { cancelled: false, task: await this.get(id) };
   }
 
@@ -301,12 +502,13 @@ export class Client {
     } catch (error) {
       throw invalid(hasRunAt ? "runAt" : "delay", (error as Error).message);
     }
-    const shard = await this.shardOf(id);
     const { lookaheadMs, coldAfterMs } = await this.clusterConfig();
-    const nowMs = Date.now();
-    const outcome = await this.store.tasks.reschedule(shard, id, Math.floor(dueMs), nowMs + lookaheadMs, coldFrom(nowMs, coldAfterMs));
-    if (outcome.kind === "rescheduled") {
-      return { rescheduled: true, task: viewOfRecord(id, shard, "scheduled", decodeRecord(outcome.record), null, null) };
+    const found = await this.writeById(id, (shard) => {
+      const nowMs = Date.now();
+      return this.store.tasks.reschedule(shard, id, Math.floor(dueMs), nowMs + lookaheadMs, coldFrom(nowMs, coldAfterMs));
+    });
+    if (found?.outcome.kind === "rescheduled") {
+      return { rescheduled: true, task: viewOfRecord(id, found.shard, "scheduled", decodeRecord(found.outcome.record), null, null) };
     }
     return { rescheduled: false, task: await this.get(id) };
   }
@@ -325,33 +527,116 @@ export class Client {
     const { shards } = await this.clusterConfig();
     const limit = options.limit ?? DEFAULT_LIST_LIMIT;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw invalid("limit", `expected an integer from 1 to ${MAX_LIST_LIMIT}`);
-    const name = options.name ?? null;
+    if (!(LISTABLE_STATES as readonly string[]).includes(options.state)) throw invalid("state", `expected one of ${LISTABLE_STATES.join(", ")}`);
+    if (options.name !== undefined && options.namePrefix !== undefined) throw invalid("namePrefix", "give name or namePrefix, not both");
+    const namePrefix = options.namePrefix !== undefined;
+    const name = options.name ?? options.namePrefix ?? null;
+    if (options.order === "time") {
+      if (options.state === "running") throw invalid("order", "running tasks are listed in claim order only (order=shard)");
+      return this.listInTimeOrder(options.state, name, namePrefix, limit, options.cursor, shards);
+    }
     let position = { shard: 0, after: null as { score: string; id: string } | null };
-    if (options.cursor) position = decodeCursor(options.cursor, options.state, name, shards);
+    if (options.cursor) position = decodeCursor(options.cursor, options.state, name, shards, namePrefix);
     const tasks: TaskSummary[] = [];
+    const nowMs = Date.now();
     // Records can hold 1 MiB of args each: bound what one request reads across shards too.
     let bytesLeft = LIST_MAX_BYTES;
-    for (let shard = position.shard, after = position.after; shard < shards.count; shard++, after = null) {
-      const page = await this.store.listings.listPage(shards, shard, options.state, after, limit - tasks.length, LIST_BUDGET, name, bytesLeft);
+    // While resizing the old and the new shards both hold tasks: list them all (span).
+    const span = shards.span;
+    for (let shard = position.shard, after = position.after; shard < span; shard++, after = null) {
+      const page = await this.store.listings.listPage(shards, shard, options.state, after, limit - tasks.length, LIST_BUDGET, name, bytesLeft, namePrefix);
       for (const entry of page.entries) {
-        tasks.push(summaryOf(entry, shard, options.state));
+        tasks.push(summaryOf(entry, shard, options.state, nowMs));
         bytesLeft -= entry.record.length;
       }
       if (page.next) {
         // Page full, or the scan budget ran out inside this shard: go on from right here.
-        return { tasks, nextCursor: encodeCursor(options.state, name, shard, page.next) };
+        return { tasks, nextCursor: encodeCursor(options.state, name, shard, page.next, namePrefix) };
       }
-      if (tasks.length >= limit || (bytesLeft <= 0 && shard + 1 < shards.count)) {
-        return { tasks, nextCursor: shard + 1 < shards.count ? encodeCursor(options.state, name, shard + 1, null) : null };
+      if (tasks.length >= limit || (bytesLeft <= 0 && shard + 1 < span)) {
+        return { tasks, nextCursor: shard + 1 < span ? encodeCursor(options.state, name, shard + 1, null, namePrefix) : null };
       }
     }
     return { tasks, nextCursor: null };
   }
 
   /** Gives a dead task a fresh set of attempts, due now; otherwise reports its state. */
+  /**
+   * One time order across the shards (ListOptions.order "time"): every shard
+   * is read after the same position and the pages merged (time-order.ts);
+   * a page costs one bounded listing call per shard, in parallel. Scheduled
+   * tasks beyond the cold horizon are in no time index (that is what makes
+   * them cheap to keep): once every `due` index is exhausted they follow,
+   * shard by shard, in storage order.
+   */
+  private async listInTimeOrder(
+    state: Exclude<ListableState, "running">,
+    name: string | null,
+    namePrefix: boolean,
+    limit: number,
+    cursor: string | undefined,
+    shards: ShardMap,
+  ): Promise<ListResult> {
+    const nowMs = Date.now();
+    let position: { shard: number; after: { score: string; id: string } | null } = { shard: 0, after: null };
+    if (cursor) position = decodeCursor(cursor, state, name, shards, namePrefix, true);
+    const tasks: TaskSummary[] = [];
+    let coldFrom = position.after?.score.startsWith(COLD_CURSOR) ? position : null;
+    if (!coldFrom) {
+      const perShardBytes = Math.max(1, Math.floor(LIST_MAX_BYTES / shards.count));
+      // Each shard is asked for about twice its share of the page, not the whole page: tasks spread
+      // over the shards, so that usually fills the page while reading a fraction of the records. A
+      // shard that holds more of the next tasks answers with a cursor, and the merge stops there
+      // (the page is short, never wrong).
+      const perShard = Math.min(limit, Math.ceil((2 * limit) / shards.count) + TIME_ORDER_SLACK);
+      const read = (shard: number, after: { score: string; id: string } | null) =>
+        this.store.listings.listIndexPage(shard, state, after, perShard, LIST_BUDGET, name, perShardBytes, namePrefix);
+      const pages = await Promise.all(Array.from({ length: shards.count }, async (_, shard) => ({ shard, page: await read(shard, position.after) })));
+      // Tasks that finished (or fall due) together often sit on one shard (a bulk job works shard by
+      // shard): the shards that hold the page back (their cursor is the frontier) are read further, a
+      // few rounds at most, before a short page is answered.
+      for (let round = 0; round < TIME_ORDER_ROUNDS; round++) {
+        const frontier = frontierOf(pages);
+        if (frontier === null || countUpTo(pages, frontier) >= limit) break;
+        await Promise.all(
+          pages.map(async (entry) => {
+            if (!entry.page.next || comparePositions(entry.page.next, frontier) !== 0) return;
+            const more = await read(entry.shard, entry.page.next);
+            entry.page = { entries: [...entry.page.entries, ...more.entries], next: more.next };
+          }),
+        );
+      }
+      const merged = mergeTimeOrdered(pages, limit);
+      for (const { shard, entry } of merged.entries) tasks.push(summaryOf(entry, shard, state, nowMs));
+      if (merged.next) return { tasks, nextCursor: encodeCursor(state, name, 0, merged.next, namePrefix, true) };
+      if (state !== "scheduled") return { tasks, nextCursor: null };
+      // Every `due` index is exhausted: the cold tier follows, from shard 0's first slot, on this page if it has room.
+      coldFrom = { shard: 0, after: { score: `${COLD_CURSOR}0`, id: "" } };
+      if (tasks.length >= limit) return { tasks, nextCursor: encodeCursor(state, name, 0, coldFrom.after, namePrefix, true) };
+    }
+    let bytesLeft = LIST_MAX_BYTES;
+    for (let shard = coldFrom.shard, after = coldFrom.after!; shard < shards.count; shard++, after = { score: `${COLD_CURSOR}${shard}`, id: "" }) {
+      const page = await this.store.listings.listPage(shards, shard, "scheduled", after, limit - tasks.length, LIST_BUDGET, name, bytesLeft, namePrefix);
+      for (const entry of page.entries) {
+        tasks.push(summaryOf(entry, shard, state, nowMs));
+        bytesLeft -= entry.record.length;
+      }
+      if (page.next) return { tasks, nextCursor: encodeCursor(state, name, shard, page.next, namePrefix, true) };
+      if ((tasks.length >= limit || bytesLeft <= 0) && shard + 1 < shards.count) {
+        return { tasks, nextCursor: encodeCursor(state, name, shard + 1, { score: `${COLD_CURSOR}${shard + 1}`, id: "" }, namePrefix, true) };
+      }
+    }
+    return { tasks, nextCursor: null };
+  }
+
   async retryDead(id: string): Promise<RetryDeadResult> {
-    const shard = await this.shardOf(id);
-    const { lookaheadMs } = await this.clusterConfig();
+    const { lookaheadMs, shards } = await this.clusterConfig();
+    const shard = shards.shardOf(id);
+    const source = shards.sourceOfSlot(keySlot(id));
+    if (source !== null && (await this.store.tasks.inspect(source, id)).kind !== "missing") {
+      // Requeued in the old shard after its last pass, it would be left behind: the move takes it first.
+      throw new TickwheelError("conflict", "this task's slot is moving to another shard (a resize is running); retry in a moment", "id");
+    }
     // A concurrent change of the final record (another retry) makes the script answer "changed": read again.
     for (let round = 0; round < 3; round++) {
       const outcome = await this.store.tasks.inspect(shard, id);
@@ -400,9 +685,77 @@ export class Client {
     return [...names].map(([name, pausedAt]) => ({ name, paused: true as const, pausedAt })).sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /** Makes a task that has not started due now (the console's "run now"); otherwise reports its state. */
+  runNow(id: string): Promise<RescheduleResult> {
+    return this.reschedule(id, { runAt: Date.now() });
+  }
+
+  /** The failed attempts kept for a task (the last few), oldest first; see store/attempt-history.ts. */
+  async failedAttempts(id: string): Promise<FailedAttempt[]> {
+    return this.store.history.failedAttempts(await this.shardOf(id), id);
+  }
+
+  /** Saves a bulk job's progress (JSON) for ttlMs; any node can read it back (console/bulk-jobs.ts). */
+  saveBulkJob(jobId: string, json: string, ttlMs: number): Promise<void> {
+    return this.store.bulkJobs.save(jobId, json, ttlMs);
+  }
+
+  loadBulkJob(jobId: string): Promise<string | null> {
+    return this.store.bulkJobs.load(jobId);
+  }
+
+  /** The shard a task id is written to (its new shard while a resize runs). */
   async shardOf(id: string): Promise<number> {
     const { shards } = await this.clusterConfig();
     return shards.shardOf(id);
+  }
+
+  /** The shard map as this client last read it (read at most SHARD_MAP_MAX_AGE_MS ago, or reloaded on a refusal). */
+  async shardMap(): Promise<ShardMap> {
+    return (await this.clusterConfig()).shards;
+  }
+
+  /**
+   * Starts changing the shard count online (docs/resharding.md). One resize
+   * at a time: while one runs, another is refused (conflict, HTTP 409).
+   * Paused names are paused on the new shards too, so a parked task that
+   * moves stays parked.
+   */
+  async resize(count: number): Promise<ResizeStatus> {
+    if (!Number.isInteger(count) || count < 1 || count > SLOT_COUNT) throw invalid("count", `expected an integer from 1 to ${SLOT_COUNT}`);
+    await this.clusterConfig();
+    const started = await this.store.config.startResize(count, Date.now());
+    if (started.kind === "busy") throw new TickwheelError("conflict", `a resize to ${started.resizingTo} shards is running; wait for it to finish`, "count");
+    if (started.kind === "same") throw invalid("count", `the cluster has ${started.count} shards already`);
+    const map = await this.refreshShardMap(true);
+    const paused = await this.store.pauses.pausedNames();
+    for (const name of paused.keys()) await this.store.pauses.pauseName(name, map, Date.now());
+    return this.resizeStatus();
+  }
+
+  /** The running (or last) resize: slots and tasks moved, per source shard. */
+  async resizeStatus(): Promise<ResizeStatus> {
+    await this.clusterConfig();
+    const map = await this.refreshShardMap(true);
+    const times = await this.store.config.resizeTimes();
+    const progress = map.resizingTo !== null ? await this.store.reshard.progress(map) : [];
+    const shards = progress.map((p) => {
+      const slotsToMove = map.movingSlotsOf(p.shard).length;
+      return { shard: p.shard, phase: p.phase ?? "waiting", slotsToMove, slotsMoved: p.phase === "done" ? slotsToMove : 0, tasksMoved: p.moved };
+    });
+    return {
+      state: map.preparing ? "preparing" : map.resizing ? "resizing" : "stable",
+      count: map.count,
+      resizingTo: map.resizingTo,
+      previousCount: map.previousCount,
+      epoch: map.epoch,
+      startedAt: times.startedAt,
+      finishedAt: map.resizingTo !== null ? null : times.finishedAt,
+      slotsTotal: shards.reduce((sum, s) => sum + s.slotsToMove, 0),
+      slotsMoved: shards.reduce((sum, s) => sum + s.slotsMoved, 0),
+      tasksMoved: shards.reduce((sum, s) => sum + s.tasksMoved, 0),
+      shards,
+    };
   }
 
   async close(): Promise<void> {
@@ -427,11 +780,40 @@ export class Client {
   }
 
   /**
-   * The cluster config, read once (and again after a failure). Refuses, like
+   * Reads the shard map again (at once with force, else only if the last
+   * read is older than SHARD_MAP_MAX_AGE_MS), keeps it if it is newer, and
+   * answers the map now in use. Concurrent calls share one read.
+   */
+  private refreshShardMap(force: boolean): Promise<ShardMap> {
+    if (!force && Date.now() - this.mapReadAtMs < SHARD_MAP_MAX_AGE_MS && this.config) return this.config.then((c) => c.shards);
+    if (this.mapRead) return this.mapRead;
+    this.mapReadAtMs = Date.now();
+    const read = (async () => {
+      const current = await this.clusterConfig();
+      const map = await this.store.config.shardMap();
+      if (map.epoch > current.shards.epoch) this.config = Promise.resolve({ ...current, shards: map });
+      return map.epoch > current.shards.epoch ? map : current.shards;
+    })();
+    this.mapRead = read;
+    void read.finally(() => {
+      if (this.mapRead === read) this.mapRead = null;
+    }).catch(() => {});
+    return read;
+  }
+
+  /**
+   * The cluster config, read once (and again after a failure); the shard
+   * map in it is read again in the background once it is older than
+   * SHARD_MAP_MAX_AGE_MS (a write routed by a stale map is refused and
+   * rerouted, so staleness costs a round trip, never a task). Refuses, like
    * a node, data in a format this build does not know (ClusterConfigError).
    */
   private clusterConfig(): Promise<{ shards: ShardMap; lookaheadMs: number; coldAfterMs: number }> {
+    if (this.config && Date.now() - this.mapReadAtMs >= SHARD_MAP_MAX_AGE_MS && !this.mapRead) {
+      void this.refreshShardMap(false).catch(() => {});
+    }
     if (!this.config) {
+      this.mapReadAtMs = Date.now();
       this.config = this.store.config.ensure({ fallbackShards: this.options.shards ?? DEFAULT_SHARDS }).then((config) => ({
         shards: config.shards,
         lookaheadMs: config.lookaheadMs ?? DEFAULT_LOOKAHEAD_MS,

@@ -5,6 +5,7 @@
  */
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { ShardInfo } from "../node/shard-info.ts";
+import type { ResizeStatus } from "../client/client.ts";
 import type { TimelinePoint } from "../metrics/timeline.ts";
 import { commonErrors, json } from "./responses.ts";
 import { ErrorResponse, NodesResponse, ShardsResponse, StatsResponse } from "./schemas.ts";
@@ -13,6 +14,8 @@ interface AdminRoutesDeps {
   nodeId: string;
   startedAt: number;
   shardInfo(): Promise<ShardInfo[]>;
+  /** The running (or last) resize, shown beside the shards. */
+  resizeStatus?(): Promise<ResizeStatus>;
   series(seconds: number): TimelinePoint[];
   pool(): { inFlight: number; concurrency: number };
 }
@@ -24,7 +27,10 @@ export function registerAdminRoutes(app: OpenAPIHono, deps: AdminRoutesDeps): vo
     summary: "Every shard: owner, due count, in flight, next due time, lateness",
     responses: { 200: json(ShardsResponse, "one entry per shard"), ...commonErrors },
   });
-  app.openapi(shards, async (c) => c.json({ nodeId: deps.nodeId, shards: await deps.shardInfo() }, 200));
+  app.openapi(shards, async (c) => {
+    const [info, resize] = await Promise.all([deps.shardInfo(), deps.resizeStatus?.() ?? null]);
+    return c.json(resize ? { nodeId: deps.nodeId, shards: info, resize } : { nodeId: deps.nodeId, shards: info }, 200);
+  });
 
   // Served by admin-nodes-route.ts (the membership's view); described here with the other /admin routes.
   app.openAPIRegistry.registerPath(

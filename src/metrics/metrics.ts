@@ -26,6 +26,8 @@ interface MetricsSources {
   /** Due count of every shard (read from Redis at scrape time). */
   dueCounts(): Promise<{ shard: number; due: number }[]>;
   ownedShards(): number;
+  /** The shard map as this node last read it, and the running resize's slots (moved, total). */
+  shardMap?(): { epoch: number; count: number; resizingTo: number | null; slotsMoved: number; slotsTotal: number } | null;
 }
 
 type TaskOutcome = "succeeded" | "retried" | "dead";
@@ -41,6 +43,7 @@ export class NodeMetrics {
   private readonly lateness: BucketHistogram;
   private readonly leaseChanges: Counter<"event">;
   private readonly redisErrors: Counter;
+  private readonly resizeMoved: Counter;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -121,6 +124,31 @@ export class NodeMetrics {
       registers,
     });
     this.redisErrors = new Counter({ name: "tickwheel_redis_errors_total", help: "Redis connection and command errors seen by this node", registers });
+    this.resizeMoved = new Counter({
+      name: "tickwheel_resize_tasks_moved_total",
+      help: "Tasks this node moved to their new shard in resizes (docs/resharding.md)",
+      registers,
+    });
+    const mapFigure = (name: string, help: string, pick: (m: NonNullable<ReturnType<NonNullable<MetricsSources["shardMap"]>>>) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const map = sources.shardMap?.();
+          if (map) this.set(pick(map));
+        },
+      });
+    mapFigure("tickwheel_shard_map_epoch", "Epoch of the shard map this node uses", (m) => m.epoch);
+    mapFigure("tickwheel_shards", "Shard count of the stable map (the source count while resizing)", (m) => m.count);
+    mapFigure("tickwheel_resize_target_shards", "Target shard count of the running resize (0 when none runs)", (m) => m.resizingTo ?? 0);
+    mapFigure("tickwheel_resize_slots_moved", "Hash slots of the running resize whose tasks have moved", (m) => m.slotsMoved);
+    mapFigure("tickwheel_resize_slots_total", "Hash slots that change shard in the running resize", (m) => m.slotsTotal);
+  }
+
+  /** Tasks a resize step of this node moved. */
+  resizeMovedTasks(count: number): void {
+    this.resizeMoved.inc(count);
   }
 
   scheduled(name: string, count = 1): void {

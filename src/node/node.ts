@@ -14,11 +14,13 @@ import { Store } from "../store/store.ts";
 import type { ShardMap } from "../core/shard-map.ts";
 import { Client } from "../client/client.ts";
 import { ShardActor } from "../shard/shard-actor.ts";
+import type { TaskDefaults } from "../task/schedule-input.ts";
 import { WorkerPool } from "../pool/worker-pool.ts";
 import { Completer } from "../pool/completer.ts";
 import { ShardOwnership } from "../ownership/shard-ownership.ts";
 import { Membership } from "../ownership/membership.ts";
 import { NodeAssignment } from "../ownership/node-assignment.ts";
+import { ShardMapWatch } from "../ownership/shard-map-watch.ts";
 import { figuresByShard, readNodeViews, registryInfo, type NodeView } from "../ownership/node-registry-view.ts";
 import { LatencyRecorder } from "../core/latency-histogram.ts";
 import { dueMsOfScore } from "../task/model.ts";
@@ -30,10 +32,13 @@ import type { Job } from "../pool/job.ts";
 import { loadTasksModule } from "./load-tasks.ts";
 import { TargetRegistry } from "../pool/targets/registry.ts";
 import { webhookTarget } from "../pool/targets/webhook/webhook-delivery.ts";
-import { parseOutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
+import { parseOutboundPolicy, type OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 import type { ShardInfo } from "./shard-info.ts";
 
 type NodeState = "new" | "running" | "quiet" | "stopped";
+
+/** How often the node reads the shard map (a resize started anywhere reaches it within this). */
+const SHARD_MAP_WATCH_MS = 500;
 
 /** What serves requests in front of the node (the HTTP API): its address, and how to close it. */
 interface FrontEnd {
@@ -56,6 +61,10 @@ export class TickwheelNode {
   /** Node-wide lateness of every started task. */
   readonly lateness = new LatencyRecorder();
   private readonly actors = new Map<number, ShardActor>();
+  /** Task defaults of this node's config: tasks scheduled through it and planted occurrences get them. */
+  private readonly taskDefaults: TaskDefaults;
+  /** Webhook targets' outbound policy (TICKWHEEL_WEBHOOK_ALLOW/DENY): tasks and planted occurrences. */
+  private readonly outboundPolicy: OutboundPolicy;
   /** The cluster's shard map as read at start (an empty stand-in until then). */
   private shardMap: ShardMap | null = null;
   private state: NodeState = "new";
@@ -68,6 +77,14 @@ export class TickwheelNode {
     inFlight: () => this.pool.inFlight,
     concurrency: () => this.pool.concurrency,
     ownedShards: () => this.actors.size,
+    shardMap: () =>
+      this.shardMap && {
+        epoch: this.shardMap.epoch,
+        count: this.shardMap.count,
+        resizingTo: this.shardMap.resizingTo,
+        slotsMoved: this.mapWatch.slotsMoved,
+        slotsTotal: this.mapWatch.slotsTotal,
+      },
     dueCounts: async () => {
       // Redis down: answer at once instead of holding the scrape through the client's retries.
       if (!this.store.ready) throw new Error("redis is not connected");
@@ -79,6 +96,8 @@ export class TickwheelNode {
   private readonly pausedNames = new Set<string>();
   private pauseTimer: ReturnType<typeof setInterval> | null = null;
   private pauseChanges = 0;
+  /** Follows the shard map through resizes and finishes a resize whose slots have all moved. */
+  private readonly mapWatch: ShardMapWatch;
 
   constructor(config: Config, log: Logger) {
     this.config = config;
@@ -96,17 +115,19 @@ export class TickwheelNode {
       },
     });
     const outboundPolicy = parseOutboundPolicy({ allow: config.webhookAllow, deny: config.webhookDeny });
+    this.outboundPolicy = outboundPolicy;
+    this.taskDefaults = {
+      maxAttempts: config.defaultMaxAttempts,
+      timeoutMs: config.defaultTimeoutMs,
+      backoff: { baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs },
+      maxArgsBytes: config.maxArgsBytes,
+    };
     this.client = new Client({
       store: this.store,
       validateKnownTasks: true,
       webhookPolicy: outboundPolicy,
       retentionMs: config.retentionMs,
-      defaults: {
-        maxAttempts: config.defaultMaxAttempts,
-        timeoutMs: config.defaultTimeoutMs,
-        backoff: { baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs },
-        maxArgsBytes: config.maxArgsBytes,
-      },
+      defaults: this.taskDefaults,
     });
     this.completer = new Completer({
       store: this.store.attempts,
@@ -138,6 +159,21 @@ export class TickwheelNode {
       onHandoff: (shard, token) => this.handOff(shard, token),
       onChange: (event) => this.metrics.leaseChange(event),
     });
+    this.mapWatch = new ShardMapWatch({
+      store: {
+        shardMap: () => this.store.config.shardMap(),
+        progress: (map) => this.store.reshard.progress(map),
+        finishResize: (epoch, nowMs) => this.store.config.finishResize(epoch, nowMs),
+        beginMoves: (epoch) => this.store.config.beginMoves(epoch),
+        leased: async (shard) => (await this.store.leases.holder(shard)) !== null,
+      },
+      log: this.log,
+      current: () => this.shardMap!,
+      onMap: (map) => {
+        this.shardMap = map;
+      },
+      everyMs: SHARD_MAP_WATCH_MS,
+    });
     this.pool = new WorkerPool({
       concurrency: config.concurrency,
       claimDepth: config.claimDepth,
@@ -163,9 +199,14 @@ export class TickwheelNode {
     return this.state;
   }
 
-  /** Number of shards (0 before start). */
+  /** Number of shards that exist (old and new while resizing; 0 before start). */
   get shards(): number {
-    return this.shardMap?.count ?? 0;
+    return this.shardMap?.span ?? 0;
+  }
+
+  /** The shard map this node uses (null before start). */
+  get currentShardMap(): ShardMap | null {
+    return this.shardMap;
   }
 
   private shardList(): number[] {
@@ -215,6 +256,7 @@ export class TickwheelNode {
     await this.ownership.start();
     this.keepaliveTimer = setInterval(() => void this.keepVisibilityAlive(), Math.max(100, Math.floor(this.config.visibilityMs / 3)));
     this.pauseTimer = setInterval(() => void this.refreshPaused().catch(() => {}), this.config.pauseRefreshMs);
+    this.mapWatch.start();
     this.log.info(
       { nodeId: this.nodeId, shards, owned: this.actors.size, concurrency: this.config.concurrency },
       "tickwheel node started",
@@ -238,6 +280,7 @@ export class TickwheelNode {
     }
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     if (this.pauseTimer) clearInterval(this.pauseTimer);
+    this.mapWatch.stop();
     await this.ownership.stop();
     for (const actor of this.actors.values()) actor.stop();
     this.actors.clear();
@@ -316,11 +359,19 @@ export class TickwheelNode {
       onLeaseLost: (lostShard, lostToken) => this.ownership.lost(lostShard, lostToken),
       subscribeWakes: () => this.store.wakes.subscribe([shard]),
       leaseValid: () => this.ownership.canStart(shard, token),
-      cold: { shardMap: this.shardMap!, coldAfterMs: this.config.coldAfterMs },
+      cold: { shardMap: () => this.shardMap!, coldAfterMs: this.config.coldAfterMs },
+      schedules: { store: this.store.schedules, shardMap: () => this.shardMap!, defaults: this.taskDefaults, outboundPolicy: this.outboundPolicy },
+      reshard: {
+        moves: this.store.reshard,
+        shardMap: () => this.shardMap!,
+        wakeHorizonMs: this.config.lookaheadMs,
+        onMoved: (count) => this.metrics.resizeMovedTasks(count),
+      },
     });
     this.actors.set(shard, actor);
     actor.start();
   }
+
 
   private stopActor(shard: number, token: string): void {
     const actor = this.actors.get(shard);

@@ -22,8 +22,12 @@ import type { ShardDuty } from "./shard-duty.ts";
 
 export interface ColdPromotionOptions {
   shard: number;
-  /** Which hash slots the shard holds (their cold lists are what this duty sweeps). */
-  shardMap: ShardMap;
+  /**
+   * Which hash slots the shard holds (their cold lists are what this duty
+   * sweeps); a function for a map that changes (a resize), read again at
+   * the start of every sweep.
+   */
+  shardMap: ShardMap | (() => ShardMap);
   leaseToken: string;
   log: Logger;
   /** The cold horizon: tasks due within it belong in `due`. */
@@ -63,7 +67,8 @@ export class ColdPromotion implements ShardDuty<PromotionStep, number> {
   readonly firstStepInMs = 0;
   readonly leaseWaitMs = RETRY_MS;
   private readonly options: ColdPromotionOptions;
-  private readonly slots: number[];
+  private slots: number[];
+  private slotsEpoch: number;
   private readonly stepMs: number;
   /** Index in slots of the next step's first slot. */
   private next = 0;
@@ -75,8 +80,15 @@ export class ColdPromotion implements ShardDuty<PromotionStep, number> {
 
   constructor(options: ColdPromotionOptions) {
     this.options = options;
-    this.slots = options.shardMap.slotsOf(options.shard);
+    const map = this.map();
+    this.slots = map.slotsOf(options.shard);
+    this.slotsEpoch = map.epoch;
     this.stepMs = options.stepMs ?? DEFAULT_STEP_MS;
+  }
+
+  private map(): ShardMap {
+    const map = this.options.shardMap;
+    return typeof map === "function" ? map() : map;
   }
 
   get currentSweep(): Sweep {
@@ -102,6 +114,12 @@ export class ColdPromotion implements ShardDuty<PromotionStep, number> {
     if (this.next >= this.slots.length) {
       this.next = 0;
       this.sweep = "regular";
+      // A resize changes the shard's slots (both maps' while it runs): sweep what it holds now.
+      const map = this.map();
+      if (map.epoch !== this.slotsEpoch) {
+        this.slots = map.slotsOf(this.options.shard);
+        this.slotsEpoch = map.epoch;
+      }
     }
     return this.sweep === "catching-up" ? 0 : this.stepMs;
   }

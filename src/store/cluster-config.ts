@@ -44,6 +44,17 @@ export class ClusterConfigError extends Error {
   }
 }
 
+/** The shard map as the config hash stores it (see resize-start-1.lua and resize-finish-1.lua). */
+function mapOf(shards?: string | null, epoch?: string | null, resizeTo?: string | null, previous?: string | null, phase?: string | null): ShardMap {
+  return new ShardMap(Number(shards), Number(epoch ?? FIRST_SHARD_MAP_EPOCH), {
+    resizingTo: resizeTo ? Number(resizeTo) : null,
+    preparing: phase === "preparing",
+    previousCount: previous ? Number(previous) : null,
+  });
+}
+
+export type ResizeStart = { kind: "started"; epoch: number } | { kind: "busy"; resizingTo: number } | { kind: "same"; count: number };
+
 export class ClusterConfig {
   private readonly runner: ScriptRunner;
   private readonly keyBook: KeyBook;
@@ -70,13 +81,16 @@ export class ClusterConfig {
       redis.hsetnx(key, "shards", String(options.wantedShards ?? options.fallbackShards)),
       redis.hsetnx(key, "shardMapEpoch", String(FIRST_SHARD_MAP_EPOCH)),
     ]);
-    const [formatRaw, shardsRaw, epochRaw, lookaheadRaw, coldAfterRaw] = await redis.hmget(
+    const [formatRaw, shardsRaw, epochRaw, lookaheadRaw, coldAfterRaw, resizeToRaw, previousRaw, phaseRaw] = await redis.hmget(
       key,
       "dataFormat",
       "shards",
       "shardMapEpoch",
       "lookaheadMs",
       "coldAfterMs",
+      "resizeTo",
+      "previousShards",
+      "resizePhase",
     );
     const dataFormat = Number(formatRaw);
     if (!KNOWN_DATA_FORMATS.includes(dataFormat)) {
@@ -86,12 +100,14 @@ export class ClusterConfig {
           `run a tickwheel release that knows format ${formatRaw}, or use another prefix`,
       );
     }
-    const shards = new ShardMap(Number(shardsRaw), Number(epochRaw));
-    if (options.wantedShards !== undefined && shards.count !== options.wantedShards) {
+    const shards = mapOf(shardsRaw, epochRaw, resizeToRaw, previousRaw, phaseRaw);
+    const wanted = options.wantedShards;
+    if (wanted !== undefined && shards.count !== wanted && shards.resizingTo !== wanted) {
+      const now = shards.resizingTo === null ? `${shards.count} shards` : `${shards.count} shards, resizing to ${shards.resizingTo}`;
       throw new ClusterConfigError(
         "shard_count_mismatch",
-        `TICKWHEEL_SHARDS is ${options.wantedShards} but the data under prefix "${prefix}" was created with ${shards.count} shards; ` +
-          `use ${shards.count} (changing the shard count needs resharding, which is not supported yet)`,
+        `TICKWHEEL_SHARDS is ${wanted} but the data under prefix "${prefix}" has ${now}; ` +
+          `start with TICKWHEEL_SHARDS=${shards.resizingTo ?? shards.count}, or change the count online with "tickwheel shards resize ${wanted}" (POST /admin/shards/resize)`,
       );
     }
     const writes: Promise<unknown>[] = [];
@@ -105,5 +121,42 @@ export class ClusterConfig {
       lookaheadMs: options.lookaheadMs ?? (lookaheadRaw ? Number(lookaheadRaw) : null),
       coldAfterMs: options.coldAfterMs ?? (coldAfterRaw ? Number(coldAfterRaw) : null),
     };
+  }
+
+  /** The shard map as stored now (after ensure created it). */
+  async shardMap(): Promise<ShardMap> {
+    const [shards, epoch, resizeTo, previous, phase] = await this.runner.redis.hmget(
+      this.keyBook.config(),
+      "shards",
+      "shardMapEpoch",
+      "resizeTo",
+      "previousShards",
+      "resizePhase",
+    );
+    return mapOf(shards, epoch, resizeTo, previous, phase);
+  }
+
+  /** A preparing resize starts moving slots (every shard is leased); false if it is not that one. */
+  async beginMoves(epoch: number): Promise<boolean> {
+    return Number(await this.runner.run("resizeMove", [this.keyBook.config()], [epoch])) > 0;
+  }
+
+  /** Starts a resize to `count` shards unless one runs (atomic: of two requests at once, one starts). */
+  async startResize(count: number, nowMs: number): Promise<ResizeStart> {
+    const [kind, value] = (await this.runner.run("resizeStart", [this.keyBook.config()], [count, nowMs])) as [string, string];
+    if (kind === "started") return { kind, epoch: Number(value) };
+    if (kind === "busy") return { kind, resizingTo: Number(value) };
+    return { kind: "same", count: Number(value) };
+  }
+
+  /** Makes the target the stable map; false if that resize was finished already. */
+  async finishResize(epoch: number, nowMs: number): Promise<boolean> {
+    return Number(await this.runner.run("resizeFinish", [this.keyBook.config()], [epoch, nowMs])) > 0;
+  }
+
+  /** When the running resize started and the last one finished (ms), for progress reports. */
+  async resizeTimes(): Promise<{ startedAt: number | null; finishedAt: number | null }> {
+    const [started, finished] = await this.runner.redis.hmget(this.keyBook.config(), "resizeStartedAt", "resizeFinishedAt");
+    return { startedAt: started ? Number(started) : null, finishedAt: finished ? Number(finished) : null };
   }
 }

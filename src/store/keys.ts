@@ -40,6 +40,12 @@ export interface ShardKeys {
   coldCount: string;
   /** Final records live in expiring slot hashes donePrefix + expiry ms (lua/lib/finals.lua). */
   donePrefix: string;
+  /** STRING: lowest shard map epoch a producer must hold to schedule here (lua/schedule-4.lua). */
+  mapEpoch: string;
+  /** HASH: this shard's progress as a source of the resize in progress (lua/reshard-state-3.lua). */
+  reshard: string;
+  /** HASH id -> bundle: tasks taken out of this shard, not yet landed in their new one (lua/reshard-out-7.lua). */
+  outbox: string;
 }
 
 export function shardKeys(prefix: string, shard: number): ShardKeys {
@@ -60,6 +66,9 @@ export function shardKeys(prefix: string, shard: number): ShardKeys {
     donePrefix: base + "done:",
     coldPrefix: base + "cold:",
     coldCount: base + "coldcount",
+    mapEpoch: base + "mapepoch",
+    reshard: base + "reshard",
+    outbox: base + "outbox",
   };
 }
 
@@ -115,6 +124,16 @@ export class KeyBook {
 
   nodes(): string {
     return nodesKey(this.prefix);
+  }
+
+  /** HASH schedule name -> "<version>\t<last occurrence id>\n<json>": a shard's recurring schedules (store/schedules.ts). */
+  schedules(shard: number): string {
+    return `${this.prefix}:{${shard}}:schedules`;
+  }
+
+  /** ZSET schedule name -> ms at which the shard's planter looks at it next. */
+  scheduleWake(shard: number): string {
+    return `${this.prefix}:{${shard}}:schedwake`;
   }
 
   /** Expiry index of the registry; same hash tag as nodes() so both sit in one slot. */

@@ -35,6 +35,11 @@ export class RedisLeases implements Leases {
     return (await this.runner.run("leaseRenew", [this.keyBook.shard(shard).lease], [token, ttlMs])) === 1;
   }
 
+  /** The token holding a shard's lease, or null (a preparing resize waits until every shard has one). */
+  async holder(shard: number): Promise<string | null> {
+    return this.runner.redis.get(this.keyBook.shard(shard).lease);
+  }
+
   /** Gives the lease up if the token still holds it, so another node takes the shard at once. */
   async release(shard: number, token: string): Promise<boolean> {
     return (await this.runner.run("leaseRelease", [this.keyBook.shard(shard).lease], [token])) === 1;

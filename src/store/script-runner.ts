@@ -6,7 +6,7 @@
  * for all of them.
  */
 import { openConnection, type Connection, type ConnectionTarget } from "./connection.ts";
-import { commandName, defineScripts, type ScriptName } from "./scripts.ts";
+import { commandName, defineScripts, keyCountFirst, type ScriptName } from "./scripts.ts";
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
@@ -33,6 +33,7 @@ export class ScriptRunner {
   /** Runs a registered script; ioredis does EVALSHA with the NOSCRIPT fallback. */
   run(script: ScriptName, keys: string[], argv: (string | number)[]): Promise<unknown> {
     const fn = (this.redis as unknown as Record<string, ScriptFn>)[commandName(script)]!;
+    if (keyCountFirst(script)) return fn.call(this.redis, keys.length, ...keys, ...argv);
     return fn.call(this.redis, ...keys, ...argv);
   }
 

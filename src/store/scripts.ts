@@ -9,7 +9,7 @@
  * without anyone bumping a number when a script changes.
  */
 import { createHash } from "node:crypto";
-import schedule from "./lua/schedule-3.lua" with { type: "text" };
+import schedule from "./lua/schedule-4.lua" with { type: "text" };
 import claim from "./lua/claim-6.lua" with { type: "text" };
 import finish from "./lua/finish-7.lua" with { type: "text" };
 import retry from "./lua/retry-5.lua" with { type: "text" };
@@ -34,11 +34,23 @@ import leaseRelease from "./lua/lease-release-1.lua" with { type: "text" };
 import nodeHeartbeat from "./lua/node-heartbeat-2.lua" with { type: "text" };
 import nodeLeave from "./lua/node-leave-2.lua" with { type: "text" };
 import nodeList from "./lua/node-list-2.lua" with { type: "text" };
+import scheduleWrite from "./lua/schedule-write-5.lua" with { type: "text" };
+import scheduleDue from "./lua/schedule-due-5.lua" with { type: "text" };
+import schedulePlant from "./lua/schedule-plant-5.lua" with { type: "text" };
+import resizeStart from "./lua/resize-start-1.lua" with { type: "text" };
+import resizeFinish from "./lua/resize-finish-1.lua" with { type: "text" };
+import resizeMove from "./lua/resize-move-1.lua" with { type: "text" };
+import reshardState from "./lua/reshard-state-3.lua" with { type: "text" };
+import reshardOut from "./lua/reshard-out-7.lua" with { type: "text" };
+import reshardOutCold from "./lua/reshard-out-cold-n.lua" with { type: "text" };
+import reshardIn from "./lua/reshard-in-5.lua" with { type: "text" };
+import reshardAck from "./lua/reshard-ack-3.lua" with { type: "text" };
 import finalsLib from "./lua/lib/finals.lua" with { type: "text" };
 import coldLib from "./lua/lib/cold.lua" with { type: "text" };
 import packedLib from "./lua/lib/packed.lua" with { type: "text" };
 import claimedLib from "./lua/lib/claimed.lua" with { type: "text" };
 import orderLib from "./lua/lib/order.lua" with { type: "text" };
+import consoleLib from "./lua/lib/console.lua" with { type: "text" };
 
 /** Scripts that read or write final records, cold tasks or claimed batches, take packed fields or compare members, start with the shared functions (lua/lib/). */
 const withFinals = (lua: string): string => `${finalsLib}\n${lua}`;
@@ -46,15 +58,17 @@ const withCold = (lua: string): string => `${coldLib}\n${lua}`;
 const withPacked = (lua: string): string => `${packedLib}\n${lua}`;
 const withClaimed = (lua: string): string => `${claimedLib}\n${lua}`;
 const withOrder = (lua: string): string => `${orderLib}\n${lua}`;
+/** The console's indexes and attempt history (issue 15). */
+const withConsole = (lua: string): string => `${consoleLib}\n${lua}`;
 
 const sources = {
-  schedule: { lua: withPacked(withCold(withFinals(schedule))), keys: 3 },
+  schedule: { lua: withPacked(withCold(withFinals(schedule))), keys: 4 },
   claim: { lua: claim, keys: 6 },
-  finish: { lua: withPacked(withFinals(finish)), keys: 7 },
-  retry: { lua: withClaimed(retry), keys: 5 },
+  finish: { lua: withConsole(withPacked(withFinals(finish))), keys: 7 },
+  retry: { lua: withConsole(withClaimed(retry)), keys: 5 },
   reap: { lua: withClaimed(reap), keys: 5 },
   extend: { lua: extend, keys: 2 },
-  cancel: { lua: withCold(withFinals(cancel)), keys: 5 },
+  cancel: { lua: withConsole(withCold(withFinals(cancel))), keys: 5 },
   reschedule: { lua: withCold(withFinals(reschedule)), keys: 3 },
   promote: { lua: withCold(promote), keys: 4 },
   listCold: { lua: withCold(listCold), keys: 1 },
@@ -73,6 +87,18 @@ const sources = {
   nodeHeartbeat: { lua: nodeHeartbeat, keys: 2 },
   nodeLeave: { lua: nodeLeave, keys: 2 },
   nodeList: { lua: nodeList, keys: 2 },
+  scheduleWrite: { lua: withPacked(withFinals(scheduleWrite)), keys: 5 },
+  scheduleDue: { lua: scheduleDue, keys: 5 },
+  schedulePlant: { lua: withPacked(schedulePlant), keys: 5 },
+  resizeStart: { lua: resizeStart, keys: 1 },
+  resizeFinish: { lua: resizeFinish, keys: 1 },
+  resizeMove: { lua: resizeMove, keys: 1 },
+  reshardState: { lua: reshardState, keys: 3 },
+  reshardOut: { lua: withFinals(reshardOut), keys: 7 },
+  // A run of cold lists, as many keys as slots: the key count goes first in the call (keyCountFirst).
+  reshardOutCold: { lua: reshardOutCold, keys: -1 },
+  reshardIn: { lua: withPacked(withCold(withFinals(reshardIn))), keys: 5 },
+  reshardAck: { lua: reshardAck, keys: 3 },
 } as const;
 
 export type ScriptName = keyof typeof sources;
@@ -96,12 +122,17 @@ export function commandName(script: ScriptName): string {
   return commandNames[script];
 }
 
+/** True for a script that takes a variable number of keys: the caller passes the count first. */
+export function keyCountFirst(script: ScriptName): boolean {
+  return sources[script].keys < 0;
+}
+
 interface CommandDefiner {
-  defineCommand(name: string, definition: { lua: string; numberOfKeys: number }): void;
+  defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
 }
 
 export function defineScripts(connection: CommandDefiner): void {
   for (const [name, source] of Object.entries(sources) as [ScriptName, (typeof sources)[ScriptName]][]) {
-    connection.defineCommand(commandName(name), { lua: source.lua, numberOfKeys: source.keys });
+    connection.defineCommand(commandName(name), source.keys < 0 ? { lua: source.lua } : { lua: source.lua, numberOfKeys: source.keys });
   }
 }

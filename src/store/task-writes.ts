@@ -8,6 +8,7 @@
 import type { KeyBook } from "./keys.ts";
 import type { ScriptRunner } from "./script-runner.ts";
 import { keySlot } from "../core/slot.ts";
+import { FIRST_SHARD_MAP_EPOCH } from "../core/shard-map.ts";
 import {
   existing,
   runningRecord,
@@ -18,11 +19,33 @@ import {
   type ScheduleOutcome,
 } from "./outcomes.ts";
 
+/**
+ * A shard refused a schedule routed by an older shard map than the one a
+ * resize gave it (its mapepoch fence): reload the map and route the
+ * refused items again. Only they: other chunks of the call may have been
+ * written before the fence went up (their outcomes are given), and writing
+ * fresh ids twice would make two tasks.
+ */
+export class StaleShardMapError extends Error {
+  readonly code = "stale_shard_map";
+  /** Positions (in the call's items) of the items written nowhere. */
+  readonly refused: number[];
+  /** Outcomes of the call; those at refused positions mean nothing. */
+  readonly outcomes: ScheduleOutcome[];
+
+  constructor(shard: number, epoch: number, fence: number, refused: number[], outcomes: ScheduleOutcome[]) {
+    super(`shard ${shard} needs shard map epoch ${fence} or later, the write used ${epoch}`);
+    this.name = "StaleShardMapError";
+    this.refused = refused;
+    this.outcomes = outcomes;
+  }
+}
+
 /** Items per schedule script call: big enough to amortise the round trip, small enough to keep Redis responsive. */
 const SCHEDULE_CHUNK = 500;
 
 export interface TaskWrites {
-  schedule(shard: number, items: ScheduleItem[], wakeHorizonScore: number, coldFromScore?: number | null): Promise<ScheduleOutcome[]>;
+  schedule(shard: number, items: ScheduleItem[], wakeHorizonScore: number, coldFromScore?: number | null, mapEpoch?: number): Promise<ScheduleOutcome[]>;
   cancel(shard: number, id: string, nowMs: number, retentionMs: number): Promise<CancelOutcome>;
   reschedule(shard: number, id: string, dueMs: number, wakeHorizonScore: number, coldFromScore?: number | null): Promise<RescheduleOutcome>;
   setProgress(shard: number, id: string, progressJson: string): Promise<boolean>;
@@ -50,19 +73,28 @@ export class RedisTaskWrites implements TaskWrites {
   /**
    * Stores new tasks. Those with a score at or above coldFromScore go to the
    * cold tier (lua/lib/cold.lua); null keeps every task in `due`.
+   * mapEpoch is the epoch of the shard map the caller routed by: a shard
+   * that started moving slots out in a later resize refuses the call with
+   * StaleShardMapError (nothing written), and the caller reloads the map.
    */
-  async schedule(shard: number, items: ScheduleItem[], wakeHorizonScore: number, coldFromScore: number | null = null): Promise<ScheduleOutcome[]> {
+  async schedule(
+    shard: number,
+    items: ScheduleItem[],
+    wakeHorizonScore: number,
+    coldFromScore: number | null = null,
+    mapEpoch: number = FIRST_SHARD_MAP_EPOCH,
+  ): Promise<ScheduleOutcome[]> {
     const keys = this.keyBook.shard(shard);
     const publish = this.runner.publish;
     const calls: Promise<{ start: number; reply: (number | string)[] }>[] = [];
     for (let start = 0; start < items.length; start += SCHEDULE_CHUNK) {
-      // One argument for all the tasks of the call, "\0"-joined (see schedule-3.lua).
+      // One argument for all the tasks of the call, "\0"-joined (see schedule-4.lua).
       const end = Math.min(items.length, start + SCHEDULE_CHUNK);
       let fresh = true;
       for (let i = start; i < end; i++) if (!items[i]!.fresh) fresh = false;
       const fields: (string | number)[] = [];
       // Fresh far-future tasks need no check: they go as ready-made cold entries grouped by
-      // slot, which the script only pushes (schedule-3.lua ARGV[9]).
+      // slot, which the script only pushes (schedule-4.lua ARGV[9]).
       const cold = new Map<number, string[]>();
       let coldTasks = 0;
       for (let i = start; i < end; i++) {
@@ -91,22 +123,32 @@ export class RedisTaskWrites implements TaskWrites {
         keys.coldPrefix,
         coldGroups(cold),
         coldTasks,
+        mapEpoch,
       ];
-      calls.push(this.runner.run("schedule", [keys.due, keys.tasks, keys.coldCount], argv).then((reply) => ({ start, reply: reply as (number | string)[] })));
+      calls.push(this.runner.run("schedule", [keys.due, keys.tasks, keys.coldCount, keys.mapEpoch], argv).then((reply) => ({ start, reply: reply as (number | string)[] })));
     }
     const replies = await Promise.all(calls);
+    let refused: number[] | null = null;
+    let fence = 0;
     // The script answers only for tasks it did not create (position in its call, kind, value).
     // Positions count the chunk's items in order: a chunk sends all of them to the script unless
     // every id is fresh, and then nothing comes back.
     const outcomes: ScheduleOutcome[] = new Array(items.length);
     for (let i = 0; i < items.length; i++) outcomes[i] = { kind: "created", score: items[i]!.score };
     replies.forEach(({ start, reply }) => {
+      if (reply[0] === 0 && reply[1] === "stale") {
+        refused ??= [];
+        for (let i = start; i < Math.min(items.length, start + SCHEDULE_CHUNK); i++) refused.push(i);
+        fence = Number(reply[2]);
+        return;
+      }
       for (let i = 0; i < reply.length; i += 3) {
         const index = start + Number(reply[i]) - 1;
         const value = String(reply[i + 2]);
         outcomes[index] = reply[i + 1] === "p" ? { kind: "pending", record: value } : { kind: "final", finalJson: value };
       }
     });
+    if (refused) throw new StaleShardMapError(shard, mapEpoch, fence, refused, outcomes);
     return outcomes;
   }
 
@@ -183,7 +225,7 @@ export class RedisTaskWrites implements TaskWrites {
   }
 }
 
-/** Cold entries by slot as schedule-3.lua's ARGV[9]: slot, then its "\n"-joined entries, all "\0"-joined. */
+/** Cold entries by slot as schedule-4.lua's ARGV[9]: slot, then its "\n"-joined entries, all "\0"-joined. */
 function coldGroups(cold: Map<number, string[]>): string {
   const parts: string[] = [];
   for (const [slot, entries] of cold) parts.push(String(slot), entries.join("\n"));

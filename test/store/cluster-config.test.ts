@@ -108,7 +108,8 @@ describe("cluster config", () => {
     await openStore(prefix).config.ensure({ wantedShards: 4, fallbackShards: 16 });
     const error = await rejection(openStore(prefix).config.ensure({ wantedShards: 8, fallbackShards: 16 }));
     expect((error as ClusterConfigError).code).toBe("shard_count_mismatch");
-    expect(error.message).toContain("was created with 4 shards; use 4");
+    expect(error.message).toContain("has 4 shards; start with TICKWHEEL_SHARDS=4");
+    expect(error.message).toContain("tickwheel shards resize 8");
   });
 });
 

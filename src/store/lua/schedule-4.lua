@@ -8,6 +8,10 @@
   KEYS[1] due ZSET    (id -> due score)
   KEYS[2] tasks HASH  (id -> "attempt:score\n<spec json>")
   KEYS[3] cold count STRING
+  KEYS[4] mapepoch STRING: the lowest shard map epoch a writer to this shard
+          must hold; raised when the shard starts moving slots out in a
+          resize (reshard-state-3.lua), so a producer with an older map
+          writes nothing here and reloads the map instead
   ARGV[1] done-key prefix of this shard (final records: lib/finals.lua)
   ARGV[2] wake channel ("" = publish no hints)
   ARGV[3] publish command: "PUBLISH" (standalone) or "SPUBLISH" (Redis Cluster)
@@ -30,16 +34,22 @@
            joined by "\0"; "" for none. They need no check, so each slot's
            entries are pushed as they are, one list element.
   ARGV[10] how many tasks ARGV[9] holds
+  ARGV[11] the writer's shard map epoch
 
   Publishes at most one wake hint per call: the lines "id|score" of every
   created task due by the horizon, joined by "\n" (at thousands of tasks a
   second, a message per task cost more than the rest of this script).
 
-  Returns only the tasks that were not created (usually none), as a flat
+  Returns { 0, "stale", fence epoch } when ARGV[11] is below the fence
+  (nothing written); otherwise only the tasks that were not created (usually none), as a flat
   array of triples: position of the task in this call (1-based),
     "p", record           exists and is pending, running or cold (its record)
     "f", final json       exists and is finished (its final record)
 ]]
+local fence = redis.call('GET', KEYS[4])
+if fence and tonumber(fence) > tonumber(ARGV[11]) then
+  return { 0, 'stale', fence }
+end
 local out = {}
 local horizon = tonumber(ARGV[4])
 local coldFrom = ARGV[7] ~= '' and tonumber(ARGV[7]) or nil

@@ -1,0 +1,64 @@
+--[[
+  reshard-in: land tasks moved out of a source shard (reshard-out-7.lua,
+  reshard-out-cold-4.lua) in their new shard. Needs no lease (like schedule,
+  it only adds pending tasks; the owner claims them). Idempotent: an id this
+  shard already knows (pending, running, cold, dead or finished) is refused,
+  so a bundle sent twice (the mover died before clearing its outbox and a
+  new owner sends it again) never makes a second task.
+
+  KEYS[1] due ZSET
+  KEYS[2] tasks HASH
+  KEYS[3] err HASH
+  KEYS[4] dead ZSET
+  KEYS[5] cold count STRING
+  ARGV[1] done-key prefix (final records: lib/finals.lua)
+  ARGV[2] cold prefix (list of slot s: prefix .. s)
+  ARGV[3] wake channel ("" = no hints)
+  ARGV[4] publish command ("PUBLISH" | "SPUBLISH")
+  ARGV[5] wake horizon score: hint for tasks due at or before it
+  ARGV[6..] id, bundle pairs (bundles: see reshard-out-7.lua and reshard-out-cold-4.lua)
+
+  Returns { added, refused }
+]]
+local slots = finals_slots(ARGV[1])
+local horizon = tonumber(ARGV[5])
+local hints = {}
+local added, refused = 0, 0
+for i = 6, #ARGV, 2 do
+  local id, bundle = ARGV[i], ARGV[i + 1]
+  local parts = {}
+  local field, more = packed_reader(bundle)
+  while more() do
+    parts[#parts + 1] = field()
+  end
+  local kind, slot = parts[1], parts[3]
+  local known = redis.call('HEXISTS', KEYS[2], id) == 1 or redis.call('ZSCORE', KEYS[4], id)
+    or cold_get(ARGV[2] .. slot, id) or finals_get(slots, id)
+  if known then
+    refused = refused + 1
+  elseif kind == 't' then
+    local record = parts[4]
+    local score = string.match(record, '^%d+:([^\n]+)\n')
+    redis.call('HSET', KEYS[2], id, record)
+    redis.call('ZADD', KEYS[1], score, id)
+    if (parts[5] or '') ~= '' then
+      redis.call('HSET', KEYS[3], id, parts[5])
+    end
+    if ARGV[3] ~= '' and tonumber(score) <= horizon then
+      hints[#hints + 1] = id .. '|' .. score
+    end
+    added = added + 1
+  elseif kind == 'd' then
+    redis.call('ZADD', KEYS[4], parts[4], id)
+    finals_put(ARGV[1], { [parts[5]] = { id, parts[6] } })
+    added = added + 1
+  else
+    cold_append(ARGV[2] .. slot, parts[4])
+    redis.call('INCR', KEYS[5])
+    added = added + 1
+  end
+end
+if #hints > 0 then
+  redis.call(ARGV[4], ARGV[3], table.concat(hints, '\n'))
+end
+return { added, refused }

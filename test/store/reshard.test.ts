@@ -1,0 +1,218 @@
+// Resharding at the store level (src/store/reshard-moves.ts and its scripts): a source shard's
+// move, step by step under its lease, takes every pending, cold and dead task of its moving slots
+// to their new shard; readers find every id at every step; a producer with the old map is
+// refused and rerouted; an explicit id stays an idempotency key across the move; a second resize
+// while one runs is refused; a step resumed by a new owner after a crash lands what was in transit
+// exactly once. Nodes are not involved: the test drives moveStep itself.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Store } from "../../src/store/store.ts";
+import { Client } from "../../src/client/client.ts";
+import { ShardMap } from "../../src/core/shard-map.ts";
+import { keySlot } from "../../src/core/slot.ts";
+import { shardKeys } from "../../src/store/keys.ts";
+import { LEASE_LOST } from "../../src/store/outcomes.ts";
+import type { MoveReport } from "../../src/store/reshard-moves.ts";
+import { TickwheelError } from "../../src/task/errors.ts";
+import { redisCommand } from "../../src/node/embedded-redis.ts";
+import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
+import { randomPrefix } from "../helpers/node.ts";
+
+const HOUR = 3_600_000;
+let redis: RedisProcess;
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis.cleanup();
+});
+
+const TOKEN = "mover:1";
+
+async function setLeases(prefix: string, shards: number): Promise<void> {
+  for (let shard = 0; shard < shards; shard++) await redisCommand(redis.port, ["SET", shardKeys(prefix, shard).lease, TOKEN]);
+}
+
+/** Steps every source shard's move until all are done, reading every id between steps. */
+async function driveResize(store: Store, client: Client, ids: string[], onStep?: (step: number) => Promise<void>): Promise<number> {
+  // Preparing until every shard is leased (the node's map watch checks; here the leases are set).
+  const prepared = await store.config.shardMap();
+  if (prepared.preparing) {
+    // Writers still use the old map while preparing.
+    expect(prepared.shardOfSlot(9)).toBe(9 % prepared.count);
+    expect(await store.config.beginMoves(prepared.epoch)).toBe(true);
+  }
+  const map = await store.config.shardMap();
+  expect(map.resizing).toBe(true);
+  let steps = 0;
+  const done = new Set<number>();
+  while (done.size < map.count) {
+    for (let shard = 0; shard < map.count; shard++) {
+      if (done.has(shard)) continue;
+      const report = (await store.reshard.moveStep(shard, TOKEN, map, Date.now() + 2000)) as MoveReport;
+      expect(report).not.toBe(LEASE_LOST);
+      if (report.phase === "done") done.add(shard);
+      steps++;
+      await onStep?.(steps);
+      // Readers find every task at every step (a sample each step, all of them now and then).
+      const sample = steps % 10 === 0 ? ids : ids.filter((_, i) => i % 17 === steps % 17);
+      const views = await Promise.all(sample.map((id) => client.get(id)));
+      views.forEach((view, i) => {
+        if (view === null) throw new Error(`task ${sample[i]} not found at step ${steps}`);
+      });
+    }
+    expect(steps).toBeLessThan(5000);
+  }
+  expect(await store.config.finishResize(map.epoch, Date.now())).toBe(true);
+  return steps;
+}
+
+test("8 -> 32 -> 8 at the store level: every task moves once, stays readable, lands in its new shard", async () => {
+  const prefix = randomPrefix("rs");
+  const store = new Store({ redisUrl: redis.url, prefix });
+  await store.config.ensure({ wantedShards: 8, fallbackShards: 8, lookaheadMs: 2000, coldAfterMs: HOUR });
+  const client = new Client({ redisUrl: redis.url, prefix });
+  const staleProducer = new Client({ redisUrl: redis.url, prefix });
+  const now = Date.now();
+  const near = Array.from({ length: 300 }, (_, i) => ({ task: "rs.task", args: { i }, options: { runAt: now + 10 * 60_000 + i } }));
+  const far = Array.from({ length: 150 }, (_, i) => ({ task: "rs.task", args: { i }, options: { runAt: now + 2 * HOUR + i } }));
+  const given = Array.from({ length: 20 }, (_, i) => ({ task: "rs.task", args: { i }, options: { id: `given-${i}`, runAt: now + 20 * 60_000 } }));
+  const results = await client.scheduleMany([...near, ...far, ...given]);
+  const ids = results.map((r) => (r as { id: string }).id);
+  expect(new Set(ids).size).toBe(470);
+  // The stale producer reads the 8-shard map now, and keeps it through the resize start.
+  expect((await staleProducer.shardMap()).count).toBe(8);
+  await setLeases(prefix, 32);
+
+  await client.resize(32);
+  await expect(client.resize(16)).rejects.toMatchObject({ code: "conflict", field: "count" });
+  const late: string[] = [];
+  await driveResize(store, client, ids, async (step) => {
+    if (step === 3) {
+      // Old map, fenced shard: refused and rerouted to the new shard, never left behind.
+      const r = await staleProducer.scheduleMany(Array.from({ length: 40 }, (_, i) => ({ task: "rs.task", args: { late: i }, options: { runAt: now + 30 * 60_000 } })));
+      for (const one of r) late.push((one as { id: string }).id);
+      // An explicit id scheduled again mid-move is found where it is (old or new shard): not created twice.
+      const again = await client.scheduleMany(given.map((g) => ({ ...g, options: { ...g.options, runAt: now + 40 * 60_000 } })));
+      for (const one of again) expect((one as { created: boolean }).created).toBe(false);
+    }
+  });
+  const all = [...ids, ...late];
+  const map = await store.config.shardMap();
+  expect(map).toMatchObject({ count: 32, resizingTo: null, previousCount: 8 });
+  await checkPlacement(prefix, client, all, 32);
+
+  // And back: 32 -> 8.
+  await client.resize(8);
+  await driveResize(store, client, all);
+  await checkPlacement(prefix, client, all, 8);
+  await client.close();
+  await staleProducer.close();
+  await store.quit();
+}, 60_000);
+
+/** Every id readable as scheduled, in the shard of the count, once: due + cold counts add up, outboxes empty. */
+async function checkPlacement(prefix: string, client: Client, ids: string[], count: number): Promise<void> {
+  const views = await Promise.all(ids.map((id) => client.get(id)));
+  views.forEach((view, i) => {
+    expect(view?.state).toBe("scheduled");
+    expect(view?.shard).toBe(keySlot(ids[i]!) % count);
+  });
+  let stored = 0;
+  for (let shard = 0; shard < 32; shard++) {
+    const keys = shardKeys(prefix, shard);
+    const due = Number(await redisCommand(redis.port, ["ZCARD", keys.due]));
+    const cold = Number((await redisCommand(redis.port, ["GET", keys.coldCount])) ?? 0);
+    if (shard >= count) expect(due + cold).toBe(0);
+    stored += due + cold;
+    expect(Number(await redisCommand(redis.port, ["HLEN", keys.outbox]))).toBe(0);
+  }
+  expect(stored).toBe(ids.length);
+}
+
+test("a step cut short after taking tasks out is resumed by the next owner: they land once", async () => {
+  const prefix = randomPrefix("rs");
+  const store = new Store({ redisUrl: redis.url, prefix });
+  await store.config.ensure({ wantedShards: 2, fallbackShards: 2, lookaheadMs: 2000, coldAfterMs: HOUR });
+  const client = new Client({ redisUrl: redis.url, prefix });
+  const results = await client.scheduleMany(Array.from({ length: 200 }, (_, i) => ({ task: "rs.task", args: { i }, options: { delay: "10m" } })));
+  const ids = results.map((r) => (r as { id: string }).id);
+  await setLeases(prefix, 4);
+  await client.resize(4);
+  await store.config.beginMoves((await store.config.shardMap()).epoch);
+  const map = await store.config.shardMap();
+  const keys = shardKeys(prefix, 0);
+  // What a mover that died right after reshard-out left: its batch in the outbox, landed nowhere.
+  await store.reshard.moveStep(0, TOKEN, map, 0); // starts the shard's part (cold phase, nothing cold)
+  await store.reshard.moveStep(0, TOKEN, map, 0); // cold -> tasks
+  const moving = ids.filter((id) => keySlot(id) % 2 === 0 && keySlot(id) % 4 !== 0);
+  expect(moving.length).toBeGreaterThan(10);
+  const argv = [TOKEN, "task", keys.donePrefix, ...moving.flatMap((id) => [id, String(keySlot(id) % 4), String(keySlot(id))])];
+  const out = (await (store as unknown as { runner: { run(n: string, k: string[], a: string[]): Promise<unknown> } }).runner.run(
+    "reshardOut",
+    [keys.lease, keys.due, keys.tasks, keys.err, keys.progress, keys.outbox, keys.dead],
+    argv,
+  )) as unknown[];
+  expect(Number(out[0])).toBe(moving.length);
+  expect(Number(await redisCommand(redis.port, ["HLEN", keys.outbox]))).toBe(moving.length);
+  // In transit: still readable (from the outbox), as scheduled.
+  for (const id of moving.slice(0, 5)) expect((await client.get(id))?.state).toBe("scheduled");
+  // A new owner takes the shard: its first step lands the outbox.
+  await redisCommand(redis.port, ["SET", keys.lease, "next:2"]);
+  expect(await store.reshard.moveStep(0, TOKEN, map, 0)).toBe(LEASE_LOST);
+  const resumed = (await store.reshard.moveStep(0, "next:2", map, 0)) as MoveReport;
+  expect(resumed.movedNow).toBe(moving.length);
+  // Sending the same bundles again (a second crash before the ack) creates nothing.
+  const again = (await (store as unknown as { runner: { run(n: string, k: string[], a: (string | number)[]): Promise<unknown> } }).runner.run(
+    "reshardIn",
+    [...(["due", "tasks", "err", "dead", "coldCount"] as const).map((k) => shardKeys(prefix, keySlot(moving[0]!) % 4)[k])],
+    [shardKeys(prefix, keySlot(moving[0]!) % 4).donePrefix, shardKeys(prefix, keySlot(moving[0]!) % 4).coldPrefix, "", "PUBLISH", 0, moving[0]!, ["t", keySlot(moving[0]!) % 4, keySlot(moving[0]!), "0:1\n{}", ""].join("\0")],
+  )) as number[];
+  expect(again).toEqual([0, 1]);
+  for (let shard = 0; shard < 2; shard++) await redisCommand(redis.port, ["SET", shardKeys(prefix, shard).lease, TOKEN]);
+  await redisCommand(redis.port, ["SET", keys.lease, TOKEN]);
+  await driveResize(store, client, ids);
+  await checkPlacement(prefix, client, ids, 4);
+  await client.close();
+  await store.quit();
+}, 60_000);
+
+test("a node or client whose shard count disagrees with the stored map refuses with one line saying how to resize", async () => {
+  const prefix = randomPrefix("rs");
+  const store = new Store({ redisUrl: redis.url, prefix });
+  await store.config.ensure({ wantedShards: 8, fallbackShards: 8 });
+  const error = await store.config.ensure({ wantedShards: 16, fallbackShards: 8 }).catch((e) => e);
+  expect(error.code).toBe("shard_count_mismatch");
+  expect(error.message).toContain('tickwheel shards resize 16');
+  expect(error.message).not.toContain("\n");
+  await store.quit();
+});
+
+test("resize input: a count out of range names the field; the same count is refused", async () => {
+  const prefix = randomPrefix("rs");
+  const client = new Client({ redisUrl: redis.url, prefix, shards: 4 });
+  for (const bad of [0, 1.5, 16385]) {
+    const error = await client.resize(bad).catch((e) => e);
+    expect(error).toBeInstanceOf(TickwheelError);
+    expect(error.field).toBe("count");
+  }
+  await expect(client.resize(4)).rejects.toMatchObject({ code: "invalid_input", field: "count" });
+  await client.close();
+});
+
+test("ShardMap while resizing: writers go to the new shard, readers ask new then old", () => {
+  const map = new ShardMap(8, 2, { resizingTo: 32 });
+  expect(map.span).toBe(32);
+  const slot = 9; // 9 % 8 = 1, 9 % 32 = 9: moves from 1 to 9
+  expect(map.shardOfSlot(slot)).toBe(9);
+  expect(map.sourceOfSlot(slot)).toBe(1);
+  expect(map.sourceOfSlot(1)).toBeNull();
+  expect(map.movingSlotsOf(1).length).toBe(16384 / 8 - 16384 / 32);
+  const shrink = new ShardMap(32, 4, { resizingTo: 8 });
+  expect(shrink.movingSlotsOf(1)).toEqual([]);
+  expect(shrink.movingSlotsOf(9).length).toBe(16384 / 32);
+  const after = new ShardMap(8, 5, { previousCount: 32 });
+  expect(after.span).toBe(8);
+  const id = "some-id";
+  expect(after.lookups(id)[0]).toBe(keySlot(id) % 8);
+});
