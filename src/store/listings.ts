@@ -119,7 +119,7 @@ export class RedisListings implements Listings {
    * One page of a shard's ZSET index of a state (for scheduled: `due` only,
    * never the cold tier), after a (score, id) cursor in index order. The
    * cursor need not be an entry of this shard: the time-ordered listing
-   * (client/time-ordered-list.ts) gives every shard the same one.
+   * (Client.listInTimeOrder, client/time-order.ts) gives every shard the same one.
    */
   async listIndexPage(
     shard: number,

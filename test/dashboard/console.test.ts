@@ -186,6 +186,19 @@ test("a bulk cancel of 5,000 pending tasks of one name completes with the count 
   await page.screenshot({ path: join(artifacts, "list-cancelled.png"), fullPage: true });
 }, SLOW);
 
+test("a recurring schedule's occurrence shows its schedule on its page", async () => {
+  await client.schedules.put("ui-beat", { every: "1h", task: { name: "ui.beat" } });
+  let occurrenceId = "";
+  await waitFor(async () => {
+    const listed = await client.list({ state: "scheduled", name: "ui.beat", limit: 10 });
+    occurrenceId = listed.tasks.find((task) => (task as { schedule?: unknown }).schedule !== undefined)?.id ?? "";
+    return occurrenceId !== "";
+  }, { timeoutMs: 20_000, message: "the schedule's next occurrence to be planted" });
+  await page.goto(`${node.url}/#/task/${encodeURIComponent(occurrenceId)}`);
+  await page.waitForSelector("#task-schedule", { timeout: 10_000 });
+  expect(await page.textContent("#task-schedule")).toMatch(/^ui-beat · occurrence of \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
+}, SLOW);
+
 test("overview, list and task page at phone width (390 px) without sideways scrolling; screenshots saved", async () => {
   await page.goto(`${node.url}/#/`);
   await page.waitForFunction(() => document.querySelectorAll("#shards tbody tr").length > 0, null, { timeout: 10_000 });
