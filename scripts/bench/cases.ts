@@ -7,7 +7,7 @@ import { startRedis, type RedisProcess } from "../../test/helpers/redis-server.t
 import { redisCommand } from "../../src/node/embedded-redis.ts";
 import { CpuMeter, selfCpuPercent } from "./process-stats.ts";
 import type { LatenessSummary } from "./protocol.ts";
-import type { BenchTask, Producer, RunnerProcess, System } from "./systems.ts";
+import type { BenchTask, Producer, RunnerOptions, RunnerProcess, System } from "./systems.ts";
 
 const HOUR_MS = 3_600_000;
 /** Tasks per bulk call: the same for both systems. */
@@ -100,18 +100,26 @@ export interface MemoryResult {
   redisCpu: number;
 }
 
-export function memoryCase(system: System, count: number): Promise<MemoryResult> {
+/** Due times of the memory case's tasks: from `fromMs` ahead, spread over `spreadMs`. */
+export interface MemorySpread {
+  fromMs: number;
+  spreadMs: number;
+}
+
+/** Far-future work that must sit in Redis, not in RAM: due over the next day, from 1 h out. */
+const DAY_AHEAD: MemorySpread = { fromMs: HOUR_MS, spreadMs: 23 * HOUR_MS };
+
+export function memoryCase(system: System, count: number, spread: MemorySpread = DAY_AHEAD, runnerOptions: RunnerOptions = {}): Promise<MemoryResult> {
   return withRedis(async (redis) => {
-    const runner = await system.startRunner(redis.url, 1);
+    const runner = await system.startRunner(redis.url, 1, runnerOptions);
     const producer = await system.openProducer(redis.url);
     try {
       await Bun.sleep(1000);
       const idle = await runner.report({ gc: true });
       const before = await usedMemory(redis);
       const meter = new CpuMeter([runner.pid, redis.pid]);
-      // Due over the next day, from 1 h out: far-future work that must sit in Redis, not in RAM.
-      const base = Date.now() + HOUR_MS;
-      await enqueueAll(producer, count, (i) => base + Math.floor((i * 23 * HOUR_MS) / count));
+      const base = Date.now() + spread.fromMs;
+      await enqueueAll(producer, count, (i) => base + Math.floor((i * spread.spreadMs) / count));
       await Bun.sleep(2000);
       const [workerCpu, redisCpu] = meter.read();
       const after = await usedMemory(redis);
@@ -168,9 +176,9 @@ async function commandTimes(port: number): Promise<string> {
   return `scripts ${ms(scripts)} (Lua itself ${ms(scripts - innerTotal)}); commands: ${top.join(", ")}`;
 }
 
-export function burstCase(system: System, count: number, leadMs: number): Promise<BurstResult> {
+export function burstCase(system: System, count: number, leadMs: number, runnerOptions: RunnerOptions): Promise<BurstResult> {
   return withRedis(async (redis) => {
-    const runner = await system.startRunner(redis.url, count);
+    const runner = await system.startRunner(redis.url, count, runnerOptions);
     const producer = await system.openProducer(redis.url);
     try {
       await warmUp(runner, producer);
@@ -231,10 +239,10 @@ const PRODUCER_TICK_MS = 5;
 /** After the last due time, how long unstarted tasks are waited for. */
 const DRAIN_MS = 10_000;
 
-export function steadyCase(system: System, rate: number, seconds: number): Promise<SteadyResult> {
+export function steadyCase(system: System, rate: number, seconds: number, runnerOptions: RunnerOptions): Promise<SteadyResult> {
   return withRedis(async (redis) => {
     const total = Math.round(rate * seconds);
-    const runner = await system.startRunner(redis.url, total);
+    const runner = await system.startRunner(redis.url, total, runnerOptions);
     const producer = await system.openProducer(redis.url);
     try {
       await warmUp(runner, producer);

@@ -67,6 +67,19 @@ export interface MachineInfo {
   tickwheel: string;
 }
 
+/** The CPU model as /proc/cpuinfo names it ("model name"), with its vendor when the name alone is generic. */
+function cpuModel(): string {
+  try {
+    const info = readFileSync("/proc/cpuinfo", "utf8");
+    const name = /^model name\s*:\s*(.+)$/m.exec(info)?.[1]?.trim();
+    const vendor = /^vendor_id\s*:\s*(.+)$/m.exec(info)?.[1]?.trim();
+    if (name) return vendor && !name.includes("Intel") && !name.includes("AMD") ? `${name} [${vendor}]` : name;
+  } catch {
+    // not Linux: fall back to what the runtime reports
+  }
+  return os.cpus()[0]?.model ?? "?";
+}
+
 export function machineInfo(): MachineInfo {
   const nproc = Number(Bun.spawnSync(["nproc"]).stdout.toString().trim()) || os.cpus().length;
   const osRelease = readFileSync("/etc/os-release", "utf8");
@@ -78,7 +91,7 @@ export function machineInfo(): MachineInfo {
   const commit = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: root }).stdout.toString().trim();
   return {
     cpus: nproc,
-    cpuModel: os.cpus()[0]?.model ?? "?",
+    cpuModel: cpuModel(),
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     os: `${pretty}, Linux ${os.release()}`,
     bun: Bun.version,

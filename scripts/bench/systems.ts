@@ -28,14 +28,21 @@ export interface Producer {
 }
 
 export interface SystemSettings {
-  /** tickwheel node environment (TICKWHEEL_*). */
+  /** tickwheel node environment (TICKWHEEL_*) beside its concurrency. */
   tickwheelEnv: Record<string, string>;
-  bullmqConcurrency: number;
+}
+
+export interface RunnerOptions {
+  /** Worker concurrency (TICKWHEEL_CONCURRENCY / Worker concurrency); the system's default when absent. */
+  concurrency?: number;
+  /** More environment for the runner process (tickwheel: TICKWHEEL_* settings). */
+  env?: Record<string, string>;
 }
 
 export interface System {
   name: SystemName;
-  startRunner(redisUrl: string, capacity: number): Promise<RunnerProcess>;
+  /** Starts a worker process; `capacity` is how many lateness samples it keeps. */
+  startRunner(redisUrl: string, capacity: number, options?: RunnerOptions): Promise<RunnerProcess>;
   openProducer(redisUrl: string): Promise<Producer>;
 }
 
@@ -46,12 +53,14 @@ export function systems(settings: SystemSettings): Record<SystemName, System> {
   return {
     tickwheel: {
       name: "tickwheel",
-      startRunner: (redisUrl, capacity) =>
+      startRunner: (redisUrl, capacity, options = {}) =>
         RunnerProcess.start(join(HERE, "node-runner.ts"), {
           REDIS_URL: redisUrl,
           TICKWHEEL_SHARDS: String(SHARDS),
           TICKWHEEL_LOG_LEVEL: "silent",
+          ...(options.concurrency === undefined ? {} : { TICKWHEEL_CONCURRENCY: String(options.concurrency) }),
           ...settings.tickwheelEnv,
+          ...options.env,
           BENCH_CAPACITY: String(capacity),
         }),
       openProducer: async (redisUrl) => {
@@ -80,11 +89,13 @@ export function systems(settings: SystemSettings): Record<SystemName, System> {
     },
     bullmq: {
       name: "bullmq",
-      startRunner: (redisUrl, capacity) =>
+      startRunner: (redisUrl, capacity, options = {}) =>
         RunnerProcess.start(join(HERE, "bullmq-runner.ts"), {
           REDIS_URL: redisUrl,
           BENCH_QUEUE: BENCH_TASK,
-          BENCH_CONCURRENCY: String(settings.bullmqConcurrency),
+          // BullMQ's own default is 1; the cases always say which they use.
+          BENCH_CONCURRENCY: String(options.concurrency ?? 1),
+          ...options.env,
           BENCH_CAPACITY: String(capacity),
         }),
       openProducer: async (redisUrl) => {

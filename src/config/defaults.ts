@@ -47,6 +47,14 @@ export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_CONCURRENCY = 64;
 /** Claim this early and hold the start until the due ms: covers a claim's round trip on a LAN. */
 export const DEFAULT_CLAIM_AHEAD_MS = 5;
+/**
+ * Pools' worth of slots that claims in flight and held tasks may reserve (see claimDepth in
+ * pool/worker-pool.ts). 1 keeps the rule that nothing claimed waits in memory for a slot; more
+ * overlaps claims with starts (a burst at concurrency 100 ran 100 tasks per claim round trip at
+ * 1), but lets up to (depth - 1) pools' worth of claimed tasks wait in memory behind long tasks,
+ * exposed to their visibility deadline. Not yet the default: see BENCHMARKS.md (issue 16).
+ */
+export const DEFAULT_CLAIM_DEPTH = 1;
 /** Tasks per claim call: bounds one Lua call's run time (Redis runs nothing else meanwhile). */
 export const DEFAULT_CLAIM_BATCH = 1000;
 /** Task ids one shard's window holds in memory: a burst beyond it is read in slices. */

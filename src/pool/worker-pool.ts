@@ -1,9 +1,19 @@
 /**
  * The node's one worker pool, shared by all its shards. It holds the hard
- * concurrency bound: a shard reserves slots before it claims, so it never
- * takes from Redis more than can start now, and what cannot start stays
- * durable in Redis instead of in a JS array. In-flight work is held in a
- * map (strongly referenced, counted) until its attempt is finished.
+ * concurrency bound: at most `concurrency` attempts run at once. A shard
+ * reserves slots before it claims, so it takes from Redis only what the
+ * pool has room for, and the rest stays durable in Redis instead of in a
+ * JS array. In-flight work is held in a map (strongly referenced, counted)
+ * until its attempt is finished.
+ *
+ * With claimDepth above 1 (TICKWHEEL_CLAIM_DEPTH), claims in flight may
+ * reserve claimDepth × concurrency slots, not just the free ones: a claim's
+ * tasks may then find the pool full when they arrive, and wait here, in
+ * claim order, for a slot; at most (claimDepth − 1) × concurrency ever do
+ * (no claim is sent while any does). They are claimed in their batch, which
+ * is kept alive while they wait; a crash costs them their visibility
+ * deadline, after which the reaper returns them. At depth 1 (the default)
+ * nothing claimed ever waits for a slot.
  *
  * Before starting, the pool asks whether the shard's lease is still valid
  * by this node's monotonic clock: a node that was frozen past its lease
@@ -29,8 +39,28 @@ import type { AttemptOutcome, DeliveryContext } from "./targets/target.ts";
  */
 const LOW_CAPACITY_WAKE_MS = 2;
 
+/**
+ * claimDepth (TICKWHEEL_CLAIM_DEPTH, default 1): claims in flight, and tasks
+ * claimed early and held for their due ms, may reserve this many pools' worth
+ * of slots. A slot is reserved from a claim's send until its task starts; at
+ * depth 1 every slot sits idle through each claim's round trip, so a burst at
+ * concurrency 100 ran 100 tasks per claim round trip, one shard at a time
+ * (BENCH_TRACE: "pool free 0 reserved 100 running 0"): the pool, not Redis or
+ * the node's CPU, was the bound; held tasks also keep their slot until their
+ * due ms (at 20,000 tasks a second a lead of 5-10 ms holds 100-200). Above 1,
+ * the next claims are in Redis while the node starts the last one's tasks,
+ * in claims of at most half a pool, and a claimed task that finds every slot
+ * running waits here, in claim order, for a free one: at most
+ * (claimDepth − 1) pools' worth, only behind long tasks, no claim sent while
+ * any waits. Not the default yet: with it, a join under load in the cluster
+ * tests showed tasks run twice, not yet explained (BENCHMARKS.md, issue 16).
+ */
+const CLAIM_SLICES = 2;
+
 export interface WorkerPoolOptions {
   concurrency: number;
+  /** Pools' worth of slots claims in flight may reserve (TICKWHEEL_CLAIM_DEPTH; 1 when absent). */
+  claimDepth?: number;
   completer: PoolCompleter;
   log: Logger;
   /** Whether a claimed task of this shard under this token may start now. */
@@ -62,6 +92,10 @@ export interface PoolCounts {
 
 export class WorkerPool {
   readonly concurrency: number;
+  /** Pools' worth of slots claims in flight may reserve (see CLAIM_SLICES). */
+  readonly claimDepth: number;
+  /** Most slots one claim may reserve: the pool at depth 1, else half of it. */
+  readonly claimLimit: number;
   private readonly options: WorkerPoolOptions;
   private readonly now: () => number;
   private readonly targets: TargetRegistry;
@@ -73,6 +107,9 @@ export class WorkerPool {
   private reserved = 0;
   /** id -> job for every running attempt (the strong reference). */
   private readonly running = new Map<string, Job>();
+  /** Claimed tasks that found every slot running, oldest first (from waitingHead on). */
+  private readonly waiting: Job[] = [];
+  private waitingHead = 0;
   private readonly capacityWaiters = new Set<() => void>();
   private readonly stopController = new AbortController();
   private idleWaiters: (() => void)[] = [];
@@ -82,6 +119,9 @@ export class WorkerPool {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) throw new Error("concurrency must be >= 1");
     this.options = options;
     this.concurrency = options.concurrency;
+    this.claimDepth = options.claimDepth ?? 1;
+    if (!Number.isInteger(this.claimDepth) || this.claimDepth < 1) throw new Error("claimDepth must be >= 1");
+    this.claimLimit = this.claimDepth === 1 ? options.concurrency : Math.max(1, Math.ceil(options.concurrency / CLAIM_SLICES));
     const log = options.log;
     this.runContext = {
       logFor: (job) => log.child({ taskId: job.id, task: job.spec.name, attempt: job.attempt }),
@@ -96,18 +136,31 @@ export class WorkerPool {
     return this.running.size;
   }
 
+  /** Slots neither running nor promised to a claim (negative while claims in flight reach past the pool). */
   get free(): number {
     return this.concurrency - this.running.size - this.reserved;
+  }
+
+  /** Claimed tasks waiting for a slot (see CLAIM_SLICES). */
+  get waitingCount(): number {
+    return this.waiting.length - this.waitingHead;
+  }
+
+  /** Slots a new claim may still reserve: none while any claimed task waits for a slot. */
+  private get claimable(): number {
+    if (this.waiting.length > this.waitingHead) return 0;
+    return this.claimDepth * this.concurrency - this.running.size - this.reserved;
   }
 
   get utilisation(): number {
     return this.running.size / this.concurrency;
   }
 
-  /** Takes up to `wanted` slots for an upcoming claim; returns how many were granted. */
+  /** Takes up to `wanted` slots (at most claimLimit) for an upcoming claim; returns how many were granted. */
   reserve(wanted: number): number {
+    if (wanted > this.claimLimit) wanted = this.claimLimit;
     if (wanted > this.claimSize) this.claimSize = wanted;
-    const granted = Math.max(0, Math.min(wanted, this.free));
+    const granted = Math.max(0, Math.min(wanted, this.claimable));
     this.reserved += granted;
     return granted;
   }
@@ -127,7 +180,7 @@ export class WorkerPool {
   /** Claimed batches with running attempts, grouped by shard and lease token (for visibility keepalive). */
   runningByShard(): Map<number, { token: string; batches: Set<string>; count: number }> {
     const groups = new Map<number, { token: string; batches: Set<string>; count: number }>();
-    for (const job of this.running.values()) {
+    for (const job of this.runningAndWaiting()) {
       let group = groups.get(job.shard);
       if (!group) {
         group = { token: job.leaseToken, batches: new Set(), count: 0 };
@@ -144,12 +197,30 @@ export class WorkerPool {
     this.options.completer.claimedBatch(shard, token, batch, count);
   }
 
+  /** Running attempts, then the claimed tasks waiting for a slot (their batches need keeping alive too). */
+  private *runningAndWaiting(): Iterable<Job> {
+    yield* this.running.values();
+    for (let i = this.waitingHead; i < this.waiting.length; i++) yield this.waiting[i]!;
+  }
+
   /**
-   * Starts a claimed attempt in a slot reserved for it. A task whose lease is
-   * no longer valid is dropped unstarted; an expired task is finished as such.
+   * Starts a claimed attempt in a slot reserved for it, or, when every slot
+   * runs an attempt, queues it for the next free one.
    */
   start(job: Job): void {
     this.reserved--;
+    if (this.running.size >= this.concurrency) {
+      this.waiting.push(job);
+      return;
+    }
+    this.begin(job);
+  }
+
+  /**
+   * Starts a claimed attempt now. A task whose lease is no longer valid is
+   * dropped unstarted; an expired task is finished as such.
+   */
+  private begin(job: Job): void {
     if (!this.options.canStart(job.shard, job.leaseToken)) {
       this.counts.dropped++;
       this.options.completer.abandon(job.shard, job.batch);
@@ -203,8 +274,34 @@ export class WorkerPool {
     });
     const drained = await Promise.race([idle, deadline]);
     clearTimeout(timer);
-    if (!drained) this.stopController.abort(new Error("node stopping: grace period over"));
+    if (!drained) {
+      // Claimed tasks still waiting for a slot never start: the reaper returns them at their deadline.
+      for (let i = this.waitingHead; i < this.waiting.length; i++) {
+        const job = this.waiting[i]!;
+        this.options.completer.abandon(job.shard, job.batch);
+        this.counts.dropped++;
+      }
+      this.waiting.length = 0;
+      this.waitingHead = 0;
+      this.stopController.abort(new Error("node stopping: grace period over"));
+    }
     return drained;
+  }
+
+  /** Starts waiting tasks while slots are free (an async attempt just ended). */
+  private startWaiting(): void {
+    while (this.waitingHead < this.waiting.length && this.running.size < this.concurrency) {
+      const job = this.waiting[this.waitingHead]!;
+      this.waiting[this.waitingHead++] = undefined as unknown as Job;
+      this.begin(job);
+    }
+    if (this.waitingHead === this.waiting.length) {
+      this.waiting.length = 0;
+      this.waitingHead = 0;
+    } else if (this.waitingHead > 1024 && this.waitingHead * 2 > this.waiting.length) {
+      this.waiting.splice(0, this.waitingHead);
+      this.waitingHead = 0;
+    }
   }
 
   /**
@@ -237,7 +334,10 @@ export class WorkerPool {
 
   private ended(job: Job, outcome: AttemptOutcome, wasRunning: boolean): void {
     // Release the slot whatever happened (a leaked slot would shrink the pool for good).
-    if (wasRunning) this.running.delete(job.id);
+    if (wasRunning) {
+      this.running.delete(job.id);
+      if (this.waitingHead < this.waiting.length) this.startWaiting();
+    }
     this.notifyCapacity();
     if (this.running.size === 0) {
       const waiters = this.idleWaiters;
@@ -261,7 +361,7 @@ export class WorkerPool {
    */
   private notifyCapacity(): void {
     if (this.capacityWaiters.size === 0 || this.wakeQueued) return;
-    const free = this.free;
+    const free = this.claimable;
     if (free <= 0) return;
     const enough = Math.max(1, Math.min(this.claimSize, Math.floor(this.concurrency / 4)));
     if (free < enough && (this.running.size > 0 || this.reserved > 0)) {
@@ -281,7 +381,7 @@ export class WorkerPool {
   private wakeWaiters(): void {
     if (this.lowCapacityTimer) clearTimeout(this.lowCapacityTimer);
     this.lowCapacityTimer = null;
-    if (this.free <= 0 || this.capacityWaiters.size === 0) return;
+    if (this.claimable <= 0 || this.capacityWaiters.size === 0) return;
     const waiters = [...this.capacityWaiters];
     this.capacityWaiters.clear();
     for (const waiter of waiters) waiter();

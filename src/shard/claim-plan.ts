@@ -4,8 +4,8 @@
  * the time and what its wheel holds; it reserves, claims and keeps the books.
  *
  * A claim takes everything due up to its due ms, in due order with priority
- * breaking ties, but never more than the pool can start now (slots are
- * reserved first). Claiming a slice of time rather than one millisecond
+ * breaking ties, but never more than the pool has room for (slots are
+ * reserved first; see claimDepth in pool/worker-pool.ts). Claiming a slice of time rather than one millisecond
  * keeps a busy shard at one claim per slice instead of one per millisecond.
  */
 import { MAX_LEAD_MS } from "./claim-lead.ts";

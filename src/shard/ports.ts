@@ -13,7 +13,7 @@ export type ShardStore = Pick<AttemptStore, "claim" | "reap" | "dueWindow" | "pr
 
 /** The pool as the actor drives it: reserve slots, claim into them, start or drop what it claimed. */
 export interface ShardPool {
-  /** Reserves up to `wanted` free slots; answers how many (0 when the pool is full). */
+  /** Reserves up to `wanted` slots for a claim; answers how many (0 when claims in flight fill the pool's room). */
   reserve(wanted: number): number;
   /** Gives back reserved slots the claim did not fill. */
   unreserve(count: number): void;

@@ -16,7 +16,7 @@
  *   (claimAheadMs early, or more: the lead grows to cover the claim round
  *   trips this shard has been seeing), claim from Redis everything due within
  *   the next claimAheadMs after it, in due order with priority breaking ties,
- *   but never more than the pool can start now (slots reserved first). A
+ *   but never more than the pool has room for (slots reserved first). A
  *   bucket of many tasks due at one instant is claimed BIG_BUCKET_LEAD_MS
  *   early, so its first batch is in memory at the instant; a past-due
  *   backlog is drained claim after claim at full speed;

@@ -137,6 +137,62 @@ test("the concurrency bound holds: slots are reserved before claims and freed wh
   ]);
 });
 
+test("at claim depth 4, claims reserve up to four pools' worth and what finds every slot running waits in claim order", async () => {
+  const target = new HeldTarget();
+  const { pool, completer, store } = setup({ target, claimDepth: 4 });
+  // Concurrency 4: one claim takes at most 2 slots (half the pool), claims in flight at most 16.
+  expect(pool.claimLimit).toBe(2);
+  for (let i = 0; i < 8; i++) expect(pool.reserve(10)).toBe(2);
+  expect(pool.reserve(1)).toBe(0);
+  for (let i = 0; i < 16; i++) pool.start(makeJob(`c-${i}`));
+  expect(pool.inFlight).toBe(4);
+  expect(pool.waitingCount).toBe(12);
+  expect(target.delivered.map((job) => job.id)).toEqual(["c-0", "c-1", "c-2", "c-3"]);
+  // Their batches are kept alive too, and no claim goes out while anything waits.
+  expect(pool.runningByShard().get(0)?.count).toBe(16);
+  expect(pool.reserve(1)).toBe(0);
+  target.settle("c-0");
+  target.settle("c-1");
+  await waitFor(() => pool.waitingCount === 10, { message: "two waiting tasks to start" });
+  expect(pool.inFlight).toBe(4);
+  expect(target.delivered.map((job) => job.id)).toEqual(["c-0", "c-1", "c-2", "c-3", "c-4", "c-5"]);
+  expect(pool.reserve(1)).toBe(0);
+  for (let i = 2; i < 14; i++) {
+    // Each starts only once an earlier one has ended.
+    await waitFor(() => target.delivered.length > i, { message: `c-${i} to start` });
+    target.settle(`c-${i}`);
+  }
+  await waitFor(() => pool.inFlight === 2 && target.delivered.length === 16, { message: "twelve attempts to end" });
+  expect(pool.waitingCount).toBe(0);
+  expect(target.delivered.map((job) => job.id).slice(14)).toEqual(["c-14", "c-15"]);
+  expect(pool.reserve(3)).toBe(2);
+  pool.unreserve(2);
+  target.settle("c-14");
+  target.settle("c-15");
+  await waitFor(() => pool.inFlight === 0, { message: "all attempts to end" });
+  await completer.flush();
+  expect(store.finished.map((item) => item.id)).toEqual(Array.from({ length: 16 }, (_, i) => `c-${i}`));
+  expect(store.finished.every((item) => item.state === "succeeded")).toBe(true);
+});
+
+test("tasks still waiting for a slot when the grace period ends never start: the reaper returns them", async () => {
+  const target = new HeldTarget();
+  const { pool, completer, store } = setup({ target, concurrency: 1, claimDepth: 2 });
+  completer.claimedBatch(0, "token", "batch-1", 2);
+  expect(pool.reserve(1) + pool.reserve(1)).toBe(2);
+  pool.start(makeJob("w-1"));
+  pool.start(makeJob("w-2"));
+  expect(pool.waitingCount).toBe(1);
+  expect(await pool.drain(20)).toBe(false);
+  expect(pool.waitingCount).toBe(0);
+  expect(pool.counts).toMatchObject({ started: 1, dropped: 1 });
+  target.settle("w-1");
+  await waitFor(() => pool.inFlight === 0, { message: "the aborted attempt to end" });
+  await completer.flush();
+  expect(target.delivered.map((job) => job.id)).toEqual(["w-1"]);
+  expect(store.finished.map((item) => item.id)).toEqual(["w-1"]);
+});
+
 test("a synchronous handler finishes within start(): no timer, promise or running entry for it", () => {
   defined.push("pool.sync");
   defineTask("pool.sync", z.object({ n: z.number() }), ({ n }) => n * 2);
@@ -181,7 +237,7 @@ test("a lost lease drops unstarted work: nothing is delivered or written, the re
   let leaseValid = true;
   const { pool, completer, store } = setup({ target, canStart: () => leaseValid });
   completer.claimedBatch(0, "token", "batch-1", 3);
-  pool.reserve(3);
+  expect(pool.reserve(2) + pool.reserve(1)).toBe(3);
   pool.start(makeJob("l-1"));
   leaseValid = false;
   pool.start(makeJob("l-2"));
