@@ -429,10 +429,10 @@ export class Client {
         const outcome = await write(shard);
         if (outcome.kind !== "missing") return { shard, outcome };
       }
+      // Found by a read but by no write: in transit (wait for it to land), or it landed between the
+      // two (the next round writes it). Not found at all: it does not exist.
       const located = await this.locate(id);
-      if (!located) return null;
-      if (!located.inTransit && round >= 2) return { shard: located.shard, outcome: { kind: "missing" } as T };
-      if (Date.now() > deadline) return null;
+      if (!located || (!located.inTransit && round >= 2) || Date.now() > deadline) return null;
       await Bun.sleep(Math.min(50, 5 * (round + 1)));
     }
   }
