@@ -18,9 +18,14 @@
  *   --webhook-concurrency N  the webhook cases' TICKWHEEL_CONCURRENCY (deliveries in flight; default 256)
  *   --webhook-rate N         the webhook steady case's rate per second (default 1000)
  *   --write / --no-write     write BENCHMARKS.md (default: only when every case ran at scale 1)
+ *   --schedules N            schedules in the `schedules` case (default 100000, each every minute)
+ *   --schedules-seconds S    measured window of the `schedules` case after the first round (default 45)
  *
  * The webhook cases (webhook-burst, webhook-steady) run tickwheel alone (BullMQ has no HTTP
  * delivery): a node delivering signed webhooks to a local keep-alive server (webhook-cases.ts).
+ *
+ * The `schedules` case (recurring schedules against BullMQ job schedulers) runs only when named:
+ * `bun run bench schedules`. Its table goes to its own section of BENCHMARKS.md.
  */
 import { parseArgs } from "node:util";
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
@@ -29,6 +34,7 @@ import { burstCase, enqueueCase, memoryCase, steadyCase, type BurstResult, type 
 import { systems as makeSystems, type SystemName } from "./bench/systems.ts";
 import { machineInfo } from "./bench/process-stats.ts";
 import { renderReport, type Results } from "./bench/report.ts";
+import { renderSchedules, schedulesCase, type SchedulesResult } from "./bench/schedules-case.ts";
 import { webhookBurstCase, webhookSteadyCase } from "./bench/webhook-cases.ts";
 
 const CASES = ["enqueue", "memory", "burst", "steady", "webhook-burst", "webhook-steady"] as const;
@@ -49,9 +55,13 @@ const { values, positionals } = parseArgs({
     scale: { type: "string", default: "1" },
     write: { type: "boolean" },
     "no-write": { type: "boolean" },
+    schedules: { type: "string", default: "100000" },
+    "schedules-seconds": { type: "string", default: "45" },
   },
 });
 
+const wantsSchedules = positionals.includes("schedules");
+if (wantsSchedules) positionals.splice(positionals.indexOf("schedules"), 1);
 for (const name of positionals) {
   if (!CASES.includes(name as CaseName)) {
     console.error(`unknown case "${name}": expected any of ${CASES.join(", ")}`);
@@ -68,6 +78,12 @@ const systemNames = values.systems!.split(",") as SystemName[];
 const tickwheelEnv: Record<string, string> = { TICKWHEEL_CONCURRENCY: values.concurrency!, ...JSON.parse(process.env.BENCH_TICKWHEEL_ENV ?? "{}") };
 const bullmqConcurrency = Number(values["bullmq-concurrency"]);
 const systems = makeSystems({ tickwheelEnv, bullmqConcurrency });
+const began = Date.now();
+const log = (line: string) => console.log(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+if (wantsSchedules && positionals.length === 0) {
+  await runSchedulesCase();
+  process.exit(0);
+}
 
 const counts = {
   enqueue: Math.round(200_000 * scale),
@@ -88,9 +104,6 @@ const results: Results = {
   webhookBurst: [],
   webhookSteady: [],
 };
-
-const began = Date.now();
-const log = (line: string) => console.log(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 
 for (const caseName of cases) {
   for (let run = 1; run <= runsOf(caseName); run++) {
@@ -160,4 +173,35 @@ if (values.write || (fullRun && !values["no-write"])) {
   const next = from >= 0 && to > from ? current.slice(0, from) + block + current.slice(to + end.length) : `${current}\n${block}\n`;
   writeFileSync(path, next);
   log(`wrote ${path}`);
+}
+
+if (wantsSchedules) await runSchedulesCase();
+
+/** `bun run bench schedules`: recurring schedules, tickwheel against BullMQ job schedulers. */
+async function runSchedulesCase(): Promise<void> {
+  const count = Number(values.schedules);
+  const seconds = Number(values["schedules-seconds"]);
+  const shards = Number(process.env.BENCH_SHARDS ?? 16);
+  const found: SchedulesResult[] = [];
+  for (const systemName of systemNames) {
+    const result = await schedulesCase(systems[systemName], count, seconds, shards);
+    found.push(result);
+    const l = result.lateness;
+    log(`schedules ${systemName}: ${count} created in ${result.createSeconds.toFixed(1)} s; ${result.started} of ~${result.expected} occurrences started; lateness p50 ${l.p50} p99 ${l.p99} max ${l.max} early ${l.early}; ${Math.round(result.bytesPerSchedule)} B/schedule; RSS ${result.rssIdleMB.toFixed(0)} → ${result.rssLoadedMB.toFixed(0)} MB`);
+  }
+  const m = machineInfo();
+  const table = renderSchedules(found, ["bun", "run", "bench", ...Bun.argv.slice(2)].join(" "), `${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.os}, Bun ${m.bun}, redis-server ${m.redis}, BullMQ ${m.bullmq}, tickwheel ${m.tickwheel}; machine shared with other work`);
+  console.log("\n" + table);
+  if (values.write || (count === 100_000 && systemNames.length === 2 && !values["no-write"])) {
+    const path = join(import.meta.dir, "..", "BENCHMARKS.md");
+    const begin = "<!-- bench:schedules:begin -->";
+    const end = "<!-- bench:schedules:end -->";
+    const block = `${begin}\n${table}\n${end}`;
+    const current = existsSync(path) ? readFileSync(path, "utf8") : "# Benchmarks\n";
+    const from = current.indexOf(begin);
+    const to = current.indexOf(end);
+    const next = from >= 0 && to > from ? current.slice(0, from) + block + current.slice(to + end.length) : `${current}\n## Recurring schedules\n\n${block}\n`;
+    writeFileSync(path, next);
+    log(`wrote the schedules table to ${path}`);
+  }
 }

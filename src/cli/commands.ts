@@ -163,12 +163,14 @@ export async function list(ctx: CommandContext, state: string): Promise<void> {
   const limit = Number(ctx.flags.get("limit") ?? "100");
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit: expected a positive integer, got ${JSON.stringify(ctx.flags.get("limit"))}`);
   const name = ctx.flags.get("name");
+  const namePrefix = ctx.flags.get("name-prefix");
   const tasks: TaskView[] = [];
   let cursor: string | null = null;
   // Pages can be short (bounded work per request); follow cursors until `limit` tasks or the end.
   do {
     const query = new URLSearchParams({ state, limit: String(Math.min(500, limit - tasks.length)) });
     if (name) query.set("name", name);
+    if (namePrefix) query.set("namePrefix", namePrefix);
     if (cursor) query.set("cursor", cursor);
     const page: { tasks: TaskView[]; nextCursor: string | null } = await call(ctx.api, "GET", `/v1/tasks?${query}`);
     tasks.push(...page.tasks);
@@ -178,8 +180,8 @@ export async function list(ctx: CommandContext, state: string): Promise<void> {
   print(ctx, body, () => {
     if (tasks.length === 0) return `no ${state} tasks${name ? ` named ${name}` : ""}`;
     const rows =
-      state === "dead"
-        ? table(["ID", "NAME", "ATTEMPTS", "DIED", "LAST ERROR"], tasks.map((t) => [t.id, t.name, `${t.attempt}/${t.maxAttempts}`, t.finishedAt ? relative(t.finishedAt) : null, clip(t.lastError, 80)]))
+      state === "dead" || state === "succeeded" || state === "cancelled" || state === "expired"
+        ? table(["ID", "NAME", "ATTEMPTS", state === "dead" ? "DIED" : "FINISHED", "LAST ERROR"], tasks.map((t) => [t.id, t.name, `${t.attempt}/${t.maxAttempts}`, t.finishedAt ? relative(t.finishedAt) : null, clip(t.lastError, 80)]))
         : table(["ID", "NAME", "DUE", "ATTEMPT", "PRIORITY", "LAST ERROR"], tasks.map((t) => [t.id, t.name, `${relative(t.dueAt)}${t.paused ? " (paused)" : ""}`, `${t.attempt}/${t.maxAttempts}`, t.priority, clip(t.lastError, 60)]));
     return cursor ? `${rows}\n(first ${tasks.length}; more with --limit)` : rows;
   });

@@ -8,7 +8,9 @@
 import { CliError, DEFAULT_URL, EXIT } from "./api.ts";
 import { checkFlags, parseArgs, UsageError } from "./args.ts";
 import * as commands from "./commands.ts";
+import * as consoleCommands from "./console-commands.ts";
 import { start } from "./start.ts";
+import { runScheduleCommand, SCHEDULE_FLAGS } from "./schedule-commands.ts";
 
 const USAGE = `usage: tickwheel <command> [options]
 
@@ -20,8 +22,15 @@ commands:
                                      --webhook: POST it to URL when due instead of a handler
   get ID                             show a task
   cancel ID                          cancel a task that has not started
-  list [--state scheduled|running|dead] [--name NAME] [--limit N]
-                                     list tasks (default: scheduled, 100)
+  list [--state STATE] [--name NAME | --name-prefix PREFIX] [--limit N]
+                                     list tasks (default: scheduled, 100); STATE: scheduled,
+                                     running, succeeded, failed, dead, cancelled, expired
+  run-now ID                         make a task that has not started due now
+  reschedule ID (--in DURATION | --at TIME)
+                                     move a task that has not started
+  bulk cancel|retry|run-now|count --state STATE (--name NAME | --name-prefix PREFIX | --all)
+       [--no-wait]                   act on every task the filter selects, in the background
+                                     on the node; waits for the end unless --no-wait
   shards                             every shard: owner, due, in flight, next due, lateness
   shards resize [N]                  change the shard count online to N; without N, show the
                                      running (or last) resize's progress (docs/resharding.md)
@@ -31,6 +40,11 @@ commands:
   dead retry ID                      requeue a dead task with fresh attempts
   pause NAME | resume NAME           pause or resume dispatch of a task name on every node
   paused                             paused task names
+  schedules put NAME (--cron PATTERN [--tz ZONE] | --every DURATION) --task NAME [--args JSON]
+           [--misfire skip|once|all] [--overlap allow|skip] [--start-at TIME] [--end-at TIME]
+           [--paused] [--priority 0-9] [--max-attempts N] [--timeout MS]   (or --body JSON)
+                                     create or replace a recurring schedule
+  schedules get NAME | list [--prefix P] [--limit N] | pause NAME | resume NAME | delete NAME
 
 options (commands that talk to a node):
   --url URL        node address (env TICKWHEEL_URL, default ${DEFAULT_URL})
@@ -46,7 +60,10 @@ const FLAGS: Record<string, string[]> = {
   schedule: ["in", "at", "args", "id", "priority", "max-attempts", "timeout", "webhook"],
   get: [],
   cancel: [],
-  list: ["state", "name", "limit"],
+  list: ["state", "name", "name-prefix", "limit"],
+  "run-now": [],
+  reschedule: ["in", "at"],
+  bulk: ["state", "name", "name-prefix", "all", "no-wait"],
   shards: [],
   "shards resize": [],
   nodes: [],
@@ -55,12 +72,13 @@ const FLAGS: Record<string, string[]> = {
   pause: [],
   resume: [],
   paused: [],
+  ...SCHEDULE_FLAGS,
 };
 
 async function runClientCommand(argv: string[]): Promise<number> {
   let json = false;
   try {
-    const { positionals, flags } = parseArgs(argv, new Set(["json", "help"]), new Set([...COMMON, ...Object.values(FLAGS).flat()]));
+    const { positionals, flags } = parseArgs(argv, new Set(["json", "help", "paused", "all", "no-wait"]), new Set([...COMMON, ...Object.values(FLAGS).flat()]));
     json = flags.has("json");
     if (flags.has("help")) {
       console.log(USAGE);
@@ -71,9 +89,11 @@ async function runClientCommand(argv: string[]): Promise<number> {
       console.error(USAGE);
       return EXIT.usage;
     }
-    const key = command === "dead" ? `dead ${args[0] ?? ""}` : command === "shards" && args[0] === "resize" ? "shards resize" : command;
+    const key =
+      command === "dead" || command === "schedules" ? `${command} ${args[0] ?? ""}` : command === "shards" && args[0] === "resize" ? "shards resize" : command;
     const allowed = FLAGS[key];
     if (!allowed) {
+      if (command === "schedules") throw new UsageError("schedules needs put, get, list, pause, resume or delete");
       throw new UsageError(command === "dead" ? `dead needs "list" or "retry ID"` : `unknown command "${command}"`);
     }
     checkFlags(flags, [...COMMON, ...allowed]);
@@ -85,7 +105,7 @@ async function runClientCommand(argv: string[]): Promise<number> {
       flags,
       out: (text) => console.log(text),
     };
-    const rest = key.startsWith("dead ") || key === "shards resize" ? args.slice(1) : args;
+    const rest = key.startsWith("dead ") || key.startsWith("schedules ") || key === "shards resize" ? args.slice(1) : args;
     if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}"`);
     const [target] = rest;
     switch (key) {
@@ -100,10 +120,19 @@ async function runClientCommand(argv: string[]): Promise<number> {
         break;
       case "list": {
         const state = flags.get("state") ?? "scheduled";
-        if (!["scheduled", "running", "dead"].includes(state)) throw new UsageError(`--state: expected scheduled, running or dead, got ${JSON.stringify(state)}`);
+        if (!consoleCommands.LIST_STATES.includes(state)) throw new UsageError(`--state: expected one of ${consoleCommands.LIST_STATES.join(", ")}, got ${JSON.stringify(state)}`);
         await commands.list(ctx, state);
         break;
       }
+      case "run-now":
+        await consoleCommands.runNow(ctx, target);
+        break;
+      case "reschedule":
+        await consoleCommands.reschedule(ctx, target);
+        break;
+      case "bulk":
+        await consoleCommands.bulk(ctx, target);
+        break;
       case "shards":
         if (target !== undefined) throw new UsageError(`unexpected argument "${target}" (did you mean "shards resize N"?)`);
         await commands.shards(ctx);
@@ -127,6 +156,8 @@ async function runClientCommand(argv: string[]): Promise<number> {
       case "paused":
         await commands.pausedNames(ctx);
         break;
+      default:
+        if (key.startsWith("schedules ")) await runScheduleCommand(ctx, key.slice("schedules ".length), target);
     }
     return EXIT.ok;
   } catch (error) {

@@ -1,5 +1,5 @@
 // tickwheel dashboard: plain browser JS, no build step. It polls the node's own API
-// (/admin/shards, /admin/nodes, /admin/stats, /v1/tasks?state=dead, /v1/paused) and
+// (/admin/shards, /admin/nodes, /admin/stats, /v1/tasks?state=dead, /v1/paused, /v1/schedules) and
 // draws two charts on <canvas>. With TICKWHEEL_API_TOKEN set, the token typed into the
 // header is kept in this browser's localStorage and sent as a bearer token.
 "use strict";
@@ -173,6 +173,32 @@ async function refreshPaused() {
   }));
 }
 
+// ---------------------------------------------------------------- schedules
+
+async function refreshSchedules() {
+  const { schedules, nextCursor } = await api("/v1/schedules?limit=100");
+  $("#schedules-more").hidden = nextCursor === null;
+  fillTable("#schedules", schedules.map((schedule) => {
+    const tr = document.createElement("tr");
+    tr.dataset.schedule = schedule.name;
+    const rule = schedule.cron !== undefined ? `${schedule.cron} (${schedule.tz})` : `every ${schedule.every} ms`;
+    const last = schedule.lastOccurrence ? `${schedule.lastOccurrence.state} at ${schedule.lastOccurrence.at}` : "–";
+    const button = document.createElement("button");
+    button.textContent = schedule.paused ? "Resume" : "Pause";
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const action = schedule.paused ? "resume" : "pause";
+      await api(`/v1/schedules/${encodeURIComponent(schedule.name)}/${action}`, { method: "POST" }).catch((error) => setStatus(error.message, true));
+      await refreshSchedules().catch(() => {});
+    });
+    const action = document.createElement("td");
+    action.append(button);
+    tr.append(cell(schedule.name), cell(rule), cell(schedule.task.name), cell(schedule.next.slice(0, 2).join(", ") || "–", "next"),
+      cell(last, "last"), cell(schedule.paused ? "paused" : "active", "state"), action);
+    return tr;
+  }));
+}
+
 // ---------------------------------------------------------------- charts
 
 function drawChart(canvas, seriesList, unit, spanLabel) {
@@ -248,7 +274,8 @@ function formatNumber(value) {
 }
 
 async function refreshStats() {
-  const stats = await api("/admin/stats");
+  // console.js picks the scope (the whole cluster, or one node) once it has loaded.
+  const stats = await api(typeof window.tickwheelStatsPath === "function" ? window.tickwheelStatsPath() : "/admin/stats");
   // Seconds before the node started are not "zero tasks": leave them out (but show at least a minute).
   const shown = Math.max(60, Math.ceil((stats.now - stats.startedAt) / 1000) + 1);
   const series = stats.series.slice(-shown);
@@ -301,3 +328,4 @@ loop(refreshStats, FAST_MS);
 loop(async () => refreshNodes(await refreshShards()), SLOW_MS);
 loop(refreshDead, SLOW_MS);
 loop(refreshPaused, SLOW_MS);
+loop(refreshSchedules, SLOW_MS);

@@ -7,6 +7,8 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import html from "./index.html" with { type: "text" };
 import css from "./dashboard.css" with { type: "text" };
 import script from "./dashboard.js" with { type: "text" };
+import consoleCss from "./console.css" with { type: "text" };
+import consoleScript from "./console.js" with { type: "text" };
 
 const NO_CACHE = "no-cache";
 
@@ -16,4 +18,7 @@ export function registerDashboard(app: OpenAPIHono): void {
   app.get("/", (c) => c.html(page, 200, { "Cache-Control": NO_CACHE }));
   app.get("/dashboard.css", (c) => c.body(css, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": NO_CACHE }));
   app.get("/dashboard.js", (c) => c.body(script, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": NO_CACHE }));
+  // The operator's console (issue 15): task lists, the task page, actions; the same page, other views.
+  app.get("/console.css", (c) => c.body(consoleCss, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": NO_CACHE }));
+  app.get("/console.js", (c) => c.body(consoleScript, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": NO_CACHE }));
 }

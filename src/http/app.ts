@@ -19,10 +19,14 @@ import { errorBody, handleError, zodErrorBody } from "./errors.ts";
 import { registerTaskRoutes } from "./tasks-routes.ts";
 import { registerBatchRoutes } from "./batch-routes.ts";
 import { registerNameRoutes } from "./names-routes.ts";
+import { registerScheduleRoutes } from "./schedules-routes.ts";
 import { registerAdminRoutes } from "./admin-routes.ts";
 import { registerAdminNodesRoute } from "./admin-nodes-route.ts";
 import { registerAdminResizeRoutes } from "./admin-resize-routes.ts";
 import type { NodeView } from "../ownership/node-registry-view.ts";
+import { actionLog, registerConsoleRoutes } from "./console-routes.ts";
+import { BulkJobs } from "../console/bulk-jobs.ts";
+import { registerClusterStatsRoute } from "./cluster-stats-route.ts";
 
 /** What the app needs from the node (an interface, so routes test without a whole node). */
 export interface AppNode {
@@ -65,6 +69,9 @@ export function createApp(node: AppNode): OpenAPIHono {
     if (node.config.metricsAuth) app.use("/metrics", auth);
   }
 
+  // Before every route: Hono runs middleware in the order registered.
+  app.use("/v1/*", actionLog(node.log));
+
   app.get("/health", (c) => c.json({ ok: true, nodeId: node.nodeId }));
   app.get("/ready", (c) => {
     const ready = node.ready;
@@ -78,10 +85,13 @@ export function createApp(node: AppNode): OpenAPIHono {
   const tooLarge = (limit: number) =>
     bodyLimit({ maxSize: limit, onError: (c) => c.json(errorBody("payload_too_large", `request body over ${limit} bytes`), 413) });
   const onScheduled = (name: string) => node.metrics.scheduled(name);
+  // The console's /v1/tasks/bulk, like the batch route, before /v1/tasks/{id}.
+  registerConsoleRoutes(app, { client: node.client, bulkJobs: new BulkJobs(node.client, node.log) });
   // The batch route first: /v1/tasks/batch must not be taken for a task id.
   registerBatchRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxBatchBytes), onScheduled });
   registerTaskRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES), onScheduled });
   registerNameRoutes(app, { client: node.client, notePaused: (name, paused) => node.notePaused(name, paused) });
+  registerScheduleRoutes(app, { schedules: node.client.schedules, bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES) });
   registerAdminRoutes(app, {
     nodeId: node.nodeId,
     startedAt: node.startedAt,
@@ -91,6 +101,13 @@ export function createApp(node: AppNode): OpenAPIHono {
     pool: () => ({ inFlight: node.pool.inFlight, concurrency: node.pool.concurrency }),
   });
   registerAdminNodesRoute(app, node);
+  registerClusterStatsRoute(app, {
+    nodeId: node.nodeId,
+    startedAt: node.startedAt,
+    series: (seconds) => node.metrics.timeline.series(seconds),
+    pool: () => ({ inFlight: node.pool.inFlight, concurrency: node.pool.concurrency }),
+    ...(node.nodes ? { nodes: () => node.nodes!() } : {}),
+  });
   registerAdminResizeRoutes(app, { client: node.client });
   registerDashboard(app);
 

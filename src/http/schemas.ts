@@ -114,6 +114,10 @@ export const TaskView = z
     progress: z.unknown().optional(),
     finishedAt: z.number().optional(),
     shard: z.number(),
+    schedule: z
+      .object({ name: z.string(), occurrenceAt: z.number() })
+      .optional()
+      .openapi({ description: "an occurrence of a recurring schedule: the schedule's name and the occurrence's time (ms)" }),
   })
   .openapi("Task");
 
@@ -178,6 +182,12 @@ export const BatchResult = z
 export const ListQuery = z.strictObject({
   state: z.enum(LISTABLE_STATES).default("scheduled").openapi({ param: { name: "state", in: "query" } }),
   name: z.string().min(1).max(MAX_NAME_LENGTH).optional().openapi({ param: { name: "name", in: "query" }, description: "only tasks of this name" }),
+  namePrefix: z
+    .string()
+    .min(1)
+    .max(MAX_NAME_LENGTH)
+    .optional()
+    .openapi({ param: { name: "namePrefix", in: "query" }, description: "only tasks whose name starts with this (not with name)" }),
   limit: z.coerce
     .number({ error: `expected an integer from 1 to ${MAX_LIST_LIMIT}` })
     .int({ error: `expected an integer from 1 to ${MAX_LIST_LIMIT}` })
@@ -186,12 +196,22 @@ export const ListQuery = z.strictObject({
     .default(DEFAULT_LIST_LIMIT)
     .openapi({ param: { name: "limit", in: "query" } }),
   cursor: z.string().min(1).max(4096).optional().openapi({ param: { name: "cursor", in: "query" }, description: "nextCursor of the previous page" }),
+  order: z
+    .enum(["shard", "time"])
+    .optional()
+    .openapi({
+      param: { name: "order", in: "query" },
+      description:
+        "shard (default): shard by shard, each in index order. time: one order across shards (due time for scheduled and failed, " +
+        "time finished for the others; not for running); scheduled tasks in the cold tier follow in storage order",
+    }),
 });
 
 export const TaskSummary = TaskView.omit({ args: true, result: true, progress: true })
   .extend({
     paused: z.boolean().optional().openapi({ description: "came due while its name is paused; runs on resume" }),
     visibilityDeadline: z.number().optional(),
+    dueInMs: z.number().optional().openapi({ description: "scheduled and failed: ms until due when listed (negative: overdue)" }),
   })
   .openapi("TaskSummary");
 

@@ -69,6 +69,7 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: TasksRoutesDeps): voi
     summary: "List tasks by state, optionally of one name, a page at a time",
     description:
       "Pages go shard by shard, each in index order: scheduled by due time, dead by time of death, running in claim order " +
+        "(succeeded, cancelled and expired by time finished, kept listable for their retention; failed: waiting for a retry, by its due time) " +
       "(claimed batches by their visibility deadline, each batch's tasks in the order claimed); " +
       "scheduled tasks waiting in the cold tier (due beyond TICKWHEEL_COLD_AFTER_MS when scheduled) follow a shard's others, in storage order. " +
       "A page may hold fewer than `limit` tasks and still have a `nextCursor`: each request examines a bounded number of entries.",
@@ -77,7 +78,7 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: TasksRoutesDeps): voi
   });
   app.openapi(listTasks, async (c) => {
     const query = c.req.valid("query");
-    const page = await client.list({ state: query.state, name: query.name, limit: query.limit, cursor: query.cursor });
+    const page = await client.list({ state: query.state, name: query.name, namePrefix: query.namePrefix, limit: query.limit, cursor: query.cursor, order: query.order });
     return c.json(page, 200);
   });
 

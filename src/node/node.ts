@@ -14,6 +14,7 @@ import { Store } from "../store/store.ts";
 import type { ShardMap } from "../core/shard-map.ts";
 import { Client } from "../client/client.ts";
 import { ShardActor } from "../shard/shard-actor.ts";
+import type { TaskDefaults } from "../task/schedule-input.ts";
 import { WorkerPool } from "../pool/worker-pool.ts";
 import { Completer } from "../pool/completer.ts";
 import { ShardOwnership } from "../ownership/shard-ownership.ts";
@@ -31,7 +32,7 @@ import type { Job } from "../pool/job.ts";
 import { loadTasksModule } from "./load-tasks.ts";
 import { TargetRegistry } from "../pool/targets/registry.ts";
 import { webhookTarget } from "../pool/targets/webhook/webhook-delivery.ts";
-import { parseOutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
+import { parseOutboundPolicy, type OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 import type { ShardInfo } from "./shard-info.ts";
 
 type NodeState = "new" | "running" | "quiet" | "stopped";
@@ -60,6 +61,10 @@ export class TickwheelNode {
   /** Node-wide lateness of every started task. */
   readonly lateness = new LatencyRecorder();
   private readonly actors = new Map<number, ShardActor>();
+  /** Task defaults of this node's config: tasks scheduled through it and planted occurrences get them. */
+  private readonly taskDefaults: TaskDefaults;
+  /** Webhook targets' outbound policy (TICKWHEEL_WEBHOOK_ALLOW/DENY): tasks and planted occurrences. */
+  private readonly outboundPolicy: OutboundPolicy;
   /** The cluster's shard map as read at start (an empty stand-in until then). */
   private shardMap: ShardMap | null = null;
   private state: NodeState = "new";
@@ -110,17 +115,19 @@ export class TickwheelNode {
       },
     });
     const outboundPolicy = parseOutboundPolicy({ allow: config.webhookAllow, deny: config.webhookDeny });
+    this.outboundPolicy = outboundPolicy;
+    this.taskDefaults = {
+      maxAttempts: config.defaultMaxAttempts,
+      timeoutMs: config.defaultTimeoutMs,
+      backoff: { baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs },
+      maxArgsBytes: config.maxArgsBytes,
+    };
     this.client = new Client({
       store: this.store,
       validateKnownTasks: true,
       webhookPolicy: outboundPolicy,
       retentionMs: config.retentionMs,
-      defaults: {
-        maxAttempts: config.defaultMaxAttempts,
-        timeoutMs: config.defaultTimeoutMs,
-        backoff: { baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs },
-        maxArgsBytes: config.maxArgsBytes,
-      },
+      defaults: this.taskDefaults,
     });
     this.completer = new Completer({
       store: this.store.attempts,
@@ -352,6 +359,7 @@ export class TickwheelNode {
       subscribeWakes: () => this.store.wakes.subscribe([shard]),
       leaseValid: () => this.ownership.canStart(shard, token),
       cold: { shardMap: () => this.shardMap!, coldAfterMs: this.config.coldAfterMs },
+      schedules: { store: this.store.schedules, shardMap: () => this.shardMap!, defaults: this.taskDefaults, outboundPolicy: this.outboundPolicy },
       reshard: {
         moves: this.store.reshard,
         shardMap: () => this.shardMap!,
@@ -362,6 +370,7 @@ export class TickwheelNode {
     this.actors.set(shard, actor);
     actor.start();
   }
+
 
   private stopActor(shard: number, token: string): void {
     const actor = this.actors.get(shard);

@@ -26,7 +26,7 @@
  *   died) are reaped every reapEveryMs, and again at once while a reap comes
  *   back full;
  * - shard-duty.ts: other per-shard work on a timer, run through this mailbox
- *   one step at a time (cold-promoter.ts is the first).
+ *   one step at a time (cold-promoter.ts, schedule-planting.ts).
  *
  * Adding a per-shard duty (the next occurrence of a recurring schedule, a
  * resharding migration step): implement ShardDuty in its own file in this
@@ -52,6 +52,9 @@ import { LEASE_LOST, type ClaimedBatch, type LeaseLost } from "../store/outcomes
 import { jobFromClaim, type Job } from "../pool/job.ts";
 import type { Logger } from "../core/log.ts";
 import type { ShardPool, ShardStore } from "./ports.ts";
+import { SchedulePlanting, type PlanterStore } from "./schedule-planting.ts";
+import type { TaskDefaults } from "../task/schedule-input.ts";
+import type { OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 import type { ShardDuty } from "./shard-duty.ts";
 import { ColdPromotion } from "./cold-promoter.ts";
 import { ReshardMover, type ReshardMoverOptions } from "./reshard-mover.ts";
@@ -113,6 +116,11 @@ export interface ShardActorOptions {
    * horizon is 0, the cold tier turned off).
    */
   cold?: { shardMap: ShardMap | (() => ShardMap); coldAfterMs: number; stepMs?: number };
+  /**
+   * Recurring schedules: a SchedulePlanting duty plants the next occurrences of the shard's
+   * schedules while the actor owns it (docs/schedules.md).
+   */
+  schedules?: { store: PlanterStore; shardMap: ShardMap | (() => ShardMap); defaults: TaskDefaults; outboundPolicy?: OutboundPolicy };
   /**
    * Resharding: while a resize runs and this shard is a source, a
    * ReshardMover duty moves its tasks of moving slots to their new shards.
@@ -276,6 +284,20 @@ export class ShardActor {
   private buildDuties(): DutyRun[] {
     const duties: ShardDuty[] = [];
     if (this.cold) duties.push(this.cold as ShardDuty);
+    const schedules = this.options.schedules;
+    if (schedules) {
+      duties.push(
+        new SchedulePlanting({
+          shard: this.shard,
+          leaseToken: this.leaseToken,
+          schedules: schedules.store,
+          shards: schedules.shardMap,
+          defaults: schedules.defaults,
+          ...(schedules.outboundPolicy && { outboundPolicy: schedules.outboundPolicy }),
+          log: this.options.log,
+        }) as ShardDuty,
+      );
+    }
     if (this.options.reshard) {
       duties.push(new ReshardMover({ ...this.options.reshard, shard: this.shard, leaseToken: this.leaseToken, log: this.options.log }) as ShardDuty);
     }

@@ -157,7 +157,8 @@ export class RedisAttemptStore implements AttemptStore {
     const reply = await this.runner.run(
       "retry",
       [keys.claims, keys.due, keys.tasks, keys.err, keys.lease],
-      [token, id, batch, attempt, score, error],
+      // The done prefix and time feed the console's failed index and attempt history (lib/console.lua).
+      [token, id, batch, attempt, score, error, keys.donePrefix, Date.now()],
     );
     return reply === LEASE_LOST ? LEASE_LOST : reply === 1;
   }

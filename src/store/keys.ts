@@ -126,6 +126,16 @@ export class KeyBook {
     return nodesKey(this.prefix);
   }
 
+  /** HASH schedule name -> "<version>\t<last occurrence id>\n<json>": a shard's recurring schedules (store/schedules.ts). */
+  schedules(shard: number): string {
+    return `${this.prefix}:{${shard}}:schedules`;
+  }
+
+  /** ZSET schedule name -> ms at which the shard's planter looks at it next. */
+  scheduleWake(shard: number): string {
+    return `${this.prefix}:{${shard}}:schedwake`;
+  }
+
   /** Expiry index of the registry; same hash tag as nodes() so both sit in one slot. */
   nodesAlive(): string {
     return `${nodesKey(this.prefix)}:alive`;

@@ -10,6 +10,19 @@ import type { ShardMap } from "../core/shard-map.ts";
 import { PARK_OFFSET } from "./data-format.ts";
 import { runningRecord, type ListableState, type ListEntry, type ListPage, type ShardStats } from "./outcomes.ts";
 import { specNamePrefix } from "../task/codec.ts";
+import { consoleIndexKey } from "./console-keys.ts";
+
+/**
+ * How every stored spec of the wanted tasks starts: the whole name (up to
+ * the comma after it), or a name prefix (the JSON of the prefix without its
+ * closing quote: JSON escapes character by character, so it starts the JSON
+ * of every name that starts with the prefix).
+ */
+function specFilter(name: string | null, namePrefix: boolean): string {
+  if (name === null) return "";
+  const whole = specNamePrefix(name);
+  return namePrefix ? whole.slice(0, -2) : whole;
+}
 
 /** Slots one list-cold script call examines (an empty one costs a key lookup). */
 const COLD_LIST_SLOTS = 1024;
@@ -31,6 +44,7 @@ export interface Listings {
     budget: number,
     name: string | null,
     maxBytes?: number,
+    namePrefix?: boolean,
   ): Promise<ListPage>;
 }
 
@@ -86,31 +100,63 @@ export class RedisListings implements Listings {
     budget: number,
     name: string | null,
     maxBytes = LIST_MAX_BYTES,
+    namePrefix = false,
   ): Promise<ListPage> {
     if (state === "scheduled" && after?.score.startsWith(COLD_CURSOR)) {
-      return this.listColdPage(shards, shard, Number(after.score.slice(COLD_CURSOR.length)), after.id, limit, name, maxBytes);
+      return this.listColdPage(shards, shard, Number(after.score.slice(COLD_CURSOR.length)), after.id, limit, name, maxBytes, namePrefix);
     }
+    if (state === "running") return this.listRunningPage(shard, after, limit, name, maxBytes, namePrefix);
+    const { entries, next } = await this.listIndexPage(shard, state, after, limit, budget, name, maxBytes, namePrefix);
+    if (state !== "scheduled" || next !== null) return { entries, next };
+    // `due` is exhausted: go on with the cold tier, from the shard's first slot.
+    const bytes = entries.reduce((sum, entry) => sum + entry.record.length, 0);
+    if (entries.length >= limit || bytes >= maxBytes) return { entries, next: { score: `${COLD_CURSOR}${shard}`, id: "" } };
+    const cold = await this.listColdPage(shards, shard, shard, "", limit - entries.length, name, maxBytes - bytes, namePrefix);
+    return { entries: [...entries, ...cold.entries], next: cold.next };
+  }
+
+  /**
+   * One page of a shard's ZSET index of a state (for scheduled: `due` only,
+   * never the cold tier), after a (score, id) cursor in index order. The
+   * cursor need not be an entry of this shard: the time-ordered listing
+   * (Client.listInTimeOrder, client/time-order.ts) gives every shard the same one.
+   */
+  async listIndexPage(
+    shard: number,
+    state: Exclude<ListableState, "running">,
+    after: { score: string; id: string } | null,
+    limit: number,
+    budget: number,
+    name: string | null,
+    maxBytes = LIST_MAX_BYTES,
+    namePrefix = false,
+  ): Promise<ListPage> {
     const keys = this.keyBook.shard(shard);
-    if (state === "running") return this.listRunningPage(shard, after, limit, name, maxBytes);
-    const index = state === "scheduled" ? keys.due : keys.dead;
-    const source = state === "dead" ? "done" : "hash";
-    const specPrefix = name === null ? "" : specNamePrefix(name);
+    const index = state === "scheduled" ? keys.due : state === "dead" ? keys.dead : consoleIndexKey(keys, state);
+    const source = state === "scheduled" || state === "failed" ? "hash" : "done";
+    const specPrefix = specFilter(name, namePrefix);
     const reply = (await this.runner.run(
       "list",
       [index, keys.tasks, keys.err],
-      [source, keys.donePrefix, after?.score ?? "", after?.id ?? "", limit, budget, specPrefix, name ?? "", Math.max(1, maxBytes)],
+      [
+        source,
+        keys.donePrefix,
+        after?.score ?? "",
+        after?.id ?? "",
+        limit,
+        budget,
+        specPrefix,
+        name ?? "",
+        Math.max(1, maxBytes),
+        state === "failed" ? keys.due : "",
+        namePrefix ? "prefix" : "",
+      ],
     )) as (string | null)[];
     const entries: ListEntry[] = [];
     for (let i = 2; i < reply.length; i += 4) {
       entries.push({ id: reply[i]!, score: reply[i + 1]!, record: reply[i + 2]!, lastError: reply[i + 3] ?? null });
     }
-    const next = reply[0] ? { score: reply[0], id: reply[1]! } : null;
-    if (state !== "scheduled" || next !== null) return { entries, next };
-    // `due` is exhausted: go on with the cold tier, from the shard's first slot.
-    const bytes = entries.reduce((sum, entry) => sum + entry.record.length, 0);
-    if (entries.length >= limit || bytes >= maxBytes) return { entries, next: { score: `${COLD_CURSOR}${shard}`, id: "" } };
-    const cold = await this.listColdPage(shards, shard, shard, "", limit - entries.length, name, maxBytes - bytes);
-    return { entries: [...entries, ...cold.entries], next: cold.next };
+    return { entries, next: reply[0] ? { score: reply[0], id: reply[1]! } : null };
   }
 
   /**
@@ -123,9 +169,10 @@ export class RedisListings implements Listings {
     limit: number,
     name: string | null,
     maxBytes: number,
+    namePrefix: boolean,
   ): Promise<ListPage> {
     const keys = this.keyBook.shard(shard);
-    const specPrefix = name === null ? "" : specNamePrefix(name);
+    const specPrefix = specFilter(name, namePrefix);
     const reply = (await this.runner.run(
       "listRunning",
       [keys.claims, keys.batches, keys.tasks, keys.err],
@@ -152,10 +199,11 @@ export class RedisListings implements Listings {
     limit: number,
     name: string | null,
     maxBytes: number,
+    namePrefix: boolean,
   ): Promise<ListPage> {
     const keys = this.keyBook.shard(shard);
     if (!shards.holds(shard, slot)) return { entries: [], next: null };
-    const specPrefix = name === null ? "" : specNamePrefix(name);
+    const specPrefix = specFilter(name, namePrefix);
     const entries: ListEntry[] = [];
     let bytes = 0;
     let next: { score: string; id: string } | null = { score: `${COLD_CURSOR}${slot}`, id: afterId };

@@ -100,8 +100,13 @@ export type HeartbeatOutcome =
   | { registered: true; redisNowMs: number; live: { id: string; expiresAtMs: number }[] }
   | { registered: false; redisNowMs: number; holder: NodeEntry };
 
-/** States whose tasks a shard indexes, so they can be listed. */
-export type ListableState = "scheduled" | "running" | "dead";
+/**
+ * States whose tasks a shard indexes, so they can be listed. "failed": a
+ * task whose last attempt failed and that waits for its retry (its state is
+ * still scheduled). Succeeded, cancelled and expired ones stay listed for
+ * their retention (the console's indexes, lua/lib/console.lua).
+ */
+export type ListableState = "scheduled" | "running" | "dead" | "failed" | "succeeded" | "cancelled" | "expired";
 
 export interface ListEntry {
   id: string;

@@ -34,6 +34,9 @@ import leaseRelease from "./lua/lease-release-1.lua" with { type: "text" };
 import nodeHeartbeat from "./lua/node-heartbeat-2.lua" with { type: "text" };
 import nodeLeave from "./lua/node-leave-2.lua" with { type: "text" };
 import nodeList from "./lua/node-list-2.lua" with { type: "text" };
+import scheduleWrite from "./lua/schedule-write-5.lua" with { type: "text" };
+import scheduleDue from "./lua/schedule-due-5.lua" with { type: "text" };
+import schedulePlant from "./lua/schedule-plant-5.lua" with { type: "text" };
 import resizeStart from "./lua/resize-start-1.lua" with { type: "text" };
 import resizeFinish from "./lua/resize-finish-1.lua" with { type: "text" };
 import resizeMove from "./lua/resize-move-1.lua" with { type: "text" };
@@ -47,6 +50,7 @@ import coldLib from "./lua/lib/cold.lua" with { type: "text" };
 import packedLib from "./lua/lib/packed.lua" with { type: "text" };
 import claimedLib from "./lua/lib/claimed.lua" with { type: "text" };
 import orderLib from "./lua/lib/order.lua" with { type: "text" };
+import consoleLib from "./lua/lib/console.lua" with { type: "text" };
 
 /** Scripts that read or write final records, cold tasks or claimed batches, take packed fields or compare members, start with the shared functions (lua/lib/). */
 const withFinals = (lua: string): string => `${finalsLib}\n${lua}`;
@@ -54,15 +58,17 @@ const withCold = (lua: string): string => `${coldLib}\n${lua}`;
 const withPacked = (lua: string): string => `${packedLib}\n${lua}`;
 const withClaimed = (lua: string): string => `${claimedLib}\n${lua}`;
 const withOrder = (lua: string): string => `${orderLib}\n${lua}`;
+/** The console's indexes and attempt history (issue 15). */
+const withConsole = (lua: string): string => `${consoleLib}\n${lua}`;
 
 const sources = {
   schedule: { lua: withPacked(withCold(withFinals(schedule))), keys: 4 },
   claim: { lua: claim, keys: 6 },
-  finish: { lua: withPacked(withFinals(finish)), keys: 7 },
-  retry: { lua: withClaimed(retry), keys: 5 },
+  finish: { lua: withConsole(withPacked(withFinals(finish))), keys: 7 },
+  retry: { lua: withConsole(withClaimed(retry)), keys: 5 },
   reap: { lua: withClaimed(reap), keys: 5 },
   extend: { lua: extend, keys: 2 },
-  cancel: { lua: withCold(withFinals(cancel)), keys: 5 },
+  cancel: { lua: withConsole(withCold(withFinals(cancel))), keys: 5 },
   reschedule: { lua: withCold(withFinals(reschedule)), keys: 3 },
   promote: { lua: withCold(promote), keys: 4 },
   listCold: { lua: withCold(listCold), keys: 1 },
@@ -81,6 +87,9 @@ const sources = {
   nodeHeartbeat: { lua: nodeHeartbeat, keys: 2 },
   nodeLeave: { lua: nodeLeave, keys: 2 },
   nodeList: { lua: nodeList, keys: 2 },
+  scheduleWrite: { lua: withPacked(withFinals(scheduleWrite)), keys: 5 },
+  scheduleDue: { lua: scheduleDue, keys: 5 },
+  schedulePlant: { lua: withPacked(schedulePlant), keys: 5 },
   resizeStart: { lua: resizeStart, keys: 1 },
   resizeFinish: { lua: resizeFinish, keys: 1 },
   resizeMove: { lua: resizeMove, keys: 1 },

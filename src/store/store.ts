@@ -4,10 +4,12 @@
  * outcomes in outcomes.ts) behind a narrow interface, and a consumer takes
  * the part it uses: the shard actor and the pool take `attempts`, the
  * ownership loop `leases`, membership `nodes`, the client `tasks`,
- * `listings` and `pauses`. This class only opens the connection and
+ * `listings`, `pauses` and `schedules`, the planter `schedules`. This class
+ * only opens the connection and
  * composes the parts.
  */
 import { KeyBook } from "./keys.ts";
+import { RedisSchedules } from "./schedules.ts";
 import type { ConnectionTarget } from "./connection.ts";
 import { ScriptRunner } from "./script-runner.ts";
 import { RedisTaskWrites } from "./task-writes.ts";
@@ -18,6 +20,8 @@ import { RedisLeases } from "./leases.ts";
 import { RedisWakeHints } from "./wakes.ts";
 import { RedisNodeRegistry } from "./node-registry.ts";
 import { ClusterConfig } from "./cluster-config.ts";
+import { RedisAttemptHistory } from "./attempt-history.ts";
+import { RedisBulkJobRecords } from "./bulk-job-records.ts";
 import { RedisReshardMoves } from "./reshard-moves.ts";
 
 export interface StoreOptions extends ConnectionTarget {
@@ -39,6 +43,11 @@ export class Store {
   readonly wakes: RedisWakeHints;
   readonly nodes: RedisNodeRegistry;
   readonly config: ClusterConfig;
+  readonly schedules: RedisSchedules;
+  /** The console's attempt history (issue 15). */
+  readonly history: RedisAttemptHistory;
+  /** Progress of the console's bulk jobs (issue 15). */
+  readonly bulkJobs: RedisBulkJobRecords;
   readonly reshard: RedisReshardMoves;
   private readonly runner: ScriptRunner;
 
@@ -55,6 +64,9 @@ export class Store {
     this.wakes = new RedisWakeHints(options, this.keys, this.runner.clustered, onError);
     this.nodes = new RedisNodeRegistry(this.runner, this.keys);
     this.config = new ClusterConfig(this.runner, this.keys);
+    this.schedules = new RedisSchedules(this.runner, this.keys);
+    this.history = new RedisAttemptHistory(this.runner, this.keys);
+    this.bulkJobs = new RedisBulkJobRecords(this.runner, this.keys);
     this.reshard = new RedisReshardMoves(this.runner, this.keys);
   }
 

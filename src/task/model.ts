@@ -68,6 +68,8 @@ export interface TaskView {
   progress?: unknown;
   finishedAt?: number;
   shard: number;
+  /** An occurrence of a recurring schedule: its schedule's name and the occurrence's time (ms). */
+  schedule?: { name: string; occurrenceAt: number };
 }
 
 /** Priorities run 0 (default) … 9 (most urgent). */

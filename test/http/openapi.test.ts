@@ -42,7 +42,7 @@ afterAll(async () => {
 
 const METHODS = ["get", "post", "put", "patch", "delete"];
 /** Routes that are not part of the API document: probes, metrics, the document, the dashboard. */
-const UNDOCUMENTED = new Set(["GET /health", "GET /ready", "GET /metrics", "GET /openapi.json", "GET /", "GET /dashboard.css", "GET /dashboard.js"]);
+const UNDOCUMENTED = new Set(["GET /health", "GET /ready", "GET /metrics", "GET /openapi.json", "GET /", "GET /dashboard.css", "GET /dashboard.js", "GET /console.css", "GET /console.js"]);
 
 function operations(): { method: string; path: string; operation: any }[] {
   return Object.entries(doc.paths).flatMap(([path, item]: [string, any]) =>
@@ -192,7 +192,7 @@ describe("request bodies accept exactly what is documented", () => {
 
   test("GET /v1/tasks: documented query parameters, enum values and bounds", async () => {
     const parameters = doc.paths["/v1/tasks"].get.parameters;
-    expect(parameters.map((p: any) => p.name).sort()).toEqual(["cursor", "limit", "name", "state"]);
+    expect(parameters.map((p: any) => p.name).sort()).toEqual(["cursor", "limit", "name", "namePrefix", "order", "state"]);
     const state = parameters.find((p: any) => p.name === "state").schema;
     for (const value of state.enum) expect((await req("GET", `/v1/tasks?state=${value}`)).status).toBe(200);
     expect((await req("GET", "/v1/tasks?state=finished")).status).toBe(400);

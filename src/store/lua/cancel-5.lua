@@ -16,6 +16,9 @@
   ARGV[4] retention ms of the final record
   ARGV[5] cold list of the id's hash slot (lib/cold.lua)
 
+  The cancelled id joins the console's cancelled index, leaves the failed one,
+  and its attempt history moves next to its final record (lib/console.lua).
+
   Returns { "cancelled", final json } | { "running", record } |
           { "final", final json } | { "missing" }
 ]]
@@ -35,14 +38,22 @@ if redis.call('ZSCORE', KEYS[1], id) then
   redis.call('HDEL', KEYS[2], id)
   redis.call('HDEL', KEYS[3], id)
   redis.call('HDEL', KEYS[4], id)
-  finals_put(ARGV[2], { [finals_expiry(tonumber(ARGV[3]), tonumber(ARGV[4]))] = { id, final } })
+  local expiry = finals_expiry(tonumber(ARGV[3]), tonumber(ARGV[4]))
+  finals_put(ARGV[2], { [expiry] = { id, final } })
+  if lastError then
+    redis.call('ZREM', console_index(ARGV[2], 'failed'), id)
+    console_history_keep(ARGV[2], ARGV[2] .. expiry, { id })
+  end
+  console_index_add(ARGV[2], 'cancelled', { ARGV[3], id }, tonumber(ARGV[3]) - tonumber(ARGV[4]), expiry, tonumber(ARGV[3]))
   return { 'cancelled', final }
 end
 local coldScore, coldSpec = cold_remove(ARGV[5], KEYS[5], id)
 if coldScore then
   local final = '{"state":"cancelled","attempt":0,"dueAt":' .. string.match(coldScore, '^%d+') ..
     ',"finishedAt":' .. ARGV[3] .. ',"spec":' .. coldSpec .. '}'
-  finals_put(ARGV[2], { [finals_expiry(tonumber(ARGV[3]), tonumber(ARGV[4]))] = { id, final } })
+  local expiry = finals_expiry(tonumber(ARGV[3]), tonumber(ARGV[4]))
+  finals_put(ARGV[2], { [expiry] = { id, final } })
+  console_index_add(ARGV[2], 'cancelled', { ARGV[3], id }, tonumber(ARGV[3]) - tonumber(ARGV[4]), expiry, tonumber(ARGV[3]))
   return { 'cancelled', final }
 end
 -- Not in `due` and not cold, but its record is there: it is running (see claim-6.lua).

@@ -32,6 +32,12 @@
   A late ack of a reaped batch finds it gone and is skipped (the task runs
   again, or already did).
 
+  Console indexes (lib/console.lua, keys derived from ARGV[2]): succeeded and
+  expired ids are added to their state's index (one ZADD per state per call,
+  plus a trim by score and a PTTL (PEXPIREAT when it grows): the extra cost of making finished
+  tasks listable), and a retried task's attempt history moves next to its
+  final record.
+
   Returns "lease" if the token does not hold the lease, else one character
   per item in order: "1" finished, "0" skipped. At most a few thousand
   items per call (unpack).
@@ -42,6 +48,9 @@ end
 local out = {}
 local ended = {}
 local deadMembers = {}
+-- state -> { members = flat score/id list, expiry = newest slot expiry } for the console indexes.
+local indexed = {}
+local hasHistory = redis.call('EXISTS', console_history_key(ARGV[2])) == 1
 local doneCount = tonumber(ARGV[5])
 local at = 6 + doneCount
 while at <= #ARGV do
@@ -66,6 +75,24 @@ while at <= #ARGV do
     end
     finals_put(ARGV[2], { [expiry] = fields })
     redis.call('HDEL', KEYS[1], unpack(ids))
+    if hasHistory then
+      console_history_keep(ARGV[2], ARGV[2] .. expiry, ids)
+    end
+    if state ~= 'dead' then
+      local index = indexed[state]
+      if not index then
+        index = { members = {}, expiry = expiry }
+        indexed[state] = index
+      end
+      local members = index.members
+      for k = 1, count do
+        members[#members + 1] = ARGV[3]
+        members[#members + 1] = ids[k]
+      end
+      if tonumber(expiry) > tonumber(index.expiry) then
+        index.expiry = expiry
+      end
+    end
   else
     for _ = 1, count do
       out[#out + 1] = '0'
@@ -76,6 +103,12 @@ end
 if #ended > 0 and redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then
   redis.call('HDEL', KEYS[2], unpack(ended))
   redis.call('HDEL', KEYS[3], unpack(ended))
+  redis.call('ZREM', console_index(ARGV[2], 'failed'), unpack(ended))
+end
+-- An entry is trimmed once its record's slot could have expired: slot expiry - now >= the ttl.
+for state, index in pairs(indexed) do
+  local now = tonumber(ARGV[3])
+  console_index_add(ARGV[2], state, index.members, now - (tonumber(index.expiry) - now), index.expiry, now)
 end
 if #deadMembers > 0 then
   redis.call('ZADD', KEYS[4], unpack(deadMembers))

@@ -20,6 +20,10 @@
   ARGV[8] name filter for "done" records: the plain name ("" = every name)
   ARGV[9] max record bytes to read (checked after each record, so every call
           makes progress)
+  ARGV[10] optional: the due ZSET, when only ids still in it count (the
+          console's failed index: a retried task that is running again is
+          not waiting for its retry any more); "" or absent = no check
+  ARGV[11] optional: "prefix" when ARGV[8] is a name prefix, not a name
 
   Returns { next cursor score or "" when the index is exhausted, next cursor
   id, then per task: id, index score, record, last error or false }.
@@ -30,6 +34,8 @@ local afterScore, afterId = ARGV[3], ARGV[4]
 local limit, budget = tonumber(ARGV[5]), tonumber(ARGV[6])
 local specPrefix, plainName = ARGV[7], ARGV[8]
 local maxBytes = tonumber(ARGV[9])
+local requireIn = ARGV[10] or ''
+local namePrefix = ARGV[11] == 'prefix'
 local finalSlots = source == 'done' and finals_slots(donePrefix) or {}
 
 local start = 0
@@ -59,7 +65,9 @@ local function matches(record)
   end
   if plainName == '' then return true end
   local ok, decoded = pcall(cjson.decode, record)
-  return ok and type(decoded) == 'table' and type(decoded.spec) == 'table' and decoded.spec.n == plainName
+  if not (ok and type(decoded) == 'table' and type(decoded.spec) == 'table' and type(decoded.spec.n) == 'string') then return false end
+  if namePrefix then return string.sub(decoded.spec.n, 1, #plainName) == plainName end
+  return decoded.spec.n == plainName
 end
 
 local out = { '', '' }
@@ -80,7 +88,9 @@ while not full() do
     lastScore, lastId = score, id
     local record
     if source == 'hash' then
-      record = redis.call('HGET', tasks, id)
+      if requireIn == '' or redis.call('ZSCORE', requireIn, id) then
+        record = redis.call('HGET', tasks, id)
+      end
     else
       record = finals_get(finalSlots, id)
     end

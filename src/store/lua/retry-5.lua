@@ -15,6 +15,9 @@
   ARGV[4] attempt that failed
   ARGV[5] new due score
   ARGV[6] error message
+  ARGV[7] done-key prefix, for the console's failed index and attempt
+          history (lib/console.lua); "" = keep neither
+  ARGV[8] now ms (the attempt's time in the history)
 
   Returns "lease" if the token does not hold the lease, 1 if rescheduled, 0 if
   the attempt is not running any more (its batch was reaped, or the task is
@@ -32,4 +35,8 @@ local nl = string.find(record, '\n', 1, true)
 redis.call('HSET', KEYS[3], id, ARGV[4] .. ':' .. ARGV[5] .. string.sub(record, nl))
 redis.call('ZADD', KEYS[2], ARGV[5], id)
 redis.call('HSET', KEYS[4], id, ARGV[6])
+if ARGV[7] and ARGV[7] ~= '' then
+  redis.call('ZADD', console_index(ARGV[7], 'failed'), ARGV[5], id)
+  console_history_append(ARGV[7], id, ARGV[4], ARGV[6], ARGV[8])
+end
 return 1

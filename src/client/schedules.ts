@@ -1,0 +1,222 @@
+/**
+ * The producer's side of recurring schedules (Client.schedules): create or replace, read, list,
+ * pause, resume, delete. Each change reads the schedule (with its last occurrence's state),
+ * decides with schedule/schedule-changes.ts, and writes with one compare-and-set script that also
+ * takes back and plants occurrences; a write that lost a race with the planter or another caller
+ * reads again. Like scheduling a task, it needs no node: a client straight on Redis works.
+ */
+import { invalid, TickwheelError } from "../task/errors.ts";
+import type { TaskDefaults } from "../task/schedule-input.ts";
+import type { TaskState, TaskView } from "../task/model.ts";
+import { decideChange, type LastState, type ReadSchedule, type ScheduleChange, type ScheduleWrite } from "../schedule/schedule-changes.ts";
+import { checkScheduleName, fireTimesOf, resolveSchedule, type MisfirePolicy, type OverlapPolicy, type TaskTemplate } from "../schedule/schedule-input.ts";
+import { decodeSchedule, type ScheduleState } from "../schedule/schedule-record.ts";
+import { occurrenceRecords, type PlantedOccurrence } from "../schedule/occurrences.ts";
+import { occurrenceId } from "../schedule/occurrence-id.ts";
+import { isoInZone } from "../schedule/fire-times.ts";
+import type { LeaseLost } from "../store/outcomes.ts";
+import type { OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
+import type { ShardMap } from "../core/shard-map.ts";
+
+/** The store part the client uses (store/schedules.ts). */
+export interface ScheduleStorePart {
+  readSchedule(shard: number, name: string): Promise<{ stored: string; last: LastState } | null>;
+  writeSchedule(shard: number, leaseToken: string | null, write: ScheduleWrite, occurrences: PlantedOccurrence[], nowMs: number): Promise<"ok" | "conflict" | LeaseLost>;
+  /** One page of a shard's schedules whose name starts with `prefix` (HSCAN: unordered). */
+  scanSchedules(shard: number, prefix: string, cursor: string, count: number): Promise<{ cursor: string; entries: { name: string; stored: string }[] }>;
+}
+
+export interface ScheduleClientDeps {
+  store: ScheduleStorePart;
+  /** The cluster's shard map (a schedule lives on the shard of its name's hash slot). */
+  shards: () => Promise<ShardMap>;
+  getTask: (id: string) => Promise<TaskView | null>;
+  defaults: TaskDefaults;
+  /** Outbound policy webhook targets of templates are checked against. */
+  outboundPolicy?: OutboundPolicy;
+  now?: () => number;
+}
+
+export interface ScheduleView {
+  name: string;
+  cron?: string;
+  /** ms between occurrences. */
+  every?: number;
+  tz: string;
+  task: TaskTemplate;
+  startAt?: number;
+  endAt?: number;
+  misfire: MisfirePolicy;
+  overlap: OverlapPolicy;
+  paused: boolean;
+  /** The next fire times (up to 5) as ISO-8601 in the schedule's zone; none while paused. */
+  next: string[];
+  /** When the next occurrence is due (ms); null while paused or after endAt. */
+  nextDueAt: number | null;
+  /** The latest occurrence whose time has come, and its task's state ("gone": no record left). */
+  lastOccurrence: { id: string; at: string; state: TaskState | "gone" } | null;
+  shard: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ScheduleListOptions {
+  /** Only names starting with this. */
+  prefix?: string;
+  /** 1 … 500, default 50. */
+  limit?: number;
+  cursor?: string;
+}
+
+export interface ScheduleListResult {
+  schedules: ScheduleView[];
+  nextCursor: string | null;
+}
+
+const MAX_ATTEMPTS_ON_CONFLICT = 8;
+const MAX_LIST_LIMIT = 500;
+
+export class ScheduleClient {
+  private readonly deps: ScheduleClientDeps;
+  private readonly now: () => number;
+
+  constructor(deps: ScheduleClientDeps) {
+    this.deps = deps;
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Creates or replaces a schedule (see docs/schedules.md). */
+  async put(name: string, input: unknown): Promise<{ created: boolean; schedule: ScheduleView }> {
+    checkScheduleName(name);
+    const definition = resolveSchedule(input, this.deps.outboundPolicy);
+    let created = false;
+    const state = await this.change(name, { kind: "put", definition }, (current) => {
+      created = current === null;
+    });
+    return { created, schedule: await this.view(state!) };
+  }
+
+  async get(name: string): Promise<ScheduleView | null> {
+    checkScheduleName(name);
+    const shard = await this.shard(name);
+    const read = await this.deps.store.readSchedule(shard, name);
+    return read === null ? null : this.view(decodeSchedule(name, read.stored));
+  }
+
+  async pause(name: string): Promise<ScheduleView> {
+    return this.view(await this.existing(name, { kind: "pause" }));
+  }
+
+  async resume(name: string): Promise<ScheduleView> {
+    return this.view(await this.existing(name, { kind: "resume" }));
+  }
+
+  /** Removes a schedule and takes back its occurrences that have not started. */
+  async delete(name: string): Promise<{ deleted: boolean }> {
+    checkScheduleName(name);
+    let found = true;
+    await this.change(name, { kind: "delete" }, (current) => {
+      found = current !== null;
+    });
+    return { deleted: found };
+  }
+
+  /** Pages through the schedules, shard by shard (unordered within a shard). */
+  async list(options: ScheduleListOptions = {}): Promise<ScheduleListResult> {
+    const limit = options.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw invalid("limit", `expected an integer from 1 to ${MAX_LIST_LIMIT}`);
+    const prefix = options.prefix ?? "";
+    if (prefix !== "" && !/^[A-Za-z0-9._:-]{1,128}$/.test(prefix)) throw invalid("prefix", "expected the start of a schedule name (letters, digits, '.', '_', ':', '-')");
+    const shardCount = (await this.deps.shards()).count;
+    let [shard, cursor] = decodeListCursor(options.cursor, shardCount);
+    const states: ScheduleState[] = [];
+    while (shard < shardCount && states.length < limit) {
+      const page = await this.deps.store.scanSchedules(shard, prefix, cursor, Math.max(limit - states.length, 10));
+      for (const entry of page.entries) states.push(decodeSchedule(entry.name, entry.stored));
+      if (page.cursor === "0") {
+        shard++;
+        cursor = "0";
+      } else {
+        cursor = page.cursor;
+      }
+    }
+    const nextCursor = shard < shardCount ? `${shard}:${cursor}` : null;
+    return { schedules: await Promise.all(states.map((state) => this.view(state))), nextCursor };
+  }
+
+  private async existing(name: string, change: ScheduleChange): Promise<ScheduleState> {
+    checkScheduleName(name);
+    const state = await this.change(name, change, () => {});
+    if (state === null) throw new TickwheelError("not_found", `no schedule ${JSON.stringify(name)}`, "name");
+    return state;
+  }
+
+  /** read → decide → compare-and-set write, again on a lost race. Returns the schedule as written. */
+  private async change(name: string, change: ScheduleChange, onRead: (current: ReadSchedule | null) => void): Promise<ScheduleState | null> {
+    const shards = await this.deps.shards();
+    const shard = shards.shardOf(name);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS_ON_CONFLICT; attempt++) {
+      const read = await this.deps.store.readSchedule(shard, name);
+      const current = read === null ? null : { state: decodeSchedule(name, read.stored), last: read.last };
+      onRead(current);
+      const nowMs = this.now();
+      const write = decideChange(name, change, current, nowMs);
+      if (write === null) return current?.state ?? null;
+      const definition = write.state?.definition ?? current!.state.definition;
+      const occurrences = occurrenceRecords(name, definition, write.plant, { nowMs, shards, defaults: this.deps.defaults, ...(this.deps.outboundPolicy && { outboundPolicy: this.deps.outboundPolicy }) });
+      const result = await this.deps.store.writeSchedule(shard, null, write, occurrences, nowMs);
+      if (result === "ok") return write.state;
+    }
+    throw new TickwheelError("conflict", `schedule ${JSON.stringify(name)} kept changing; try again`, "name");
+  }
+
+  private async shard(name: string): Promise<number> {
+    return (await this.deps.shards()).shardOf(name);
+  }
+
+  private async view(state: ScheduleState): Promise<ScheduleView> {
+    const d = state.definition;
+    const nowMs = this.now();
+    const fire = fireTimesOf(d);
+    const next = d.paused ? [] : fire.nextN(5, nowMs);
+    const nextIso = next.map((atMs) => isoInZone(atMs, d.tz));
+    const nextDueAt = next[0] ?? null;
+    // The latest planted occurrence whose time has come and that still has a record (one taken
+    // back by a pause or an update has none): the last of the two the schedule remembers.
+    let lastOccurrence: ScheduleView["lastOccurrence"] = null;
+    for (const atMs of [state.lastAtMs, state.prevAtMs]) {
+      if (atMs === null || atMs > nowMs) continue;
+      const id = occurrenceId(state.name, atMs);
+      const task = await this.deps.getTask(id);
+      const found = { id, at: isoInZone(atMs, d.tz), state: task?.state ?? ("gone" as const) };
+      if (lastOccurrence === null || task !== null) lastOccurrence = found;
+      if (task !== null) break;
+    }
+    const view: ScheduleView = {
+      name: state.name,
+      tz: d.tz,
+      task: d.task,
+      misfire: d.misfire,
+      overlap: d.overlap,
+      paused: d.paused,
+      next: nextIso,
+      nextDueAt,
+      lastOccurrence,
+      shard: await this.shard(state.name),
+      createdAt: state.createdAt,
+      updatedAt: state.updatedAt,
+    };
+    if (d.rule.kind === "cron") view.cron = d.rule.cron;
+    else view.every = d.rule.everyMs;
+    if (d.startAtMs !== null) view.startAt = d.startAtMs;
+    if (d.endAtMs !== null) view.endAt = d.endAtMs;
+    return view;
+  }
+}
+
+function decodeListCursor(cursor: string | undefined, shardCount: number): [number, string] {
+  if (cursor === undefined || cursor === "") return [0, "0"];
+  const match = /^(\d+):(\d+)$/.exec(cursor);
+  if (!match || Number(match[1]) >= shardCount) throw invalid("cursor", "expected the nextCursor of a previous page");
+  return [Number(match[1]), match[2]!];
+}
