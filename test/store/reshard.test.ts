@@ -216,3 +216,12 @@ test("ShardMap while resizing: writers go to the new shard, readers ask new then
   const id = "some-id";
   expect(after.lookups(id)[0]).toBe(keySlot(id) % 8);
 });
+
+test("a resize is refused while recurring schedules exist (the mover does not move them yet)", async () => {
+  const prefix = randomPrefix("rs");
+  const client = new Client({ redisUrl: redis.url, prefix, shards: 4 });
+  await client.schedules.put("rs-beat", { every: "1h", task: { name: "rs.beat" } });
+  await expect(client.resize(8)).rejects.toMatchObject({ code: "conflict", field: "count" });
+  expect((await client.shardMap()).resizingTo).toBeNull();
+  await client.close();
+});
