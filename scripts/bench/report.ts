@@ -206,9 +206,9 @@ export function renderReport(input: ReportInput): string {
 
 const DRAIN_NOTE = "10 s after the last due time";
 
-function webhookCpu(list: { nodeCpu: number; receiverCpu: number; redisCpu: number; machineCpu: number }[]): string {
+function webhookCpu(list: { nodeCpu: number; receiverCpu: number; redisCpu: number; machineCpu: number; loadAverage: [number, number] }[]): string {
   const m = (pick: (r: (typeof list)[number]) => number) => median(list.map(pick));
-  return `${pct(m((r) => r.nodeCpu))} / ${pct(m((r) => r.receiverCpu))} / ${pct(m((r) => r.redisCpu))} (machine ${pct(m((r) => r.machineCpu))})`;
+  return `${pct(m((r) => r.nodeCpu))} / ${pct(m((r) => r.receiverCpu))} / ${pct(m((r) => r.redisCpu))} (machine ${pct(m((r) => r.machineCpu))}, load average ${m((r) => r.loadAverage[0]).toFixed(1)} → ${m((r) => r.loadAverage[1]).toFixed(1)})`;
 }
 
 function cpuRow<T extends { workerCpu: number; redisCpu: number; machineCpu?: number }>(perSystem: PerSystem<T>, when: string): Row {
@@ -222,7 +222,13 @@ function cpuRow<T extends { workerCpu: number; redisCpu: number; machineCpu?: nu
 function perRunLines(input: ReportInput): string[] {
   const lines: string[] = [];
   const round = (value: unknown): unknown =>
-    typeof value === "number" ? Math.round(value * 10) / 10 : value && typeof value === "object" ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, round(v)])) : value;
+    typeof value === "number"
+      ? Math.round(value * 10) / 10
+      : Array.isArray(value)
+        ? value.map(round)
+        : value && typeof value === "object"
+          ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, round(v)]))
+          : value;
   const add = (label: string, perSystem: PerSystem<object>) => {
     for (const name of ["tickwheel", "bullmq"] as const) {
       perSystem[name].forEach((result, i) => lines.push(`${label} ${name} #${i + 1}: ${JSON.stringify(round(result))}`));

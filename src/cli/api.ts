@@ -14,7 +14,7 @@ export const EXIT = {
   notFound: 3,
   conflict: 4,
   unauthorized: 5,
-  /** The node cannot be reached, or answers 503 (its Redis is unreachable). */
+  /** The node cannot be reached, or its Redis cannot take the request: 503 (unreachable, read-only, loading…) or 507 (out of memory). */
   unavailable: 6,
 } as const;
 
@@ -63,9 +63,11 @@ export async function call<T>(options: ApiOptions, method: string, path: string,
   }
   if (response.ok) return parsed as T;
   const error = (parsed as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
-  // Zod's messages do not name the field the node names beside them: say which one it is.
+  // One line: the node's message, naming the field when zod's message does not, with the code when
+  // it is a Redis refusal (an operator greps for it).
   const message = error?.message ?? `HTTP ${response.status}`;
-  const detail = error?.field && !message.startsWith(`${error.field}:`) ? `${error.field}: ${message}` : message;
+  const named = error?.field && !message.startsWith(`${error.field}:`) ? `${error.field}: ${message}` : message;
+  const detail = named + (error?.code?.startsWith("redis_") ? ` (${error.code})` : "");
   throw new CliError(detail, exitCodeOf(response.status), parsed);
 }
 
@@ -74,6 +76,6 @@ function exitCodeOf(status: number): number {
   if (status === 401 || status === 403) return EXIT.unauthorized;
   if (status === 404) return EXIT.notFound;
   if (status === 409) return EXIT.conflict;
-  if (status === 503) return EXIT.unavailable;
+  if (status === 503 || status === 507) return EXIT.unavailable;
   return EXIT.failure;
 }

@@ -55,7 +55,7 @@ options (commands that talk to a node):
 
 exit codes:
   0 ok   1 unexpected failure   2 usage error or input refused (400/413/422)   3 not found
-  4 conflict (e.g. the task already started)   5 unauthorized   6 node or its Redis unreachable`;
+  4 conflict (e.g. the task already started)   5 unauthorized   6 node or its Redis unreachable or refusing (out of memory, read-only)`;
 
 const COMMON = ["url", "token", "json", "help"];
 const FLAGS: Record<string, string[]> = {

@@ -20,8 +20,10 @@ import { keySlot, SLOT_COUNT } from "../core/slot.ts";
 import { parseDuration, parseInstant } from "../core/duration.ts";
 import { decodeFinal, decodeRecord, encodeRecord, encodeSpec, viewOfFinal, viewOfRecord } from "../task/codec.ts";
 import { invalid, TickwheelError } from "../task/errors.ts";
+import { asRedisRefusal, RedisRefusal } from "../store/redis-errors.ts";
+import { RedisClock } from "../core/redis-clock.ts";
 import { findTask, type TaskHandle } from "../task/define-task.ts";
-import { DEFAULT_TASK_DEFAULTS, resolveTask, type ResolvedTask, type ScheduleOptions, type TaskDefaults } from "../task/schedule-input.ts";
+import { checkTimeRange, DEFAULT_TASK_DEFAULTS, resolveTask, type ResolvedTask, type ScheduleOptions, type TaskDefaults } from "../task/schedule-input.ts";
 import { dueScore, type TaskView } from "../task/model.ts";
 import { DEFAULT_COLD_AFTER_MS, DEFAULT_LIST_LIMIT, DEFAULT_LOOKAHEAD_MS, DEFAULT_PREFIX, DEFAULT_RETENTION_MS, DEFAULT_SHARDS, MAX_NAME_LENGTH } from "../config/defaults.ts";
 import { parseOutboundPolicy, type OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
@@ -39,6 +41,13 @@ export interface ClientOptions {
   validateKnownTasks?: boolean;
   /** Share an open store (the node's) instead of opening one. */
   store?: Store;
+  /**
+   * The clock a `delay` counts from (ms since epoch). A node passes its
+   * estimate of Redis' clock; without it the client estimates Redis' clock
+   * itself from a TIME reading per minute (see redisNow), and uses its own
+   * machine's clock only while Redis refuses TIME.
+   */
+  now?: () => number;
   /**
    * Where webhook targets may point, checked when scheduling: by default read from this
    * process's TICKWHEEL_WEBHOOK_ALLOW / TICKWHEEL_WEBHOOK_DENY (the node checks again at delivery).
@@ -219,6 +228,13 @@ function decodeCursor(
 function coldFrom(nowMs: number, coldAfterMs: number): number | null {
   return coldAfterMs > 0 ? nowMs + coldAfterMs : null;
 }
+/**
+ * Tasks per store.schedule call in scheduleMany: the store's SCHEDULE_CHUNK,
+ * so that each call is one script call, stored whole or not at all.
+ */
+const SCHEDULE_CALL_MAX = 500;
+/** A standalone client reads Redis' TIME again after this long (ms). */
+const CLOCK_RESAMPLE_MS = 60_000;
 /** How long a shard map is used before it is read again in the background (a resize changes it). */
 const SHARD_MAP_MAX_AGE_MS = 1_000;
 /** Times one schedule call is rerouted after a shard refused a stale map (a second resize would need a second). */
@@ -280,6 +296,9 @@ export class Client {
   private readonly store: Store;
   private readonly ownsStore: boolean;
   private readonly defaults: TaskDefaults;
+  /** Redis' clock, estimated from TIME readings (standalone clients only: a node's client uses the node's). */
+  private readonly clock = new RedisClock({ keepMs: CLOCK_RESAMPLE_MS });
+  private clockSampledAt = 0;
   private readonly outboundPolicy: OutboundPolicy;
   private config: Promise<{ shards: ShardMap; lookaheadMs: number; coldAfterMs: number }> | null = null;
   private mapReadAtMs = 0;
@@ -324,12 +343,14 @@ export class Client {
   /**
    * Schedules many tasks: one pipeline of script calls per shard. Results come
    * back in input order; an invalid item yields its TickwheelError in place
-   * and does not stop the others. Requests are resolved and sent in slices of
+   * and does not stop the others. Items Redis refused (out of memory,
+   * read-only, unreachable…) yield a RedisRefusal (a TickwheelError with the
+   * refusal's code) and were not stored; every other item was. Requests are resolved and sent in slices of
    * SCHEDULE_SLICE, so Redis stores one slice while the next is prepared.
    */
   async scheduleMany(requests: ScheduleRequest[], { requireTime = true } = {}): Promise<(ScheduleResult | TickwheelError)[]> {
     const { shards, lookaheadMs, coldAfterMs } = await this.clusterConfig();
-    const nowMs = Date.now();
+    const nowMs = await this.redisNow();
     const horizon = nowMs + lookaheadMs;
     const results: (ScheduleResult | TickwheelError)[] = new Array(requests.length);
     const calls: Promise<void>[] = [];
@@ -350,8 +371,24 @@ export class Client {
           else throw error;
         }
       }
-      for (const [shard, { indices, tasks }] of byShard) {
-        calls.push(this.scheduleOnShard(shard, tasks, indices, results, horizon, coldFrom(nowMs, coldAfterMs), shards, 0));
+      for (const [shard, group] of byShard) {
+        // One store call per script call (at most SCHEDULE_CALL_MAX tasks): a script is all or
+        // nothing, so when Redis refuses one (out of memory, read-only) exactly its tasks get the
+        // refusal in their place and every other item's result says it was stored.
+        for (let from = 0; from < group.tasks.length; from += SCHEDULE_CALL_MAX) {
+          const tasks = from === 0 && group.tasks.length <= SCHEDULE_CALL_MAX ? group.tasks : group.tasks.slice(from, from + SCHEDULE_CALL_MAX);
+          const indices = from === 0 && group.indices.length <= SCHEDULE_CALL_MAX ? group.indices : group.indices.slice(from, from + SCHEDULE_CALL_MAX);
+          calls.push(
+            this.scheduleOnShard(shard, tasks, indices, results, horizon, coldFrom(nowMs, coldAfterMs), shards, 0).catch((error: unknown) => {
+              const refusal = asRedisRefusal(error);
+              // Unreachable: the script may have run before the connection dropped, so
+              // nothing exact can be said per item; the whole call fails (retrying is safe
+              // with ids: an id that was stored answers created: false).
+              if (!(refusal instanceof RedisRefusal) || refusal.kind === "connection") throw refusal;
+              for (let i = 0; i < tasks.length; i++) if (results[indices[i]!] === undefined) results[indices[i]!] = refusal;
+            }),
+          );
+        }
       }
     }
     await Promise.all(calls);
@@ -498,10 +535,11 @@ export class Client {
     if (hasRunAt === hasDelay) throw invalid("runAt", "give exactly one of runAt or delay");
     let dueMs: number;
     try {
-      dueMs = hasRunAt ? parseInstant(when.runAt!) : Date.now() + parseDuration(when.delay!);
+      dueMs = hasRunAt ? parseInstant(when.runAt!) : (await this.redisNow()) + parseDuration(when.delay!);
     } catch (error) {
       throw invalid(hasRunAt ? "runAt" : "delay", (error as Error).message);
     }
+    checkTimeRange(hasRunAt ? "runAt" : "delay", dueMs);
     const { lookaheadMs, coldAfterMs } = await this.clusterConfig();
     const found = await this.writeById(id, (shard) => {
       const nowMs = Date.now();
@@ -777,6 +815,32 @@ export class Client {
     }
     const options: ScheduleOptions = handle ? { ...handle.options, ...request.options } : request.options;
     return resolveTask(name, args, options, { nowMs, shards, defaults: this.defaults, requireTime, outboundPolicy: this.outboundPolicy });
+  }
+
+  /**
+   * Now by Redis' clock, the one due times are kept in: the node's estimate
+   * when the client is a node's; else this client's own, from TIME (the
+   * reading lies within half its round trip: the earliest it can be is used,
+   * so a delay is never shortened by the estimate).
+   */
+  private async redisNow(): Promise<number> {
+    if (this.options.now) return this.options.now();
+    const clock = this.clock;
+    // One TIME round trip when the estimate is missing or older than a minute (clocks drift).
+    if (!clock.synced || performance.now() - this.clockSampledAt > CLOCK_RESAMPLE_MS) {
+      const sentMono = performance.now();
+      try {
+        const redisMs = await this.store.time.nowMs();
+        const receivedMono = performance.now();
+        clock.sample(sentMono, receivedMono, redisMs);
+        this.clockSampledAt = receivedMono;
+      } catch {
+        // TIME refused or Redis unreachable: the machine's clock until the next try (the write
+        // that follows reports an unreachable Redis anyway).
+        this.clockSampledAt = performance.now();
+      }
+    }
+    return clock.now();
   }
 
   /**

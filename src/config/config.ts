@@ -91,6 +91,11 @@ const settings = {
   allowInsecure: { env: "TICKWHEEL_ALLOW_INSECURE", description: "allow listening on a non-loopback address without a token", schema: boolean.default(false) },
   metricsAuth: { env: "TICKWHEEL_METRICS_AUTH", description: "require the bearer token on /metrics too", schema: boolean.default(false) },
   maxBatchBytes: { env: "TICKWHEEL_MAX_BATCH_BYTES", description: "max body size of POST /v1/tasks/batch (larger: 413 before parsing)", schema: int(1024, 1024 * 1024 * 1024).default(D.DEFAULT_MAX_BATCH_BYTES) },
+  allowEviction: {
+    env: "TICKWHEEL_ALLOW_EVICTION",
+    description: "start even when Redis' maxmemory-policy may evict keys (tasks can vanish when its memory fills)",
+    schema: boolean.default(false),
+  },
   pauseRefreshMs: { env: "TICKWHEEL_PAUSE_REFRESH_MS", description: "how often a node reads the paused task names (a pause reaches every node within this)", schema: int(50, 60_000).default(D.DEFAULT_PAUSE_REFRESH_MS) },
   webhookSecret: {
     env: "TICKWHEEL_WEBHOOK_SECRET",

@@ -113,7 +113,12 @@ async function refreshNodes(shards) {
     const tr = document.createElement("tr");
     tr.dataset.node = node.id;
     const pool = node.pool ? `${node.pool.inFlight} / ${node.pool.concurrency}` : "–";
-    tr.append(cell(node.self ? `${node.id} (this node)` : node.id), cell(node.address), cell((node.shards || []).length),
+    // Warnings an operator must see (the node fires by Redis' clock, but a skewed clock or an evicting Redis are worth acting on).
+    const warnings = [];
+    if (node.clock && node.clock.skewed) warnings.push(`clock ${node.clock.offsetMs > 0 ? "+" : ""}${node.clock.offsetMs} ms off Redis'`);
+    if (node.redis && node.redis.evicting) warnings.push(`Redis may evict keys (${node.redis.maxmemoryPolicy})`);
+    const label = (node.self ? `${node.id} (this node)` : node.id) + (warnings.length ? ` ⚠ ${warnings.join("; ")}` : "");
+    tr.append(cell(label), cell(node.address), cell((node.shards || []).length),
       cell(node.pool ? node.pool.inFlight : null), cell(pool), cell(node.startedAt ? relative(node.startedAt) : null));
     return tr;
   }));

@@ -24,6 +24,8 @@ import { registerAdminRoutes } from "./admin-routes.ts";
 import { registerAdminNodesRoute } from "./admin-nodes-route.ts";
 import { registerAdminResizeRoutes } from "./admin-resize-routes.ts";
 import type { NodeView } from "../ownership/node-registry-view.ts";
+import type { RedisTrouble } from "../node/redis-trouble.ts";
+import type { RedisRefusal } from "../store/redis-errors.ts";
 import { actionLog, registerConsoleRoutes } from "./console-routes.ts";
 import { BulkJobs } from "../console/bulk-jobs.ts";
 import { registerClusterStatsRoute } from "./cluster-stats-route.ts";
@@ -45,6 +47,12 @@ export interface AppNode {
   nodes?: () => Promise<NodeView[]>;
   /** Celery's result of a task id, when TICKWHEEL_CELERY_RESULT_URL is set (GET /v1/tasks/:id shows it). */
   readonly celeryResults?: { resultOf(id: string): Promise<CeleryResult> } | null;
+  /** Now by Redis' clock as the node estimates it (due-time checks of the routes); the machine's clock without it. */
+  readonly clock?: { now(): number };
+  /** What /ready adds to { ready, nodeId }: Redis' eviction policy, the clock offset. */
+  readiness?: () => Record<string, unknown>;
+  /** Counts and logs (throttled) Redis trouble; without it, requests refused by Redis log nothing. */
+  readonly redisTrouble?: RedisTrouble;
 }
 
 /** Room for the JSON envelope around the largest allowed args in a single-task body. */
@@ -58,9 +66,15 @@ export function createApp(node: AppNode): OpenAPIHono {
   });
 
   app.onError((error, c) => {
-    const response = handleError(error, c, (e) => node.log.error({ err: String((e as Error)?.stack ?? e), method: c.req.method, path: c.req.path }, "request failed"));
-    if (response.status === 503) node.metrics.redisError();
-    return response;
+    return handleError(
+      error,
+      c,
+      (e) => node.log.error({ err: String((e as Error)?.stack ?? e), method: c.req.method, path: c.req.path }, "request failed"),
+      (refusal) => {
+        if (node.redisTrouble) node.redisTrouble.report("request", refusal, { method: c.req.method, path: c.req.routePath }, "request refused by redis");
+        else node.metrics.redisError(refusal.kind);
+      },
+    );
   });
   app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));
 
@@ -78,7 +92,7 @@ export function createApp(node: AppNode): OpenAPIHono {
   app.get("/health", (c) => c.json({ ok: true, nodeId: node.nodeId }));
   app.get("/ready", (c) => {
     const ready = node.ready;
-    return c.json({ ready, nodeId: node.nodeId }, ready ? 200 : 503);
+    return c.json({ ready, nodeId: node.nodeId, ...node.readiness?.() }, ready ? 200 : 503);
   });
   app.get("/metrics", async (c) => {
     const { contentType, body } = await node.metrics.render();
@@ -91,8 +105,13 @@ export function createApp(node: AppNode): OpenAPIHono {
   // The console's /v1/tasks/bulk, like the batch route, before /v1/tasks/{id}.
   registerConsoleRoutes(app, { client: node.client, bulkJobs: new BulkJobs(node.client, node.log) });
   // The batch route first: /v1/tasks/batch must not be taken for a task id.
-  registerBatchRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxBatchBytes), onScheduled });
-  registerTaskRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES), onScheduled, celeryResults: node.celeryResults ?? undefined });
+  const now = node.clock ? () => node.clock!.now() : undefined;
+  const onRedisRefusal = (refusal: RedisRefusal) => {
+    if (node.redisTrouble) node.redisTrouble.report("batch", refusal, {}, "batch items refused by redis");
+    else node.metrics.redisError(refusal.kind);
+  };
+  registerBatchRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxBatchBytes), onScheduled, onRedisRefusal, now });
+  registerTaskRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES), onScheduled, now, celeryResults: node.celeryResults ?? undefined });
   registerNameRoutes(app, { client: node.client, notePaused: (name, paused) => node.notePaused(name, paused) });
   registerScheduleRoutes(app, { schedules: node.client.schedules, bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES) });
   registerAdminRoutes(app, {

@@ -13,6 +13,7 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { Client, ScheduleRequest } from "../client/client.ts";
 import { TickwheelError } from "../task/errors.ts";
+import { RedisRefusal } from "../store/redis-errors.ts";
 import { STATUS, zodErrorBody } from "./errors.ts";
 import { expiryProblem } from "./expiry-check.ts";
 import { bodyErrors, commonErrors, json } from "./responses.ts";
@@ -23,6 +24,10 @@ interface BatchRoutesDeps {
   /** Refuses bodies over the batch limit before parsing (413). */
   bodyLimit: MiddlewareHandler;
   onScheduled?: (name: string) => void;
+  /** Now by the clock due times are kept in (the node's estimate of Redis'); the machine's clock without it. */
+  now?: () => number;
+  /** Items Redis refused (counted and logged like a refused request). */
+  onRedisRefusal?: (refusal: RedisRefusal) => void;
 }
 
 type ItemResult =
@@ -51,7 +56,7 @@ export function registerBatchRoutes(app: OpenAPIHono, deps: BatchRoutesDeps): vo
     const envelope = BatchEnvelope.safeParse(await c.req.json());
     if (!envelope.success) return c.json(zodErrorBody(envelope.error.issues as never), 400);
 
-    const nowMs = Date.now();
+    const nowMs = deps.now?.() ?? Date.now();
     const results: ItemResult[] = new Array(envelope.data.tasks.length);
     const requests: ScheduleRequest[] = [];
     const positions: number[] = [];
@@ -74,8 +79,14 @@ export function registerBatchRoutes(app: OpenAPIHono, deps: BatchRoutesDeps): vo
     const outcomes = requests.length > 0 ? await deps.client.scheduleMany(requests, { requireTime: false }) : [];
     let created = 0;
     let existing = 0;
+    let retryAfterS = 0;
     outcomes.forEach((outcome, i) => {
       const index = positions[i]!;
+      if (outcome instanceof RedisRefusal) {
+        // Refused by Redis (out of memory, read-only…): those items were not stored, the others were.
+        deps.onRedisRefusal?.(outcome);
+        if (outcome.retryAfterS !== null) retryAfterS = Math.max(retryAfterS, outcome.retryAfterS);
+      }
       if (outcome instanceof TickwheelError) {
         const error = outcome.field === undefined ? { code: outcome.code, message: outcome.message } : { code: outcome.code, message: outcome.message, field: outcome.field };
         // An item's args over the per-task limit is what a single POST would refuse with 413.
@@ -90,6 +101,7 @@ export function registerBatchRoutes(app: OpenAPIHono, deps: BatchRoutesDeps): vo
       }
       results[index] = { ok: true, ...outcome };
     });
+    if (retryAfterS > 0) c.header("Retry-After", String(retryAfterS));
     return c.json({ results, created, existing, failed: results.length - created - existing }, 200);
   });
 }

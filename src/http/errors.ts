@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { TickwheelError, type ErrorCode } from "../task/errors.ts";
+import { asRedisRefusal, RedisRefusal } from "../store/redis-errors.ts";
 
 export interface ErrorBody {
   error: { code: string; message: string; field?: string };
@@ -20,6 +21,16 @@ export const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   conflict: 409,
   unknown_task: 422,
   unavailable: 503,
+  // Redis refusals: 507 when its memory is full (retrying soon rarely helps: tasks must finish or
+  // the operator must act), 503 with Retry-After for the transient ones, 500 for the unexpected.
+  redis_out_of_memory: 507,
+  redis_read_only: 503,
+  redis_cannot_persist: 503,
+  redis_loading: 503,
+  redis_cluster_down: 503,
+  redis_replica_unavailable: 503,
+  redis_busy: 503,
+  redis_error: 500,
 };
 
 export function errorBody(code: string, message: string, field?: string): ErrorBody {
@@ -38,7 +49,27 @@ export function zodErrorBody(issues: readonly { code: string; path: PropertyKey[
   return errorBody("invalid_input", issue.message, field);
 }
 
-export function handleError(error: unknown, c: Context, log: (error: unknown) => void): Response {
+/** Status and headers of a Redis refusal (Retry-After for the ones worth retrying). */
+export function refusalResponse(refusal: RedisRefusal, c: Context): Response {
+  if (refusal.retryAfterS !== null) c.header("Retry-After", String(refusal.retryAfterS));
+  return c.json(errorBody(refusal.code, refusal.message), STATUS[refusal.code]);
+}
+
+/**
+ * The response for any error a route let through. `log` gets what is worth
+ * a log line (unexpected errors); `onRedisError` every Redis refusal or
+ * outage, for metrics and the throttled log.
+ */
+export function handleError(error: unknown, c: Context, log: (error: unknown) => void, onRedisError?: (refusal: RedisRefusal) => void): Response {
+  const refusal = asRedisRefusal(error);
+  if (refusal instanceof RedisRefusal) {
+    onRedisError?.(refusal);
+    if (refusal.kind === "other") {
+      log(error);
+      return c.json(errorBody("internal", "internal error"), 500);
+    }
+    return refusalResponse(refusal, c);
+  }
   if (error instanceof TickwheelError) {
     return c.json(errorBody(error.code, error.message, error.field), STATUS[error.code]);
   }
@@ -53,10 +84,6 @@ export function handleError(error: unknown, c: Context, log: (error: unknown) =>
     return c.json(errorBody("http_error", error.message || "request failed"), status as ContentfulStatusCode);
   }
   if (error instanceof SyntaxError) return c.json(errorBody("invalid_json", "request body is not valid JSON"), 400);
-  const message = String((error as Error)?.message ?? error);
-  if (/ECONNREFUSED|Connection is closed|MaxRetriesPerRequest|Stream isn't writeable|ETIMEDOUT|CLUSTERDOWN/i.test(message)) {
-    return c.json(errorBody("unavailable", "redis is unreachable; try again"), 503);
-  }
   log(error);
   return c.json(errorBody("internal", "internal error"), 500);
 }

@@ -10,7 +10,12 @@ export const json = <T>(schema: T, description: string) => ({ content: { "applic
 /** Answers of every authenticated route. */
 export const commonErrors = {
   401: json(ErrorResponse, "missing or wrong bearer token (when TICKWHEEL_API_TOKEN is set)"),
-  503: json(ErrorResponse, "redis unreachable; try again"),
+  503: json(
+    ErrorResponse,
+    "Redis unreachable (code unavailable) or refusing for now (redis_read_only, redis_cannot_persist, redis_loading, redis_cluster_down, " +
+      "redis_replica_unavailable, redis_busy); Retry-After says when to try again; a refused write stored nothing",
+  ),
+  507: json(ErrorResponse, "Redis is out of memory (code redis_out_of_memory, maxmemory reached with noeviction); nothing was stored; Retry-After"),
 };
 
 /** Answers of routes that take a JSON body. */

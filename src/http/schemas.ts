@@ -4,6 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { TASK_STATES } from "../task/model.ts";
+import { ID_RULE, UNADDRESSABLE_IDS } from "../task/schedule-input.ts";
 import { LISTABLE_STATES, MAX_LIST_LIMIT } from "../client/client.ts";
 import { ShardInfoSchema } from "../node/shard-info.ts";
 import { DEFAULT_LIST_LIMIT, ID_PATTERN, MAX_ATTEMPTS_LIMIT, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_TIMEOUT_MS } from "../config/defaults.ts";
@@ -91,7 +92,8 @@ export const ScheduleBody = z
   .strictObject({
     id: z
       .string()
-      .regex(ID_PATTERN, { error: `expected 1-${MAX_ID_LENGTH} printable ASCII characters without spaces` })
+      .regex(ID_PATTERN, { error: ID_RULE })
+      .refine((id) => !UNADDRESSABLE_IDS.has(id), { error: ID_RULE })
       .optional()
       .openapi({ description: "idempotency key; generated when absent" }),
     name: z

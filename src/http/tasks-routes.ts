@@ -32,6 +32,8 @@ interface TasksRoutesDeps {
   onScheduled?: (name: string) => void;
   /** Celery's result of a task id (TICKWHEEL_CELERY_RESULT_URL); shown for celery-target tasks. */
   celeryResults?: { resultOf(id: string): Promise<CeleryResult> };
+  /** Now by the clock due times are kept in (the node's estimate of Redis'); the machine's clock without it. */
+  now?: () => number;
 }
 
 const notFound = json(ErrorResponse, "no task with this id (never scheduled, or its retention passed)");
@@ -58,7 +60,7 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: TasksRoutesDeps): voi
   });
   app.openapi(createTask, async (c) => {
     const { name, args, ...options } = c.req.valid("json");
-    const problem = expiryProblem(options, Date.now());
+    const problem = expiryProblem(options, deps.now?.() ?? Date.now());
     if (problem) return c.json(problem, 422);
     const [result] = await client.scheduleMany([{ task: name, args, options }], { requireTime: false });
     if (result instanceof TickwheelError) throw result;

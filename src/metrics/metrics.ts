@@ -1,7 +1,8 @@
 /**
  * The node's Prometheus metrics (prom-client), in a registry of its own so
  * several nodes in one process (tests) never share counters. Counters by task
- * name, a lateness histogram in ms, and gauges read at scrape time (pool,
+ * name, a lateness histogram in seconds (Prometheus names carry base units:
+ * `promtool check metrics` refuses `_ms`), Redis errors by kind, and gauges read at scrape time (pool,
  * due count per shard). The hot path (a start or an outcome per task) only
  * adds to plain numbers: the labelled counters take them over when the
  * registry is scraped, because prom-client hashes the labels on every inc(),
@@ -14,9 +15,12 @@
 import { Counter, Gauge, Registry, type Histogram } from "prom-client";
 import { Timeline } from "./timeline.ts";
 import { BucketHistogram } from "./bucket-histogram.ts";
+import { REDIS_ERROR_KINDS, type RedisErrorKind } from "../store/redis-errors.ts";
 
 /** Lateness buckets in ms: fine where tickwheel lives (a few ms), coarse for stalls. */
 const LATENESS_BUCKETS_MS = [1, 2, 3, 5, 7, 10, 15, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000];
+/** The same bounds in seconds, as the histogram exports them. */
+const LATENESS_BUCKETS_SECONDS = LATENESS_BUCKETS_MS.map((ms) => ms / 1000);
 const MAX_TASK_LABELS = 1000;
 const OTHER = "_other";
 
@@ -26,6 +30,10 @@ interface MetricsSources {
   /** Due count of every shard (read from Redis at scrape time). */
   dueCounts(): Promise<{ shard: number; due: number }[]>;
   ownedShards(): number;
+  /** This node's clock minus Redis' (ms), null before the first estimate. */
+  clockOffsetMs?(): number | null;
+  /** Redis' maxmemory-policy as last read ("unknown" where CONFIG is refused), null before the first check. */
+  evictionPolicy?(): { policy: string; evicting: boolean | null } | null;
   /** The shard map as this node last read it, and the running resize's slots (moved, total). */
   shardMap?(): { epoch: number; count: number; resizingTo: number | null; slotsMoved: number; slotsTotal: number } | null;
 }
@@ -42,7 +50,7 @@ export class NodeMetrics {
   private readonly byName = new Map<string, TaskCounts>();
   private readonly lateness: BucketHistogram;
   private readonly leaseChanges: Counter<"event">;
-  private readonly redisErrors: Counter;
+  private readonly redisErrors: Counter<"kind">;
   private readonly resizeMoved: Counter;
 
   constructor(sources: MetricsSources) {
@@ -67,9 +75,9 @@ export class NodeMetrics {
     byTask("dead", "tickwheel_tasks_dead_total", "Tasks given up on (dead), by task name");
     byTask("parked", "tickwheel_tasks_parked_total", "Due tasks of a paused name handed back unstarted, by task name");
     this.lateness = new BucketHistogram({
-      name: "tickwheel_task_lateness_ms",
-      help: "Handler start minus due time, in milliseconds",
-      buckets: LATENESS_BUCKETS_MS,
+      name: "tickwheel_task_lateness_seconds",
+      help: "Handler start minus due time, in seconds",
+      buckets: LATENESS_BUCKETS_SECONDS,
     });
     // A registry takes any metric that answers get() in prom-client's shape (see BucketHistogram).
     this.registry.registerMetric(this.lateness as unknown as Histogram);
@@ -123,7 +131,41 @@ export class NodeMetrics {
       labelNames: ["event"] as const,
       registers,
     });
-    this.redisErrors = new Counter({ name: "tickwheel_redis_errors_total", help: "Redis connection and command errors seen by this node", registers });
+    this.redisErrors = new Counter({
+      name: "tickwheel_redis_errors_total",
+      help: "Redis errors seen by this node, by kind (oom, readonly, misconf, loading, clusterdown, replica, busy, connection, other)",
+      labelNames: ["kind"] as const,
+      registers,
+    });
+    // Every kind from the start: a rate() over a series that appears only with the first error misses it.
+    for (const kind of REDIS_ERROR_KINDS) this.redisErrors.inc({ kind }, 0);
+    if (sources.clockOffsetMs) {
+      const offset = sources.clockOffsetMs;
+      new Gauge({
+        name: "tickwheel_clock_offset_seconds",
+        help: "This node's clock minus Redis' clock (TIME), as estimated from the heartbeat; firing corrects for it",
+        registers,
+        collect() {
+          const ms = offset();
+          if (ms === null) this.reset();
+          else this.set(ms / 1000);
+        },
+      });
+    }
+    if (sources.evictionPolicy) {
+      const policy = sources.evictionPolicy;
+      new Gauge({
+        name: "tickwheel_redis_evicting",
+        help: "1 when Redis' maxmemory-policy may evict tickwheel's keys (tasks vanish when memory fills), 0 when not, -1 when unknown (CONFIG GET refused)",
+        labelNames: ["policy"] as const,
+        registers,
+        collect() {
+          this.reset();
+          const seen = policy();
+          if (seen) this.set({ policy: seen.policy }, seen.evicting === null ? -1 : seen.evicting ? 1 : 0);
+        },
+      });
+    }
     this.resizeMoved = new Counter({
       name: "tickwheel_resize_tasks_moved_total",
       help: "Tasks this node moved to their new shard in resizes (docs/resharding.md)",
@@ -143,7 +185,7 @@ export class NodeMetrics {
     mapFigure("tickwheel_shards", "Shard count of the stable map (the source count while resizing)", (m) => m.count);
     mapFigure("tickwheel_resize_target_shards", "Target shard count of the running resize (0 when none runs)", (m) => m.resizingTo ?? 0);
     mapFigure("tickwheel_resize_slots_moved", "Hash slots of the running resize whose tasks have moved", (m) => m.slotsMoved);
-    mapFigure("tickwheel_resize_slots_total", "Hash slots that change shard in the running resize", (m) => m.slotsTotal);
+    mapFigure("tickwheel_resize_slots_changing", "Hash slots that change shard in the running resize (a gauge: promtool keeps _total for counters)", (m) => m.slotsTotal);
   }
 
   /** Tasks a resize step of this node moved. */
@@ -157,7 +199,8 @@ export class NodeMetrics {
 
   fired(name: string, latenessMs: number): void {
     this.counts(name).fired++;
-    this.lateness.observe(Math.max(0, latenessMs));
+    // Seconds: one multiplication, no allocation (the hot path).
+    this.lateness.observe(Math.max(0, latenessMs) * 0.001);
     this.timeline.record(latenessMs);
   }
 
@@ -180,8 +223,8 @@ export class NodeMetrics {
     this.leaseChanges.inc({ event });
   }
 
-  redisError(): void {
-    this.redisErrors.inc();
+  redisError(kind: RedisErrorKind = "connection"): void {
+    this.redisErrors.inc({ kind });
   }
 
   /** Prometheus text exposition. */

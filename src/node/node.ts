@@ -21,7 +21,7 @@ import { ShardOwnership } from "../ownership/shard-ownership.ts";
 import { Membership } from "../ownership/membership.ts";
 import { NodeAssignment } from "../ownership/node-assignment.ts";
 import { ShardMapWatch } from "../ownership/shard-map-watch.ts";
-import { figuresByShard, readNodeViews, registryInfo, type NodeView } from "../ownership/node-registry-view.ts";
+import { figuresByShard, readNodeViews, registryInfo, type ClockView, type NodeView, type RedisView } from "../ownership/node-registry-view.ts";
 import { LatencyRecorder } from "../core/latency-histogram.ts";
 import { dueMsOfScore } from "../task/model.ts";
 import type { Config } from "../config/config.ts";
@@ -31,6 +31,14 @@ import { NodeMetrics } from "../metrics/metrics.ts";
 import type { Job } from "../pool/job.ts";
 import { loadTasksModule } from "./load-tasks.ts";
 import { openCelery, type CeleryWiring } from "./celery-wiring.ts";
+import { RedisTrouble } from "./redis-trouble.ts";
+import { RedisClock } from "../core/redis-clock.ts";
+import { CoalescingClock } from "../core/coalescing-clock.ts";
+import { realWheelClock } from "../core/timer-wheel.ts";
+import { ClockSkewReporter, SKEW_WARN_MS } from "./clock-skew.ts";
+import { EvictionGuard } from "./eviction-guard.ts";
+import { readMemoryPolicyAt } from "../store/redis-memory-policy.ts";
+import { redisErrorKind } from "../store/redis-errors.ts";
 import { TargetRegistry } from "../pool/targets/registry.ts";
 import { webhookTarget } from "../pool/targets/webhook/webhook-delivery.ts";
 import { parseOutboundPolicy, type OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
@@ -78,6 +86,8 @@ export class TickwheelNode {
     inFlight: () => this.pool.inFlight,
     concurrency: () => this.pool.concurrency,
     ownedShards: () => this.actors.size,
+    evictionPolicy: () => this.evictionGuard.policy,
+    clockOffsetMs: () => this.clock.offsetMs,
     shardMap: () =>
       this.shardMap && {
         epoch: this.shardMap.epoch,
@@ -93,6 +103,19 @@ export class TickwheelNode {
       return stats.map((s) => ({ shard: s.shard, due: s.dueCount }));
     },
   });
+  /** Redis errors counted by kind and logged one line per place and kind per interval. */
+  readonly redisTrouble: RedisTrouble;
+  /** Redis' clock as this node estimates it from its heartbeats: due-time arithmetic and firing use it. */
+  readonly clock = new RedisClock();
+  /**
+   * The timers of this node's actors and acknowledgements, coalesced per ms
+   * (core/coalescing-clock.ts) and reading Redis' time: the wheel, claims,
+   * held starts, visibility deadlines and retry due times all run on it.
+   */
+  private readonly wheelClock = new CoalescingClock({ now: () => this.clock.now(), setTimer: realWheelClock.setTimer, clearTimer: realWheelClock.clearTimer });
+  private readonly skew: ClockSkewReporter;
+  /** Redis' maxmemory-policy: refuses to start on an evicting one unless allowed, checks it again while running. */
+  readonly evictionGuard: EvictionGuard;
   /** Paused task names as last read from Redis (refreshed every pauseRefreshMs). */
   private readonly pausedNames = new Set<string>();
   private pauseTimer: ReturnType<typeof setInterval> | null = null;
@@ -106,6 +129,8 @@ export class TickwheelNode {
   constructor(config: Config, log: Logger) {
     this.config = config;
     this.log = log;
+    this.redisTrouble = new RedisTrouble({ log, count: (kind) => this.metrics.redisError(kind) });
+    this.skew = new ClockSkewReporter(log);
     this.nodeId = config.nodeId ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 40)}-${Math.random().toString(36).slice(2, 8)}`;
     this.store = new Store({
       redisUrl: config.redisUrl,
@@ -114,9 +139,13 @@ export class TickwheelNode {
       name: `tickwheel-${this.nodeId}`,
       onError: (error) => {
         this.redisErrors++;
-        this.metrics.redisError();
-        if (this.redisErrors % 100 === 1) this.log.warn({ err: String(error) }, "redis connection error");
+        this.redisTrouble.report("connection", error, {}, "redis connection error");
       },
+    });
+    this.evictionGuard = new EvictionGuard({
+      read: () => readMemoryPolicyAt({ redisUrl: config.redisUrl, clusterNodes: config.redisClusterNodes }),
+      allowEviction: config.allowEviction,
+      log: this.log,
     });
     const outboundPolicy = parseOutboundPolicy({ allow: config.webhookAllow, deny: config.webhookDeny });
     this.outboundPolicy = outboundPolicy;
@@ -128,12 +157,16 @@ export class TickwheelNode {
     };
     this.client = new Client({
       store: this.store,
+      now: () => this.clock.now(),
       validateKnownTasks: true,
       webhookPolicy: outboundPolicy,
       retentionMs: config.retentionMs,
       defaults: this.taskDefaults,
     });
     this.completer = new Completer({
+      errors: this.redisTrouble,
+      clock: this.wheelClock,
+      now: () => this.clock.now(),
       store: this.store.attempts,
       log: this.log,
       retentionMs: config.retentionMs,
@@ -149,6 +182,10 @@ export class TickwheelNode {
       log: this.log,
       info: () => registryInfo(this),
       onDisplaced: () => void this.stop(),
+      onRedisTime: (sentMono, receivedMono, redisNowMs) => {
+        this.clock.sample(sentMono, receivedMono, redisNowMs);
+        this.skew.check(this.clock);
+      },
     });
     this.ownership = new ShardOwnership({
       store: this.store.leases,
@@ -162,6 +199,11 @@ export class TickwheelNode {
       onLost: (shard, token) => this.stopActor(shard, token),
       onHandoff: (shard, token) => this.handOff(shard, token),
       onChange: (event) => this.metrics.leaseChange(event),
+      // Renewals and heartbeats: counted by kind here; the round logs each distinct error once.
+      countError: (error) => {
+        const kind = redisErrorKind(error);
+        if (kind !== null) this.metrics.redisError(kind);
+      },
     });
     this.mapWatch = new ShardMapWatch({
       store: {
@@ -180,6 +222,7 @@ export class TickwheelNode {
     });
     this.targets = new TargetRegistry([webhookTarget({ secret: config.webhookSecret, policy: outboundPolicy, maxResultBytes: config.maxResultBytes })]);
     this.pool = new WorkerPool({
+      now: () => this.clock.now(),
       concurrency: config.concurrency,
       targets: this.targets,
       completer: this.completer,
@@ -239,13 +282,25 @@ export class TickwheelNode {
     this.frontEnd = frontEnd;
   }
 
-  /** Ready = Redis reachable, leases renewing, not stopping. */
+  /** Ready = Redis reachable, leases renewing, not stopping, and Redis not evicting (unless allowed). */
   get ready(): boolean {
-    return this.state === "running" && this.store.ready && this.ownership.healthy;
+    return this.state === "running" && this.store.ready && this.ownership.healthy && this.evictionGuard.acceptable;
+  }
+
+  /** Shown by /ready and in the registry (/admin/nodes): why a node may be unready or at risk. */
+  readiness(): { redis: RedisView; clock: ClockView } {
+    const policy = this.evictionGuard.policy;
+    const offsetMs = this.clock.offsetMs;
+    return {
+      redis: { maxmemoryPolicy: policy?.policy ?? null, evicting: policy?.evicting ?? null, evictionAllowed: this.config.allowEviction },
+      clock: { offsetMs, errorMs: this.clock.errorMs, skewed: offsetMs !== null && Math.abs(offsetMs) > SKEW_WARN_MS },
+    };
   }
 
   async start(): Promise<void> {
     if (this.state !== "new") return;
+    // Before anything is written: on an evicting Redis this throws EvictionPolicyError (one line).
+    await this.evictionGuard.check();
     const settings = await this.store.config.ensure({
       wantedShards: this.config.shards,
       fallbackShards: DEFAULT_SHARDS,
@@ -274,6 +329,7 @@ export class TickwheelNode {
     await this.ownership.start();
     this.keepaliveTimer = setInterval(() => void this.keepVisibilityAlive(), Math.max(100, Math.floor(this.config.visibilityMs / 3)));
     this.pauseTimer = setInterval(() => void this.refreshPaused().catch(() => {}), this.config.pauseRefreshMs);
+    this.evictionGuard.start();
     this.mapWatch.start();
     this.log.info(
       { nodeId: this.nodeId, shards, owned: this.actors.size, concurrency: this.config.concurrency },
@@ -298,6 +354,8 @@ export class TickwheelNode {
     }
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     if (this.pauseTimer) clearInterval(this.pauseTimer);
+    this.evictionGuard.stop();
+    this.redisTrouble.throttle.flush();
     this.mapWatch.stop();
     await this.ownership.stop();
     for (const actor of this.actors.values()) actor.stop();
@@ -378,6 +436,12 @@ export class TickwheelNode {
       onLeaseLost: (lostShard, lostToken) => this.ownership.lost(lostShard, lostToken),
       subscribeWakes: () => this.store.wakes.subscribe([shard]),
       leaseValid: () => this.ownership.canStart(shard, token),
+      // A shard just taken may hold a dead node's claimed batches: reap them now (a few ms apart
+      // across shards), with the live node set that tells whose they are.
+      firstReapInMs: shard % 16,
+      liveNodes: () => this.membership.members(),
+      errors: this.redisTrouble,
+      clock: this.wheelClock,
       cold: { shardMap: () => this.shardMap!, coldAfterMs: this.config.coldAfterMs },
       schedules: { store: this.store.schedules, shardMap: () => this.shardMap!, defaults: this.taskDefaults, outboundPolicy: this.outboundPolicy },
       reshard: {
@@ -451,7 +515,7 @@ export class TickwheelNode {
 
   /** Pushes the visibility deadline of running attempts forward so long tasks are not reaped. */
   private async keepVisibilityAlive(): Promise<void> {
-    const deadline = Date.now() + this.config.visibilityMs;
+    const deadline = this.clock.now() + this.config.visibilityMs;
     await Promise.all(
       [...this.pool.runningByShard()].map(async ([shard, group]) => {
         try {

@@ -6,6 +6,7 @@
 import { loadConfig, ConfigError, type Config } from "../config/config.ts";
 import { createLogger } from "../core/log.ts";
 import { TickwheelNode } from "./node.ts";
+import { redisErrorKind, RedisRefusal } from "../store/redis-errors.ts";
 import { startServedNode } from "./serve-node.ts";
 import { startEmbeddedRedis, type EmbeddedRedis } from "./embedded-redis.ts";
 
@@ -63,8 +64,9 @@ export async function runNode(env: Record<string, string | undefined> = process.
   try {
     await startServedNode(node);
   } catch (error) {
-    const message = (error as Error).message;
-    const unreachable = /max retries|ECONNREFUSED|ENOTFOUND|ETIMEDOUT|Connection is closed/i.test(message);
+    // Redis' own words for its refusals and outages (the store types them; its detail keeps the text).
+    const message = error instanceof RedisRefusal ? error.detail : (error as Error).message;
+    const unreachable = redisErrorKind(error) === "connection";
     console.error(unreachable ? `tickwheel: could not start: Redis unreachable at ${describeRedis(config)} (${message})` : `tickwheel: could not start: ${message}`);
     await node.stop().catch(() => {});
     await embedded?.stop();

@@ -32,6 +32,12 @@ interface MembershipOptions {
   info: () => object;
   /** Another process took over this node's id (this one was frozen past its TTL meanwhile). */
   onDisplaced?: (error: DuplicateNodeIdError) => void;
+  /**
+   * Every heartbeat reads Redis' clock (TIME) in its script: this gets that
+   * reading with the monotonic times the call was sent and answered (the
+   * node's RedisClock estimates its offset from them).
+   */
+  onRedisTime?: (sentMono: number, receivedMono: number, redisNowMs: number) => void;
   /** Random per process unless given (tests). */
   instance?: string;
   sleep?: (ms: number) => Promise<void>;
@@ -140,9 +146,13 @@ export class Membership {
     await this.options.store.leave(this.options.nodeId, this.instance);
   }
 
-  private register(): Promise<HeartbeatOutcome> {
-    const { store, nodeId, ttlMs, info } = this.options;
-    return store.heartbeat(nodeId, this.instance, ttlMs, JSON.stringify(info()));
+  private async register(): Promise<HeartbeatOutcome> {
+    const { store, nodeId, ttlMs, info, onRedisTime } = this.options;
+    const infoJson = JSON.stringify(info());
+    const sentMono = performance.now();
+    const outcome = await store.heartbeat(nodeId, this.instance, ttlMs, infoJson);
+    onRedisTime?.(sentMono, performance.now(), outcome.redisNowMs);
+    return outcome;
   }
 
   private accept(outcome: Extract<HeartbeatOutcome, { registered: true }>): MembershipView {

@@ -24,6 +24,24 @@ interface RegistrySource {
   /** Lateness of every task this node started (start minus due, measured when the pool starts it). */
   readonly lateness: { readonly count: number; readonly max: number | null; percentile(p: number): number | null };
   actor(shard: number): { stats(): { fired: number; latenessP50: number | null; latenessP99: number | null } } | undefined;
+  /** Redis' eviction policy as this node last read it (and the clock offset, once estimated). */
+  readiness?(): { redis: RedisView; clock?: ClockView };
+}
+
+export interface RedisView {
+  /** Redis' maxmemory-policy, "unknown" where CONFIG GET is refused, null before the first check. */
+  maxmemoryPolicy: string | null;
+  evicting: boolean | null;
+  evictionAllowed: boolean;
+}
+
+export interface ClockView {
+  /** This node's clock minus Redis' (ms), null before the first estimate. */
+  offsetMs: number | null;
+  /** Half the round trip of the sample the offset comes from: the estimate is within ± this. */
+  errorMs: number | null;
+  /** |offset| is past the bound at which the node warns (firing still corrects for it). */
+  skewed: boolean;
 }
 
 interface ShardFigures {
@@ -45,6 +63,10 @@ interface RegistryInfo {
   lateness: { count: number; p50Ms: number | null; p99Ms: number | null; maxMs: number | null };
   /** Per owned shard (key: shard number). */
   shardFigures: Record<string, ShardFigures>;
+  /** Redis' eviction policy as this node sees it; null from nodes of earlier versions. */
+  redis: RedisView | null;
+  /** This node's clock against Redis'; null from nodes of earlier versions or before the first estimate. */
+  clock: ClockView | null;
 }
 
 export interface NodeView extends RegistryInfo {
@@ -79,6 +101,8 @@ export function registryInfo(node: RegistrySource): RegistryInfo {
     },
     lateness: { count: node.lateness.count, p50Ms: node.lateness.percentile(50), p99Ms: node.lateness.percentile(99), maxMs: node.lateness.max },
     shardFigures,
+    redis: node.readiness?.().redis ?? null,
+    clock: node.readiness?.().clock ?? null,
   };
 }
 
@@ -106,6 +130,8 @@ export async function readNodeViews(store: NodeRegistry, selfId: string): Promis
         pool: info.pool ?? { concurrency: 0, inFlight: 0, free: 0, started: 0, dropped: 0 },
         lateness: info.lateness ?? { count: 0, p50Ms: null, p99Ms: null, maxMs: null },
         shardFigures: info.shardFigures ?? {},
+        redis: info.redis ?? null,
+        clock: info.clock ?? null,
       };
     })
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

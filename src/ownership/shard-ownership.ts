@@ -33,6 +33,8 @@ interface OwnershipOptions {
   ttlMs: number;
   renewEveryMs: number;
   log: Logger;
+  /** Counts a failed round's Redis error by kind (the round logs it itself, once per distinct error). */
+  countError?: (error: unknown) => void;
   /** The shards this node should own now (all of them for a single node). */
   desiredShards: () => Iterable<number>;
   /** A lease was acquired: start the shard's actor. */
@@ -183,6 +185,7 @@ export class ShardOwnership {
       this.lastError = null;
     } catch (error) {
       const message = String(error);
+      this.options.countError?.(error);
       if (message !== this.lastError) this.options.log.warn({ err: message }, "lease round failed; retrying");
       this.lastError = message;
       this.expireLapsed();

@@ -18,6 +18,7 @@ import { LEASE_LOST, type FinishItem } from "../store/outcomes.ts";
 import { sharedClock } from "../core/coalescing-clock.ts";
 import type { WheelClock } from "../core/timer-wheel.ts";
 import type { Logger } from "../core/log.ts";
+import type { ErrorReporter } from "../core/log-throttle.ts";
 import type { Job } from "./job.ts";
 import { decideAttempt, type AttemptDecision } from "./outcome-policy.ts";
 import type { CompleterStore, PoolCompleter } from "./ports.ts";
@@ -38,6 +39,8 @@ export interface CompleterOptions {
   random?: () => number;
   /** Timer source for the ack flush (the node's shared coalescing clock by default). */
   clock?: WheelClock;
+  /** Failed acknowledgements and retries go here (counted, throttled) instead of one log line each. */
+  errors?: ErrorReporter;
 }
 
 /**
@@ -186,7 +189,8 @@ export class Completer implements PoolCompleter {
       }
     } catch (redisError) {
       // The attempt stays in its batch and the reaper brings it back: late, not lost.
-      this.options.log.error({ taskId: job.id, err: String(redisError) }, "could not record retry; the reaper will return the task");
+      if (this.options.errors) this.options.errors.report("retry", redisError, { taskId: job.id }, "could not record retry; the reaper will return the task");
+      else this.options.log.error({ taskId: job.id, err: String(redisError) }, "could not record retry; the reaper will return the task");
     }
   }
 
@@ -318,7 +322,8 @@ export class Completer implements PoolCompleter {
         }
       })
       .catch((error) => {
-        this.options.log.error({ shard, count: batch.items.length, err: String(error) }, "ack failed; retrying");
+        if (this.options.errors) this.options.errors.report("ack", error, { shard, count: batch.items.length }, "ack failed; retrying");
+        else this.options.log.error({ shard, count: batch.items.length, err: String(error) }, "ack failed; retrying");
         setTimeout(() => {
           const current = this.pending.get(shard);
           if (current && current.token === batch.token) {

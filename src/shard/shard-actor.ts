@@ -44,6 +44,7 @@
  */
 import { TimerWheel, type WheelClock } from "../core/timer-wheel.ts";
 import { sharedClock } from "../core/coalescing-clock.ts";
+import type { ErrorReporter } from "../core/log-throttle.ts";
 import { LatencyRecorder } from "../core/latency-histogram.ts";
 import { scoreAfter } from "../task/model.ts";
 import { DEFAULT_COLD_AFTER_MS } from "../config/defaults.ts";
@@ -93,6 +94,12 @@ export interface ShardActorOptions {
    * first periodic refill this much later than half a look-ahead after the first (refill-plan.ts).
    */
   refillOffsetMs: number;
+  /**
+   * When the first reap runs (default refillOffsetMs). A node reaps at once
+   * on a shard it just took: a dead node's claimed batches are taken back
+   * then, and tasks due meanwhile wait on them.
+   */
+  firstReapInMs?: number;
   /** Every n-th refill reloads the whole window (lost-hint safety net). */
   fullReloadEvery: number;
   /** The claim or reap script said this token no longer holds the lease. */
@@ -110,6 +117,15 @@ export interface ShardActorOptions {
    * zombie should not even try.
    */
   leaseValid?: () => boolean;
+  /**
+   * Live node ids (the registry as of the last heartbeat), null before the
+   * first. For visibilityMs after this actor started (while batches claimed
+   * under an earlier lease may be left: their keepalives are refused since),
+   * reaping also takes back at once the batches of claimers gone from it.
+   */
+  liveNodes?: () => readonly string[] | null;
+  /** Failed refills, claims and reaps go here (counted, throttled) instead of one log line each. */
+  errors?: ErrorReporter;
   /**
    * The cold tier: a ColdPromotion duty runs beside the actor while it owns
    * the shard and moves cold tasks into `due` in time (all of them when the
@@ -232,6 +248,8 @@ export class ShardActor {
 
   // reaping
   private reapTimer: unknown = null;
+  /** When this actor (and its lease) started, by its clock: see onReap. */
+  private startedAtMs = 0;
   private reaping = false;
 
   // duties
@@ -321,7 +339,8 @@ export class ShardActor {
     } else {
       firstRefill();
     }
-    this.reapTimer = this.clock.setTimer(() => this.post({ type: "reap" }), this.options.refillOffsetMs);
+    this.startedAtMs = this.clock.now();
+    this.reapTimer = this.clock.setTimer(() => this.post({ type: "reap" }), this.options.firstReapInMs ?? this.options.refillOffsetMs);
     for (const run of this.duties) this.scheduleDuty(run, run.duty.firstStepInMs);
   }
 
@@ -701,7 +720,9 @@ export class ShardActor {
       return;
     }
     this.reaping = true;
-    this.options.store.reap(this.shard, this.leaseToken, this.clock.now(), REAP_BATCH).then(
+    const now = this.clock.now();
+    const live = now - this.startedAtMs <= this.options.visibilityMs ? (this.options.liveNodes?.() ?? null) : null;
+    this.options.store.reap(this.shard, this.leaseToken, now, REAP_BATCH, live).then(
       (reaped) => this.post({ type: "reaped", reaped }),
       (error) => this.post({ type: "io-failed", op: "reap", error }),
     );
@@ -765,7 +786,8 @@ export class ShardActor {
 
   private onIoFailed(op: "refill" | "claim" | "reap", error: unknown, reserved: number): void {
     this.errorBackoffMs = Math.min(MAX_ERROR_BACKOFF_MS, Math.max(50, this.errorBackoffMs * 2));
-    this.options.log.warn({ shard: this.shard, op, err: String(error), retryInMs: this.errorBackoffMs }, "redis call failed");
+    if (this.options.errors) this.options.errors.report(op, error, { shard: this.shard, retryInMs: this.errorBackoffMs }, "redis call failed");
+    else this.options.log.warn({ shard: this.shard, op, err: String(error), retryInMs: this.errorBackoffMs }, "redis call failed");
     if (op === "refill") {
       this.refilling = false;
       this.scheduleRefill(this.errorBackoffMs);

@@ -19,7 +19,7 @@ export interface AttemptStore {
   claim(shard: number, token: string, upToScoreExclusive: number, limit: number, visibilityDeadlineMs: number): Promise<ClaimedBatch | null | LeaseLost>;
   finish(shard: number, token: string, nowMs: number, deadRetentionMs: number, items: FinishItem[], doneBatches?: string[]): Promise<boolean[] | LeaseLost>;
   retry(shard: number, token: string, id: string, batch: string, attempt: number, score: string, error: string): Promise<boolean | LeaseLost>;
-  reap(shard: number, token: string, nowMs: number, limit: number): Promise<{ entries: { id: string; score: string }[]; more: boolean } | LeaseLost>;
+  reap(shard: number, token: string, nowMs: number, limit: number, liveNodeIds?: readonly string[] | null): Promise<{ entries: { id: string; score: string }[]; more: boolean } | LeaseLost>;
   extend(shard: number, token: string, deadlineMs: number, batches: string[]): Promise<number | LeaseLost>;
   park(shard: number, token: string, id: string, batch: string, name: string): Promise<ParkOutcome>;
   promote(shard: number, token: string, slots: number[], upToScore: number): Promise<number | LeaseLost>;
@@ -165,19 +165,22 @@ export class RedisAttemptStore implements AttemptStore {
 
   /**
    * Puts the attempts of batches past their visibility deadline back in
-   * `due`, looking at about `limit` tasks; `more`: call again at once.
+   * `due`, looking at about `limit` tasks; `more`: call again at once. With
+   * `liveNodeIds`, also the batches claimed by a node not among them (gone
+   * from the registry), whatever their deadline (see reap-5.lua).
    */
   async reap(
     shard: number,
     token: string,
     nowMs: number,
     limit: number,
+    liveNodeIds: readonly string[] | null = null,
   ): Promise<{ entries: { id: string; score: string }[]; more: boolean } | LeaseLost> {
     const keys = this.keyBook.shard(shard);
     const reply = await this.runner.run(
       "reap",
       [keys.claims, keys.batches, keys.due, keys.tasks, keys.lease],
-      [token, nowMs, limit],
+      [token, nowMs, limit, liveNodeIds === null ? "" : liveNodeIds.join("\n")],
     );
     if (reply === LEASE_LOST) return LEASE_LOST;
     const flat = reply as string[];

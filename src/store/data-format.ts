@@ -9,6 +9,9 @@
  * script alone does not (script names follow their content, scripts.ts).
  */
 export const DATA_FORMAT = 3;
+// Claimed batch ids are "<n>@<lease token>" (claim-6.lua) so a reaper knows the claimer; ids of
+// earlier builds ("<n>") are read the same way and only name no claimer (they are reaped at their
+// deadline). Both are opaque to every other script: the layout, and so the format, is unchanged.
 
 /** Formats this build reads and writes. */
 export const KNOWN_DATA_FORMATS: readonly number[] = [DATA_FORMAT];

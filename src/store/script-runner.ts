@@ -7,8 +7,14 @@
  */
 import { openConnection, type Connection, type ConnectionTarget } from "./connection.ts";
 import { commandName, defineScripts, keyCountFirst, type ScriptName } from "./scripts.ts";
+import { asRedisRefusal } from "./redis-errors.ts";
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+
+/** Rethrows a Redis error as its RedisRefusal; anything else as it is. */
+function throwTyped(error: unknown): never {
+  throw asRedisRefusal(error);
+}
 
 export class ScriptRunner {
   /** For the few plain reads (ZRANGEBYSCORE, HGETALL, counts) that need no script. */
@@ -30,11 +36,15 @@ export class ScriptRunner {
     return this.redis.status === "ready";
   }
 
-  /** Runs a registered script; ioredis does EVALSHA with the NOSCRIPT fallback. */
+  /**
+   * Runs a registered script; ioredis does EVALSHA with the NOSCRIPT fallback.
+   * Redis' refusals and connection failures come out as RedisRefusal (a
+   * typed error with a kind and a code, redis-errors.ts), for every call.
+   */
   run(script: ScriptName, keys: string[], argv: (string | number)[]): Promise<unknown> {
     const fn = (this.redis as unknown as Record<string, ScriptFn>)[commandName(script)]!;
-    if (keyCountFirst(script)) return fn.call(this.redis, keys.length, ...keys, ...argv);
-    return fn.call(this.redis, ...keys, ...argv);
+    if (keyCountFirst(script)) return fn.call(this.redis, keys.length, ...keys, ...argv).catch(throwTyped);
+    return fn.call(this.redis, ...keys, ...argv).catch(throwTyped);
   }
 
   /** runBuffer(), written to the socket now rather than with the next automatic pipeline. */
@@ -43,14 +53,14 @@ export class ScriptRunner {
     pipeline[`${commandName(script)}Buffer`]!.call(pipeline, ...keys, ...argv);
     const results = await pipeline.exec();
     const [error, reply] = results?.[0] ?? [new Error("pipeline returned nothing"), null];
-    if (error) throw error;
+    if (error) throwTyped(error);
     return reply;
   }
 
   /** run(), with the reply's strings as Buffers (ioredis' <command>Buffer variant). */
   runBuffer(script: ScriptName, keys: string[], argv: (string | number)[]): Promise<unknown> {
     const fn = (this.redis as unknown as Record<string, ScriptFn>)[`${commandName(script)}Buffer`]!;
-    return fn.call(this.redis, ...keys, ...argv);
+    return fn.call(this.redis, ...keys, ...argv).catch(throwTyped);
   }
 
   async quit(): Promise<void> {

@@ -20,6 +20,7 @@ import { RedisLeases } from "./leases.ts";
 import { RedisWakeHints } from "./wakes.ts";
 import { RedisNodeRegistry } from "./node-registry.ts";
 import { ClusterConfig } from "./cluster-config.ts";
+import { RedisTime } from "./redis-time.ts";
 import { RedisAttemptHistory } from "./attempt-history.ts";
 import { RedisBulkJobRecords } from "./bulk-job-records.ts";
 import { RedisReshardMoves } from "./reshard-moves.ts";
@@ -45,6 +46,7 @@ export class Store {
   readonly wakes: RedisWakeHints;
   readonly nodes: RedisNodeRegistry;
   readonly config: ClusterConfig;
+  readonly time: RedisTime;
   readonly schedules: RedisSchedules;
   /** The console's attempt history (issue 15). */
   readonly history: RedisAttemptHistory;
@@ -68,6 +70,7 @@ export class Store {
     this.wakes = new RedisWakeHints(options, this.keys, this.runner.clustered, onError);
     this.nodes = new RedisNodeRegistry(this.runner, this.keys);
     this.config = new ClusterConfig(this.runner, this.keys);
+    this.time = new RedisTime(this.runner);
     this.schedules = new RedisSchedules(this.runner, this.keys);
     this.history = new RedisAttemptHistory(this.runner, this.keys);
     this.bulkJobs = new RedisBulkJobRecords(this.runner, this.keys);

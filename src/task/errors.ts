@@ -8,7 +8,16 @@ export type ErrorCode =
   | "not_found"
   | "conflict"
   | "unknown_task"
-  | "unavailable";
+  | "unavailable"
+  // Redis refused or cannot be reached (src/store/redis-errors.ts says which reply is which).
+  | "redis_out_of_memory"
+  | "redis_read_only"
+  | "redis_cannot_persist"
+  | "redis_loading"
+  | "redis_cluster_down"
+  | "redis_replica_unavailable"
+  | "redis_busy"
+  | "redis_error";
 
 export class TickwheelError extends Error {
   readonly code: ErrorCode;

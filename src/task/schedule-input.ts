@@ -17,6 +17,7 @@ import {
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_TIMEOUT_MS,
   ID_PATTERN,
+  MAX_ID_LENGTH,
   MAX_ATTEMPTS_LIMIT,
   MAX_NAME_LENGTH,
   MAX_TIMEOUT_MS,
@@ -66,6 +67,29 @@ export interface ResolvedTask {
   record: string;
 }
 
+/**
+ * Ids no URL path can address: "." and ".." are dot segments, which every
+ * URL parser removes (even written as %2E), so GET /v1/tasks/.. could never
+ * read such a task. Every other printable id is addressable once
+ * percent-encoded ("a/b" as a%2Fb), as the CLI and any encodeURIComponent do.
+ */
+export const UNADDRESSABLE_IDS: ReadonlySet<string> = new Set([".", ".."]);
+export const ID_RULE = `expected 1-${MAX_ID_LENGTH} printable ASCII characters without spaces, other than "." and ".."`;
+/**
+ * Latest due time (and expiresAt) accepted: 9999-12-31T23:59:59.999Z, the
+ * last instant an ISO-8601 date with a 4-digit year can write. Far below
+ * 2^48 ms, so a due score plus the parking offset (store PARK_OFFSET) stays
+ * exact; a later time would be stored but read back as a date nothing can
+ * show.
+ */
+export const MAX_DUE_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+const TIME_RANGE = `expected a time from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z`;
+
+/** Throws an invalid-input error naming `field` unless `ms` is a due time the store can keep and read back. */
+export function checkTimeRange(field: string, ms: number): number {
+  if (!(ms >= 0 && ms <= MAX_DUE_MS)) throw invalid(field, TIME_RANGE);
+  return ms;
+}
 
 export function resolveTask(
   name: string,
@@ -77,8 +101,8 @@ export function resolveTask(
     throw invalid("name", `expected a non-empty string of at most ${MAX_NAME_LENGTH} characters`);
   }
   const id = options.id ?? newTaskId();
-  if (typeof id !== "string" || !ID_PATTERN.test(id)) {
-    throw invalid("id", "expected 1-200 printable ASCII characters without spaces");
+  if (typeof id !== "string" || !ID_PATTERN.test(id) || UNADDRESSABLE_IDS.has(id)) {
+    throw invalid("id", ID_RULE);
   }
 
   const dueMs = resolveDue(options, context.nowMs, context.requireTime);
@@ -99,7 +123,7 @@ export function resolveTask(
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
     throw invalid("timeoutMs", `expected an integer from 1 to ${MAX_TIMEOUT_MS} (ms)`);
   }
-  const expiresAt = options.expiresAt === undefined ? null : instant("expiresAt", options.expiresAt);
+  const expiresAt = options.expiresAt === undefined ? null : checkTimeRange("expiresAt", instant("expiresAt", options.expiresAt));
   const target = resolveTarget(options.target, context.outboundPolicy);
   if (target.type === "celery") {
     const argsProblem = celeryArgsProblem(args);
@@ -141,7 +165,7 @@ function resolveDue(options: ScheduleOptions, nowMs: number, requireTime: boolea
   const hasRunAt = options.runAt !== undefined;
   const hasDelay = options.delay !== undefined;
   if (hasRunAt && hasDelay) throw invalid("runAt", "give either runAt or delay, not both");
-  if (hasRunAt) return instant("runAt", options.runAt!);
+  if (hasRunAt) return checkTimeRange("runAt", instant("runAt", options.runAt!));
   if (hasDelay) {
     let delayMs: number;
     try {
@@ -149,7 +173,7 @@ function resolveDue(options: ScheduleOptions, nowMs: number, requireTime: boolea
     } catch (error) {
       throw invalid("delay", (error as Error).message);
     }
-    return nowMs + Math.floor(delayMs);
+    return checkTimeRange("delay", nowMs + Math.floor(delayMs));
   }
   if (requireTime) throw invalid("runAt", "give exactly one of runAt or delay");
   return nowMs;

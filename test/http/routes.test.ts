@@ -510,7 +510,7 @@ describe("503 when Redis is unreachable", () => {
       const create = await lonelyApp("POST", "/v1/tasks", { name: "routes.ok", delay: "1h" });
       expect(create.status).toBe(503);
       await waitFor(async () => (await lonelyApp("GET", "/ready")).status === 503, { timeoutMs: 5000, message: "/ready to say 503" });
-      expect(String((await lonelyApp("GET", "/metrics")).body)).toMatch(/tickwheel_redis_errors_total [1-9]/);
+      expect(String((await lonelyApp("GET", "/metrics")).body)).toMatch(/tickwheel_redis_errors_total\{kind="connection"\} [1-9]/);
     } finally {
       await own.restart();
       await lonely.stop();

@@ -27,7 +27,7 @@
   ARGV[4] visibility deadline (ms epoch) of the batch
 
   Returns "lease" if the token does not hold the lease; "" when nothing is
-  due; else { batch id, one string: id and record ("attempt:score\n<spec>")
+  due; else { batch id ("<n>@<lease token>"), one string: id and record ("attempt:score\n<spec>")
   of each claimed task in due order, all joined by "\0" }. One string,
   because the client decodes one reply element far faster than two per
   task; "\0" occurs in neither ids nor records.
@@ -44,7 +44,9 @@ local records = redis.call('HMGET', KEYS[2], unpack(ids))
 -- The claimed entries are the lowest #ids ranks: removing by rank walks the
 -- skiplist once instead of looking up each member.
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #ids - 1)
-local batch = tostring(redis.call('INCR', KEYS[5]))
+-- The batch id names the lease it was claimed under ("<n>@<nodeId>:<epoch>"): a reaper can tell
+-- the batches of a node that is gone from the registry and take them back at once (reap-5.lua).
+local batch = redis.call('INCR', KEYS[5]) .. '@' .. ARGV[1]
 local out = {}
 for i = 1, #ids do
   local record = records[i]
