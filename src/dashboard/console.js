@@ -251,6 +251,8 @@ function showTask(id) {
       ["shard", task.shard],
       ["node", shard ? (shard.owner ?? "unowned") : "–"],
       ["created", fullTime(task.createdAt)],
+      // Celery's stored result of a celery-target task (a node with TICKWHEEL_CELERY_RESULT_URL).
+      ...(task.celery ? [["celery", `${task.celery.state}${task.celery.result === undefined ? "" : ` ${JSON.stringify(task.celery.result)}`}`]] : []),
     ];
     // A recurring schedule's occurrence (the schedules feature, branch sched: { name, occurrenceAt }).
     if (task.schedule !== undefined && task.schedule !== null) {
