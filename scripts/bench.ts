@@ -1,5 +1,5 @@
 /**
- * `bun run bench [enqueue|memory|burst|steady ...] [flags]`: tickwheel against
+ * `bun run bench [enqueue|memory|burst|steady|celery ...] [flags]`: tickwheel against
  * BullMQ on the same cases, one after the other, each run on its own private
  * redis-server (no persistence), with a no-op handler. Prints one table of
  * both with the ratio and, after a full run, writes it with the machine and
@@ -31,13 +31,14 @@ import { parseArgs } from "node:util";
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { burstCase, enqueueCase, memoryCase, steadyCase, type BurstResult, type EnqueueResult, type MemoryResult, type SteadyResult } from "./bench/cases.ts";
+import { celeryBurstCase, type CeleryBurstResult, type CeleryLayout } from "./bench/celery-case.ts";
 import { systems as makeSystems, type SystemName } from "./bench/systems.ts";
 import { machineInfo } from "./bench/process-stats.ts";
 import { renderReport, type Results } from "./bench/report.ts";
 import { renderSchedules, schedulesCase, type SchedulesResult } from "./bench/schedules-case.ts";
 import { webhookBurstCase, webhookSteadyCase } from "./bench/webhook-cases.ts";
 
-const CASES = ["enqueue", "memory", "burst", "steady", "webhook-burst", "webhook-steady"] as const;
+const CASES = ["enqueue", "memory", "burst", "steady", "webhook-burst", "webhook-steady", "celery"] as const;
 type CaseName = (typeof CASES)[number];
 
 const { values, positionals } = parseArgs({
@@ -69,7 +70,7 @@ for (const name of positionals) {
   }
 }
 const cases = positionals.length ? (positionals as CaseName[]) : [...CASES];
-const runsOf = (caseName: CaseName) => (values.runs ? Number(values.runs) : caseName === "burst" || caseName === "steady" || caseName.startsWith("webhook") ? 3 : 2);
+const runsOf = (caseName: CaseName) => (values.runs ? Number(values.runs) : caseName === "burst" || caseName === "steady" || caseName.startsWith("webhook") || caseName === "celery" ? 3 : 2);
 const steadySeconds = Number(values["steady-seconds"]);
 const rates = values.rates!.split(",").map(Number);
 const scale = Number(values.scale);
@@ -90,6 +91,7 @@ const counts = {
   memory: Math.round(1_000_000 * scale),
   burst: Math.round(100_000 * scale),
   webhookBurst: Math.round(50_000 * scale),
+  celery: Math.round(50_000 * scale),
 };
 const webhookSettings = { concurrency: Number(values["webhook-concurrency"]), nodeEnv: JSON.parse(process.env.BENCH_TICKWHEEL_ENV ?? "{}") as Record<string, string> };
 const webhookRate = Number(values["webhook-rate"]);
@@ -103,7 +105,9 @@ const results: Results = {
   steady: new Map(rates.map((rate) => [rate, { tickwheel: [], bullmq: [] }])),
   webhookBurst: [],
   webhookSteady: [],
+  celery: [],
 };
+const CELERY_LAYOUTS: CeleryLayout[] = ["same-server", "separate-broker"];
 
 for (const caseName of cases) {
   for (let run = 1; run <= runsOf(caseName); run++) {
@@ -118,6 +122,15 @@ for (const caseName of cases) {
       results.webhookSteady.push(result);
       const l = result.lateness;
       log(`webhook steady ${webhookRate}/s run ${run}: arrival lateness p50 ${l.p50} p90 ${l.p90} p99 ${l.p99} p99.9 ${l.p999} max ${l.max}${result.notArrived ? ` (${result.notArrived} not arrived)` : ""}`);
+      continue;
+    }
+    if (caseName === "celery") {
+      // tickwheel only: Celery messages pushed by a node, no BullMQ counterpart.
+      for (const layout of CELERY_LAYOUTS) {
+        const result: CeleryBurstResult = await celeryBurstCase(layout, counts.celery, values.concurrency!);
+        results.celery.push(result);
+        log(`celery ${layout} run ${run}: first push ${result.firstPushMs} ms, last ${result.lastPushMs} ms, ${Math.round(result.messagesPerSecond)} messages/s`);
+      }
       continue;
     }
     for (const systemName of systemNames) {

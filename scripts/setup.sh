@@ -12,7 +12,7 @@
 #                                          shell), then this shell's PATH gains Bun's directory
 # Environment:
 #   TICKWHEEL_SETUP_CHROMIUM=1             also install Debian `chromium` (browser tests)
-#   TICKWHEEL_SETUP_TEST_TOOLS=1           also install python3-celery, python3-redis, faketime,
+#   TICKWHEEL_SETUP_TEST_TOOLS=1           also install python3-celery, python3-redis, python3-pip, faketime,
 #                                          prometheus (promtool) and openssl, which the test suite uses
 #   TICKWHEEL_TOOLS_DIR                    where Bun goes when npm's global prefix is not writable
 #                                          (default: $HOME/.tickwheel-tools)
@@ -176,6 +176,8 @@ if [[ "${TICKWHEEL_SETUP_TEST_TOOLS:-0}" == "1" ]]; then
   if ! /usr/bin/python3 -c 'import celery, redis' >/dev/null 2>&1; then
     test_pkgs+=(python3-celery python3-redis)
   fi
+  # pip for the Python client's install test (pip install --no-index ./clients/python).
+  /usr/bin/python3 -m pip --version >/dev/null 2>&1 || test_pkgs+=(python3-pip)
   command -v faketime >/dev/null 2>&1 || test_pkgs+=(faketime)
   command -v promtool >/dev/null 2>&1 || test_pkgs+=(prometheus)
   # openssl makes the certificates of the webhook's HTTPS test (test/pool/webhook/webhook-tls.test.ts).
@@ -184,6 +186,7 @@ if [[ "${TICKWHEEL_SETUP_TEST_TOOLS:-0}" == "1" ]]; then
     say "installing test tools with apt-get: ${test_pkgs[*]} (Celery worker, clock skew, metrics lint)…"
     apt_install "${test_pkgs[@]}"
     /usr/bin/python3 -c 'import celery, redis' >/dev/null 2>&1 || die "apt-get ran but Debian's python3 still cannot import celery and redis"
+    /usr/bin/python3 -m pip --version >/dev/null 2>&1 || die "apt-get ran but Debian's python3 still has no pip"
     command -v faketime >/dev/null 2>&1 || die "apt-get ran but faketime is still missing"
     command -v promtool >/dev/null 2>&1 || die "apt-get ran but promtool is still missing"
     command -v openssl >/dev/null 2>&1 || die "apt-get ran but openssl is still missing"

@@ -4,6 +4,7 @@
  * figures, as Markdown for the terminal and BENCHMARKS.md.
  */
 import type { BurstResult, EnqueueResult, MemoryResult, SteadyResult } from "./cases.ts";
+import type { CeleryBurstResult } from "./celery-case.ts";
 import type { MachineInfo } from "./process-stats.ts";
 import type { SystemName } from "./systems.ts";
 import type { WebhookBurstResult, WebhookSteadyResult } from "./webhook-cases.ts";
@@ -18,6 +19,8 @@ export interface Results {
   /** tickwheel only: BullMQ has no HTTP delivery. */
   webhookBurst: WebhookBurstResult[];
   webhookSteady: WebhookSteadyResult[];
+  /** tickwheel only (case 5). */
+  celery: CeleryBurstResult[];
 }
 
 export interface ReportInput {
@@ -28,7 +31,7 @@ export interface ReportInput {
   /** Runs per case and system. */
   runs: Record<string, number>;
   steadySeconds: number;
-  counts: { enqueue: number; memory: number; burst: number; webhookBurst: number };
+  counts: { enqueue: number; memory: number; burst: number; webhookBurst: number; celery: number };
   settings: { tickwheelConcurrency: number; bullmqConcurrency: number; webhookConcurrency: number; webhookRate: number };
   durationS: number;
 }
@@ -156,6 +159,20 @@ export function renderReport(input: ReportInput): string {
     });
     rows.push({ caseLabel: "", metric: "CPU node / receiver / redis, whole run (% of a core)", tickwheel: webhookCpu(list), bullmq: "", ratio: "", target: "" });
   }
+  if (has("celery")) {
+    for (const layout of ["same-server", "separate-broker"] as const) {
+      const list = results.celery.filter((r) => r.layout === layout);
+      if (list.length === 0) continue;
+      const first = m(list, (r) => r.firstPushMs);
+      const rate = m(list, (r) => r.messagesPerSecond);
+      const label = layout === "same-server" ? "broker on tickwheel's Redis server (one script)" : "broker on another redis-server (push, then finish)";
+      rows.push({ caseLabel: `7 Celery hand-off, ${int(input.counts.celery)} due at T, ${label}`, metric: "first message on the list after T (ms)", tickwheel: ms(first), bullmq: "", ratio: "", target: `≤ 5 ms${check(first <= 5)}` });
+      rows.push({ caseLabel: "", metric: "messages pushed per second, first → last", tickwheel: int(rate), bullmq: "", ratio: "", target: `≥ 50,000${check(rate >= 50_000)}` });
+      rows.push({ caseLabel: "", metric: "last message after T (ms)", tickwheel: ms(m(list, (r) => r.lastPushMs)), bullmq: "", ratio: "", target: "" });
+      const cell = `${pct(m(list, (r) => r.nodeCpu))} / ${pct(m(list, (r) => r.redisCpu))} (machine ${pct(m(list, (r) => r.machineCpu))})`;
+      rows.push({ caseLabel: "", metric: "CPU node / redis, T → last message (% of a core)", tickwheel: cell, bullmq: "", ratio: "", target: "" });
+    }
+  }
 
   const table = [
     "| case | metric | tickwheel | BullMQ | ratio | target |",
@@ -189,9 +206,9 @@ export function renderReport(input: ReportInput): string {
 
 const DRAIN_NOTE = "10 s after the last due time";
 
-function webhookCpu(list: { nodeCpu: number; receiverCpu: number; redisCpu: number; machineCpu: number }[]): string {
+function webhookCpu(list: { nodeCpu: number; receiverCpu: number; redisCpu: number; machineCpu: number; loadAverage: [number, number] }[]): string {
   const m = (pick: (r: (typeof list)[number]) => number) => median(list.map(pick));
-  return `${pct(m((r) => r.nodeCpu))} / ${pct(m((r) => r.receiverCpu))} / ${pct(m((r) => r.redisCpu))} (machine ${pct(m((r) => r.machineCpu))})`;
+  return `${pct(m((r) => r.nodeCpu))} / ${pct(m((r) => r.receiverCpu))} / ${pct(m((r) => r.redisCpu))} (machine ${pct(m((r) => r.machineCpu))}, load average ${m((r) => r.loadAverage[0]).toFixed(1)} → ${m((r) => r.loadAverage[1]).toFixed(1)})`;
 }
 
 function cpuRow<T extends { workerCpu: number; redisCpu: number; machineCpu?: number }>(perSystem: PerSystem<T>, when: string): Row {
@@ -205,7 +222,13 @@ function cpuRow<T extends { workerCpu: number; redisCpu: number; machineCpu?: nu
 function perRunLines(input: ReportInput): string[] {
   const lines: string[] = [];
   const round = (value: unknown): unknown =>
-    typeof value === "number" ? Math.round(value * 10) / 10 : value && typeof value === "object" ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, round(v)])) : value;
+    typeof value === "number"
+      ? Math.round(value * 10) / 10
+      : Array.isArray(value)
+        ? value.map(round)
+        : value && typeof value === "object"
+          ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, round(v)]))
+          : value;
   const add = (label: string, perSystem: PerSystem<object>) => {
     for (const name of ["tickwheel", "bullmq"] as const) {
       perSystem[name].forEach((result, i) => lines.push(`${label} ${name} #${i + 1}: ${JSON.stringify(round(result))}`));
@@ -217,5 +240,6 @@ function perRunLines(input: ReportInput): string[] {
   if (input.cases.includes("steady")) for (const [rate, perSystem] of input.results.steady) add(`steady ${rate}/s`, perSystem);
   if (input.cases.includes("webhook-burst")) input.results.webhookBurst.forEach((result, i) => lines.push(`webhook burst #${i + 1}: ${JSON.stringify(round(result))}`));
   if (input.cases.includes("webhook-steady")) input.results.webhookSteady.forEach((result, i) => lines.push(`webhook steady #${i + 1}: ${JSON.stringify(round(result))}`));
+  if (input.cases.includes("celery")) input.results.celery.forEach((result, i) => lines.push(`celery ${result.layout} #${i + 1}: ${JSON.stringify(round(result))}`));
   return lines;
 }

@@ -63,8 +63,12 @@ export async function call<T>(options: ApiOptions, method: string, path: string,
   }
   if (response.ok) return parsed as T;
   const error = (parsed as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
-  // One line: the node's message, with the code when it is a Redis refusal (an operator greps for it).
-  const detail = (error?.message ?? `HTTP ${response.status}`) + (error?.code?.startsWith("redis_") ? ` (${error.code})` : "");
+  // One line: the node's message, naming the field the node names beside it (zod's messages do
+  // not), with the code when it is a Redis refusal (an operator greps for it).
+  const message = error?.message ?? `HTTP ${response.status}`;
+  const detail =
+    (error?.field && !message.startsWith(`${error.field}:`) ? `${error.field}: ${message}` : message) +
+    (error?.code?.startsWith("redis_") ? ` (${error.code})` : "");
   throw new CliError(detail, exitCodeOf(response.status), parsed);
 }
 

@@ -17,14 +17,25 @@ export interface CommandContext {
 }
 
 /** A task as the node's JSON answers it (the same shape as the client's). */
-type TaskView = Omit<import("../task/model.ts").TaskView, "state"> & { state: string; paused?: boolean };
+type TaskView = Omit<import("../task/model.ts").TaskView, "state"> & {
+  state: string;
+  paused?: boolean;
+  /** Celery's result, for celery-target tasks on a node with TICKWHEEL_CELERY_RESULT_URL. */
+  celery?: { state: string; result?: unknown };
+};
 
 const print = (ctx: CommandContext, body: unknown, human: () => string) => ctx.out(ctx.json ? JSON.stringify(body, null, 2) : human());
 const path = (id: string) => `/v1/tasks/${encodeURIComponent(id)}`;
 
 export async function schedule(ctx: CommandContext, name: string | undefined): Promise<void> {
+  const celeryTask = ctx.flags.get("celery");
+  name ??= celeryTask;
   if (!name) throw new UsageError("schedule needs a task name: tickwheel schedule NAME --in 10m | --at TIME");
   const body: Record<string, unknown> = { name };
+  if (celeryTask !== undefined) body.target = celeryTarget(ctx, celeryTask);
+  else if (ctx.flags.get("queue") !== undefined || ctx.flags.get("kwargs") !== undefined) {
+    throw new UsageError("--queue and --kwargs go with --celery TASK");
+  }
   const delay = ctx.flags.get("in");
   const at = ctx.flags.get("at");
   if ((delay === undefined) === (at === undefined)) throw new UsageError("give exactly one of --in DURATION or --at TIME");
@@ -42,6 +53,7 @@ export async function schedule(ctx: CommandContext, name: string | undefined): P
   if (id !== undefined) body.id = id;
   // The node checks the URL (and its outbound policy) and answers 400 naming target.url.
   const webhook = ctx.flags.get("webhook");
+  if (webhook !== undefined && celeryTask !== undefined) throw new UsageError("give either --webhook URL or --celery TASK, not both");
   if (webhook !== undefined) body.target = { type: "webhook", url: webhook };
   for (const [flag, field] of [["priority", "priority"], ["max-attempts", "maxAttempts"], ["timeout", "timeoutMs"]] as const) {
     const value = ctx.flags.get(flag);
@@ -55,6 +67,22 @@ export async function schedule(ctx: CommandContext, name: string | undefined): P
       ? `scheduled ${result.id} (shard ${result.shard}), due ${when(result.dueAt)}`
       : `${result.id} already exists (shard ${result.shard}), due ${when(result.dueAt)}: nothing created`,
   );
+}
+
+/** `--celery TASK [--queue Q] [--kwargs JSON]` as a celery target (the node checks the values). */
+function celeryTarget(ctx: CommandContext, task: string): Record<string, unknown> {
+  const target: Record<string, unknown> = { type: "celery", task };
+  const queue = ctx.flags.get("queue");
+  if (queue !== undefined) target.queue = queue;
+  const kwargs = ctx.flags.get("kwargs");
+  if (kwargs !== undefined) {
+    try {
+      target.kwargs = JSON.parse(kwargs);
+    } catch (error) {
+      throw new UsageError(`--kwargs: expected a JSON object, got ${JSON.stringify(kwargs.length > 60 ? kwargs.slice(0, 60) + "…" : kwargs)} (${(error as Error).message})`);
+    }
+  }
+  return target;
 }
 
 export async function get(ctx: CommandContext, id: string | undefined): Promise<void> {
@@ -209,6 +237,7 @@ function describeTask(task: TaskView): string {
     ["id", task.id],
     ["name", task.name],
     ["state", task.paused ? `${task.state} (paused)` : task.state],
+    ["celery", task.celery === undefined ? undefined : `${task.celery.state}${task.celery.result === undefined ? "" : ` ${clip(JSON.stringify(task.celery.result), 200)}`}`],
     ["due", when(task.dueAt)],
     ["attempt", `${task.attempt} of ${task.maxAttempts}`],
     ["priority", task.priority],
@@ -243,8 +272,15 @@ function compactRanges(numbers: number[]): string {
   return parts.join(",");
 }
 
-/** "webhook https://…" for a webhook; nothing for the default handler (every task has one). */
-function describeTarget(target: { type: string; url?: string } | undefined): string | undefined {
+/**
+ * "webhook https://…" for a webhook, "celery app.tasks.x (queue mail, priority 3)" for a Celery
+ * task; nothing for the default handler (every task has one).
+ */
+function describeTarget(target: { type: string; url?: string; task?: string; queue?: string; priority?: number } | undefined): string | undefined {
   if (!target || target.type === "handler") return undefined;
+  if (target.type === "celery") {
+    const details = [target.queue && `queue ${target.queue}`, target.priority !== undefined && `priority ${target.priority}`].filter(Boolean);
+    return `celery ${target.task}${details.length ? ` (${details.join(", ")})` : ""}`;
+  }
   return target.url === undefined ? target.type : `${target.type} ${target.url}`;
 }

@@ -20,6 +20,8 @@ commands:
            [--priority 0-9] [--max-attempts N] [--timeout MS] [--webhook URL]
                                      schedule a task ("--in 10m", "--at 2027-01-01T09:00:00Z");
                                      --webhook: POST it to URL when due instead of a handler
+  schedule [NAME] --celery TASK [--queue Q] [--kwargs JSON] (--in … | --at …) [--args JSON-ARRAY]
+                                     push a Celery task onto its queue when due (NAME defaults to TASK)
   get ID                             show a task
   cancel ID                          cancel a task that has not started
   list [--state STATE] [--name NAME | --name-prefix PREFIX] [--limit N]
@@ -57,7 +59,7 @@ exit codes:
 
 const COMMON = ["url", "token", "json", "help"];
 const FLAGS: Record<string, string[]> = {
-  schedule: ["in", "at", "args", "id", "priority", "max-attempts", "timeout", "webhook"],
+  schedule: ["in", "at", "args", "id", "priority", "max-attempts", "timeout", "webhook", "celery", "queue", "kwargs"],
   get: [],
   cancel: [],
   list: ["state", "name", "name-prefix", "limit"],

@@ -104,6 +104,9 @@ const settings = {
   },
   webhookAllow: { env: "TICKWHEEL_WEBHOOK_ALLOW", description: "webhook allow-list: CIDRs, host names, *.domain (unset: any address not refused)", schema: outboundList("allow") },
   webhookDeny: { env: "TICKWHEEL_WEBHOOK_DENY", description: "webhook addresses refused on top of metadata and link-local: CIDRs, loopback, private", schema: outboundList("deny") },
+  celeryBrokerUrl: { env: "TICKWHEEL_CELERY_BROKER_URL", description: "the Celery broker's Redis (redis://host:port/db) that celery-target tasks are pushed onto; unset: such tasks wait for a node that has it", schema: redisUrl.optional() },
+  celeryResultUrl: { env: "TICKWHEEL_CELERY_RESULT_URL", description: "the Celery result backend's Redis; when set, GET /v1/tasks/:id of a celery-target task shows Celery's result state", schema: redisUrl.optional() },
+  celeryKeyPrefix: { env: "TICKWHEEL_CELERY_KEY_PREFIX", description: "the workers' broker_transport_options global_keyprefix (prepended to queue list keys)", schema: z.string().max(200).default("") },
 } satisfies Record<string, Setting>;
 
 type Settings = typeof settings;

@@ -154,9 +154,16 @@ async function refreshDead() {
   }));
 }
 
-/** Where a task goes when due: "handler", or the target's type and address ("webhook https://…"). */
+/**
+ * Where a task goes when due: "handler", the target's type and address ("webhook https://…"), or
+ * the Celery task and its queue ("celery app.tasks.x (queue mail, priority 3)").
+ */
 function describeTarget(target) {
   if (!target || target.type === "handler") return "handler";
+  if (target.type === "celery") {
+    const details = [target.queue && `queue ${target.queue}`, target.priority !== undefined && `priority ${target.priority}`].filter(Boolean);
+    return `celery ${target.task}${details.length ? ` (${details.join(", ")})` : ""}`;
+  }
   return target.url ? `${target.type} ${target.url}` : target.type;
 }
 
@@ -311,6 +318,40 @@ function loop(step, everyMs) {
   };
   run();
 }
+
+// ---------------------------------------------------------------- one task
+
+async function showTask(id) {
+  const task = await api(`/v1/tasks/${encodeURIComponent(id)}`);
+  const rows = [
+    ["id", task.id],
+    ["name", task.name],
+    ["state", task.state],
+    ["target", describeTarget(task.target)],
+    ["celery", task.celery && `${task.celery.state}${task.celery.result === undefined ? "" : ` ${JSON.stringify(task.celery.result)}`}`],
+    ["due", `${when(task.dueAt)} (${relative(task.dueAt)})`],
+    ["attempt", `${task.attempt} / ${task.maxAttempts}`],
+    ["finished", task.finishedAt && when(task.finishedAt)],
+    ["last error", task.lastError],
+    ["result", task.result === undefined ? undefined : JSON.stringify(task.result)],
+  ].filter(([, value]) => value !== undefined && value !== null);
+  fillTable("#task", rows.map(([key, value]) => {
+    const tr = document.createElement("tr");
+    tr.dataset.field = key;
+    tr.append(cell(key, "muted"), cell(value));
+    return tr;
+  }));
+}
+
+$("#task-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const id = $("#task-id").value.trim();
+  if (!id) return;
+  await showTask(id).catch((error) => {
+    fillTable("#task", []);
+    setStatus(error.message, true);
+  });
+});
 
 $("#token-form").addEventListener("submit", (event) => {
   event.preventDefault();

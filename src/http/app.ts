@@ -29,6 +29,7 @@ import type { RedisRefusal } from "../store/redis-errors.ts";
 import { actionLog, registerConsoleRoutes } from "./console-routes.ts";
 import { BulkJobs } from "../console/bulk-jobs.ts";
 import { registerClusterStatsRoute } from "./cluster-stats-route.ts";
+import type { CeleryResult } from "../store/celery-broker.ts";
 
 /** What the app needs from the node (an interface, so routes test without a whole node). */
 export interface AppNode {
@@ -50,6 +51,8 @@ export interface AppNode {
   readiness?: () => Record<string, unknown>;
   /** Counts and logs (throttled) Redis trouble; without it, requests refused by Redis log nothing. */
   readonly redisTrouble?: RedisTrouble;
+  /** Celery's result of a task id, when TICKWHEEL_CELERY_RESULT_URL is set (GET /v1/tasks/:id shows it). */
+  readonly celeryResults?: { resultOf(id: string): Promise<CeleryResult> } | null;
 }
 
 /** Room for the JSON envelope around the largest allowed args in a single-task body. */
@@ -108,7 +111,13 @@ export function createApp(node: AppNode): OpenAPIHono {
     else node.metrics.redisError(refusal.kind);
   };
   registerBatchRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxBatchBytes), onScheduled, onRedisRefusal, now });
-  registerTaskRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES), onScheduled, now });
+  registerTaskRoutes(app, {
+    client: node.client,
+    bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES),
+    onScheduled,
+    now,
+    celeryResults: node.celeryResults ?? undefined,
+  });
   registerNameRoutes(app, { client: node.client, notePaused: (name, paused) => node.notePaused(name, paused) });
   registerScheduleRoutes(app, { schedules: node.client.schedules, bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES) });
   registerAdminRoutes(app, {

@@ -62,7 +62,29 @@ const WebhookTarget = z
     description:
       "POST { id, name, args, attempt, dueAt, firedAt } to url when due, signed (tickwheel-signature: hex HMAC-SHA256 of tickwheel-timestamp + '.' + body). 2xx: succeeded (a JSON body is the result); 410: ends, not retried; 408, 429, 5xx, timeouts: retried (Retry-After honoured); other 4xx and 3xx: dead",
   });
-export const TargetBody = z.discriminatedUnion("type", [HandlerTarget, WebhookTarget]).openapi("Target");
+const celeryName = (what: string) =>
+  z
+    .string({ error: `expected ${what}` })
+    .min(1, { error: "expected a non-empty string of at most 200 characters" })
+    .max(200, { error: "expected a non-empty string of at most 200 characters" })
+    .regex(/^[^\x00-\x20\x7f]+$/, { error: "expected no spaces or control characters" });
+const CeleryTargetBody = z
+  .strictObject({
+    type: z.literal("celery"),
+    task: celeryName("the registered Celery task name").openapi({ example: "app.tasks.send_email" }),
+    queue: celeryName("a Celery queue name").optional().openapi({ description: "the Celery queue (a Redis list on the broker); `celery` when absent" }),
+    priority: intRange(0, 9).optional().openapi({ description: "Celery's priority of the pushed message, 0 (default) … 9; on Redis a lower number is served first" }),
+    kwargs: z
+      .record(z.string(), z.unknown())
+      .refine((value) => nestedAtMost(value, MAX_ARGS_DEPTH), { error: `expected JSON nested at most ${MAX_ARGS_DEPTH} levels deep` })
+      .optional()
+      .openapi({ description: "the Celery task's keyword args; the task's `args` (a JSON array, or absent) are its positional args" }),
+  })
+  .openapi("CeleryTarget", {
+    description:
+      "when due, push one Celery protocol-2 message (task id = this task's id, no eta) onto `queue` of TICKWHEEL_CELERY_BROKER_URL; the task then ends `succeeded`",
+  });
+export const TargetBody = z.discriminatedUnion("type", [HandlerTarget, WebhookTarget, CeleryTargetBody]).openapi("Target");
 
 // The bounds below are resolveTask's (src/task/schedule-input.ts), stated again so that the
 // OpenAPI document shows them; resolveTask still checks every value for the client and CLI.
@@ -120,6 +142,16 @@ export const TaskView = z
       .object({ name: z.string(), occurrenceAt: z.number() })
       .optional()
       .openapi({ description: "an occurrence of a recurring schedule: the schedule's name and the occurrence's time (ms)" }),
+    celery: z
+      .object({
+        state: z.string().openapi({ description: "Celery's state: PENDING (no result stored: not run yet, or it expired), STARTED, SUCCESS, FAILURE, RETRY, REVOKED; UNKNOWN when it cannot be read" }),
+        result: z.unknown().optional(),
+        traceback: z.string().optional(),
+        dateDone: z.string().optional(),
+        error: z.string().optional(),
+      })
+      .optional()
+      .openapi({ description: "celery-target tasks, when the node has TICKWHEEL_CELERY_RESULT_URL: Celery's stored result of this task id" }),
   })
   .openapi("Task");
 

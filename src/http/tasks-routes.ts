@@ -8,6 +8,7 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { Client } from "../client/client.ts";
+import type { CeleryResult } from "../store/celery-broker.ts";
 import { TickwheelError } from "../task/errors.ts";
 import { errorBody } from "./errors.ts";
 import { expiryProblem } from "./expiry-check.ts";
@@ -31,6 +32,8 @@ interface TasksRoutesDeps {
   onScheduled?: (name: string) => void;
   /** Now by the clock due times are kept in (the node's estimate of Redis'); the machine's clock without it. */
   now?: () => number;
+  /** Celery's result of a task id (TICKWHEEL_CELERY_RESULT_URL); shown for celery-target tasks. */
+  celeryResults?: { resultOf(id: string): Promise<CeleryResult> };
 }
 
 const notFound = json(ErrorResponse, "no task with this id (never scheduled, or its retention passed)");
@@ -95,6 +98,11 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: TasksRoutesDeps): voi
     const { id } = c.req.valid("param");
     const task = await client.get(id);
     if (!task) return c.json(noTask(id), 404);
+    if (deps.celeryResults && task.target.type === "celery") {
+      // The result backend is another Redis: its outage must not hide the task itself.
+      const celery = await deps.celeryResults.resultOf(id).catch((): CeleryResult => ({ state: "UNKNOWN", error: "the Celery result backend is unreachable" }));
+      return c.json({ ...task, celery }, 200);
+    }
     return c.json(task, 200);
   });
 

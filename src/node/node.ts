@@ -38,6 +38,7 @@ import { ClockSkewReporter, SKEW_WARN_MS } from "./clock-skew.ts";
 import { EvictionGuard } from "./eviction-guard.ts";
 import { readMemoryPolicyAt } from "../store/redis-memory-policy.ts";
 import { redisErrorKind } from "../store/redis-errors.ts";
+import { openCelery, type CeleryWiring } from "./celery-wiring.ts";
 import { TargetRegistry } from "../pool/targets/registry.ts";
 import { webhookTarget } from "../pool/targets/webhook/webhook-delivery.ts";
 import { parseOutboundPolicy, type OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
@@ -121,6 +122,9 @@ export class TickwheelNode {
   private pauseChanges = 0;
   /** Follows the shard map through resizes and finishes a resize whose slots have all moved. */
   private readonly mapWatch: ShardMapWatch;
+  /** Deliverers by target type: the in-process handler and webhooks, plus Celery when configured (at start). */
+  private readonly targets: TargetRegistry;
+  private celery: CeleryWiring | null = null;
 
   constructor(config: Config, log: Logger) {
     this.config = config;
@@ -216,10 +220,11 @@ export class TickwheelNode {
       },
       everyMs: SHARD_MAP_WATCH_MS,
     });
+    this.targets = new TargetRegistry([webhookTarget({ secret: config.webhookSecret, policy: outboundPolicy, maxResultBytes: config.maxResultBytes })]);
     this.pool = new WorkerPool({
       now: () => this.clock.now(),
       concurrency: config.concurrency,
-      targets: new TargetRegistry([webhookTarget({ secret: config.webhookSecret, policy: outboundPolicy, maxResultBytes: config.maxResultBytes })]),
+      targets: this.targets,
       completer: this.completer,
       log: this.log,
       canStart: (shard, token) => this.state !== "stopped" && this.ownership.canStart(shard, token),
@@ -235,6 +240,17 @@ export class TickwheelNode {
         this.actors.get(job.shard)?.recordStart(latenessMs);
       },
     });
+  }
+
+  /** Celery's results (TICKWHEEL_CELERY_RESULT_URL), for GET /v1/tasks/:id; null when not configured. */
+  get celeryResults(): CeleryWiring["results"] {
+    return this.celery?.results ?? null;
+  }
+
+  /** How this node hands celery-target tasks over (null: no broker configured). */
+  get celeryHandoff(): "one script" | "push, then finish" | null {
+    const target = this.celery?.target;
+    return target ? (target.atomic ? "one script" : "push, then finish") : null;
   }
 
   get currentState(): NodeState {
@@ -303,6 +319,9 @@ export class TickwheelNode {
       const path = await loadTasksModule(this.config.tasksModule);
       this.log.info({ tasksModule: path }, "tasks module loaded");
     }
+    // Before the first claim, so that celery-target tasks find their deliverer.
+    this.celery = await openCelery(this.config, this.store, this.nodeId, this.log, () => this.metrics.redisError());
+    if (this.celery?.target) this.targets.register(this.celery.target);
     this.store.wakes.onWake((shard, id, score) => this.actors.get(shard)?.hint(id, score));
     // Refuses to start when another live node has this id (DuplicateNodeIdError).
     await this.membership.join();
@@ -344,6 +363,7 @@ export class TickwheelNode {
     this.state = "stopped";
     await this.store.wakes.unsubscribe(this.shardList()).catch(() => {});
     await this.store.quit();
+    await this.celery?.close();
     this.frontEnd?.close();
     this.log.info("tickwheel node stopped");
   }

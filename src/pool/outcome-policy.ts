@@ -16,7 +16,8 @@
  *   lastError saying why. It waits so for as long as it exists: until a node
  *   that can deliver it claims it, or its expiresAt passes (then expired),
  *   or it is cancelled. A task is never lost because the node that claimed
- *   it was deployed without its handler.
+ *   it was deployed without its handler. A target that knows when to try
+ *   again (a Celery broker that is down) gives `retryAt` instead.
  * - settled → the target recorded the end itself.
  */
 import { backoffDelayMs } from "../core/backoff.ts";
@@ -68,7 +69,10 @@ export function decideAttempt(job: PolicyJob, outcome: AttemptOutcome, nowMs: nu
     case "settled":
       return outcome;
     case "unavailable": {
-      const delayMs = unavailableDelayMs(nowMs - job.spec.createdAt);
+      const delayMs =
+        outcome.retryAt !== undefined && Number.isFinite(outcome.retryAt)
+          ? Math.max(0, Math.ceil(outcome.retryAt - nowMs))
+          : unavailableDelayMs(nowMs - job.spec.createdAt);
       return { kind: "retry", score: dueScore(nowMs + delayMs, job.spec.priority), delayMs, error: outcome.error, countsAttempt: false };
     }
     case "failed": {

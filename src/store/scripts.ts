@@ -45,6 +45,7 @@ import reshardOut from "./lua/reshard-out-7.lua" with { type: "text" };
 import reshardOutCold from "./lua/reshard-out-cold-n.lua" with { type: "text" };
 import reshardIn from "./lua/reshard-in-5.lua" with { type: "text" };
 import reshardAck from "./lua/reshard-ack-3.lua" with { type: "text" };
+import celeryHandoff from "./lua/celery-handoff-5.lua" with { type: "text" };
 import finalsLib from "./lua/lib/finals.lua" with { type: "text" };
 import coldLib from "./lua/lib/cold.lua" with { type: "text" };
 import packedLib from "./lua/lib/packed.lua" with { type: "text" };
@@ -99,6 +100,7 @@ const sources = {
   reshardOutCold: { lua: reshardOutCold, keys: -1 },
   reshardIn: { lua: withPacked(withCold(withFinals(reshardIn))), keys: 5 },
   reshardAck: { lua: reshardAck, keys: 3 },
+  celeryHandoff: { lua: withPacked(withFinals(celeryHandoff)), keys: 5 },
 } as const;
 
 export type ScriptName = keyof typeof sources;

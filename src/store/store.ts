@@ -24,6 +24,8 @@ import { RedisTime } from "./redis-time.ts";
 import { RedisAttemptHistory } from "./attempt-history.ts";
 import { RedisBulkJobRecords } from "./bulk-job-records.ts";
 import { RedisReshardMoves } from "./reshard-moves.ts";
+import { RedisCeleryHandoff } from "./celery-handoff.ts";
+import { databaseOf } from "./celery-broker.ts";
 
 export interface StoreOptions extends ConnectionTarget {
   prefix: string;
@@ -51,6 +53,8 @@ export class Store {
   /** Progress of the console's bulk jobs (issue 15). */
   readonly bulkJobs: RedisBulkJobRecords;
   readonly reshard: RedisReshardMoves;
+  /** Celery hand-offs when the broker is this server (the Celery target). */
+  readonly celery: RedisCeleryHandoff;
   private readonly runner: ScriptRunner;
 
   constructor(options: StoreOptions) {
@@ -71,6 +75,7 @@ export class Store {
     this.history = new RedisAttemptHistory(this.runner, this.keys);
     this.bulkJobs = new RedisBulkJobRecords(this.runner, this.keys);
     this.reshard = new RedisReshardMoves(this.runner, this.keys);
+    this.celery = new RedisCeleryHandoff(this.runner, this.keys, options.redisUrl && !this.runner.clustered ? databaseOf(options.redisUrl) : 0);
   }
 
   /** True while the main connection is up; /ready reports it. */

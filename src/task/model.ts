@@ -18,7 +18,7 @@ export interface BackoffOptions {
  * Webhook and Celery targets (issue 11) join this union; each type has one
  * deliverer in src/pool/targets/ and one validator in src/task/target.ts.
  */
-export type Target = { type: "handler" } | WebhookTarget;
+export type Target = { type: "handler" } | WebhookTarget | CeleryTarget;
 
 /**
  * POST the task to `url` when due (src/pool/targets/webhook/). Validated at
@@ -33,6 +33,23 @@ export interface WebhookTarget {
   /** Per-request timeout; the task's timeoutMs when absent. */
   timeoutMs?: number;
 }
+
+/**
+ * Push one Celery message onto a Celery broker's queue when due (src/task/celery-target.ts
+ * checks it; src/pool/targets/celery/ delivers it).
+ */
+export interface CeleryTarget {
+  type: "celery";
+  /** The registered Celery task name, e.g. `app.tasks.send_email`. */
+  task: string;
+  /** The Celery queue (a Redis list on the broker); `celery` when absent. */
+  queue?: string;
+  /** Celery's priority 0..9 (on Redis, lower is served first); 0 when absent. */
+  priority?: number;
+  /** The Celery task's keyword args; the task's own `args` (a JSON array) are its positional args. */
+  kwargs?: Record<string, unknown>;
+}
+
 export type TargetType = Target["type"];
 
 /** What the producer asked for; immutable once stored. */

@@ -23,6 +23,7 @@ import {
   MAX_TIMEOUT_MS,
 } from "../config/defaults.ts";
 import { resolveTarget } from "./target.ts";
+import { celeryArgsProblem } from "./celery-target.ts";
 import type { OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 
 export interface ScheduleOptions {
@@ -124,6 +125,10 @@ export function resolveTask(
   }
   const expiresAt = options.expiresAt === undefined ? null : checkTimeRange("expiresAt", instant("expiresAt", options.expiresAt));
   const target = resolveTarget(options.target, context.outboundPolicy);
+  if (target.type === "celery") {
+    const argsProblem = celeryArgsProblem(args);
+    if (argsProblem) throw invalid("args", argsProblem);
+  }
 
   const argsJson = args === undefined ? undefined : JSON.stringify(args);
   if (args !== undefined && argsJson === undefined) throw invalid("args", "expected a JSON value");

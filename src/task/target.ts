@@ -12,7 +12,9 @@ import type { Target } from "./model.ts";
 import { DEFAULT_OUTBOUND_POLICY, type OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 import { validateWebhookTarget } from "../pool/targets/webhook/webhook-target.ts";
 
-export const TARGET_TYPES = ["handler", "webhook"] as const satisfies readonly Target["type"][];
+import { resolveCeleryTarget } from "./celery-target.ts";
+
+export const TARGET_TYPES = ["handler", "webhook", "celery"] as const satisfies readonly Target["type"][];
 
 /**
  * The target to store, or an error naming the field. The handler target comes
@@ -35,7 +37,8 @@ export function resolveTarget(value: unknown, outbound: OutboundPolicy = DEFAULT
       // URL, scheme, literal addresses and metadata names against the outbound policy; names are
       // checked again after DNS resolution at delivery.
       return validateWebhookTarget(value as Record<string, unknown>, outbound);
-    // issue 11: case "celery".
+    case "celery":
+      return resolveCeleryTarget(value as Record<string, unknown>);
     default:
       throw invalid("target.type", `expected one of ${TARGET_TYPES.join(", ")}`);
   }

@@ -141,3 +141,19 @@ test("the page asks for the token, then shows every shard, draws both charts, an
   expect(pageErrors).toEqual([]);
   expect(existsSync(SCREENSHOT)).toBe(true);
 }, SLOW);
+
+test("a task looked up by id shows its target (a Celery one here)", async () => {
+  await client.schedule("app.tasks.send_email", ["ada@example.com"], {
+    delay: "1h",
+    id: "dash-celery-1",
+    target: { type: "celery", task: "app.tasks.send_email", queue: "mail", priority: 3 },
+  });
+  await page.goto(`${node.url}/`);
+  await page.fill("#task-id", "dash-celery-1");
+  await page.click("#task-form button");
+  const targetRow = page.locator('#task tr[data-field="target"]');
+  await targetRow.waitFor({ timeout: 10_000 });
+  expect(await targetRow.textContent()).toContain("celery app.tasks.send_email (queue mail, priority 3)");
+  expect(await page.locator('#task tr[data-field="state"]').textContent()).toContain("scheduled");
+  expect(pageErrors).toEqual([]);
+}, SLOW);

@@ -184,10 +184,13 @@ describe("recurring schedules on real nodes", () => {
       expect((await ranMissed("once")).length).toBe(1);
       const all = await ranMissed("all");
       expect(all.map((r) => r.atMs).sort()).toEqual(missed);
-      // And the next occurrence ran on time for every policy.
+      // And every policy goes on after the gap, once per occurrence. (Which occurrence comes first
+      // depends on how long the node took to start: on a loaded machine the one after the gap can
+      // be more than the grace late and count as missed too.)
       for (const policy of ["skip", "once", "all"]) {
-        const runs = await runsOf(prefix, `mf-${policy}`);
-        expect(runs.filter((r) => r.atMs === next).length).toBe(1);
+        const after = (await runsOf(prefix, `mf-${policy}`)).filter((r) => r.atMs > missed[4]!).map((r) => r.atMs);
+        expect(after.length).toBeGreaterThanOrEqual(1);
+        expect(new Set(after).size).toBe(after.length);
       }
     } finally {
       node.kill9();

@@ -40,7 +40,15 @@ export type AttemptOutcome =
    * its target type), which says nothing about the task: it waits for a node that can, without
    * using up an attempt (see outcome-policy.ts).
    */
-  | { kind: "unavailable"; error: string }
+  | {
+      kind: "unavailable";
+      error: string;
+      /**
+       * Epoch ms to try again at, when the target knows better than the task's age (a Celery
+       * broker that is down is tried again within seconds: the task is late, never lost).
+       */
+      retryAt?: number;
+    }
   /**
    * The target ended the attempt in Redis itself, through the store (e.g. a Celery target on the
    * same Redis moves the task from its shard to the Celery list in one script, so a crash cannot

@@ -5,7 +5,7 @@
  * whoever can read the task's result. So every URL is judged twice: at
  * schedule time (syntax, scheme, literal addresses, known metadata names)
  * and at delivery, after DNS resolution, on the address the request is then
- * actually sent to (see webhook-delivery.ts: the connection is pinned to the
+ * actually sent to (see webhook-sender.ts: the connection is pinned to the
  * checked address, so a name cannot resolve to something else in between).
  *
  * The rules, in order:

@@ -17,7 +17,7 @@
  * - any other 4xx: retrying the same request cannot help: dead, with the
  *   status in lastError.
  * Connection errors and timeouts never reach here: they are retried
- * (webhook-delivery.ts).
+ * (webhook-sender.ts).
  */
 
 export type WebhookVerdict =

@@ -1,0 +1,126 @@
+/**
+ * The Celery delivery target: at the due time, one Celery protocol-2 message
+ * for the task (task id = tickwheel id, never an eta) is pushed onto its
+ * queue on the Celery broker (TICKWHEEL_CELERY_BROKER_URL), and the task
+ * ends `succeeded`: tickwheel's part is done once a worker can take it.
+ * Celery's own outcome is read from its result backend (GET /v1/tasks/:id).
+ *
+ * Two ways, chosen once when the node starts (node/celery-wiring.ts):
+ * - the broker is tickwheel's own Redis server (standalone): the finish and
+ *   the push are one script (HandoffBatcher, celery-handoff-5.lua), so a crash
+ *   cannot push a task twice;
+ * - otherwise (another server, or tickwheel on a Redis Cluster, where no
+ *   script can reach a key outside the shard's slot): push, then finish. A
+ *   crash between the two leaves the task claimed; the reaper returns it
+ *   after its visibility deadline and it is pushed again (at least once).
+ *
+ * A message that fails its check is a task that can never be delivered: dead
+ * at once. A broker that cannot be reached uses up no attempt: the task
+ * waits (BrokerBackoff) and is pushed when the broker is back.
+ */
+import { randomUUID } from "node:crypto";
+import { encodeFinalText, finalExtraJson } from "../../../task/codec.ts";
+import type { CeleryTarget } from "../../../task/model.ts";
+import type { Job } from "../../job.ts";
+import type { AttemptOutcome, DeliveryContext, DeliveryTarget } from "../target.ts";
+import { BrokerBackoff } from "./broker-backoff.ts";
+import { SETTLED, type CeleryHandoffStore, HandoffBatcher } from "./handoff-batcher.ts";
+import { PushBatcher, type CeleryListPusher } from "./push-batcher.ts";
+import { buildCeleryMessage, CeleryMessageError, DEFAULT_CELERY_QUEUE, DEFAULT_TRANSPORT, type CeleryMessage, type CeleryTransportOptions } from "./message.ts";
+
+export interface CeleryTargetOptions {
+  /** The broker, for the push-then-finish way. */
+  broker: CeleryListPusher;
+  /** Set when the broker is tickwheel's own server: hand-offs are one script (database `brokerDb`). */
+  sameServer?: { store: CeleryHandoffStore; brokerDb: number };
+  /** Mirror of the workers' broker_transport_options (key prefix, priority steps). */
+  transport?: CeleryTransportOptions;
+  /** Celery's `origin` header: who produced the message. */
+  origin: string;
+  /** How long a finished task's record is kept (the node's retention). */
+  retentionMs: number;
+  now?: () => number;
+}
+
+const EMPTY_KWARGS: Readonly<Record<string, unknown>> = Object.freeze({});
+const EMPTY_ARGS: readonly unknown[] = Object.freeze([]);
+
+export class CeleryDeliveryTarget implements DeliveryTarget {
+  readonly type = "celery" as const;
+  private readonly backoff = new BrokerBackoff();
+  private readonly batcher: HandoffBatcher | null;
+  private readonly pusher: PushBatcher;
+  private readonly transport: CeleryTransportOptions;
+  private readonly now: () => number;
+
+  constructor(private readonly options: CeleryTargetOptions) {
+    this.batcher = options.sameServer ? new HandoffBatcher(options.sameServer.store, options.sameServer.brokerDb) : null;
+    this.pusher = new PushBatcher(options.broker);
+    this.transport = options.transport ?? DEFAULT_TRANSPORT;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Whether hand-offs are one script (the broker is tickwheel's own server). */
+  get atomic(): boolean {
+    return this.batcher !== null;
+  }
+
+  deliver(job: Job, _ctx: DeliveryContext): AttemptOutcome | Promise<AttemptOutcome> {
+    const target = job.spec.target as CeleryTarget;
+    const queue = target.queue ?? DEFAULT_CELERY_QUEUE;
+    let message: CeleryMessage;
+    try {
+      message = buildCeleryMessage(
+        {
+          id: job.id,
+          task: target.task,
+          args: Array.isArray(job.spec.args) ? job.spec.args : EMPTY_ARGS,
+          kwargs: target.kwargs ?? EMPTY_KWARGS,
+          queue,
+          priority: target.priority ?? 0,
+          deliveryTag: randomUUID(),
+          expiresAtMs: job.spec.expiresAt,
+          origin: this.options.origin,
+        },
+        this.transport,
+      );
+    } catch (error) {
+      // Checked when scheduled, so only a record written another way gets here; it can never pass.
+      if (error instanceof CeleryMessageError) return { kind: "failed", error: `invalid Celery message: ${error.message}`, final: "dead" };
+      throw error;
+    }
+    const pushedAt = this.now();
+    const result = { celeryQueue: queue, pushedAt };
+    if (this.batcher) return this.handOff(job, message, result);
+    return this.pusher.add(message.key, message.envelope).then((error): AttemptOutcome => {
+      if (error) return this.brokerDown(error);
+      this.backoff.succeeded();
+      return { kind: "succeeded", result };
+    });
+  }
+
+  private async handOff(job: Job, message: CeleryMessage, result: { celeryQueue: string; pushedAt: number }): Promise<AttemptOutcome> {
+    const finishedAt = result.pushedAt;
+    const dueAt = job.score.includes(".") ? String(job.dueMs) : job.score;
+    const finalJson = encodeFinalText("succeeded", job.attempt, dueAt, String(finishedAt), finalExtraJson(undefined, result), job.specJson);
+    const answer = await this.batcher!.add(job, {
+      id: job.id,
+      batch: job.batch,
+      finishedAt,
+      finalJson,
+      ttlMs: this.options.retentionMs,
+      listKey: message.key,
+      envelope: message.envelope,
+    });
+    if (answer instanceof Error) return this.brokerDown(answer);
+    this.backoff.succeeded();
+    // Handed off, or not ours any more (batch reaped, lease lost): either way nothing is left to
+    // record here, and a task that was not handed off runs again through the reaper.
+    return SETTLED;
+  }
+
+  private brokerDown(error: unknown): AttemptOutcome {
+    const reason = error instanceof Error ? error.message : String(error);
+    return { kind: "unavailable", error: `Celery broker unreachable: ${reason}`, retryAt: this.backoff.failed(this.now()) };
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Celery hand-offs on tickwheel's own Redis server: the store part the
+ * Celery target uses when the broker is this very server (same run_id).
+ * One script per call (celery-handoff-5.lua) ends each task `succeeded` on
+ * its shard and LPUSHes its message onto the broker's list (in the broker's
+ * database), so no crash can push a task twice. On a Redis Cluster there is
+ * no such hand-off (serverRunId answers null): the broker list is in no
+ * shard's hash slot, and the target pushes, then finishes.
+ */
+import type { KeyBook } from "./keys.ts";
+import type { ScriptRunner } from "./script-runner.ts";
+import { finalsSlotExpiry } from "./finals.ts";
+import { LEASE_LOST, type LeaseLost } from "./outcomes.ts";
+import { runIdOf } from "./celery-broker.ts";
+
+/** One Celery hand-off: the task's finish and its message's push. */
+export interface CeleryHandoffItem {
+  id: string;
+  batch: string;
+  finishedAt: number;
+  /** The final record (state succeeded), kept for ttlMs. */
+  finalJson: string;
+  ttlMs: number;
+  /** The broker list and the message envelope to LPUSH onto it. */
+  listKey: string;
+  envelope: string;
+}
+
+export class RedisCeleryHandoff {
+  constructor(
+    private readonly runner: ScriptRunner,
+    private readonly keyBook: KeyBook,
+    /** The database index tickwheel's data is in (REDIS_URL's path; 0 when absent or on a cluster). */
+    readonly database: number,
+  ) {}
+
+  /** The run_id of tickwheel's Redis server (equal run_ids are one server process); null on a Redis Cluster. */
+  async serverRunId(): Promise<string | null> {
+    return this.runner.clustered ? null : runIdOf(this.runner.redis);
+  }
+
+  /**
+   * Finishes claimed Celery tasks as succeeded and pushes their messages onto
+   * the broker's lists (database `brokerDb` of this same server) in one
+   * script. Answers per item whether it was handed off (false: its batch was
+   * reaped, nothing was pushed), or LEASE_LOST (nothing changed).
+   */
+  async celeryHandoff(shard: number, token: string, brokerDb: number, items: CeleryHandoffItem[]): Promise<boolean[] | LeaseLost> {
+    const keys = this.keyBook.shard(shard);
+    const groups = new Map<string, { batch: string; expiry: number; order: number[] }>();
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      const expiry = finalsSlotExpiry(item.finishedAt, item.ttlMs);
+      const key = `${item.batch}|${expiry}`;
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = { batch: item.batch, expiry, order: [] }));
+      group.order.push(i);
+    }
+    const args: (string | number)[] = [token, keys.donePrefix, this.database, brokerDb];
+    const order: number[] = [];
+    for (const group of groups.values()) {
+      const packed: string[] = [];
+      for (const i of group.order) {
+        const item = items[i]!;
+        packed.push(item.id, item.finalJson, item.listKey, item.envelope);
+        order.push(i);
+      }
+      args.push(group.batch, group.expiry, group.order.length, packed.join("\0"));
+    }
+    // Written to the socket now, not with the next automatic pipeline: the target sends a burst's
+    // first hand-offs while the rest of it is still being started.
+    const flags = String(await this.runner.runNow("celeryHandoff", [keys.tasks, keys.err, keys.progress, keys.lease, keys.claims], args));
+    if (flags === LEASE_LOST) return LEASE_LOST;
+    const out = new Array<boolean>(items.length);
+    for (let k = 0; k < order.length; k++) out[order[k]!] = flags.charCodeAt(k) === 49; // "1"
+    return out;
+  }
+}

@@ -1,0 +1,85 @@
+// The same-server Celery hand-off script (celery-handoff-5.lua): the finish and the push happen
+// together or not at all. A hand-off whose lease or batch is gone pushes nothing, so a task the
+// reaper returned is never pushed by the node that lost it; and the message lands in the broker's
+// database, not tickwheel's.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import Redis from "ioredis";
+import { Store } from "../../src/store/store.ts";
+import { LEASE_LOST } from "../../src/store/outcomes.ts";
+import type { CeleryHandoffItem } from "../../src/store/celery-handoff.ts";
+import { ShardMap } from "../../src/core/shard-map.ts";
+import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
+import { decodeFinal } from "../../src/task/codec.ts";
+import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
+import { randomPrefix } from "../helpers/node.ts";
+
+let redis: RedisProcess;
+let broker: Redis;
+const BROKER_DB = 3;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  broker = new Redis(`${redis.url}/${BROKER_DB}`);
+});
+afterAll(async () => {
+  broker.disconnect();
+  await redis.cleanup();
+});
+
+async function claimed(ids: string[]) {
+  const prefix = randomPrefix("handoff");
+  const store = new Store({ redisUrl: redis.url, prefix });
+  const now = Date.now();
+  const items = ids.map((id) => {
+    const t = resolveTask("c.task", [1], { id, runAt: now - 10, target: { type: "celery", task: "c.task" } }, { nowMs: now, shards: new ShardMap(1), defaults: DEFAULT_TASK_DEFAULTS, requireTime: true });
+    return { id: t.id, score: t.score, record: t.record };
+  });
+  await store.tasks.schedule(0, items, 0, now + 3_600_000);
+  const lease = await store.leases.acquire(0, "owner", 60_000);
+  if (!lease.acquired) throw new Error("lease not acquired");
+  const batch = await store.attempts.claim(0, lease.token, now + 1, 100, now + 60_000);
+  if (batch === null || batch === LEASE_LOST) throw new Error("nothing claimed");
+  return { store, token: lease.token, batch: batch.batch, prefix };
+}
+
+const item = (id: string, batch: string, listKey: string): CeleryHandoffItem => ({
+  id,
+  batch,
+  finishedAt: Date.now(),
+  finalJson: `{"state":"succeeded","attempt":1,"dueAt":1,"finishedAt":${Date.now()},"result":{"celeryQueue":"q"},"spec":{"n":"c.task","c":1}}`,
+  ttlMs: 60_000,
+  listKey,
+  envelope: JSON.stringify({ id }),
+});
+
+test("finishes the tasks and pushes their messages onto the broker database's lists, in order", async () => {
+  const { store, token, batch } = await claimed(["h-1", "h-2", "h-3"]);
+  const list = `q-${crypto.randomUUID()}`;
+  expect(await store.celery.celeryHandoff(0, token, BROKER_DB, ["h-1", "h-2", "h-3"].map((id) => item(id, batch, list)))).toEqual([true, true, true]);
+  // FIFO for a worker's BRPOP: the first pushed is at the right end.
+  expect((await broker.lrange(list, 0, -1)).map((e) => JSON.parse(e).id)).toEqual(["h-3", "h-2", "h-1"]);
+  const inspected = await store.tasks.inspect(0, "h-2");
+  expect(inspected.kind).toBe("final");
+  expect(decodeFinal((inspected as { finalJson: string }).finalJson).state).toBe("succeeded");
+  // Not in tickwheel's own database.
+  expect(await store.celery.serverRunId()).toMatch(/^\w{40}$/);
+  const own = new Redis(redis.url);
+  expect(await own.llen(list)).toBe(0);
+  own.disconnect();
+  await store.quit();
+});
+
+test("a lost lease or a reaped batch pushes nothing and finishes nothing", async () => {
+  const { store, token, batch } = await claimed(["l-1", "l-2"]);
+  const list = `q-${crypto.randomUUID()}`;
+  expect(await store.celery.celeryHandoff(0, "someone-else:9", BROKER_DB, [item("l-1", batch, list)])).toBe(LEASE_LOST);
+  expect(await store.celery.celeryHandoff(0, token, BROKER_DB, [item("l-1", "no-such-batch", list)])).toEqual([false]);
+  expect(await broker.llen(list)).toBe(0);
+  expect((await store.tasks.inspect(0, "l-1")).kind).toBe("running");
+  // After the reaper took the batch back, a late hand-off of it is skipped too.
+  const reaped = await store.attempts.reap(0, token, Date.now() + 120_000, 10);
+  expect(reaped === LEASE_LOST ? [] : reaped.entries.map((e) => e.id).sort()).toEqual(["l-1", "l-2"]);
+  expect(await store.celery.celeryHandoff(0, token, BROKER_DB, [item("l-2", batch, list)])).toEqual([false]);
+  expect(await broker.llen(list)).toBe(0);
+  await store.quit();
+});
