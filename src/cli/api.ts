@@ -63,11 +63,12 @@ export async function call<T>(options: ApiOptions, method: string, path: string,
   }
   if (response.ok) return parsed as T;
   const error = (parsed as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
-  // One line: the node's message, naming the field when zod's message does not, with the code when
-  // it is a Redis refusal (an operator greps for it).
+  // One line: the node's message, naming the field the node names beside it (zod's messages do
+  // not), with the code when it is a Redis refusal (an operator greps for it).
   const message = error?.message ?? `HTTP ${response.status}`;
-  const named = error?.field && !message.startsWith(`${error.field}:`) ? `${error.field}: ${message}` : message;
-  const detail = named + (error?.code?.startsWith("redis_") ? ` (${error.code})` : "");
+  const detail =
+    (error?.field && !message.startsWith(`${error.field}:`) ? `${error.field}: ${message}` : message) +
+    (error?.code?.startsWith("redis_") ? ` (${error.code})` : "");
   throw new CliError(detail, exitCodeOf(response.status), parsed);
 }
 

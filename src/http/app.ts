@@ -45,14 +45,14 @@ export interface AppNode {
   notePaused(name: string, paused: boolean): void;
   /** Live nodes from the registry (GET /admin/nodes); absent on nodes without membership. */
   nodes?: () => Promise<NodeView[]>;
-  /** Celery's result of a task id, when TICKWHEEL_CELERY_RESULT_URL is set (GET /v1/tasks/:id shows it). */
-  readonly celeryResults?: { resultOf(id: string): Promise<CeleryResult> } | null;
   /** Now by Redis' clock as the node estimates it (due-time checks of the routes); the machine's clock without it. */
   readonly clock?: { now(): number };
   /** What /ready adds to { ready, nodeId }: Redis' eviction policy, the clock offset. */
   readiness?: () => Record<string, unknown>;
   /** Counts and logs (throttled) Redis trouble; without it, requests refused by Redis log nothing. */
   readonly redisTrouble?: RedisTrouble;
+  /** Celery's result of a task id, when TICKWHEEL_CELERY_RESULT_URL is set (GET /v1/tasks/:id shows it). */
+  readonly celeryResults?: { resultOf(id: string): Promise<CeleryResult> } | null;
 }
 
 /** Room for the JSON envelope around the largest allowed args in a single-task body. */
@@ -111,7 +111,13 @@ export function createApp(node: AppNode): OpenAPIHono {
     else node.metrics.redisError(refusal.kind);
   };
   registerBatchRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxBatchBytes), onScheduled, onRedisRefusal, now });
-  registerTaskRoutes(app, { client: node.client, bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES), onScheduled, now, celeryResults: node.celeryResults ?? undefined });
+  registerTaskRoutes(app, {
+    client: node.client,
+    bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES),
+    onScheduled,
+    now,
+    celeryResults: node.celeryResults ?? undefined,
+  });
   registerNameRoutes(app, { client: node.client, notePaused: (name, paused) => node.notePaused(name, paused) });
   registerScheduleRoutes(app, { schedules: node.client.schedules, bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES) });
   registerAdminRoutes(app, {

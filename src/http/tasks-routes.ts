@@ -30,10 +30,10 @@ interface TasksRoutesDeps {
   /** Refuses bodies over the per-task limit before parsing (413). */
   bodyLimit: MiddlewareHandler;
   onScheduled?: (name: string) => void;
-  /** Celery's result of a task id (TICKWHEEL_CELERY_RESULT_URL); shown for celery-target tasks. */
-  celeryResults?: { resultOf(id: string): Promise<CeleryResult> };
   /** Now by the clock due times are kept in (the node's estimate of Redis'); the machine's clock without it. */
   now?: () => number;
+  /** Celery's result of a task id (TICKWHEEL_CELERY_RESULT_URL); shown for celery-target tasks. */
+  celeryResults?: { resultOf(id: string): Promise<CeleryResult> };
 }
 
 const notFound = json(ErrorResponse, "no task with this id (never scheduled, or its retention passed)");

@@ -30,7 +30,6 @@ import type { Logger } from "../core/log.ts";
 import { NodeMetrics } from "../metrics/metrics.ts";
 import type { Job } from "../pool/job.ts";
 import { loadTasksModule } from "./load-tasks.ts";
-import { openCelery, type CeleryWiring } from "./celery-wiring.ts";
 import { RedisTrouble } from "./redis-trouble.ts";
 import { RedisClock } from "../core/redis-clock.ts";
 import { CoalescingClock } from "../core/coalescing-clock.ts";
@@ -39,6 +38,7 @@ import { ClockSkewReporter, SKEW_WARN_MS } from "./clock-skew.ts";
 import { EvictionGuard } from "./eviction-guard.ts";
 import { readMemoryPolicyAt } from "../store/redis-memory-policy.ts";
 import { redisErrorKind } from "../store/redis-errors.ts";
+import { openCelery, type CeleryWiring } from "./celery-wiring.ts";
 import { TargetRegistry } from "../pool/targets/registry.ts";
 import { webhookTarget } from "../pool/targets/webhook/webhook-delivery.ts";
 import { parseOutboundPolicy, type OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
@@ -224,7 +224,6 @@ export class TickwheelNode {
     this.pool = new WorkerPool({
       now: () => this.clock.now(),
       concurrency: config.concurrency,
-      claimDepth: config.claimDepth,
       targets: this.targets,
       completer: this.completer,
       log: this.log,
