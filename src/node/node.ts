@@ -224,6 +224,7 @@ export class TickwheelNode {
     this.pool = new WorkerPool({
       now: () => this.clock.now(),
       concurrency: config.concurrency,
+      claimDepth: config.claimDepth,
       targets: this.targets,
       completer: this.completer,
       log: this.log,
