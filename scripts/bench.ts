@@ -48,6 +48,7 @@ import { celeryBench } from "./bench/run/celery.ts";
 import { celeryPushBench } from "./bench/run/celery-push.ts";
 import { webhookBurstBench, webhookSteadyBench } from "./bench/run/webhook.ts";
 import { schedulesBench } from "./bench/run/schedules.ts";
+import { scaleOutBench } from "./bench/run/scale-out.ts";
 
 /** The cases, in run order: one line each (scripts/bench/run/<case>.ts runs it and renders its rows). */
 const CASES: Record<string, BenchCase> = {
@@ -60,6 +61,8 @@ const CASES: Record<string, BenchCase> = {
   "webhook-burst": webhookBurstBench,
   "webhook-steady": webhookSteadyBench,
   schedules: schedulesBench,
+  // Runs only when named (1 vs 2 nodes, 8 vs 32 shards, one Redis vs a 3-master cluster); own block.
+  "scale-out": scaleOutBench,
 };
 
 const { values, positionals } = parseArgs({

@@ -30,6 +30,8 @@ export interface RunnerReport {
   heapBytes: number;
   /** Date.now() when `finished` reached the expected count, null until then. */
   allFinishedAt: number | null;
+  /** Every lateness sample kept (ms), when asked: several runners' samples merge into exact percentiles. */
+  samples?: number[];
 }
 
 export type ToRunner =
@@ -40,7 +42,7 @@ export type ToRunner =
    * missingFloorMs: count every expected task that has not started as a sample of this value (a
    * lower bound on its lateness), so the percentiles are over all expected tasks.
    */
-  | { type: "report"; requestId: number; gc: boolean; lateness: boolean; missingFloorMs?: number }
+  | { type: "report"; requestId: number; gc: boolean; lateness: boolean; missingFloorMs?: number; samples?: boolean }
   | { type: "exit" };
 
 export type FromRunner = { type: "ready" } | RunnerReport;
@@ -74,6 +76,11 @@ export class LatenessLog {
 
   get count(): number {
     return this.length;
+  }
+
+  /** The samples kept, in arrival order (a copy). */
+  values(): number[] {
+    return Array.from(this.samples.subarray(0, this.length));
   }
 
   /** Exact percentiles; `missing` samples of value `floorMs` are counted as the largest ones. */
@@ -164,6 +171,7 @@ export function serveRunner(counters: {
         rssBytes: memory.rss,
         heapBytes: memory.heapUsed,
         allFinishedAt,
+        ...(message.samples ? { samples: state.lateness.values() } : {}),
       };
       process.send!(report);
     } else if (message.type === "exit") {

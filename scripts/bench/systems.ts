@@ -163,11 +163,11 @@ export class RunnerProcess {
     this.send({ type: "reset" });
   }
 
-  report(options: { gc?: boolean; lateness?: boolean; missingFloorMs?: number } = {}): Promise<RunnerReport> {
+  report(options: { gc?: boolean; lateness?: boolean; missingFloorMs?: number; samples?: boolean } = {}): Promise<RunnerReport> {
     const requestId = this.nextRequestId++;
     return new Promise((resolve) => {
       this.waiters.set(requestId, resolve);
-      this.send({ type: "report", requestId, gc: options.gc ?? false, lateness: options.lateness ?? true, missingFloorMs: options.missingFloorMs });
+      this.send({ type: "report", requestId, gc: options.gc ?? false, lateness: options.lateness ?? true, missingFloorMs: options.missingFloorMs, samples: options.samples });
     });
   }
 
