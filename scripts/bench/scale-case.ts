@@ -64,6 +64,8 @@ export interface ScaleResult {
     /** CPU µs per task, T − 20 ms → last completion: the nodes together, and each master. */
     nodeUs: number;
     redisUs: number[];
+    /** Length of the CPU window (T − 20 ms → the last completion, as the orchestrator saw it). */
+    wallSeconds: number;
     machineCpu: number;
   };
   steady: {
@@ -77,6 +79,8 @@ export interface ScaleResult {
     nodeUs: number;
     redisUs: number[];
     producerUs: number;
+    /** Length of the window the CPU was measured over (the rate's seconds plus the drain). */
+    wallSeconds: number;
     machineCpu: number;
   };
 }
@@ -186,6 +190,7 @@ export async function scaleCase(system: System, config: ScaleConfig, settings: S
     const burstWindow = new CpuWindow([...nodePids, ...masterPids]);
     const finishedAt = await waitFinished(runners, count, dueMs + BURST_DEADLINE_MS);
     const burstSeconds = burstWindow.seconds();
+    const burstWall = burstWindow.wallSeconds();
     const burstMachine = burstWindow.machineBusy();
     if (finishedAt === null) throw new Error(`scale-out: the burst of ${count} did not finish within ${BURST_DEADLINE_MS / 1000} s`);
     const burstReports = await Promise.all(runners.map((runner) => runner.report({ samples: true })));
@@ -205,6 +210,7 @@ export async function scaleCase(system: System, config: ScaleConfig, settings: S
       perNode: burstReports.map((report) => report.started),
       nodeUs: perTaskUs(sum(burstSeconds.slice(0, nodePids.length)), count),
       redisUs: burstSeconds.slice(nodePids.length).map((s) => perTaskUs(s, count)),
+      wallSeconds: burstWall,
       machineCpu: burstMachine,
     };
 
@@ -320,6 +326,7 @@ async function steadyRun(runners: RunnerProcess[], add: Add, nodePids: number[],
   await Promise.all(calls);
   await waitFinished(runners, total, lastDueMs + DRAIN_MS);
   const cpu = window.seconds();
+  const wallSeconds = window.wallSeconds();
   const machineCpu = window.machineBusy();
   const producerSeconds = sumCpu(process.cpuUsage(producerCpu));
   const reports = await Promise.all(runners.map((runner) => runner.report({ samples: true })));
@@ -337,6 +344,7 @@ async function steadyRun(runners: RunnerProcess[], add: Add, nodePids: number[],
     nodeUs: perTaskUs(sum(cpu.slice(0, nodePids.length)), total),
     redisUs: cpu.slice(nodePids.length).map((s) => perTaskUs(s, total)),
     producerUs: perTaskUs(producerSeconds, total),
+    wallSeconds,
     machineCpu,
   };
 }

@@ -34,25 +34,55 @@ export interface ConfigResults {
   runs: ScaleResult[];
 }
 
-/** The per-task costs the capacity estimate starts from (medians of one configuration). */
+/** Per-task costs a capacity estimate starts from (medians of one configuration), µs. */
 export interface PerTaskCosts {
-  from: string;
   nodeUs: number;
+  /** All masters together. */
   redisUs: number;
   /** Hottest master's share of Redis' CPU × masters: 1 when the shards spread evenly. */
   spread: number;
   producerUs: number;
 }
 
-export function costsOf(entry: ConfigResults): PerTaskCosts {
-  const redis = medEach(entry.runs.map((r) => r.steady.redisUs));
-  const total = sum(redis);
+/**
+ * A window's CPU less what the same processes used with nothing due over as long a window (leases,
+ * heartbeats, refills, the cluster bus): the cost each more task adds. Matters most when a window
+ * is long for its tasks (a low rate, or a burst whose last tasks came late).
+ */
+function lessIdle(r: ScaleResult, window: { nodeUs: number; redisUs: number[]; wallSeconds: number }, tasks: number): { nodeUs: number; redisUs: number[] } {
+  const idleUs = (cpuPercent: number) => ((cpuPercent / 100) * window.wallSeconds * 1e6) / tasks;
   return {
-    from: configLabel(entry.config),
-    nodeUs: med(entry.runs.map((r) => r.steady.nodeUs)),
-    redisUs: total,
-    spread: redis.length > 1 && total > 0 ? (Math.max(...redis) * redis.length) / total : 1,
-    producerUs: med(entry.runs.map((r) => r.steady.producerUs)),
+    nodeUs: window.nodeUs - idleUs(r.idle.nodeCpu),
+    redisUs: window.redisUs.map((value, i) => value - idleUs(r.idle.redisCpu[i] ?? 0)),
+  };
+}
+
+/** The steady window's costs less idle. */
+export const marginalUs = (r: ScaleResult) => lessIdle(r, r.steady, Math.round(r.steady.rate * r.steady.seconds));
+/** The burst's fire costs less idle. */
+export const burstMarginalUs = (r: ScaleResult) => lessIdle(r, r.burst, r.burst.count);
+
+function costs(nodeUs: number, perMasterUs: number[], producerUs: number): PerTaskCosts {
+  const total = sum(perMasterUs);
+  return { nodeUs, redisUs: total, spread: perMasterUs.length > 1 && total > 0 ? (Math.max(...perMasterUs) * perMasterUs.length) / total : 1, producerUs };
+}
+
+/**
+ * Two estimates of one configuration's costs. Steady (whole life less idle, at the measured rate):
+ * tasks come a few per shard per claim, so per-call costs weigh; at a higher rate claims, finishes
+ * and schedule calls carry more tasks each and cost less per task, so this bounds a higher rate's
+ * costs from above. Batched (the burst: schedule in bulk calls of 10,000, then fire with full
+ * claims): the least a task costs, a bound from below.
+ */
+export function costsOf(entry: ConfigResults): { steady: PerTaskCosts; batched: PerTaskCosts } {
+  const runs = entry.runs;
+  return {
+    steady: costs(med(runs.map((r) => marginalUs(r).nodeUs)), medEach(runs.map((r) => marginalUs(r).redisUs)), med(runs.map((r) => r.steady.producerUs))),
+    batched: costs(
+      med(runs.map((r) => burstMarginalUs(r).nodeUs)),
+      medEach(runs.map((r) => r.enqueue.redisUs.map((value, i) => value + (burstMarginalUs(r).redisUs[i] ?? 0)))),
+      med(runs.map((r) => r.enqueue.producerUs)),
+    ),
   };
 }
 
@@ -81,8 +111,9 @@ export function renderScale(entries: ConfigResults[], reference: ConfigResults |
     return (
       `| ${layoutLabel(config)} | ${config.shards} | ${config.nodes} | ` +
       `${us(m((r) => r.enqueue.producerUs))} / ${perMaster(medEach(runs.map((r) => r.enqueue.redisUs)))} | ` +
-      `${us(m((r) => r.burst.nodeUs))} / ${perMaster(medEach(runs.map((r) => r.burst.redisUs)))} | ` +
+      `${us(m((r) => r.burst.nodeUs))} / ${perMaster(medEach(runs.map((r) => r.burst.redisUs)))} (less idle ${us(m((r) => burstMarginalUs(r).nodeUs))} / ${us(sum(medEach(runs.map((r) => burstMarginalUs(r).redisUs))))}) | ` +
       `${us(m((r) => r.steady.producerUs))} / ${us(m((r) => r.steady.nodeUs))} / ${perMaster(medEach(runs.map((r) => r.steady.redisUs)))} | ` +
+      `${us(m((r) => marginalUs(r).nodeUs))} / ${perMaster(medEach(runs.map((r) => marginalUs(r).redisUs)))} | ` +
       `${us(m((r) => r.idle.nodeCpu))} / ${perMaster(idleRedis)} |`
     );
   });
@@ -97,32 +128,45 @@ export function renderScale(entries: ConfigResults[], reference: ConfigResults |
     "",
     "CPU per task in µs (utime + stime from /proc over the window, divided by the window's tasks); Redis per master as `master 1 + master 2 + master 3 = total`. " +
       "Schedule: the enqueue of the burst (producer, Redis); fire: T − 20 ms → last completion of the burst (the nodes together, Redis); " +
-      "whole life: the steady window (producer, nodes, Redis: schedule, claim, start, finish, plus the background work of that window); idle: % of a core with nothing due (nodes together / Redis).",
+      "whole life: the steady window (producer, nodes, Redis: schedule, claim, start, finish, plus the background work of that window); " +
+      "less idle: the same less what the processes used with nothing due over as long a window (the cost one more task adds); idle: % of a core with nothing due (nodes together / Redis).",
     "",
-    "| Redis | shards | nodes | schedule: producer / Redis | fire: nodes / Redis | whole life (steady): producer / nodes / Redis | idle % of a core: nodes / Redis |",
-    "|---|---|--:|---|---|---|---|",
+    "| Redis | shards | nodes | schedule: producer / Redis | fire: nodes / Redis | whole life (steady): producer / nodes / Redis | whole life less idle: nodes / Redis | idle % of a core: nodes / Redis |",
+    "|---|---|--:|---|---|---|---|---|",
     ...costs,
   ];
-  if (reference) lines.push("", ...renderCapacity(costsOf(reference)));
+  if (reference) lines.push("", ...renderCapacity(reference));
   return lines.join("\n");
 }
 
 /** The capacity on paper: node processes, masters and producer cores per target rate (docs/scaling.md). */
-export function renderCapacity(costs: PerTaskCosts): string[] {
-  const rows = TARGET_RATES.map((rate) => {
-    const nodes = coresFor(rate, costs.nodeUs);
-    const mastersEven = coresFor(rate, costs.redisUs);
-    const mastersAsMeasured = coresFor(rate, costs.redisUs * costs.spread);
-    const producers = coresFor(rate, costs.producerUs);
-    return `| ${whole(rate)} | ${nodes} | ${mastersEven} (${mastersAsMeasured} at the measured spread) | ${producers} | ${nodes + mastersEven + producers} |`;
+export function renderCapacity(entry: ConfigResults): string[] {
+  const { steady, batched } = costsOf(entry);
+  const idleNode = med(entry.runs.map((r) => r.idle.nodeCpu / entry.config.nodes));
+  const idleMaster = Math.max(...medEach(entry.runs.map((r) => r.idle.redisCpu)));
+  const rate = entry.runs[0]?.steady.rate ?? NaN;
+  const pair = (pick: (c: PerTaskCosts) => number) => `${whole(pick(steady))} / ${whole(pick(batched))}`;
+  const rows = TARGET_RATES.map((target) => {
+    const need = (c: PerTaskCosts) => ({ nodes: coresFor(target, c.nodeUs), masters: coresFor(target, c.redisUs), spread: coresFor(target, c.redisUs * c.spread), producers: coresFor(target, c.producerUs) });
+    const high = need(steady);
+    const low = need(batched);
+    return (
+      `| ${whole(target)} | ${high.nodes} / ${low.nodes} | ${high.masters} / ${low.masters} | ${high.spread} / ${low.spread} | ${high.producers} / ${low.producers} | ` +
+      `${high.nodes + high.spread + high.producers} / ${low.nodes + low.spread + low.producers} |`
+    );
   });
+  const costLine = (label: string, c: PerTaskCosts) =>
+    `${label}: node ${us(c.nodeUs)} µs, Redis ${us(c.redisUs)} µs (all masters; the hottest ${c.spread.toFixed(2)}× an even share), producer ${us(c.producerUs)} µs per task`;
   return [
-    `Capacity on paper from the whole-life costs of **${costs.from}** (docs/scaling.md): node ${us(costs.nodeUs)} µs, Redis ${us(costs.redisUs)} µs (all masters; hottest master ${costs.spread.toFixed(2)}× an even share), producer ${us(costs.producerUs)} µs per task. ` +
-      `One node process or master uses one core (JavaScript and Redis commands each run on one thread), so it carries ${whole((1e6 * CAPACITY_UTILISATION) / costs.nodeUs)} / ${whole((1e6 * CAPACITY_UTILISATION) / costs.redisUs)} tasks/s (node / whole Redis) at ${CAPACITY_UTILISATION * 100} % of its core; ` +
-      `needed for rate R: ⌈R × cost ÷ (10⁶ × ${CAPACITY_UTILISATION})⌉ of each.`,
+    `Capacity on paper (docs/scaling.md) from the costs of **${configLabel(entry.config)}**, each figure as *steady / batched*. ` +
+      `${costLine(`Steady (whole life less idle at ${whole(rate)}/s; per-call costs weigh more at a low rate: an upper bound above it)`, steady)}. ` +
+      `${costLine("Batched (schedule in bulk calls + burst fire less idle: a lower bound)", batched)}. ` +
+      `One node process or master uses at most one core (JavaScript, and Redis' commands, each run on one thread): at ${CAPACITY_UTILISATION * 100} % of it a node carries ${pair((c) => (1e6 * CAPACITY_UTILISATION) / c.nodeUs)} tasks/s, ` +
+      `a master ${pair((c) => (1e6 * CAPACITY_UTILISATION) / c.redisUs)} tasks/s of the whole Redis work. Needed for a rate R: ⌈R × cost ÷ (10⁶ × ${CAPACITY_UTILISATION})⌉ of each ` +
+      `(masters × the spread when shards do not land evenly). Left out as small beside that: a process's cost with nothing due (${us(idleNode)} % of a core per node, ${us(idleMaster)} % for the busiest master here).`,
     "",
-    "| target tasks/s | node processes (cores) | Redis masters, even spread | producer cores | cores in all |",
-    "|--:|--:|--:|--:|--:|",
+    "| target tasks/s | node processes (cores) | Redis masters, even spread | Redis masters at the measured spread | producer cores | cores in all (measured spread) |",
+    "|--:|--:|--:|--:|--:|--:|",
     ...rows,
   ];
 }

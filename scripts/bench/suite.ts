@@ -90,7 +90,7 @@ export const check = (ok: boolean | null) => (ok === null ? "" : ok ? " ✅" : "
 /** A run's figures as one line, numbers rounded to a tenth. */
 export function runLine(label: string, result: object): string {
   const round = (value: unknown): unknown =>
-    typeof value === "number" ? Math.round(value * 10) / 10 : value && typeof value === "object" ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, round(v)])) : value;
+    typeof value === "number" ? Math.round(value * 10) / 10 : Array.isArray(value) ? value.map(round) : value && typeof value === "object" ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, round(v)])) : value;
   return `${label}: ${JSON.stringify(round(result))}`;
 }
 
