@@ -86,8 +86,13 @@ export function costsOf(entry: ConfigResults): { steady: PerTaskCosts; batched: 
   };
 }
 
-/** Cores (= single-threaded processes) needed to carry `rate` tasks/s at `costUs` each, at CAPACITY_UTILISATION. */
-export const coresFor = (rate: number, costUs: number) => Math.max(1, Math.ceil((rate * costUs) / (1e6 * CAPACITY_UTILISATION)));
+/**
+ * Single-threaded processes (one core each) needed to carry `rate` tasks/s at `costUs` each, each
+ * kept at CAPACITY_UTILISATION of its core, of which `fixedShare` (its work with nothing due) is
+ * spoken for: ⌈R × c ÷ (10⁶ × (U − f))⌉.
+ */
+export const coresFor = (rate: number, costUs: number, fixedShare = 0) =>
+  Math.max(1, Math.ceil((rate * costUs) / (1e6 * Math.max(0.05, CAPACITY_UTILISATION - fixedShare))));
 
 export function renderScale(entries: ConfigResults[], reference: ConfigResults | undefined, header: string): string {
   const first = entries[0]?.runs[0];
@@ -147,7 +152,12 @@ export function renderCapacity(entry: ConfigResults): string[] {
   const rate = entry.runs[0]?.steady.rate ?? NaN;
   const pair = (pick: (c: PerTaskCosts) => number) => `${whole(pick(steady))} / ${whole(pick(batched))}`;
   const rows = TARGET_RATES.map((target) => {
-    const need = (c: PerTaskCosts) => ({ nodes: coresFor(target, c.nodeUs), masters: coresFor(target, c.redisUs), spread: coresFor(target, c.redisUs * c.spread), producers: coresFor(target, c.producerUs) });
+    const need = (c: PerTaskCosts) => ({
+      nodes: coresFor(target, c.nodeUs, idleNode / 100),
+      masters: coresFor(target, c.redisUs, idleMaster / 100),
+      spread: coresFor(target, c.redisUs * c.spread, idleMaster / 100),
+      producers: coresFor(target, c.producerUs),
+    });
     const high = need(steady);
     const low = need(batched);
     return (
@@ -162,8 +172,9 @@ export function renderCapacity(entry: ConfigResults): string[] {
       `${costLine(`Steady (whole life less idle at ${whole(rate)}/s; per-call costs weigh more at a low rate: an upper bound above it)`, steady)}. ` +
       `${costLine("Batched (schedule in bulk calls + burst fire less idle: a lower bound)", batched)}. ` +
       `One node process or master uses at most one core (JavaScript, and Redis' commands, each run on one thread): at ${CAPACITY_UTILISATION * 100} % of it a node carries ${pair((c) => (1e6 * CAPACITY_UTILISATION) / c.nodeUs)} tasks/s, ` +
-      `a master ${pair((c) => (1e6 * CAPACITY_UTILISATION) / c.redisUs)} tasks/s of the whole Redis work. Needed for a rate R: ⌈R × cost ÷ (10⁶ × ${CAPACITY_UTILISATION})⌉ of each ` +
-      `(masters × the spread when shards do not land evenly). Left out as small beside that: a process's cost with nothing due (${us(idleNode)} % of a core per node, ${us(idleMaster)} % for the busiest master here).`,
+      `a master ${pair((c) => (1e6 * CAPACITY_UTILISATION) / c.redisUs)} tasks/s of the whole Redis work. ` +
+      `Needed for a rate R: ⌈R × cost ÷ (10⁶ × (${CAPACITY_UTILISATION} − f))⌉ of each, f being a process's share of a core with nothing due ` +
+      `(here ${us(idleNode)} % per node, ${us(idleMaster)} % for the busiest master; 0 for the producer), and Redis' cost × the spread when the shards do not land evenly on the masters.`,
     "",
     "| target tasks/s | node processes (cores) | Redis masters, even spread | Redis masters at the measured spread | producer cores | cores in all (measured spread) |",
     "|--:|--:|--:|--:|--:|--:|",
