@@ -44,6 +44,7 @@ serveRunner({
   finished: () => node.completer.counts.finished,
   lateness,
   stop: () => node.stop(),
+  dropped: () => node.pool.counts.dropped,
 });
 
 /**

@@ -32,6 +32,11 @@ export interface RunnerReport {
   allFinishedAt: number | null;
   /** Every lateness sample kept (ms), when asked: several runners' samples merge into exact percentiles. */
   samples?: number[];
+  /**
+   * tickwheel: claimed tasks the node dropped unstarted because its lease was in doubt; the reaper
+   * returns them after their visibility deadline (30 s by default), so they explain such a tail.
+   */
+  dropped?: number;
 }
 
 export type ToRunner =
@@ -111,10 +116,12 @@ export function serveRunner(counters: {
   finished: () => number;
   lateness: LatenessLog;
   stop: () => Promise<void>;
+  dropped?: () => number;
 }): { checkFinished: () => void } {
   // Counts since the last reset.
   let startedBase = 0;
   let finishedBase = 0;
+  let droppedBase = 0;
   const state = {
     ...counters,
     started: () => counters.started() - startedBase,
@@ -147,6 +154,7 @@ export function serveRunner(counters: {
     if (message.type === "reset") {
       startedBase = counters.started();
       finishedBase = counters.finished();
+      droppedBase = counters.dropped?.() ?? 0;
       counters.lateness.clear();
       expected = Infinity;
       allFinishedAt = null;
@@ -172,6 +180,7 @@ export function serveRunner(counters: {
         heapBytes: memory.heapUsed,
         allFinishedAt,
         ...(message.samples ? { samples: state.lateness.values() } : {}),
+        ...(counters.dropped ? { dropped: counters.dropped() - droppedBase } : {}),
       };
       process.send!(report);
     } else if (message.type === "exit") {

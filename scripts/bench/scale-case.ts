@@ -61,6 +61,8 @@ export interface ScaleResult {
     early: number;
     /** Tasks each node started. */
     perNode: number[];
+    /** Claimed tasks dropped unstarted (lease in doubt), all nodes: they return after the visibility deadline. */
+    dropped: number;
     /** CPU µs per task, T − 20 ms → last completion: the nodes together, and each master. */
     nodeUs: number;
     redisUs: number[];
@@ -75,6 +77,7 @@ export interface ScaleResult {
     notStarted: number;
     producerBehind: boolean;
     perNode: number[];
+    dropped: number;
     /** CPU µs per task over the whole steady window: the nodes together, each master, the producer. */
     nodeUs: number;
     redisUs: number[];
@@ -208,6 +211,7 @@ export async function scaleCase(system: System, config: ScaleConfig, settings: S
       tasksPerSecond: count / (Math.max(1, lastCompletionMs - burstLateness.min!) / 1000),
       early: burstLateness.early,
       perNode: burstReports.map((report) => report.started),
+      dropped: sum(burstReports.map((report) => report.dropped ?? 0)),
       nodeUs: perTaskUs(sum(burstSeconds.slice(0, nodePids.length)), count),
       redisUs: burstSeconds.slice(nodePids.length).map((s) => perTaskUs(s, count)),
       wallSeconds: burstWall,
@@ -341,6 +345,7 @@ async function steadyRun(runners: RunnerProcess[], add: Add, nodePids: number[],
     notStarted: Math.max(0, total - startedCount),
     producerBehind,
     perNode: reports.map((report) => report.started),
+    dropped: sum(reports.map((report) => report.dropped ?? 0)),
     nodeUs: perTaskUs(sum(cpu.slice(0, nodePids.length)), total),
     redisUs: cpu.slice(nodePids.length).map((s) => perTaskUs(s, total)),
     producerUs: perTaskUs(producerSeconds, total),

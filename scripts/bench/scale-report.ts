@@ -107,7 +107,7 @@ export function renderScale(entries: ConfigResults[], reference: ConfigResults |
       `| ${layoutLabel(config)} | ${config.shards}${shares.length > 1 ? ` (${shares.join("/")})` : ""} | ${config.nodes} | ` +
       `${whole(m((r) => r.burst.tasksPerSecond))} | ${[m((r) => r.burst.firstStartMs), m((r) => r.burst.medianStartMs), m((r) => r.burst.lastCompletionMs)].map(whole).join(" / ")} | ` +
       `${[m((r) => r.steady.lateness.p50), m((r) => r.steady.lateness.p99), m((r) => r.steady.lateness.p999), m((r) => r.steady.lateness.max)].map(whole).join(" / ")}${missing > 0 ? ` (≥; ${whole(missing)} not started)` : ""} | ` +
-      `${whole(m((r) => r.burst.early + r.steady.lateness.early))} | ${whole(m((r) => r.burst.machineCpu))} % / ${whole(m((r) => r.steady.machineCpu))} % |`
+      `${whole(m((r) => r.burst.early + r.steady.lateness.early))} / ${whole(m((r) => r.burst.dropped + r.steady.dropped))} | ${whole(m((r) => r.burst.machineCpu))} % / ${whole(m((r) => r.steady.machineCpu))} % |`
     );
   });
   const costs = entries.map(({ config, runs }) => {
@@ -127,7 +127,7 @@ export function renderScale(entries: ConfigResults[], reference: ConfigResults |
     "",
     `What it did (medians over runs): a burst of ${whole(count)} tasks due at one instant T, and ${whole(rate)} tasks/s for ${whole(seconds)} s due 0.1–3 s after they are scheduled; shards per master in brackets.`,
     "",
-    `| Redis | shards | nodes | burst tasks/s, first start → last completion | burst first start / median start / last completion after T (ms) | steady lateness p50 / p99 / p99.9 / max (ms) | started early | machine CPU burst / steady (200 % = 2 cores) |`,
+    `| Redis | shards | nodes | burst tasks/s, first start → last completion | burst first start / median start / last completion after T (ms) | steady lateness p50 / p99 / p99.9 / max (ms) | started early / dropped unstarted (lease in doubt; back after the 30 s visibility deadline) | machine CPU burst / steady (200 % = 2 cores) |`,
     "|---|---|--:|--:|--:|--:|--:|--:|",
     ...outcome,
     "",

@@ -55,8 +55,8 @@ export const scaleOutBench: BenchCase = {
         entry.runs.push(result);
         const l = result.steady.lateness;
         ctx.log(
-          `scale-out ${configLabel(entry.config)}, run ${run}: burst ${Math.round(result.burst.tasksPerSecond)} tasks/s (first ${result.burst.firstStartMs} ms, last completion ${result.burst.lastCompletionMs} ms, per node ${result.burst.perNode.join("/")}); ` +
-            `steady ${rate}/s p50 ${l.p50} p99 ${l.p99} max ${l.max} early ${l.early}${result.steady.notStarted ? ` (${result.steady.notStarted} not started)` : ""}; ` +
+          `scale-out ${configLabel(entry.config)}, run ${run}: burst ${Math.round(result.burst.tasksPerSecond)} tasks/s (first ${result.burst.firstStartMs} ms, last completion ${result.burst.lastCompletionMs} ms, per node ${result.burst.perNode.join("/")}${result.burst.dropped ? `, ${result.burst.dropped} dropped unstarted` : ""}); ` +
+            `steady ${rate}/s p50 ${l.p50} p99 ${l.p99} max ${l.max} early ${l.early}${result.steady.notStarted ? ` (${result.steady.notStarted} not started)` : ""}${result.steady.dropped ? `, ${result.steady.dropped} dropped unstarted` : ""}; ` +
             `µs/task fire: nodes ${result.burst.nodeUs.toFixed(1)}, redis ${result.burst.redisUs.map((v) => v.toFixed(1)).join("+")}; whole life: nodes ${result.steady.nodeUs.toFixed(1)}, redis ${result.steady.redisUs.map((v) => v.toFixed(1)).join("+")}`,
         );
         runLines.push(runLine(`scale-out ${configLabel(entry.config)} #${run}`, result));
