@@ -38,6 +38,7 @@ import { ClockSkewReporter, SKEW_WARN_MS } from "./clock-skew.ts";
 import { EvictionGuard } from "./eviction-guard.ts";
 import { readMemoryPolicyAt } from "../store/redis-memory-policy.ts";
 import { redisErrorKind } from "../store/redis-errors.ts";
+import { LEASE_LOST } from "../store/outcomes.ts";
 import { openCelery, type CeleryWiring } from "./celery-wiring.ts";
 import { TargetRegistry } from "../pool/targets/registry.ts";
 import { webhookTarget } from "../pool/targets/webhook/webhook-delivery.ts";
@@ -225,6 +226,7 @@ export class TickwheelNode {
       now: () => this.clock.now(),
       concurrency: config.concurrency,
       claimDepth: config.claimDepth,
+      visibilityMs: config.visibilityMs,
       targets: this.targets,
       completer: this.completer,
       log: this.log,
@@ -520,7 +522,8 @@ export class TickwheelNode {
     await Promise.all(
       [...this.pool.runningByShard()].map(async ([shard, group]) => {
         try {
-          await this.store.attempts.extend(shard, group.token, deadline, [...group.batches]);
+          const outcome = await this.store.attempts.extend(shard, group.token, deadline, [...group.batches]);
+          if (outcome !== LEASE_LOST) this.pool.keptAlive(shard, group.token, group.batches, deadline, this.clock.now());
         } catch (error) {
           this.log.warn({ shard, err: String(error) }, "visibility keepalive failed");
         }
