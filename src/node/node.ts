@@ -56,6 +56,11 @@ interface FrontEnd {
   close(): void;
 }
 
+/** Redis clock probes at start, the gap between them (ms), and one every CLOCK_PROBE_EVERY_MS after (see probeClock). */
+const CLOCK_PROBES_AT_START = 8;
+const CLOCK_PROBE_GAP_MS = 2;
+const CLOCK_PROBE_EVERY_MS = 2_000;
+
 export class TickwheelNode {
   readonly config: Config;
   readonly nodeId: string;
@@ -80,6 +85,7 @@ export class TickwheelNode {
   private state: NodeState = "new";
   private frontEnd: FrontEnd | null = null;
   private keepaliveTimer: ReturnType<typeof setInterval> | null = null;
+  private clockProbeTimer: ReturnType<typeof setInterval> | null = null;
   readonly startedAt = Date.now();
   redisErrors = 0;
   /** Prometheus metrics and the dashboard's per-second timeline. */
@@ -328,6 +334,10 @@ export class TickwheelNode {
     this.store.wakes.onWake((shard, id, score) => this.actors.get(shard)?.hint(id, score));
     // Refuses to start when another live node has this id (DuplicateNodeIdError).
     await this.membership.join();
+    if (!this.config.redisClusterNodes) {
+      await this.probeClock(CLOCK_PROBES_AT_START).catch(() => {});
+      this.clockProbeTimer = setInterval(() => void this.probeClock(1).catch(() => {}), CLOCK_PROBE_EVERY_MS);
+    }
     this.state = "running";
     await this.ownership.start();
     this.keepaliveTimer = setInterval(() => void this.keepVisibilityAlive(), Math.max(100, Math.floor(this.config.visibilityMs / 3)));
@@ -356,6 +366,7 @@ export class TickwheelNode {
       await this.completer.flush();
     }
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    if (this.clockProbeTimer) clearInterval(this.clockProbeTimer);
     if (this.pauseTimer) clearInterval(this.pauseTimer);
     this.evictionGuard.stop();
     this.redisTrouble.throttle.flush();
@@ -513,6 +524,24 @@ export class TickwheelNode {
       }
     } catch (error) {
       this.log.warn({ taskId: job.id, task: job.spec.name, err: String(error) }, "could not park a task of a paused name; the reaper will return it");
+    }
+  }
+
+  /**
+   * Extra readings of Redis' clock for the node's estimate of it
+   * (core/redis-clock.ts): a plain TIME has a shorter round trip than the
+   * heartbeat script, and the estimate's error, half the shortest round trip
+   * seen, is what every held start waits out so none is early by Redis'
+   * clock. A few at start (the first claims come right after), then one now
+   * and then. Standalone Redis only: in a cluster a keyless TIME may reach a
+   * master other than the heartbeat's, whose clock is not the one it reads.
+   */
+  private async probeClock(times: number): Promise<void> {
+    for (let i = 0; i < times; i++) {
+      const sentMono = performance.now();
+      const redisMs = await this.store.time.nowMs();
+      this.clock.sample(sentMono, performance.now(), redisMs);
+      if (i + 1 < times) await Bun.sleep(CLOCK_PROBE_GAP_MS);
     }
   }
 
