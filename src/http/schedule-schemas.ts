@@ -96,7 +96,7 @@ export const MAX_BATCH_SCHEDULES = 10_000;
 
 export const ScheduleBatchItem = SchedulePutBody.extend({
   name: z.string().openapi({ description: SCHEDULE_NAME_RULE, example: "tenant-42-sync" }),
-}).openapi("ScheduleBatchItem");
+}).openapi("SchedulePutManyItem");
 
 export const ScheduleBatchBody = z
   .strictObject({
@@ -106,7 +106,7 @@ export const ScheduleBatchBody = z
       .max(MAX_BATCH_SCHEDULES)
       .openapi({ description: `1 … ${MAX_BATCH_SCHEDULES} schedules, each { name, ...the fields of PUT /v1/schedules/{name} }; each is validated on its own and answered in results[i]` }),
   })
-  .openapi("ScheduleBatch");
+  .openapi("SchedulePutMany");
 
 /** The envelope is checked first (400 for the whole request); items one by one (Client.schedules.putMany). */
 export const ScheduleBatchEnvelope = z.strictObject({
@@ -126,7 +126,7 @@ const ScheduleBatchItemResult = z
       error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),
     }),
   ])
-  .openapi("ScheduleBatchItemResult");
+  .openapi("SchedulePutManyItemResult");
 
 export const ScheduleBatchResult = z
   .object({
@@ -135,4 +135,4 @@ export const ScheduleBatchResult = z
     replaced: z.number(),
     failed: z.number(),
   })
-  .openapi("ScheduleBatchResult");
+  .openapi("SchedulePutManyResult");
