@@ -145,8 +145,9 @@ export class ScheduleClient {
         checkScheduleName(name);
         const earlier = firstIndex.get(name as string);
         if (earlier !== undefined) throw invalid("name", `${JSON.stringify(name)} is already item ${earlier} of this batch`);
-        firstIndex.set(name as string, index);
         const definition = resolveSchedule(input, this.deps.outboundPolicy);
+        // Only an item that will be written claims its name (a refused one leaves it to a later item).
+        firstIndex.set(name as string, index);
         const shard = shards.shardOf(name as string);
         let group = byShard.get(shard);
         if (!group) byShard.set(shard, (group = []));
