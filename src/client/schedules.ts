@@ -77,9 +77,6 @@ export interface ScheduleListResult {
   nextCursor: string | null;
 }
 
-/** One item of putMany (and of PUT /v1/schedules): the schedule's name beside its definition. */
-export type ScheduleManyItem = { name: string } & Record<string, unknown>;
-
 /** What putMany answers for an item it stored. */
 export interface SchedulePutManyResult {
   name: string;
