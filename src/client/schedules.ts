@@ -177,10 +177,7 @@ export class ScheduleClient {
   private async putRound(shards: ShardMap, shard: number, round: ManyPending[], results: (SchedulePutManyResult | TickwheelError)[]): Promise<void> {
     let pending = round;
     for (let attempt = 0; attempt < MAX_ATTEMPTS_ON_CONFLICT && pending.length > 0; attempt++) {
-      const reads = await this.deps.store.readSchedules(
-        shard,
-        pending.map((item) => item.name),
-      );
+      const reads = await this.deps.store.readSchedules(shard, pending.map((item) => item.name));
       const nowMs = this.now();
       const writes: { write: ScheduleWrite; occurrences: PlantedOccurrence[] }[] = [];
       const written: { item: ManyPending; created: boolean }[] = [];
