@@ -9,7 +9,7 @@ import { invalid, TickwheelError } from "../task/errors.ts";
 import type { TaskDefaults } from "../task/schedule-input.ts";
 import type { TaskState, TaskView } from "../task/model.ts";
 import { decideChange, type LastState, type ReadSchedule, type ScheduleChange, type ScheduleWrite } from "../schedule/schedule-changes.ts";
-import { checkScheduleName, fireTimesOf, resolveSchedule, type MisfirePolicy, type OverlapPolicy, type TaskTemplate } from "../schedule/schedule-input.ts";
+import { checkScheduleName, fireTimesOf, resolveSchedule, type MisfirePolicy, type OverlapPolicy, type ScheduleDefinition, type TaskTemplate } from "../schedule/schedule-input.ts";
 import { decodeSchedule, type ScheduleState } from "../schedule/schedule-record.ts";
 import { occurrenceRecords, type PlantedOccurrence } from "../schedule/occurrences.ts";
 import { occurrenceId } from "../schedule/occurrence-id.ts";
@@ -22,6 +22,10 @@ import type { ShardMap } from "../core/shard-map.ts";
 export interface ScheduleStorePart {
   readSchedule(shard: number, name: string): Promise<{ stored: string; last: LastState } | null>;
   writeSchedule(shard: number, leaseToken: string | null, write: ScheduleWrite, occurrences: PlantedOccurrence[], nowMs: number): Promise<"ok" | "conflict" | LeaseLost>;
+  /** Many of one shard's schedules, in order (null: absent). */
+  readSchedules(shard: number, names: readonly string[]): Promise<({ stored: string; last: LastState } | null)[]>;
+  /** Many unfenced writes on one shard, compare-and-set each: "conflict" for those whose version moved. */
+  writeSchedules(shard: number, writes: { write: ScheduleWrite; occurrences: PlantedOccurrence[] }[], nowMs: number): Promise<("ok" | "conflict")[]>;
   /** One page of a shard's schedules whose name starts with `prefix` (HSCAN: unordered). */
   scanSchedules(shard: number, prefix: string, cursor: string, count: number): Promise<{ cursor: string; entries: { name: string; stored: string }[] }>;
 }
@@ -73,8 +77,30 @@ export interface ScheduleListResult {
   nextCursor: string | null;
 }
 
+/** What putMany answers for an item it stored. */
+export interface SchedulePutManyResult {
+  name: string;
+  /** False: a schedule of this name existed and was replaced (from its next occurrence). */
+  created: boolean;
+  shard: number;
+  /** When its next occurrence is due (ms); null while paused or after endAt. */
+  nextDueAt: number | null;
+}
+
 const MAX_ATTEMPTS_ON_CONFLICT = 8;
 const MAX_LIST_LIMIT = 500;
+/**
+ * Schedules read, decided and written per round and shard in putMany: one HMGET and a few
+ * write-many script calls (store/schedules.ts WRITE_MANY_CHUNK each) per round, and ~2,000 ×
+ * ~20 µs of deciding in between, so one shard's Redis work overlaps another shard's deciding.
+ */
+const PUT_MANY_ROUND = 2_000;
+
+interface ManyPending {
+  index: number;
+  name: string;
+  definition: ScheduleDefinition;
+}
 
 export class ScheduleClient {
   private readonly deps: ScheduleClientDeps;
@@ -94,6 +120,98 @@ export class ScheduleClient {
       created = current === null;
     });
     return { created, schedule: await this.view(state!) };
+  }
+
+  /**
+   * Creates or replaces many schedules (bulk creation, e.g. one per tenant). Each item is
+   * `{ name, ...definition }` as `put` takes it; the answer has one entry per item, in order: what
+   * was stored, or the TickwheelError that item alone would have got (naming its field), the
+   * others stored regardless. A name given twice is refused at its second place. Semantics are
+   * put's: compare-and-set on the version read, the first occurrence planted in the same script;
+   * the work is grouped by shard and each group written with one script call per few hundred.
+   */
+  async putMany(items: readonly unknown[]): Promise<(SchedulePutManyResult | TickwheelError)[]> {
+    const results: (SchedulePutManyResult | TickwheelError)[] = new Array(items.length);
+    const shards = await this.deps.shards();
+    const firstIndex = new Map<string, number>();
+    const byShard = new Map<number, ManyPending[]>();
+    items.forEach((raw, index) => {
+      try {
+        if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw invalid("name", "expected an object: { name, ...the schedule's fields }");
+        const { name, ...input } = raw as Record<string, unknown>;
+        checkScheduleName(name);
+        const earlier = firstIndex.get(name as string);
+        if (earlier !== undefined) throw invalid("name", `${JSON.stringify(name)} is already item ${earlier} of this batch`);
+        const definition = resolveSchedule(input, this.deps.outboundPolicy);
+        // Only an item that will be written claims its name (a refused one leaves it to a later item).
+        firstIndex.set(name as string, index);
+        const shard = shards.shardOf(name as string);
+        let group = byShard.get(shard);
+        if (!group) byShard.set(shard, (group = []));
+        group.push({ index, name: name as string, definition });
+      } catch (error) {
+        if (!(error instanceof TickwheelError)) throw error;
+        results[index] = error;
+      }
+    });
+    await Promise.all([...byShard].map(([shard, group]) => this.putGroup(shards, shard, group, results)));
+    return results;
+  }
+
+  /** putMany on one shard, PUT_MANY_ROUND items at a time. */
+  private async putGroup(shards: ShardMap, shard: number, group: ManyPending[], results: (SchedulePutManyResult | TickwheelError)[]): Promise<void> {
+    for (let from = 0; from < group.length; from += PUT_MANY_ROUND) {
+      const round = group.slice(from, from + PUT_MANY_ROUND);
+      try {
+        await this.putRound(shards, shard, round, results);
+      } catch (error) {
+        // Redis refused (out of memory, read-only, unreachable…): the round's items not answered
+        // yet get the refusal; what other rounds and shards stored stays stored.
+        if (!(error instanceof TickwheelError)) throw error;
+        for (const item of round) if (results[item.index] === undefined) results[item.index] = error;
+      }
+    }
+  }
+
+  /** read → decide → write-many for one round; the items that lost a race go again. */
+  private async putRound(shards: ShardMap, shard: number, round: ManyPending[], results: (SchedulePutManyResult | TickwheelError)[]): Promise<void> {
+    let pending = round;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS_ON_CONFLICT && pending.length > 0; attempt++) {
+      const reads = await this.deps.store.readSchedules(shard, pending.map((item) => item.name));
+      const nowMs = this.now();
+      const writes: { write: ScheduleWrite; occurrences: PlantedOccurrence[] }[] = [];
+      const written: { item: ManyPending; created: boolean }[] = [];
+      pending.forEach((item, i) => {
+        const read = reads[i]!;
+        const current = read === null ? null : { state: decodeSchedule(item.name, read.stored), last: read.last };
+        try {
+          const write = decideChange(item.name, { kind: "put", definition: item.definition }, current, nowMs)!;
+          const occurrences = occurrenceRecords(item.name, item.definition, write.plant, {
+            nowMs,
+            shards,
+            defaults: this.deps.defaults,
+            ...(this.deps.outboundPolicy && { outboundPolicy: this.deps.outboundPolicy }),
+          });
+          writes.push({ write, occurrences });
+          written.push({ item, created: current === null });
+        } catch (error) {
+          if (!(error instanceof TickwheelError)) throw error;
+          results[item.index] = error;
+        }
+      });
+      const outcomes = await this.deps.store.writeSchedules(shard, writes, nowMs);
+      pending = [];
+      outcomes.forEach((outcome, i) => {
+        const { item, created } = written[i]!;
+        if (outcome === "conflict") {
+          pending.push(item);
+          return;
+        }
+        const nextDueAt = item.definition.paused ? null : fireTimesOf(item.definition).next(nowMs);
+        results[item.index] = { name: item.name, created, shard, nextDueAt };
+      });
+    }
+    for (const item of pending) results[item.index] = new TickwheelError("conflict", `schedule ${JSON.stringify(item.name)} kept changing; try again`, "name");
   }
 
   async get(name: string): Promise<ScheduleView | null> {

@@ -37,6 +37,7 @@ import nodeList from "./lua/node-list-2.lua" with { type: "text" };
 import scheduleWrite from "./lua/schedule-write-5.lua" with { type: "text" };
 import scheduleDue from "./lua/schedule-due-5.lua" with { type: "text" };
 import schedulePlant from "./lua/schedule-plant-5.lua" with { type: "text" };
+import scheduleWriteMany from "./lua/schedule-write-many-5.lua" with { type: "text" };
 import resizeStart from "./lua/resize-start-1.lua" with { type: "text" };
 import resizeFinish from "./lua/resize-finish-1.lua" with { type: "text" };
 import resizeMove from "./lua/resize-move-1.lua" with { type: "text" };
@@ -91,6 +92,7 @@ const sources = {
   scheduleWrite: { lua: withPacked(withFinals(scheduleWrite)), keys: 5 },
   scheduleDue: { lua: scheduleDue, keys: 5 },
   schedulePlant: { lua: withPacked(schedulePlant), keys: 5 },
+  scheduleWriteMany: { lua: withPacked(withFinals(scheduleWriteMany)), keys: 5 },
   resizeStart: { lua: resizeStart, keys: 1 },
   resizeFinish: { lua: resizeFinish, keys: 1 },
   resizeMove: { lua: resizeMove, keys: 1 },
