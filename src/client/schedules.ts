@@ -17,6 +17,7 @@ import { isoInZone } from "../schedule/fire-times.ts";
 import type { LeaseLost } from "../store/outcomes.ts";
 import type { OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 import type { ShardMap } from "../core/shard-map.ts";
+import { keySlot } from "../core/slot.ts";
 
 /** The store part the client uses (store/schedules.ts). */
 export interface ScheduleStorePart {
@@ -98,8 +99,7 @@ export class ScheduleClient {
 
   async get(name: string): Promise<ScheduleView | null> {
     checkScheduleName(name);
-    const shard = await this.shard(name);
-    const read = await this.deps.store.readSchedule(shard, name);
+    const { read } = await this.locate(name, await this.deps.shards());
     return read === null ? null : this.view(decodeSchedule(name, read.stored));
   }
 
@@ -127,7 +127,8 @@ export class ScheduleClient {
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw invalid("limit", `expected an integer from 1 to ${MAX_LIST_LIMIT}`);
     const prefix = options.prefix ?? "";
     if (prefix !== "" && !/^[A-Za-z0-9._:-]{1,128}$/.test(prefix)) throw invalid("prefix", "expected the start of a schedule name (letters, digits, '.', '_', ':', '-')");
-    const shardCount = (await this.deps.shards()).count;
+    // While a resize runs, schedules are in the old and the new shards (span).
+    const shardCount = (await this.deps.shards()).span;
     let [shard, cursor] = decodeListCursor(options.cursor, shardCount);
     const states: ScheduleState[] = [];
     while (shard < shardCount && states.length < limit) {
@@ -154,9 +155,10 @@ export class ScheduleClient {
   /** read → decide → compare-and-set write, again on a lost race. Returns the schedule as written. */
   private async change(name: string, change: ScheduleChange, onRead: (current: ReadSchedule | null) => void): Promise<ScheduleState | null> {
     const shards = await this.deps.shards();
-    const shard = shards.shardOf(name);
     for (let attempt = 0; attempt < MAX_ATTEMPTS_ON_CONFLICT; attempt++) {
-      const read = await this.deps.store.readSchedule(shard, name);
+      // Written where it is: while a resize moves its slot, that can still be the old shard (a
+      // write there that the move beat finds no schedule, and this loop reads again).
+      const { shard, read } = await this.locate(name, shards);
       const current = read === null ? null : { state: decodeSchedule(name, read.stored), last: read.last };
       onRead(current);
       const nowMs = this.now();
@@ -172,6 +174,20 @@ export class ScheduleClient {
 
   private async shard(name: string): Promise<number> {
     return (await this.deps.shards()).shardOf(name);
+  }
+
+  /**
+   * The shard that holds a schedule now, with what it holds: its shard by the map, or while a
+   * resize moves its slot and it has not moved yet, the old one (docs/resharding.md). Not found:
+   * its shard by the map (where a new one is written).
+   */
+  private async locate(name: string, shards: ShardMap): Promise<{ shard: number; read: { stored: string; last: LastState } | null }> {
+    const shard = shards.shardOf(name);
+    const read = await this.deps.store.readSchedule(shard, name);
+    const source = read === null ? shards.sourceOfSlot(keySlot(name)) : null;
+    if (source === null) return { shard, read };
+    const old = await this.deps.store.readSchedule(source, name);
+    return old === null ? { shard, read } : { shard: source, read: old };
   }
 
   private async view(state: ScheduleState): Promise<ScheduleView> {
