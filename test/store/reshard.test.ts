@@ -214,6 +214,10 @@ test("ShardMap while resizing: writers go to the new shard, readers ask new then
   expect(shrink.movingSlotsOf(9).length).toBe(16384 / 32);
   const after = new ShardMap(8, 5, { previousCount: 32 });
   expect(after.span).toBe(8);
+  // Listings still read the 32 shards before the shrink (their final records stay there).
+  expect(after.listSpan).toBe(32);
+  expect(map.listSpan).toBe(32);
+  expect(new ShardMap(32, 5, { previousCount: 8 }).listSpan).toBe(32);
   const id = "some-id";
   expect(after.lookups(id)[0]).toBe(keySlot(id) % 8);
 });
