@@ -145,7 +145,7 @@ test("a step cut short after taking tasks out is resumed by the next owner: they
   const keys = shardKeys(prefix, 0);
   // What a mover that died right after reshard-out left: its batch in the outbox, landed nowhere.
   await store.reshard.moveStep(0, TOKEN, map, 0); // starts the shard's part (cold phase, nothing cold)
-  await store.reshard.moveStep(0, TOKEN, map, 0); // cold -> tasks
+  await store.reshard.moveStep(0, TOKEN, map, 0); // a cold step
   const moving = ids.filter((id) => keySlot(id) % 2 === 0 && keySlot(id) % 4 !== 0);
   expect(moving.length).toBeGreaterThan(10);
   const argv = [TOKEN, "task", keys.donePrefix, ...moving.flatMap((id) => [id, String(keySlot(id) % 4), String(keySlot(id))])];
@@ -166,7 +166,11 @@ test("a step cut short after taking tasks out is resumed by the next owner: they
   // Sending the same bundles again (a second crash before the ack) creates nothing.
   const again = (await (store as unknown as { runner: { run(n: string, k: string[], a: (string | number)[]): Promise<unknown> } }).runner.run(
     "reshardIn",
-    [...(["due", "tasks", "err", "dead", "coldCount"] as const).map((k) => shardKeys(prefix, keySlot(moving[0]!) % 4)[k])],
+    [
+      ...(["due", "tasks", "err", "dead", "coldCount"] as const).map((k) => shardKeys(prefix, keySlot(moving[0]!) % 4)[k]),
+      `${prefix}:{${keySlot(moving[0]!) % 4}}:schedules`,
+      `${prefix}:{${keySlot(moving[0]!) % 4}}:schedwake`,
+    ],
     [shardKeys(prefix, keySlot(moving[0]!) % 4).donePrefix, shardKeys(prefix, keySlot(moving[0]!) % 4).coldPrefix, "", "PUBLISH", 0, moving[0]!, ["t", keySlot(moving[0]!) % 4, keySlot(moving[0]!), "0:1\n{}", ""].join("\0")],
   )) as number[];
   expect(again).toEqual([0, 1]);
