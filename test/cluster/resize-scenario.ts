@@ -248,3 +248,18 @@ export async function checkBeat(raw: Redis | Cluster, prefix: string, client: Cl
   expect(gaps).toEqual([]);
   return times.length;
 }
+
+/**
+ * Tasks that run across their own move: 20 due within the next second, each running 3 s (the
+ * recording handler sleeps), so the resize started now finds them running in their source shard
+ * (a source waits for them in its tasks phase). Counted by checkOutcome like the others.
+ */
+export async function scheduleLongRunning(load: ResizeLoad): Promise<void> {
+  const now = Date.now();
+  const requests = Array.from({ length: 20 }, (_, i) => ({ task: "rec.run", args: { sleepMs: 3000 }, options: { runAt: now + 200 + i * 40 } }));
+  const results = await load.client.scheduleMany(requests);
+  results.forEach((result, i) => {
+    if (result instanceof Error) throw result;
+    load.dueById.set(result.id, requests[i]!.options.runAt);
+  });
+}

@@ -14,6 +14,7 @@ import {
   movingScheduleName,
   requestResizeTwice,
   RESIZE_ENV,
+  scheduleLongRunning,
   resizeStatus,
   startBeat,
   startLoad,
@@ -34,6 +35,8 @@ test("8 -> 32 -> 8 shards on 3 nodes under load, with a schedule every 200 ms: n
   const load = startLoad(client);
   await Bun.sleep(1500);
 
+  await scheduleLongRunning(load);
+  await Bun.sleep(600);
   const upFrom = Date.now();
   await requestResizeTwice([n1.url, n2.url], 32);
   await waitResized(n1.url, 32, 60_000);
@@ -41,6 +44,8 @@ test("8 -> 32 -> 8 shards on 3 nodes under load, with a schedule every 200 ms: n
   await waitBalanced(n1.url, ["n1", "n2", "n3"], 32);
   await Bun.sleep(1500);
 
+  await scheduleLongRunning(load);
+  await Bun.sleep(600);
   const downFrom = Date.now();
   await requestResizeTwice([n2.url, n1.url], 8);
   await waitResized(n2.url, 8, 60_000);
