@@ -38,9 +38,9 @@
   attempt ran once, and nothing else can have started the task: it is not in
   `due`, and only the reaper puts it back, removing the batch. Refusing it
   (as before) left the task to the reaper, which ran it a second time one
-  visibility deadline later: the double start seen in the resize test on
-  Redis Cluster, where a loaded node's lease lapsed and was re-taken by the
-  same node (docs/resharding.md, "Never twice";
+  visibility deadline later: what the double start seen in the resize test
+  on Redis Cluster looked like (a loaded node's lease lapsing while its
+  attempt ran; docs/resharding.md, "Never twice";
   test/store/reshard-running.test.ts). A token naming another token's
   batch is refused ("lease"), as before.
 
@@ -51,9 +51,8 @@
   final record.
 
   Returns "lease" if the token neither holds the lease nor claimed every
-  batch named, else one character
-  per item in order: "1" finished, "0" skipped. At most a few thousand
-  items per call (unpack).
+  batch named, else one character per item in order: "1" finished, "0"
+  skipped. At most a few thousand items per call (unpack).
 ]]
 if redis.call('GET', KEYS[5]) ~= ARGV[1] then
   -- Not the holder: only its own batches (every batch this call names was claimed under it).
