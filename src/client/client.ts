@@ -324,6 +324,7 @@ export class Client {
     this.schedules = new ScheduleClient({
       store: this.store.schedules,
       shards: async () => (await this.clusterConfig()).shards,
+      reloadShards: () => this.refreshShardMap(true),
       getTask: (id) => this.get(id),
       defaults: this.defaults,
       outboundPolicy: this.outboundPolicy,

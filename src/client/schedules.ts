@@ -31,6 +31,8 @@ export interface ScheduleClientDeps {
   store: ScheduleStorePart;
   /** The cluster's shard map (a schedule lives on the shard of its name's hash slot). */
   shards: () => Promise<ShardMap>;
+  /** Reads the shard map again now (a schedule not found may have moved in a resize the map missed). */
+  reloadShards?: () => Promise<ShardMap>;
   getTask: (id: string) => Promise<TaskView | null>;
   defaults: TaskDefaults;
   /** Outbound policy webhook targets of templates are checked against. */
@@ -154,11 +156,10 @@ export class ScheduleClient {
 
   /** read → decide → compare-and-set write, again on a lost race. Returns the schedule as written. */
   private async change(name: string, change: ScheduleChange, onRead: (current: ReadSchedule | null) => void): Promise<ScheduleState | null> {
-    const shards = await this.deps.shards();
     for (let attempt = 0; attempt < MAX_ATTEMPTS_ON_CONFLICT; attempt++) {
       // Written where it is: while a resize moves its slot, that can still be the old shard (a
       // write there that the move beat finds no schedule, and this loop reads again).
-      const { shard, read } = await this.locate(name, shards);
+      const { shard, read, shards } = await this.locate(name, await this.deps.shards());
       const current = read === null ? null : { state: decodeSchedule(name, read.stored), last: read.last };
       onRead(current);
       const nowMs = this.now();
@@ -181,13 +182,24 @@ export class ScheduleClient {
    * resize moves its slot and it has not moved yet, the old one (docs/resharding.md). Not found:
    * its shard by the map (where a new one is written).
    */
-  private async locate(name: string, shards: ShardMap): Promise<{ shard: number; read: { stored: string; last: LastState } | null }> {
+  private async locate(
+    name: string,
+    shards: ShardMap,
+    reloaded = false,
+  ): Promise<{ shard: number; read: { stored: string; last: LastState } | null; shards: ShardMap }> {
     const shard = shards.shardOf(name);
     const read = await this.deps.store.readSchedule(shard, name);
-    const source = read === null ? shards.sourceOfSlot(keySlot(name)) : null;
-    if (source === null) return { shard, read };
-    const old = await this.deps.store.readSchedule(source, name);
-    return old === null ? { shard, read } : { shard: source, read: old };
+    if (read !== null) return { shard, read, shards };
+    const source = shards.sourceOfSlot(keySlot(name));
+    const old = source === null ? null : await this.deps.store.readSchedule(source, name);
+    if (old !== null) return { shard: source!, read: old, shards };
+    // Not found: a map read up to a second ago may have missed a resize that moved it; look again
+    // with a fresh one (as task reads do).
+    if (!reloaded && this.deps.reloadShards) {
+      const fresh = await this.deps.reloadShards();
+      if (fresh.epoch !== shards.epoch) return this.locate(name, fresh, true);
+    }
+    return { shard, read: null, shards };
   }
 
   private async view(state: ScheduleState): Promise<ScheduleView> {
