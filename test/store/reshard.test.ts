@@ -331,28 +331,32 @@ test("listing by state after a resize finds every ended and failed task: failed 
   }
   expect(succeeded.length).toBe(80);
   expect(failed.length).toBe(40);
-  const listAll = async (state: "succeeded" | "failed", order: "shard" | "time") => {
+  const listAll = async (state: "succeeded" | "failed", order: "shard" | "time", reader = client) => {
     const found: string[] = [];
     let cursor: string | undefined;
     for (let page = 0; page < 100; page++) {
-      const result = await client.list({ state, order, limit: 7, ...(cursor && { cursor }) });
+      const result = await reader.list({ state, order, limit: 7, ...(cursor && { cursor }) });
       found.push(...result.tasks.map((t) => t.id));
       if (!result.nextCursor) return found.sort();
       cursor = result.nextCursor;
     }
     throw new Error("listing did not end");
   };
-  const check = async () => {
+  const check = async (reader = client) => {
     for (const order of ["shard", "time"] as const) {
-      expect(await listAll("succeeded", order)).toEqual([...succeeded].sort());
-      expect(await listAll("failed", order)).toEqual([...failed].sort());
+      expect(await listAll("succeeded", order, reader)).toEqual([...succeeded].sort());
+      expect(await listAll("failed", order, reader)).toEqual([...failed].sort());
     }
   };
   await check();
   // 16 -> 4: the failed tasks move (with their index entry); the finished ones stay in 4..15.
   await client.resize(4);
   await driveResize(store, client, failed);
-  await check();
+  // A reader that loads the map now: stable at 4 shards, 16 before.
+  const after = new Client({ redisUrl: redis.url, prefix });
+  expect(await after.shardMap()).toMatchObject({ count: 4, resizingTo: null, previousCount: 16 });
+  await check(after);
+  await after.close();
   for (const id of failed) expect(await client.get(id)).toMatchObject({ shard: keySlot(id) % 4, lastError: "boom" });
   // Nothing of the failed index is left beyond the 4 shards.
   for (let shard = 4; shard < 16; shard++) expect(await redisCommand(redis.port, ["ZCARD", `${prefix}:{${shard}}:done:by:failed`])).toBe(0);
