@@ -325,6 +325,7 @@ export class Client {
       store: this.store.schedules,
       shards: async () => (await this.clusterConfig()).shards,
       reloadShards: () => this.refreshShardMap(true),
+      inTransit: (shard, name) => this.store.reshard.scheduleInTransit(shard, name),
       getTask: (id) => this.get(id),
       defaults: this.defaults,
       outboundPolicy: this.outboundPolicy,

@@ -33,6 +33,8 @@ export interface ScheduleClientDeps {
   shards: () => Promise<ShardMap>;
   /** Reads the shard map again now (a schedule not found may have moved in a resize the map missed). */
   reloadShards?: () => Promise<ShardMap>;
+  /** Whether a schedule is on its way out of a source shard (its outbox, store/reshard-moves.ts). */
+  inTransit?: (shard: number, name: string) => Promise<boolean>;
   getTask: (id: string) => Promise<TaskView | null>;
   defaults: TaskDefaults;
   /** Outbound policy webhook targets of templates are checked against. */
@@ -77,6 +79,9 @@ export interface ScheduleListResult {
 }
 
 const MAX_ATTEMPTS_ON_CONFLICT = 8;
+/** A schedule in a resize's outbox lands within a mover step (ms); a mover that died leaves it for the next owner. */
+const IN_TRANSIT_WAIT_MS = 5_000;
+const IN_TRANSIT_POLL_MS = 10;
 const MAX_LIST_LIMIT = 500;
 
 export class ScheduleClient {
@@ -193,6 +198,14 @@ export class ScheduleClient {
     const source = shards.sourceOfSlot(keySlot(name));
     const old = source === null ? null : await this.deps.store.readSchedule(source, name);
     if (old !== null) return { shard: source!, read: old, shards };
+    // Between the two shards (a few ms): wait for it to land rather than take it for absent.
+    if (source !== null && this.deps.inTransit) {
+      for (let waited = 0; waited < IN_TRANSIT_WAIT_MS && (await this.deps.inTransit(source, name)); waited += IN_TRANSIT_POLL_MS) {
+        await Bun.sleep(IN_TRANSIT_POLL_MS);
+      }
+      const landed = await this.deps.store.readSchedule(shard, name);
+      if (landed !== null) return { shard, read: landed, shards };
+    }
     // Not found: a map read up to a second ago may have missed a resize that moved it; look again
     // with a fresh one (as task reads do).
     if (!reloaded && this.deps.reloadShards) {

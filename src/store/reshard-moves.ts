@@ -197,6 +197,11 @@ export class RedisReshardMoves {
     return { kind: "dead", value: parts[5]! };
   }
 
+  /** Whether a schedule is in a source shard's outbox (taken out, not landed yet). */
+  async scheduleInTransit(shard: number, name: string): Promise<boolean> {
+    return (await this.runner.redis.hexists(this.keyBook.shard(shard).outbox, `\0s${name}`)) === 1;
+  }
+
   private async advance(shard: number, leaseToken: string, epoch: number, state: MoveState, fields: string[], movedNow = 0): Promise<MoveReport | LeaseLost> {
     const after = fields.length > 0 ? await this.state(shard, leaseToken, epoch, fields) : state;
     if (after === LEASE_LOST) return LEASE_LOST;

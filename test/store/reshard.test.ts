@@ -302,6 +302,34 @@ test("a schedule written by a producer with the old map after its shard's schedu
   await store.quit();
 }, 60_000);
 
+test("a schedule between its two shards (in the outbox) is waited for: a change lands on it at its new shard", async () => {
+  const prefix = randomPrefix("rs");
+  const store = new Store({ redisUrl: redis.url, prefix });
+  await store.config.ensure({ wantedShards: 2, fallbackShards: 2, lookaheadMs: 2000, coldAfterMs: HOUR });
+  const client = new Client({ redisUrl: redis.url, prefix });
+  const name = Array.from({ length: 200 }, (_, i) => `rs-transit-${i}`).find((n) => keySlot(n) % 2 !== keySlot(n) % 4)!;
+  const created = await client.schedules.put(name, { every: "1h", task: { name: "rs.beat" } });
+  const source = keySlot(name) % 2;
+  await setLeases(prefix, 4);
+  await client.resize(4);
+  await store.config.beginMoves((await store.config.shardMap()).epoch);
+  const map = await store.config.shardMap();
+  // What a mover step that took it out and had not landed it yet leaves: the schedule in the outbox.
+  const runner = (store as unknown as { runner: { run(n: string, k: string[], a: (string | number)[]): Promise<unknown> } }).runner;
+  const keys = shardKeys(prefix, source);
+  await runner.run("reshardOutSchedules", [keys.lease, keys.outbox, `${prefix}:{${source}}:schedules`, `${prefix}:{${source}}:schedwake`], [TOKEN, name, keySlot(name) % 4, keySlot(name)]);
+  expect(Number(await redisCommand(redis.port, ["HLEN", keys.outbox]))).toBe(1);
+  // A pause now waits for it (it is in neither shard), and applies once it has landed.
+  const paused = client.schedules.pause(name);
+  await Bun.sleep(100);
+  await store.reshard.moveStep(source, TOKEN, map, 0);
+  const view = await paused;
+  expect(view).toMatchObject({ name, paused: true, shard: keySlot(name) % 4, createdAt: created.schedule.createdAt });
+  expect(await redisCommand(redis.port, ["HEXISTS", `${prefix}:{${source}}:schedules`, name])).toBe(0);
+  await client.close();
+  await store.quit();
+}, 60_000);
+
 test("listing by state after a resize finds every ended and failed task: failed ones move with their task, finished ones are read where they stayed", async () => {
   const prefix = randomPrefix("rs");
   const store = new Store({ redisUrl: redis.url, prefix });
