@@ -17,6 +17,7 @@ import { isoInZone } from "../schedule/fire-times.ts";
 import type { LeaseLost } from "../store/outcomes.ts";
 import type { OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
 import type { ShardMap } from "../core/shard-map.ts";
+import { keySlot } from "../core/slot.ts";
 
 /** The store part the client uses (store/schedules.ts). */
 export interface ScheduleStorePart {
@@ -34,6 +35,10 @@ export interface ScheduleClientDeps {
   store: ScheduleStorePart;
   /** The cluster's shard map (a schedule lives on the shard of its name's hash slot). */
   shards: () => Promise<ShardMap>;
+  /** Reads the shard map again now (a schedule not found may have moved in a resize the map missed). */
+  reloadShards?: () => Promise<ShardMap>;
+  /** Whether a schedule is on its way out of a source shard (its outbox, store/reshard-moves.ts). */
+  inTransit?: (shard: number, name: string) => Promise<boolean>;
   getTask: (id: string) => Promise<TaskView | null>;
   defaults: TaskDefaults;
   /** Outbound policy webhook targets of templates are checked against. */
@@ -88,6 +93,9 @@ export interface SchedulePutManyResult {
 }
 
 const MAX_ATTEMPTS_ON_CONFLICT = 8;
+/** A schedule in a resize's outbox lands within a mover step (ms); a mover that died leaves it for the next owner. */
+const IN_TRANSIT_WAIT_MS = 5_000;
+const IN_TRANSIT_POLL_MS = 10;
 const MAX_LIST_LIMIT = 500;
 /**
  * Schedules read, decided and written per round and shard in putMany: one HMGET and a few
@@ -216,8 +224,7 @@ export class ScheduleClient {
 
   async get(name: string): Promise<ScheduleView | null> {
     checkScheduleName(name);
-    const shard = await this.shard(name);
-    const read = await this.deps.store.readSchedule(shard, name);
+    const { read } = await this.locate(name, await this.deps.shards());
     return read === null ? null : this.view(decodeSchedule(name, read.stored));
   }
 
@@ -245,7 +252,8 @@ export class ScheduleClient {
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw invalid("limit", `expected an integer from 1 to ${MAX_LIST_LIMIT}`);
     const prefix = options.prefix ?? "";
     if (prefix !== "" && !/^[A-Za-z0-9._:-]{1,128}$/.test(prefix)) throw invalid("prefix", "expected the start of a schedule name (letters, digits, '.', '_', ':', '-')");
-    const shardCount = (await this.deps.shards()).count;
+    // While a resize runs, schedules are in the old and the new shards (span).
+    const shardCount = (await this.deps.shards()).span;
     let [shard, cursor] = decodeListCursor(options.cursor, shardCount);
     const states: ScheduleState[] = [];
     while (shard < shardCount && states.length < limit) {
@@ -271,10 +279,10 @@ export class ScheduleClient {
 
   /** read → decide → compare-and-set write, again on a lost race. Returns the schedule as written. */
   private async change(name: string, change: ScheduleChange, onRead: (current: ReadSchedule | null) => void): Promise<ScheduleState | null> {
-    const shards = await this.deps.shards();
-    const shard = shards.shardOf(name);
     for (let attempt = 0; attempt < MAX_ATTEMPTS_ON_CONFLICT; attempt++) {
-      const read = await this.deps.store.readSchedule(shard, name);
+      // Written where it is: while a resize moves its slot, that can still be the old shard (a
+      // write there that the move beat finds no schedule, and this loop reads again).
+      const { shard, read, shards } = await this.locate(name, await this.deps.shards());
       const current = read === null ? null : { state: decodeSchedule(name, read.stored), last: read.last };
       onRead(current);
       const nowMs = this.now();
@@ -290,6 +298,39 @@ export class ScheduleClient {
 
   private async shard(name: string): Promise<number> {
     return (await this.deps.shards()).shardOf(name);
+  }
+
+  /**
+   * The shard that holds a schedule now, with what it holds: its shard by the map, or while a
+   * resize moves its slot and it has not moved yet, the old one (docs/resharding.md). Not found:
+   * its shard by the map (where a new one is written).
+   */
+  private async locate(
+    name: string,
+    shards: ShardMap,
+    reloaded = false,
+  ): Promise<{ shard: number; read: { stored: string; last: LastState } | null; shards: ShardMap }> {
+    const shard = shards.shardOf(name);
+    const read = await this.deps.store.readSchedule(shard, name);
+    if (read !== null) return { shard, read, shards };
+    const source = shards.sourceOfSlot(keySlot(name));
+    const old = source === null ? null : await this.deps.store.readSchedule(source, name);
+    if (old !== null) return { shard: source!, read: old, shards };
+    // Between the two shards (a few ms): wait for it to land rather than take it for absent.
+    if (source !== null && this.deps.inTransit) {
+      for (let waited = 0; waited < IN_TRANSIT_WAIT_MS && (await this.deps.inTransit(source, name)); waited += IN_TRANSIT_POLL_MS) {
+        await Bun.sleep(IN_TRANSIT_POLL_MS);
+      }
+      const landed = await this.deps.store.readSchedule(shard, name);
+      if (landed !== null) return { shard, read: landed, shards };
+    }
+    // Not found: a map read up to a second ago may have missed a resize that moved it; look again
+    // with a fresh one (as task reads do).
+    if (!reloaded && this.deps.reloadShards) {
+      const fresh = await this.deps.reloadShards();
+      if (fresh.epoch !== shards.epoch) return this.locate(name, fresh, true);
+    }
+    return { shard, read: null, shards };
   }
 
   private async view(state: ScheduleState): Promise<ScheduleView> {

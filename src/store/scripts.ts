@@ -44,7 +44,8 @@ import resizeMove from "./lua/resize-move-1.lua" with { type: "text" };
 import reshardState from "./lua/reshard-state-3.lua" with { type: "text" };
 import reshardOut from "./lua/reshard-out-7.lua" with { type: "text" };
 import reshardOutCold from "./lua/reshard-out-cold-n.lua" with { type: "text" };
-import reshardIn from "./lua/reshard-in-5.lua" with { type: "text" };
+import reshardIn from "./lua/reshard-in-7.lua" with { type: "text" };
+import reshardOutSchedules from "./lua/reshard-out-schedules-4.lua" with { type: "text" };
 import reshardAck from "./lua/reshard-ack-3.lua" with { type: "text" };
 import celeryHandoff from "./lua/celery-handoff-5.lua" with { type: "text" };
 import finalsLib from "./lua/lib/finals.lua" with { type: "text" };
@@ -66,7 +67,7 @@ const withConsole = (lua: string): string => `${consoleLib}\n${lua}`;
 const sources = {
   schedule: { lua: withPacked(withCold(withFinals(schedule))), keys: 4 },
   claim: { lua: claim, keys: 6 },
-  finish: { lua: withConsole(withPacked(withFinals(finish))), keys: 7 },
+  finish: { lua: withConsole(withClaimed(withPacked(withFinals(finish)))), keys: 7 },
   retry: { lua: withConsole(withClaimed(retry)), keys: 5 },
   reap: { lua: withClaimed(reap), keys: 5 },
   extend: { lua: extend, keys: 2 },
@@ -100,7 +101,8 @@ const sources = {
   reshardOut: { lua: withFinals(reshardOut), keys: 7 },
   // A run of cold lists, as many keys as slots: the key count goes first in the call (keyCountFirst).
   reshardOutCold: { lua: reshardOutCold, keys: -1 },
-  reshardIn: { lua: withPacked(withCold(withFinals(reshardIn))), keys: 5 },
+  reshardOutSchedules: { lua: reshardOutSchedules, keys: 4 },
+  reshardIn: { lua: withPacked(withCold(withFinals(reshardIn))), keys: 7 },
   reshardAck: { lua: reshardAck, keys: 3 },
   celeryHandoff: { lua: withPacked(withFinals(celeryHandoff)), keys: 5 },
 } as const;
