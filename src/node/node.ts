@@ -550,9 +550,14 @@ export class TickwheelNode {
     const deadline = this.clock.now() + this.config.visibilityMs;
     await Promise.all(
       [...this.pool.runningByShard()].map(async ([shard, group]) => {
+        // The shard's current lease token when this node holds it: attempts claimed under an
+        // earlier token of this node (the lease lapsed under load and was taken back) still run
+        // here, and only the current token may extend their batches. Extended under the old token
+        // they would be refused, reaped at their deadline and run a second time.
+        const token = this.actors.get(shard)?.leaseToken ?? group.token;
         try {
-          const outcome = await this.store.attempts.extend(shard, group.token, deadline, [...group.batches]);
-          if (outcome !== LEASE_LOST) this.pool.keptAlive(shard, group.token, group.batches, deadline, this.clock.now());
+          const outcome = await this.store.attempts.extend(shard, token, deadline, [...group.batches]);
+          if (outcome !== LEASE_LOST) this.pool.keptAlive(shard, token, group.batches, deadline, this.clock.now());
         } catch (error) {
           this.log.warn({ shard, err: String(error) }, "visibility keepalive failed");
         }
