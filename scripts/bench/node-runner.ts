@@ -140,7 +140,9 @@ function traceStore(target: TickwheelNode): void {
         return original.apply(this, args);
       } finally {
         const took = performance.now() - began;
-        if (took > 2) slowSteps.push(`${Date.now() - t0} ${name} ${took.toFixed(1)} ms`);
+        // The actor's message type says which step it was (claimed, refilled, hold-due, ...).
+        const kind = (args[0] as { type?: string } | undefined)?.type;
+        if (took > 2) slowSteps.push(`${Date.now() - t0} ${name}${kind ? `:${kind}` : ""} ${took.toFixed(1)} ms`);
       }
     };
   };

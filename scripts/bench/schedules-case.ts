@@ -1,31 +1,41 @@
 /**
- * `bun run bench schedules`: many recurring schedules, each firing every minute, their fire times
- * spread evenly over the minute (100,000 schedules ≈ 1,667 occurrences/s), tickwheel's schedules
- * (Client.schedules.put) against BullMQ's job schedulers (Queue.upsertJobScheduler) on the same
- * kind of private redis-server, one after the other. Measured per system:
+ * `bun run bench schedules`: many recurring schedules at one occurrence rate (≈1,667/s), their
+ * fire times spread evenly over the period, on a private redis-server per run:
+ * - tickwheel with 10,000 schedules every 6 s and with 100,000 every 60 s: the same rate, ten
+ *   times the schedules, so the node's RSS side by side shows whether it grows with the count
+ *   (it should not: the node keeps nothing per schedule);
+ * - BullMQ's job schedulers (Queue.upsertJobScheduler) with 100,000 every 60 s.
+ * Measured per run:
  * - lateness (start − due) of every occurrence over the measured window, by the same runner
  *   processes as the other cases (no-op handler recording into a preallocated array);
  * - Redis bytes per schedule (used_memory after creating them, minus before, over the count:
  *   a schedule's record, its wake entry and its waiting occurrence);
- * - the worker's RSS with no schedules and at the end of the window (flat = not proportional
- *   to the number of schedules).
+ * - the worker's (node's) RSS with no schedules and at the end of the window, after a GC.
+ * Creation uses each system's fastest path: tickwheel's bulk Client.schedules.putMany (one
+ * script call per few hundred schedules of a shard), BullMQ's upserts with many in flight.
  */
 import { Queue } from "bullmq";
 import { startRedis, type RedisProcess } from "../../test/helpers/redis-server.ts";
 import { redisCommand } from "../../src/node/embedded-redis.ts";
 import { Client } from "../../src/client/client.ts";
+import { TickwheelError } from "../../src/task/errors.ts";
 import { BENCH_TASK, type LatenessSummary } from "./protocol.ts";
 import type { System, SystemName } from "./systems.ts";
 
-const MINUTE_MS = 60_000;
-/** Schedule writes in flight at once while creating them (both systems). */
-const CREATE_CONCURRENCY = 256;
-/** Wait after creating them before measuring (one full round of every schedule). */
-const SETTLE_MS = MINUTE_MS;
+/** BullMQ upserts in flight while creating (each is a script call; more in flight keeps Redis busy). */
+const BULLMQ_CREATE_CONCURRENCY = 1_000;
+/** Schedules per putMany call: 10,000 keeps the client's decided records to a few MB at a time. */
+const TICKWHEEL_CREATE_CHUNK = 10_000;
+/** The first occurrences start this long after creation begins (a later one catches up as misfire). */
+const ANCHOR_LEAD_MS = 5_000;
 
-export interface SchedulesResult {
+export interface SchedulesRun {
   system: SystemName;
   count: number;
+  periodMs: number;
+}
+
+export interface SchedulesResult extends SchedulesRun {
   createSeconds: number;
   measuredSeconds: number;
   started: number;
@@ -40,54 +50,66 @@ async function usedMemory(redis: RedisProcess): Promise<number> {
   return Number(/^used_memory:(\d+)/m.exec(String(await redisCommand(redis.port, ["INFO", "memory"])))?.[1]);
 }
 
-/** Runs `work(i)` for i in [0, count) with at most CREATE_CONCURRENCY in flight. */
-async function inParallel(count: number, work: (i: number) => Promise<unknown>): Promise<void> {
+/** Runs `work(i)` for i in [0, count) with at most `concurrency` in flight. */
+async function inParallel(count: number, concurrency: number, work: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0;
   const lane = async () => {
     while (next < count) await work(next++);
   };
-  await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, lane));
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
 }
 
-export async function schedulesCase(system: System, count: number, measureSeconds: number, shards: number): Promise<SchedulesResult> {
+async function createTickwheel(redisUrl: string, shards: number, count: number, periodMs: number, anchor: number, offsetOf: (i: number) => number): Promise<void> {
+  const client = new Client({ redisUrl, shards });
+  try {
+    for (let from = 0; from < count; from += TICKWHEEL_CREATE_CHUNK) {
+      const items = [];
+      for (let i = from; i < Math.min(count, from + TICKWHEEL_CREATE_CHUNK); i++) {
+        items.push({ name: `s${i}`, every: periodMs, startAt: anchor + offsetOf(i), task: { name: BENCH_TASK, args: { userId: i } } });
+      }
+      const results = await client.schedules.putMany(items);
+      const failed = results.find((result) => result instanceof TickwheelError);
+      if (failed) throw new Error(`tickwheel did not store a schedule: ${String(failed)}`);
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+async function createBullmq(redisUrl: string, count: number, periodMs: number, offsetOf: (i: number) => number): Promise<void> {
+  const url = new URL(redisUrl);
+  const queue = new Queue(BENCH_TASK, { connection: { host: url.hostname, port: Number(url.port) } });
+  await queue.waitUntilReady();
+  try {
+    await inParallel(count, BULLMQ_CREATE_CONCURRENCY, (i) =>
+      queue.upsertJobScheduler(`s${i}`, { every: periodMs, offset: offsetOf(i) }, { name: BENCH_TASK, data: { userId: i } }),
+    );
+  } finally {
+    await queue.close();
+  }
+}
+
+export async function schedulesCase(system: System, run: SchedulesRun, measureSeconds: number, shards: number): Promise<SchedulesResult> {
+  const { count, periodMs } = run;
   const redis = await startRedis();
-  const expectedPerSecond = count / (MINUTE_MS / 1000);
+  const expectedPerSecond = count / (periodMs / 1000);
   const runner = await system.startRunner(redis.url, Math.ceil(expectedPerSecond * (measureSeconds + 30)));
   try {
     await Bun.sleep(1_000);
     const idle = await runner.report({ gc: true });
     const before = await usedMemory(redis);
-    // Schedule i fires at anchor + i·60s/count + k·60s: evenly spread over each minute.
-    const anchor = Date.now() + 5_000;
-    const offsetOf = (i: number) => Math.floor((i * MINUTE_MS) / count);
+    // Schedule i fires at anchor + i·period/count + k·period: evenly spread over each period.
+    const anchor = Date.now() + ANCHOR_LEAD_MS;
+    const offsetOf = (i: number) => Math.floor((i * periodMs) / count);
     const createStart = performance.now();
-    if (system.name === "tickwheel") {
-      const client = new Client({ redisUrl: redis.url, shards });
-      try {
-        await inParallel(count, (i) =>
-          client.schedules.put(`s${i}`, { every: MINUTE_MS, startAt: anchor + offsetOf(i), task: { name: BENCH_TASK, args: { userId: i } } }),
-        );
-      } finally {
-        await client.close();
-      }
-    } else {
-      const url = new URL(redis.url);
-      const queue = new Queue(BENCH_TASK, { connection: { host: url.hostname, port: Number(url.port) } });
-      await queue.waitUntilReady();
-      try {
-        await inParallel(count, (i) =>
-          queue.upsertJobScheduler(`s${i}`, { every: MINUTE_MS, offset: offsetOf(i) }, { name: BENCH_TASK, data: { userId: i } }),
-        );
-      } finally {
-        await queue.close();
-      }
-    }
+    if (system.name === "tickwheel") await createTickwheel(redis.url, shards, count, periodMs, anchor, offsetOf);
+    else await createBullmq(redis.url, count, periodMs, offsetOf);
     const createSeconds = (performance.now() - createStart) / 1000;
     const after = await usedMemory(redis);
-    // Creating them takes a while on a shared machine, and the node and Redis plant and fire the
-    // first rounds meanwhile; a full minute after the last one was created every schedule has
-    // gone round once more, so the window measured is the steady state, not creation's backlog.
-    await Bun.sleep(Math.max(SETTLE_MS, anchor + MINUTE_MS - Date.now()));
+    // The node and Redis plant and fire the first rounds while the schedules are created; one full
+    // period after the last one was created every schedule has gone round once more, so the window
+    // measured is the steady state, not creation's backlog.
+    await Bun.sleep(Math.max(periodMs, anchor + periodMs - Date.now(), 2_000));
     runner.reset();
     const windowStart = performance.now();
     await Bun.sleep(measureSeconds * 1000);
@@ -95,8 +117,7 @@ export async function schedulesCase(system: System, count: number, measureSecond
     const measuredSeconds = (performance.now() - windowStart) / 1000;
     const loaded = await runner.report({ gc: true, lateness: false });
     return {
-      system: system.name,
-      count,
+      ...run,
       createSeconds,
       measuredSeconds,
       started: report.started,
@@ -112,16 +133,30 @@ export async function schedulesCase(system: System, count: number, measureSecond
   }
 }
 
+function period(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
 export function renderSchedules(results: SchedulesResult[], command: string, machine: string): string {
   const rows = results.map((r) => {
     const l = r.lateness;
-    return `| ${r.system} | ${r.count.toLocaleString("en-US")} | ${r.createSeconds.toFixed(1)} s | ${r.started.toLocaleString("en-US")} / ~${r.expected.toLocaleString("en-US")} in ${r.measuredSeconds.toFixed(0)} s | ${l.p50 ?? "-"} / ${l.p99 ?? "-"} / ${l.max ?? "-"} ms | ${l.early} | ${Math.round(r.bytesPerSchedule)} | ${r.rssIdleMB.toFixed(0)} → ${r.rssLoadedMB.toFixed(0)} MB |`;
+    const perSecond = Math.round(r.count / r.createSeconds).toLocaleString("en-US");
+    return `| ${r.system} | ${r.count.toLocaleString("en-US")} every ${period(r.periodMs)} | ${r.createSeconds.toFixed(1)} s (${perSecond}/s) | ${r.started.toLocaleString("en-US")} / ~${r.expected.toLocaleString("en-US")} in ${r.measuredSeconds.toFixed(0)} s | ${l.p50 ?? "-"} / ${l.p99 ?? "-"} / ${l.max ?? "-"} ms | ${l.early} | ${Math.round(r.bytesPerSchedule)} | ${r.rssIdleMB.toFixed(0)} → ${r.rssLoadedMB.toFixed(0)} MB |`;
   });
-  return [
+  const tickwheel = results.filter((r) => r.system === "tickwheel").sort((a, b) => a.count - b.count);
+  const lines = [
     `Command: \`${command}\` (${machine})`,
     "",
-    "| system | schedules | created in | occurrences started / expected | lateness p50 / p99 / max | early | Redis bytes per schedule | worker RSS: none → all |",
+    "| system | schedules | created in | occurrences started / expected | lateness p50 / p99 / max | early | Redis bytes per schedule | worker RSS: none → end of window |",
     "|---|---|---|---|---|---|---|---|",
     ...rows,
-  ].join("\n");
+  ];
+  if (tickwheel.length === 2) {
+    const [small, large] = tickwheel as [SchedulesResult, SchedulesResult];
+    lines.push(
+      "",
+      `tickwheel node RSS at the same occurrence rate: ${small.rssLoadedMB.toFixed(0)} MB with ${small.count.toLocaleString("en-US")} schedules, ${large.rssLoadedMB.toFixed(0)} MB with ${large.count.toLocaleString("en-US")} (${(large.count / small.count).toFixed(0)}× the schedules).`,
+    );
+  }
+  return lines.join("\n");
 }

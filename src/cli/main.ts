@@ -46,6 +46,8 @@ commands:
            [--misfire skip|once|all] [--overlap allow|skip] [--start-at TIME] [--end-at TIME]
            [--paused] [--priority 0-9] [--max-attempts N] [--timeout MS]   (or --body JSON)
                                      create or replace a recurring schedule
+  schedules put-many FILE            create or replace many: FILE (or - for stdin) is a JSON array of
+                                     { "name": …, …the fields of PUT /v1/schedules/NAME }
   schedules get NAME | list [--prefix P] [--limit N] | pause NAME | resume NAME | delete NAME
 
 options (commands that talk to a node):
@@ -95,7 +97,7 @@ async function runClientCommand(argv: string[]): Promise<number> {
       command === "dead" || command === "schedules" ? `${command} ${args[0] ?? ""}` : command === "shards" && args[0] === "resize" ? "shards resize" : command;
     const allowed = FLAGS[key];
     if (!allowed) {
-      if (command === "schedules") throw new UsageError("schedules needs put, get, list, pause, resume or delete");
+      if (command === "schedules") throw new UsageError("schedules needs put, put-many, get, list, pause, resume or delete");
       throw new UsageError(command === "dead" ? `dead needs "list" or "retry ID"` : `unknown command "${command}"`);
     }
     checkFlags(flags, [...COMMON, ...allowed]);

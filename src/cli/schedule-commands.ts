@@ -1,9 +1,10 @@
 /**
- * `tickwheel schedules put|get|list|pause|resume|delete`: recurring schedules over a node's HTTP
- * API (/v1/schedules). Tables for people, the node's JSON with --json; exit codes as every
- * other command (api.ts EXIT).
+ * `tickwheel schedules put|put-many|get|list|pause|resume|delete`: recurring schedules over a
+ * node's HTTP API (/v1/schedules). Tables for people, the node's JSON with --json; exit codes as
+ * every other command (api.ts EXIT).
  */
-import { call, type ApiOptions } from "./api.ts";
+import { readFileSync } from "node:fs";
+import { call, CliError, EXIT, type ApiOptions } from "./api.ts";
 import { UsageError } from "./args.ts";
 import { keyValues, relative, table, when } from "./table.ts";
 import type { ScheduleView } from "../client/schedules.ts";
@@ -17,6 +18,7 @@ export interface ScheduleCommandContext {
 
 export const SCHEDULE_FLAGS: Record<string, string[]> = {
   "schedules put": ["cron", "every", "tz", "task", "args", "misfire", "overlap", "start-at", "end-at", "paused", "max-attempts", "timeout", "priority", "body"],
+  "schedules put-many": [],
   "schedules get": [],
   "schedules list": ["prefix", "limit"],
   "schedules pause": [],
@@ -29,6 +31,7 @@ const path = (name: string) => `/v1/schedules/${encodeURIComponent(name)}`;
 
 export async function runScheduleCommand(ctx: ScheduleCommandContext, sub: string, name: string | undefined): Promise<void> {
   if (sub === "list") return list(ctx);
+  if (sub === "put-many") return putMany(ctx, name);
   if (!name) throw new UsageError(`schedules ${sub} needs a schedule name`);
   switch (sub) {
     case "put":
@@ -47,7 +50,7 @@ export async function runScheduleCommand(ctx: ScheduleCommandContext, sub: strin
       return print(ctx, body, () => `deleted schedule ${name}`);
     }
   }
-  throw new UsageError(`schedules needs put, get, list, pause, resume or delete`);
+  throw new UsageError(`schedules needs put, put-many, get, list, pause, resume or delete`);
 }
 
 async function put(ctx: ScheduleCommandContext, name: string): Promise<void> {
@@ -80,6 +83,53 @@ async function put(ctx: ScheduleCommandContext, name: string): Promise<void> {
   }
   const result = await call<{ created: boolean; schedule: ScheduleView }>(ctx.api, "PUT", path(name), body);
   print(ctx, result, () => `${result.created ? "created" : "replaced"} schedule ${name}\n${describe(result.schedule)}`);
+}
+
+/** Items per PUT /v1/schedules (the route's bound). */
+const PUT_MANY_REQUEST = 10_000;
+
+interface PutManyAnswer {
+  results: ({ ok: true; name: string; created: boolean } | { ok: false; index: number; error: { code: string; message: string; field?: string } })[];
+  created: number;
+  replaced: number;
+  failed: number;
+}
+
+/**
+ * `schedules put-many FILE` (or `-` for stdin): a JSON array of `{ name, ...definition }` (or
+ * `{ "schedules": [...] }`), sent 10,000 per request. Items the node refused are listed with
+ * their index and field (the others are stored), and make the exit code 2.
+ */
+async function putMany(ctx: ScheduleCommandContext, file: string | undefined): Promise<void> {
+  if (!file) throw new UsageError("schedules put-many needs a FILE of JSON (or - for stdin)");
+  let text: string;
+  try {
+    text = file === "-" ? await Bun.stdin.text() : readFileSync(file, "utf8");
+  } catch (error) {
+    throw new UsageError(`${file}: ${(error as Error).message}`);
+  }
+  const parsed = parseJson(file, text) as unknown;
+  const items = Array.isArray(parsed) ? parsed : (parsed as { schedules?: unknown } | null)?.schedules;
+  if (!Array.isArray(items) || items.length === 0) throw new UsageError(`${file}: expected a JSON array of schedules ({ "name": …, "every" or "cron": …, "task": … })`);
+  const total: PutManyAnswer = { results: [], created: 0, replaced: 0, failed: 0 };
+  for (let from = 0; from < items.length; from += PUT_MANY_REQUEST) {
+    const answer = await call<PutManyAnswer>(ctx.api, "PUT", "/v1/schedules", { schedules: items.slice(from, from + PUT_MANY_REQUEST) });
+    for (const result of answer.results) total.results.push(result.ok ? result : { ...result, index: result.index + from });
+    total.created += answer.created;
+    total.replaced += answer.replaced;
+    total.failed += answer.failed;
+  }
+  print(ctx, total, () => {
+    const lines = [`created ${total.created}, replaced ${total.replaced}, failed ${total.failed}`];
+    for (const result of total.results) {
+      if (result.ok) continue;
+      const item = items[result.index] as { name?: unknown } | null;
+      const name = typeof item?.name === "string" ? ` (${item.name})` : "";
+      lines.push(`  item ${result.index}${name}: ${result.error.field ? `${result.error.field}: ` : ""}${result.error.message}`);
+    }
+    return lines.join("\n");
+  });
+  if (total.failed > 0) throw new CliError(`${total.failed} of ${items.length} schedules were refused (the others are stored)`, EXIT.usage);
 }
 
 async function list(ctx: ScheduleCommandContext): Promise<void> {

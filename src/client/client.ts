@@ -209,7 +209,7 @@ function decodeCursor(
   } catch {
     throw invalid("cursor", "expected the nextCursor of a previous page");
   }
-  if (typeof body !== "object" || body === null || body.v !== 1 || !Number.isInteger(body.s) || body.s < 0 || body.s >= shards.span) {
+  if (typeof body !== "object" || body === null || body.v !== 1 || !Number.isInteger(body.s) || body.s < 0 || body.s >= shards.listSpan) {
     throw invalid("cursor", "expected the nextCursor of a previous page");
   }
   if (body.st !== state || (body.n ?? null) !== name || (body.p === 1) !== namePrefix || (body.o === "t") !== timeOrder) {
@@ -324,6 +324,8 @@ export class Client {
     this.schedules = new ScheduleClient({
       store: this.store.schedules,
       shards: async () => (await this.clusterConfig()).shards,
+      reloadShards: () => this.refreshShardMap(true),
+      inTransit: (shard, name) => this.store.reshard.scheduleInTransit(shard, name),
       getTask: (id) => this.get(id),
       defaults: this.defaults,
       outboundPolicy: this.outboundPolicy,
@@ -579,8 +581,9 @@ export class Client {
     const nowMs = Date.now();
     // Records can hold 1 MiB of args each: bound what one request reads across shards too.
     let bytesLeft = LIST_MAX_BYTES;
-    // While resizing the old and the new shards both hold tasks: list them all (span).
-    const span = shards.span;
+    // While resizing the old and the new shards both hold tasks: list them all (span); after a
+    // shrink, the shards before it still hold final records and their indexes (listSpan).
+    const span = shards.listSpan;
     for (let shard = position.shard, after = position.after; shard < span; shard++, after = null) {
       const page = await this.store.listings.listPage(shards, shard, options.state, after, limit - tasks.length, LIST_BUDGET, name, bytesLeft, namePrefix);
       for (const entry of page.entries) {
@@ -621,15 +624,18 @@ export class Client {
     const tasks: TaskSummary[] = [];
     let coldFrom = position.after?.score.startsWith(COLD_CURSOR) ? position : null;
     if (!coldFrom) {
-      const perShardBytes = Math.max(1, Math.floor(LIST_MAX_BYTES / shards.count));
+      // Every shard that may hold the state's index: the old and new ones while resizing, and the
+      // shards before a shrink (their final records stay until they expire).
+      const listed = shards.listSpan;
+      const perShardBytes = Math.max(1, Math.floor(LIST_MAX_BYTES / listed));
       // Each shard is asked for about twice its share of the page, not the whole page: tasks spread
       // over the shards, so that usually fills the page while reading a fraction of the records. A
       // shard that holds more of the next tasks answers with a cursor, and the merge stops there
       // (the page is short, never wrong).
-      const perShard = Math.min(limit, Math.ceil((2 * limit) / shards.count) + TIME_ORDER_SLACK);
+      const perShard = Math.min(limit, Math.ceil((2 * limit) / listed) + TIME_ORDER_SLACK);
       const read = (shard: number, after: { score: string; id: string } | null) =>
         this.store.listings.listIndexPage(shard, state, after, perShard, LIST_BUDGET, name, perShardBytes, namePrefix);
-      const pages = await Promise.all(Array.from({ length: shards.count }, async (_, shard) => ({ shard, page: await read(shard, position.after) })));
+      const pages = await Promise.all(Array.from({ length: listed }, async (_, shard) => ({ shard, page: await read(shard, position.after) })));
       // Tasks that finished (or fall due) together often sit on one shard (a bulk job works shard by
       // shard): the shards that hold the page back (their cursor is the frontier) are read further, a
       // few rounds at most, before a short page is answered.
@@ -653,14 +659,14 @@ export class Client {
       if (tasks.length >= limit) return { tasks, nextCursor: encodeCursor(state, name, 0, coldFrom.after, namePrefix, true) };
     }
     let bytesLeft = LIST_MAX_BYTES;
-    for (let shard = coldFrom.shard, after = coldFrom.after!; shard < shards.count; shard++, after = { score: `${COLD_CURSOR}${shard}`, id: "" }) {
+    for (let shard = coldFrom.shard, after = coldFrom.after!; shard < shards.span; shard++, after = { score: `${COLD_CURSOR}${shard}`, id: "" }) {
       const page = await this.store.listings.listPage(shards, shard, "scheduled", after, limit - tasks.length, LIST_BUDGET, name, bytesLeft, namePrefix);
       for (const entry of page.entries) {
         tasks.push(summaryOf(entry, shard, state, nowMs));
         bytesLeft -= entry.record.length;
       }
       if (page.next) return { tasks, nextCursor: encodeCursor(state, name, shard, page.next, namePrefix, true) };
-      if ((tasks.length >= limit || bytesLeft <= 0) && shard + 1 < shards.count) {
+      if ((tasks.length >= limit || bytesLeft <= 0) && shard + 1 < shards.span) {
         return { tasks, nextCursor: encodeCursor(state, name, shard + 1, { score: `${COLD_CURSOR}${shard + 1}`, id: "" }, namePrefix, true) };
       }
     }
@@ -761,20 +767,8 @@ export class Client {
    */
   async resize(count: number): Promise<ResizeStatus> {
     if (!Number.isInteger(count) || count < 1 || count > SLOT_COUNT) throw invalid("count", `expected an integer from 1 to ${SLOT_COUNT}`);
-    const { shards: current } = await this.clusterConfig();
-    // The mover moves tasks, not recurring schedules (they arrived in parallel with it): refuse
-    // rather than strand a schedule in a shard its name no longer maps to. TODO(issue 13): move them.
-    for (const shard of current.shards()) {
-      // HSCAN may answer a page with no entries before the end: go on until one is found or cursor 0.
-      let cursor = "0";
-      do {
-        const page = await this.store.schedules.scanSchedules(shard, "", cursor, 100);
-        if (page.entries.length > 0) {
-          throw new TickwheelError("conflict", "recurring schedules exist; resizing does not move schedules yet (delete them, resize, create them again)", "count");
-        }
-        cursor = page.cursor;
-      } while (cursor !== "0");
-    }
+    // Recurring schedules move with their slot like tasks (the mover's schedules phase).
+    await this.clusterConfig();
     const started = await this.store.config.startResize(count, Date.now());
     if (started.kind === "busy") throw new TickwheelError("conflict", `a resize to ${started.resizingTo} shards is running; wait for it to finish`, "count");
     if (started.kind === "same") throw invalid("count", `the cluster has ${started.count} shards already`);

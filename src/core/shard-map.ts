@@ -75,6 +75,15 @@ export class ShardMap {
     return Math.max(this.count, this.resizingTo ?? this.count);
   }
 
+  /**
+   * Shards a listing reads: the span, and after a shrink also the shards of
+   * the count before it, where final records (and the console's indexes of
+   * them) stay until they expire.
+   */
+  get listSpan(): number {
+    return Math.max(this.span, this.previousCount ?? 0);
+  }
+
   /** Shard that holds a hash slot (0..16383) for writers: its new shard while resizing. */
   shardOfSlot(slot: number): number {
     return slot % this.home;

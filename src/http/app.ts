@@ -18,6 +18,7 @@ import { bearerAuth } from "./auth.ts";
 import { errorBody, handleError, zodErrorBody } from "./errors.ts";
 import { registerTaskRoutes } from "./tasks-routes.ts";
 import { registerBatchRoutes } from "./batch-routes.ts";
+import { registerScheduleBatchRoute } from "./schedule-batch-route.ts";
 import { registerNameRoutes } from "./names-routes.ts";
 import { registerScheduleRoutes } from "./schedules-routes.ts";
 import { registerAdminRoutes } from "./admin-routes.ts";
@@ -119,6 +120,7 @@ export function createApp(node: AppNode): OpenAPIHono {
     celeryResults: node.celeryResults ?? undefined,
   });
   registerNameRoutes(app, { client: node.client, notePaused: (name, paused) => node.notePaused(name, paused) });
+  registerScheduleBatchRoute(app, { schedules: node.client.schedules, bodyLimit: tooLarge(node.config.maxBatchBytes), onRedisRefusal });
   registerScheduleRoutes(app, { schedules: node.client.schedules, bodyLimit: tooLarge(node.config.maxArgsBytes + ENVELOPE_BYTES) });
   registerAdminRoutes(app, {
     nodeId: node.nodeId,

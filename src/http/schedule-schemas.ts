@@ -90,3 +90,49 @@ export const ScheduleList = z
   .openapi("ScheduleList");
 
 export const ScheduleDeleted = z.object({ deleted: z.boolean() }).openapi("ScheduleDeleted");
+
+/** Schedules per PUT /v1/schedules (like POST /v1/tasks/batch's bound on tasks). */
+export const MAX_BATCH_SCHEDULES = 10_000;
+
+export const ScheduleBatchItem = SchedulePutBody.extend({
+  name: z.string().openapi({ description: SCHEDULE_NAME_RULE, example: "tenant-42-sync" }),
+}).openapi("SchedulePutManyItem");
+
+export const ScheduleBatchBody = z
+  .strictObject({
+    schedules: z
+      .array(ScheduleBatchItem)
+      .min(1)
+      .max(MAX_BATCH_SCHEDULES)
+      .openapi({ description: `1 … ${MAX_BATCH_SCHEDULES} schedules, each { name, ...the fields of PUT /v1/schedules/{name} }; each is validated on its own and answered in results[i]` }),
+  })
+  .openapi("SchedulePutMany");
+
+/** The envelope is checked first (400 for the whole request); items one by one (Client.schedules.putMany). */
+export const ScheduleBatchEnvelope = z.strictObject({
+  schedules: z
+    .array(z.unknown(), { error: "expected an array of schedules" })
+    .min(1, { error: "expected at least one schedule" })
+    .max(MAX_BATCH_SCHEDULES, { error: `expected at most ${MAX_BATCH_SCHEDULES} schedules` }),
+});
+
+const ScheduleBatchItemResult = z
+  .union([
+    z.object({ ok: z.literal(true), name: z.string(), created: z.boolean(), shard: z.number(), nextDueAt: z.number().nullable() }),
+    z.object({
+      ok: z.literal(false),
+      index: z.number().openapi({ description: "the item's position in schedules (from 0)" }),
+      status: z.number().openapi({ description: "the status this schedule alone would have got (400, 409, 507, …)" }),
+      error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),
+    }),
+  ])
+  .openapi("SchedulePutManyItemResult");
+
+export const ScheduleBatchResult = z
+  .object({
+    results: z.array(ScheduleBatchItemResult).openapi({ description: "one per schedule, in request order (ok: false items were not stored; the others were)" }),
+    created: z.number(),
+    replaced: z.number(),
+    failed: z.number(),
+  })
+  .openapi("SchedulePutManyResult");

@@ -299,7 +299,7 @@ export const ResizeStatusSchema = z
     shards: z.array(
       z.object({
         shard: z.number().int(),
-        phase: z.string().openapi({ description: "waiting, cold, tasks, dead or done" }),
+        phase: z.string().openapi({ description: "waiting, cold, schedules, tasks, dead, sweep or done" }),
         slotsToMove: z.number().int(),
         slotsMoved: z.number().int(),
         tasksMoved: z.number().int(),

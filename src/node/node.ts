@@ -38,6 +38,7 @@ import { ClockSkewReporter, SKEW_WARN_MS } from "./clock-skew.ts";
 import { EvictionGuard } from "./eviction-guard.ts";
 import { readMemoryPolicyAt } from "../store/redis-memory-policy.ts";
 import { redisErrorKind } from "../store/redis-errors.ts";
+import { LEASE_LOST } from "../store/outcomes.ts";
 import { openCelery, type CeleryWiring } from "./celery-wiring.ts";
 import { TargetRegistry } from "../pool/targets/registry.ts";
 import { webhookTarget } from "../pool/targets/webhook/webhook-delivery.ts";
@@ -54,6 +55,11 @@ interface FrontEnd {
   readonly url: string;
   close(): void;
 }
+
+/** Redis clock probes at start, the gap between them (ms), and one every CLOCK_PROBE_EVERY_MS after (see probeClock). */
+const CLOCK_PROBES_AT_START = 8;
+const CLOCK_PROBE_GAP_MS = 2;
+const CLOCK_PROBE_EVERY_MS = 2_000;
 
 export class TickwheelNode {
   readonly config: Config;
@@ -79,6 +85,7 @@ export class TickwheelNode {
   private state: NodeState = "new";
   private frontEnd: FrontEnd | null = null;
   private keepaliveTimer: ReturnType<typeof setInterval> | null = null;
+  private clockProbeTimer: ReturnType<typeof setInterval> | null = null;
   readonly startedAt = Date.now();
   redisErrors = 0;
   /** Prometheus metrics and the dashboard's per-second timeline. */
@@ -225,6 +232,7 @@ export class TickwheelNode {
       now: () => this.clock.now(),
       concurrency: config.concurrency,
       claimDepth: config.claimDepth,
+      visibilityMs: config.visibilityMs,
       targets: this.targets,
       completer: this.completer,
       log: this.log,
@@ -326,6 +334,10 @@ export class TickwheelNode {
     this.store.wakes.onWake((shard, id, score) => this.actors.get(shard)?.hint(id, score));
     // Refuses to start when another live node has this id (DuplicateNodeIdError).
     await this.membership.join();
+    if (!this.config.redisClusterNodes) {
+      await this.probeClock(CLOCK_PROBES_AT_START).catch(() => {});
+      this.clockProbeTimer = setInterval(() => void this.probeClock(1).catch(() => {}), CLOCK_PROBE_EVERY_MS);
+    }
     this.state = "running";
     await this.ownership.start();
     this.keepaliveTimer = setInterval(() => void this.keepVisibilityAlive(), Math.max(100, Math.floor(this.config.visibilityMs / 3)));
@@ -354,6 +366,7 @@ export class TickwheelNode {
       await this.completer.flush();
     }
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    if (this.clockProbeTimer) clearInterval(this.clockProbeTimer);
     if (this.pauseTimer) clearInterval(this.pauseTimer);
     this.evictionGuard.stop();
     this.redisTrouble.throttle.flush();
@@ -514,13 +527,37 @@ export class TickwheelNode {
     }
   }
 
+  /**
+   * Extra readings of Redis' clock for the node's estimate of it
+   * (core/redis-clock.ts): a plain TIME has a shorter round trip than the
+   * heartbeat script, and the estimate's error, half the shortest round trip
+   * seen, is what every held start waits out so none is early by Redis'
+   * clock. A few at start (the first claims come right after), then one now
+   * and then. Standalone Redis only: in a cluster a keyless TIME may reach a
+   * master other than the heartbeat's, whose clock is not the one it reads.
+   */
+  private async probeClock(times: number): Promise<void> {
+    for (let i = 0; i < times; i++) {
+      const sentMono = performance.now();
+      const redisMs = await this.store.time.nowMs();
+      this.clock.sample(sentMono, performance.now(), redisMs);
+      if (i + 1 < times) await Bun.sleep(CLOCK_PROBE_GAP_MS);
+    }
+  }
+
   /** Pushes the visibility deadline of running attempts forward so long tasks are not reaped. */
   private async keepVisibilityAlive(): Promise<void> {
     const deadline = this.clock.now() + this.config.visibilityMs;
     await Promise.all(
       [...this.pool.runningByShard()].map(async ([shard, group]) => {
+        // The shard's current lease token when this node holds it: attempts claimed under an
+        // earlier token of this node (the lease lapsed under load and was taken back) still run
+        // here, and only the current token may extend their batches. Extended under the old token
+        // they would be refused, reaped at their deadline and run a second time.
+        const token = this.actors.get(shard)?.leaseToken ?? group.token;
         try {
-          await this.store.attempts.extend(shard, group.token, deadline, [...group.batches]);
+          const outcome = await this.store.attempts.extend(shard, token, deadline, [...group.batches]);
+          if (outcome !== LEASE_LOST) this.pool.keptAlive(shard, token, group.batches, deadline, this.clock.now());
         } catch (error) {
           this.log.warn({ shard, err: String(error) }, "visibility keepalive failed");
         }

@@ -17,9 +17,16 @@ export interface Job {
   score: string;
   specJson: string;
   spec: TaskSpec;
+  /**
+   * Node-clock ms until which this attempt's batch is known to be claimed
+   * (the claim's visibility deadline, pushed on by keepalives that reached
+   * Redis in time): past it the reaper may hand the task to another worker.
+   * Absent: not tracked (taken as never passing).
+   */
+  visibleUntilMs?: number;
 }
 
-export function jobFromClaim(shard: number, leaseToken: string, batch: string, id: string, record: string): Job {
+export function jobFromClaim(shard: number, leaseToken: string, batch: string, id: string, record: string, visibleUntilMs = Infinity): Job {
   const decoded = decodeRecord(record);
   return {
     shard,
@@ -31,5 +38,6 @@ export function jobFromClaim(shard: number, leaseToken: string, batch: string, i
     score: decoded.score,
     specJson: decoded.specJson,
     spec: decodeSpec(decoded.specJson),
+    visibleUntilMs,
   };
 }

@@ -57,10 +57,24 @@ const LOW_CAPACITY_WAKE_MS = 2;
  */
 const CLAIM_SLICES = 2;
 
+/**
+ * A keepalive that came back later than this before a batch's known deadline
+ * may have reached Redis after the reaper took the batch (the node's clock is
+ * Redis' earliest possible time, within a fraction of a ms): such a batch's
+ * waiting tasks keep their old deadline and are dropped at it.
+ */
+const KEEPALIVE_SLACK_MS = 50;
+
 export interface WorkerPoolOptions {
   concurrency: number;
   /** Pools' worth of slots claims in flight may reserve (TICKWHEEL_CLAIM_DEPTH; 1 when absent). */
   claimDepth?: number;
+  /**
+   * The claims' visibility timeout (ms). A claimed task that waited for a slot
+   * starts only while at least half of it is left before its batch's deadline
+   * (see startWaiting); absent, only a deadline already past stops it.
+   */
+  visibilityMs?: number;
   completer: PoolCompleter;
   log: Logger;
   /** Whether a claimed task of this shard under this token may start now. */
@@ -110,6 +124,8 @@ export class WorkerPool {
   /** Claimed tasks that found every slot running, oldest first (from waitingHead on). */
   private readonly waiting: Job[] = [];
   private waitingHead = 0;
+  /** A waiting task starts only with at least this long left before its batch's deadline. */
+  private readonly waitMarginMs: number;
   private readonly capacityWaiters = new Set<() => void>();
   private readonly stopController = new AbortController();
   private idleWaiters: (() => void)[] = [];
@@ -122,6 +138,7 @@ export class WorkerPool {
     this.claimDepth = options.claimDepth ?? 1;
     if (!Number.isInteger(this.claimDepth) || this.claimDepth < 1) throw new Error("claimDepth must be >= 1");
     this.claimLimit = this.claimDepth === 1 ? options.concurrency : Math.max(1, Math.ceil(options.concurrency / CLAIM_SLICES));
+    this.waitMarginMs = (options.visibilityMs ?? 0) / 2;
     const log = options.log;
     this.runContext = {
       logFor: (job) => log.child({ taskId: job.id, task: job.spec.name, attempt: job.attempt }),
@@ -195,6 +212,21 @@ export class WorkerPool {
   /** A claim of `count` tasks came back as one batch; the completer ends its bookkeeping once all have ended. */
   claimedBatch(shard: number, token: string, batch: string, count: number): void {
     this.options.completer.claimedBatch(shard, token, batch, count);
+  }
+
+  /**
+   * A keepalive of these batches (shard, token) reached Redis: their deadline
+   * is now `deadlineMs`. Only waiting tasks need to know (a running one is
+   * covered by the keepalives while it runs); one whose known deadline was
+   * already near when the answer came keeps it (the reaper may have won).
+   */
+  keptAlive(shard: number, token: string, batches: ReadonlySet<string>, deadlineMs: number, answeredAtMs: number): void {
+    for (let i = this.waitingHead; i < this.waiting.length; i++) {
+      const job = this.waiting[i]!;
+      if (job.shard !== shard || job.leaseToken !== token || !batches.has(job.batch)) continue;
+      const until = job.visibleUntilMs ?? Infinity;
+      if (until > answeredAtMs + KEEPALIVE_SLACK_MS && deadlineMs > until) job.visibleUntilMs = deadlineMs;
+    }
   }
 
   /** Running attempts, then the claimed tasks waiting for a slot (their batches need keeping alive too). */
@@ -288,11 +320,23 @@ export class WorkerPool {
     return drained;
   }
 
-  /** Starts waiting tasks while slots are free (an async attempt just ended). */
+  /**
+   * Starts waiting tasks while slots are free (an async attempt just ended).
+   * One whose batch's deadline is near is dropped instead: the reaper may
+   * return it to another worker at that deadline, and a start now would then
+   * run it twice (a stalled keepalive, a long wait behind slow tasks). It
+   * stays claimed in its batch, so the reaper returns it and it runs once.
+   */
   private startWaiting(): void {
+    const now = this.now();
     while (this.waitingHead < this.waiting.length && this.running.size < this.concurrency) {
       const job = this.waiting[this.waitingHead]!;
       this.waiting[this.waitingHead++] = undefined as unknown as Job;
+      if (job.visibleUntilMs !== undefined && now > job.visibleUntilMs - this.waitMarginMs) {
+        this.counts.dropped++;
+        this.options.completer.abandon(job.shard, job.batch);
+        continue;
+      }
       this.begin(job);
     }
     if (this.waitingHead === this.waiting.length) {

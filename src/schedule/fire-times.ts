@@ -76,14 +76,24 @@ function everyNext(rule: { everyMs: number }, anchorMs: number, afterMs: number)
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
+/** Answers of isKnownZone: building a DateTimeFormat costs ~30 µs, a bulk put asks once per schedule. */
+const knownZones = new Map<string, boolean>();
+/** Zones remembered at most (names come from producers: the cache must not grow without bound). */
+const KNOWN_ZONES_MAX = 1_000;
+
 /** Whether `tz` is an IANA zone name this runtime knows (croner itself accepts any string). */
 export function isKnownZone(tz: string): boolean {
+  const cached = knownZones.get(tz);
+  if (cached !== undefined) return cached;
+  let known: boolean;
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: tz });
-    return true;
+    known = true;
   } catch {
-    return false;
+    known = false;
   }
+  if (knownZones.size < KNOWN_ZONES_MAX) knownZones.set(tz, known);
+  return known;
 }
 
 /**

@@ -80,6 +80,8 @@ export class ReshardMover implements ShardDuty<MoveStep, MoveReport | null> {
       return IDLE_MS;
     }
     this.phase = report.phase;
+    // The node's map is behind (a later resize runs): wait for the map watch to catch up.
+    if (report.phase === "stale") return IDLE_MS;
     if (report.movedNow > 0) this.options.onMoved?.(report.movedNow);
     if (report.phase === "done") {
       this.doneEpoch = step.map.epoch;

@@ -43,7 +43,7 @@ export interface SchedulePlantingOptions {
   log: Logger;
 }
 
-/** Longest sleep: a schedule written by another node is found within this. */
+/** Longest sleep: a schedule written by another node is found within this (polls fall on its multiples). */
 export const POLL_MS = 250;
 /**
  * A step takes the schedules whose wake time is within this of now: schedules due a few ms apart
@@ -134,8 +134,13 @@ export class SchedulePlanting implements ShardDuty<PlantingStep, PlantingReply> 
     this.planted += reply.planted;
     // A full step or a lost race: more is waiting now.
     if (reply.looked >= STEP_LIMIT || reply.conflicts > 0) return 0;
-    if (reply.nextWakeMs === null) return POLL_MS;
-    return Math.max(0, Math.min(POLL_MS, reply.nextWakeMs - PASS_AHEAD_MS - nowMs));
+    // The poll falls on the next multiple of POLL_MS (Redis-clock ms), the same instant for every
+    // shard: the node's coalescing clock runs all its shards' polls in one timer callback, so they
+    // leave in one write and come back in one read (16 shards polling apart were 64 round trips a
+    // second, ~10 % of an idle node's CPU in socket writes on this VM).
+    const poll = POLL_MS - (nowMs % POLL_MS);
+    if (reply.nextWakeMs === null) return poll;
+    return Math.max(0, Math.min(poll, reply.nextWakeMs - PASS_AHEAD_MS - nowMs));
   }
 
   failed(error: unknown): number {

@@ -638,7 +638,8 @@ export class ShardActor {
   private onClaimed(claimed: ClaimedBatch | null | LeaseLost, reserved: number, upToMs: number): void {
     this.claimsInFlight--;
     const answeredAt = this.clock.now();
-    const lead = this.lead.observe(answeredAt - (this.claimIssuedAtMs.shift() ?? answeredAt), answeredAt);
+    const issuedAt = this.claimIssuedAtMs.shift() ?? answeredAt;
+    const lead = this.lead.observe(answeredAt - issuedAt, answeredAt);
     if (lead !== this.wheel.leadMs && this.state === "running") this.wheel.leadMs = lead;
     if (claimed === LEASE_LOST) {
       this.options.pool.unreserve(reserved);
@@ -660,8 +661,10 @@ export class ShardActor {
     const now = this.clock.now();
     // Claimed ids are left in the wheel: one whose bucket has not fired yet fires within the
     // covered span and is ignored (onWheelDue), which is cheaper than a lookup per task here.
+    // The deadline the claim script wrote was issuedAt + visibilityMs (by this clock).
+    const visibleUntilMs = issuedAt + this.options.visibilityMs;
     for (const task of tasks) {
-      const job = jobFromClaim(this.shard, this.leaseToken, claimed!.batch, task.id, task.record);
+      const job = jobFromClaim(this.shard, this.leaseToken, claimed!.batch, task.id, task.record, visibleUntilMs);
       if (job.dueMs > now) {
         this.hold(job);
       } else {

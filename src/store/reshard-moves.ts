@@ -4,9 +4,12 @@
  * lease (the ReshardMover duty); every step's progress is in the shard's
  * `reshard` hash and its `outbox`, so a new owner after a crash resumes
  * where the last one stopped. Phases, in this order (each one's reason is
- * in the docs): cold (the moving slots' cold lists), tasks (pending tasks,
- * pass after pass until a pass finds no task of a moving slot, running ones
- * included), dead (dead tasks with their final record), done.
+ * in the docs): cold (the moving slots' cold lists), schedules (recurring
+ * schedules of moving slots), tasks (pending tasks, pass after pass until a
+ * pass finds no task of a moving slot, running ones included), dead (dead
+ * tasks with their final record), sweep (one more pass over the schedules:
+ * a producer whose map was a second old may have written one after the
+ * schedules phase; if it finds one, back to tasks for its occurrences), done.
  *
  * A batch is taken out of the source into its outbox (one script on the
  * source's keys), landed in each destination (one script per destination
@@ -20,7 +23,7 @@ import { keySlot } from "../core/slot.ts";
 import type { ShardMap } from "../core/shard-map.ts";
 import { LEASE_LOST, type LeaseLost } from "./outcomes.ts";
 
-export type MovePhase = "cold" | "tasks" | "dead" | "done";
+export type MovePhase = "cold" | "schedules" | "tasks" | "dead" | "sweep" | "done";
 
 /** Ids a scan asks for per step (HSCAN / ZSCAN COUNT): a batch stays a few ms of Redis. */
 const SCAN_COUNT = 300;
@@ -29,8 +32,12 @@ const COLD_ELEMENTS = 32;
 /** Slots whose cold lists one step visits (most are empty: a list read costs next to nothing then). */
 const COLD_SLOTS = 128;
 
+/** The shard's progress belongs to a later resize than the caller's map (reshard-state-3.lua). */
+const STALE = "stale" as const;
+
 export interface MoveReport {
-  phase: MovePhase;
+  /** "stale": the caller's map is behind the shard's progress; it moved nothing. */
+  phase: MovePhase | "stale";
   /** Tasks this shard has moved in this resize so far. */
   moved: number;
   /** Tasks this step moved. */
@@ -72,6 +79,8 @@ export class RedisReshardMoves {
     const keys = this.keyBook.shard(shard);
     const state = await this.state(shard, leaseToken, map.epoch, []);
     if (state === LEASE_LOST) return LEASE_LOST;
+    // This node's map is behind the shard's progress (a later resize runs): nothing to do by it.
+    if (state === STALE) return { phase: "stale", moved: 0, movedNow: 0 };
     // Resume first: what an earlier step (maybe another owner's, before a crash) took out lands now.
     const pending = await this.runner.redis.hgetall(keys.outbox);
     const pendingIds = Object.keys(pending);
@@ -82,7 +91,7 @@ export class RedisReshardMoves {
     }
     if (state.phase === "cold") {
       const slots = map.movingSlotsOf(shard);
-      if (state.slotIndex >= slots.length) return this.advance(shard, leaseToken, map.epoch, state, ["phase", "tasks", "cursor", "0", "passMoving", "0"]);
+      if (state.slotIndex >= slots.length) return this.advance(shard, leaseToken, map.epoch, state, ["phase", "schedules", "cursor", "0", "passMoving", "0"]);
       const run = slots.slice(state.slotIndex, state.slotIndex + COLD_SLOTS);
       const reply = (await this.runner.run(
         "reshardOutCold",
@@ -94,6 +103,32 @@ export class RedisReshardMoves {
       if (landed === LEASE_LOST) return LEASE_LOST;
       const emptied = Number(reply[1]);
       const fields = emptied > 0 ? ["slotIndex", String(state.slotIndex + emptied)] : [];
+      return this.advance(shard, leaseToken, map.epoch, { ...state, moved: state.moved + landed }, fields, landed);
+    }
+    if (state.phase === "schedules" || state.phase === "sweep") {
+      const schedulesKey = this.keyBook.schedules(shard);
+      const [next, found] = await this.runner.redis.hscan(schedulesKey, state.cursor, "COUNT", SCAN_COUNT);
+      const argv: (string | number)[] = [leaseToken];
+      for (let i = 0; i < found.length; i += 2) {
+        const name = found[i]!;
+        const slot = keySlot(name);
+        const dest = slot % to;
+        if (dest !== shard) argv.push(name, dest, slot);
+      }
+      let landed = 0;
+      if (argv.length > 1) {
+        const reply = (await this.runner.run("reshardOutSchedules", [keys.lease, keys.outbox, schedulesKey, this.keyBook.scheduleWake(shard)], argv)) as (string | number)[];
+        if (reply[0] === "lease") return LEASE_LOST;
+        const result = await this.land(shard, leaseToken, pairs(reply, 1), wakeHorizonScore);
+        if (result === LEASE_LOST) return LEASE_LOST;
+        landed = result;
+      }
+      const passMoving = state.passMoving + landed;
+      let fields: string[];
+      if (next !== "0") fields = ["cursor", next, "passMoving", String(passMoving)];
+      // A schedule written late (sweep) may have had occurrences planted here: back to tasks for them.
+      else if (state.phase === "schedules" || passMoving > 0) fields = ["phase", "tasks", "cursor", "0", "passMoving", "0"];
+      else fields = ["phase", "done", "cursor", "0"];
       return this.advance(shard, leaseToken, map.epoch, { ...state, moved: state.moved + landed }, fields, landed);
     }
     if (state.phase === "tasks" || state.phase === "dead") {
@@ -127,7 +162,7 @@ export class RedisReshardMoves {
       const passMoving = state.passMoving + landed + running;
       let fields: string[];
       if (next !== "0") fields = ["cursor", next, "passMoving", String(passMoving)];
-      else if (state.phase === "dead") fields = ["phase", "done", "cursor", "0"];
+      else if (state.phase === "dead") fields = ["phase", "sweep", "cursor", "0", "passMoving", "0"];
       else if (passMoving === 0) fields = ["phase", "dead", "cursor", "0"];
       else fields = ["cursor", "0", "passMoving", "0"];
       return this.advance(shard, leaseToken, map.epoch, { ...state, moved: state.moved + landed }, fields, landed);
@@ -158,19 +193,27 @@ export class RedisReshardMoves {
     const parts = bundle.split("\0");
     if (parts[0] === "t") return { kind: "task", value: parts[3]! };
     if (parts[0] === "c") return { kind: "cold", value: parts[3]! };
+    if (parts[0] === "s") return null;
     return { kind: "dead", value: parts[5]! };
+  }
+
+  /** Whether a schedule is in a source shard's outbox (taken out, not landed yet). */
+  async scheduleInTransit(shard: number, name: string): Promise<boolean> {
+    return (await this.runner.redis.hexists(this.keyBook.shard(shard).outbox, `\0s${name}`)) === 1;
   }
 
   private async advance(shard: number, leaseToken: string, epoch: number, state: MoveState, fields: string[], movedNow = 0): Promise<MoveReport | LeaseLost> {
     const after = fields.length > 0 ? await this.state(shard, leaseToken, epoch, fields) : state;
     if (after === LEASE_LOST) return LEASE_LOST;
+    if (after === STALE) return { phase: "stale", moved: 0, movedNow: 0 };
     return { phase: after.phase, moved: after.moved, movedNow };
   }
 
-  private async state(shard: number, leaseToken: string, epoch: number, fields: string[]): Promise<MoveState | LeaseLost> {
+  private async state(shard: number, leaseToken: string, epoch: number, fields: string[]): Promise<MoveState | LeaseLost | typeof STALE> {
     const keys = this.keyBook.shard(shard);
     const reply = (await this.runner.run("reshardState", [keys.lease, keys.reshard, keys.mapEpoch], [leaseToken, epoch, ...fields])) as string[];
     if (reply[0] === "lease") return LEASE_LOST;
+    if (reply[0] === "stale") return STALE;
     const hash: Record<string, string> = {};
     for (let i = 0; i < reply.length; i += 2) hash[reply[i]!] = reply[i + 1]!;
     return {
@@ -203,7 +246,7 @@ export class RedisReshardMoves {
         const keys = this.keyBook.shard(dest);
         return this.runner.run(
           "reshardIn",
-          [keys.due, keys.tasks, keys.err, keys.dead, keys.coldCount],
+          [keys.due, keys.tasks, keys.err, keys.dead, keys.coldCount, this.keyBook.schedules(dest), this.keyBook.scheduleWake(dest)],
           [keys.donePrefix, keys.coldPrefix, keys.wake, this.runner.publish, wakeHorizonScore, ...argv],
         );
       }),

@@ -17,6 +17,12 @@ import type { PlantedOccurrence } from "../schedule/occurrences.ts";
 /** How far ahead a planted occurrence gets a wake hint: the nodes' look-ahead window at most. */
 const HINT_HORIZON_MS = 2_000;
 
+/**
+ * Schedules per schedule-write-many call: a call is one script on one shard, and a few hundred
+ * schedules (each a CAS, a write, a wake entry and an occurrence) keep it to a few ms of Redis.
+ */
+export const WRITE_MANY_CHUNK = 500;
+
 const STATES: Record<string, LastState> = { n: "none", p: "pending", r: "running", e: "ended" };
 
 /** A schedule whose planter wake time has come, with the state of its last planted occurrence. */
@@ -61,6 +67,70 @@ export class RedisSchedules {
     );
     if (reply === LEASE_LOST) return LEASE_LOST;
     return (reply as [string, unknown])[0] === "ok" ? "ok" : "conflict";
+  }
+
+  /**
+   * Many API writes on one shard (bulk creation): per write "ok" or "conflict" (its version
+   * moved meanwhile; nothing written for it), the same semantics as writeSchedule, one script
+   * call per WRITE_MANY_CHUNK writes, sent together.
+   */
+  async writeSchedules(shard: number, writes: { write: ScheduleWrite; occurrences: PlantedOccurrence[] }[], nowMs: number): Promise<("ok" | "conflict")[]> {
+    if (writes.length === 0) return [];
+    const keys = this.keyBook.shard(shard);
+    const scriptKeys = [this.keyBook.schedules(shard), this.keyBook.scheduleWake(shard), keys.due, keys.tasks, keys.lease];
+    const calls: Promise<unknown>[] = [];
+    for (let from = 0; from < writes.length; from += WRITE_MANY_CHUNK) {
+      const argv: (string | number)[] = ["", keys.wake, this.runner.publish, nowMs + HINT_HORIZON_MS, keys.donePrefix];
+      for (const { write, occurrences } of writes.slice(from, from + WRITE_MANY_CHUNK)) {
+        const planted: string[] = [];
+        for (const occurrence of occurrences) planted.push(occurrence.id, occurrence.score, occurrence.record);
+        argv.push(
+          write.name,
+          write.expectedVersion,
+          write.state === null ? "" : encodeSchedule(write.state),
+          write.wakeAtMs === null ? "" : write.wakeAtMs,
+          write.withdraw.map((atMs) => occurrenceId(write.name, atMs)).join("\0"),
+          planted.join("\0"),
+        );
+      }
+      calls.push(this.runner.run("scheduleWriteMany", scriptKeys, argv));
+    }
+    const replies = await Promise.all(calls);
+    const results: ("ok" | "conflict")[] = [];
+    for (const reply of replies) for (const flag of String(reply)) results.push(flag === "1" ? "ok" : "conflict");
+    return results;
+  }
+
+  /**
+   * Many schedules of one shard and their last occurrences' states, in order (null: absent):
+   * one HMGET, then the state reads of the ones that exist, pipelined. Like readSchedule, the
+   * state only guides a decision the write re-checks by version.
+   */
+  async readSchedules(shard: number, names: readonly string[]): Promise<({ stored: string; last: LastState } | null)[]> {
+    if (names.length === 0) return [];
+    const keys = this.keyBook.shard(shard);
+    const values = await this.runner.redis.hmget(this.keyBook.schedules(shard), ...names);
+    const reads: ({ stored: string; last: LastState } | null)[] = new Array(names.length).fill(null);
+    const pending: { index: number; lastId: string }[] = [];
+    values.forEach((stored, index) => {
+      if (stored === null) return;
+      const tab = stored.indexOf("\t");
+      const lastId = stored.slice(tab + 1, stored.indexOf("\n", tab));
+      reads[index] = { stored, last: "none" };
+      if (lastId !== "") pending.push({ index, lastId });
+    });
+    if (pending.length > 0) {
+      const pipeline = this.runner.redis.pipeline();
+      for (const { lastId } of pending) pipeline.zscore(keys.due, lastId).hexists(keys.tasks, lastId);
+      const replies = (await pipeline.exec()) ?? [];
+      pending.forEach(({ index }, i) => {
+        const [scoreError, score] = replies[2 * i] ?? [null, null];
+        const [existsError, exists] = replies[2 * i + 1] ?? [null, 0];
+        if (scoreError || existsError) throw scoreError ?? existsError;
+        reads[index]!.last = score !== null ? "pending" : exists === 1 ? "running" : "ended";
+      });
+    }
+    return reads;
   }
 
   /**

@@ -37,13 +37,15 @@ import nodeList from "./lua/node-list-2.lua" with { type: "text" };
 import scheduleWrite from "./lua/schedule-write-5.lua" with { type: "text" };
 import scheduleDue from "./lua/schedule-due-5.lua" with { type: "text" };
 import schedulePlant from "./lua/schedule-plant-5.lua" with { type: "text" };
+import scheduleWriteMany from "./lua/schedule-write-many-5.lua" with { type: "text" };
 import resizeStart from "./lua/resize-start-1.lua" with { type: "text" };
 import resizeFinish from "./lua/resize-finish-1.lua" with { type: "text" };
 import resizeMove from "./lua/resize-move-1.lua" with { type: "text" };
 import reshardState from "./lua/reshard-state-3.lua" with { type: "text" };
 import reshardOut from "./lua/reshard-out-7.lua" with { type: "text" };
 import reshardOutCold from "./lua/reshard-out-cold-n.lua" with { type: "text" };
-import reshardIn from "./lua/reshard-in-5.lua" with { type: "text" };
+import reshardIn from "./lua/reshard-in-7.lua" with { type: "text" };
+import reshardOutSchedules from "./lua/reshard-out-schedules-4.lua" with { type: "text" };
 import reshardAck from "./lua/reshard-ack-3.lua" with { type: "text" };
 import celeryHandoff from "./lua/celery-handoff-5.lua" with { type: "text" };
 import finalsLib from "./lua/lib/finals.lua" with { type: "text" };
@@ -65,7 +67,7 @@ const withConsole = (lua: string): string => `${consoleLib}\n${lua}`;
 const sources = {
   schedule: { lua: withPacked(withCold(withFinals(schedule))), keys: 4 },
   claim: { lua: claim, keys: 6 },
-  finish: { lua: withConsole(withPacked(withFinals(finish))), keys: 7 },
+  finish: { lua: withConsole(withClaimed(withPacked(withFinals(finish)))), keys: 7 },
   retry: { lua: withConsole(withClaimed(retry)), keys: 5 },
   reap: { lua: withClaimed(reap), keys: 5 },
   extend: { lua: extend, keys: 2 },
@@ -91,6 +93,7 @@ const sources = {
   scheduleWrite: { lua: withPacked(withFinals(scheduleWrite)), keys: 5 },
   scheduleDue: { lua: scheduleDue, keys: 5 },
   schedulePlant: { lua: withPacked(schedulePlant), keys: 5 },
+  scheduleWriteMany: { lua: withPacked(withFinals(scheduleWriteMany)), keys: 5 },
   resizeStart: { lua: resizeStart, keys: 1 },
   resizeFinish: { lua: resizeFinish, keys: 1 },
   resizeMove: { lua: resizeMove, keys: 1 },
@@ -98,7 +101,8 @@ const sources = {
   reshardOut: { lua: withFinals(reshardOut), keys: 7 },
   // A run of cold lists, as many keys as slots: the key count goes first in the call (keyCountFirst).
   reshardOutCold: { lua: reshardOutCold, keys: -1 },
-  reshardIn: { lua: withPacked(withCold(withFinals(reshardIn))), keys: 5 },
+  reshardOutSchedules: { lua: reshardOutSchedules, keys: 4 },
+  reshardIn: { lua: withPacked(withCold(withFinals(reshardIn))), keys: 7 },
   reshardAck: { lua: reshardAck, keys: 3 },
   celeryHandoff: { lua: withPacked(withFinals(celeryHandoff)), keys: 5 },
 } as const;

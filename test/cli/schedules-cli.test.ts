@@ -1,8 +1,10 @@
-// `tickwheel schedules put|get|list|pause|resume|delete` run as a real subprocess against a real
+// `tickwheel schedules put|put-many|get|list|pause|resume|delete` run as a real subprocess against a real
 // node: readable output, --json, and the exit codes (2 for input the node refuses, naming the
 // field; 3 for an unknown schedule).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import type { TickwheelNode } from "../../src/node/node.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix, ROOT, startInProcessNode } from "../helpers/node.ts";
@@ -69,4 +71,26 @@ test("refused input exits 2 naming the field; usage errors exit 2", async () => 
   expect((await cli(["schedules", "put", "bad", "--every", "1m"])).code).toBe(2);
   expect((await cli(["schedules", "frobnicate"])).code).toBe(2);
   expect((await cli(["schedules", "get"])).code).toBe(2);
+});
+
+test("put-many stores a file of schedules; refused items are listed by index and field, exit 2", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tw-put-many-"));
+  try {
+    const file = join(dir, "schedules.json");
+    const items: unknown[] = Array.from({ length: 25 }, (_, i) => ({ name: `bulk-${i}`, every: "1h", task: { name: "sync", args: [i] } }));
+    await writeFile(file, JSON.stringify(items));
+    const ok = await cli(["schedules", "put-many", file]);
+    expect(ok).toMatchObject({ code: 0, stdout: "created 25, replaced 0, failed 0\n" });
+    items[3] = { name: "bulk-3", cron: "61 * * * *", task: { name: "sync" } };
+    await writeFile(file, JSON.stringify({ schedules: items }));
+    const mixed = await cli(["schedules", "put-many", file]);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stdout).toContain("created 0, replaced 24, failed 1");
+    expect(mixed.stdout).toContain("item 3 (bulk-3): cron: ");
+    const got = await cli(["schedules", "get", "bulk-7", "--json"]);
+    expect(JSON.parse(got.stdout)).toMatchObject({ name: "bulk-7", every: 3_600_000, task: { name: "sync", args: [7] } });
+    expect((await cli(["schedules", "put-many", join(dir, "missing.json")])).code).toBe(2);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -1,8 +1,8 @@
 // Resizing online on a Redis Cluster of 3 masters with 3 real node processes: 8 -> 32 -> 8
-// under load, the same checks as on one Redis (test/cluster/resize.test.ts), and the new shards'
-// keys spread over every master (a shard's keys carry the hash tag {k}; CRC16 of "k" scatters
-// the 32 tags over the masters' slot ranges: 13, 11 and 8 shards on the three masters of
-// redis-cli's even split).
+// under load (with a schedule every 200 ms and tasks running across their own move), the same
+// checks as on one Redis (test/cluster/resize.test.ts), and the new shards' keys spread over
+// every master (a shard's keys carry the hash tag {k}; CRC16 of "k" scatters the 32 tags over
+// the masters' slot ranges: 13, 11 and 8 shards on the three masters of redis-cli's even split).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Cluster } from "ioredis";
 import { Client } from "../../src/client/client.ts";
@@ -10,7 +10,18 @@ import { redisCommand } from "../../src/node/embedded-redis.ts";
 import { startRedisCluster, type RedisClusterProcess } from "../helpers/redis-server.ts";
 import { randomPrefix, type NodeProcess } from "../helpers/node.ts";
 import { startBalanced, waitBalanced, type FaultFixture } from "./cluster-helpers.ts";
-import { checkOutcome, LATENESS_P99_BOUND_MS, requestResizeTwice, RESIZE_ENV, startLoad, waitResized } from "./resize-scenario.ts";
+import {
+  checkBeat,
+  checkOutcome,
+  LATENESS_P99_BOUND_MS,
+  movingScheduleName,
+  requestResizeTwice,
+  RESIZE_ENV,
+  scheduleLongRunning,
+  startBeat,
+  startLoad,
+  waitResized,
+} from "./resize-scenario.ts";
 
 let cluster: RedisClusterProcess;
 let raw: Cluster;
@@ -34,9 +45,14 @@ test("8 -> 32 -> 8 shards on a 3-master Redis Cluster under load; the new shards
   const fixture = { nodes } as unknown as FaultFixture;
   const [n1, n2] = await startBalanced(fixture, options, ["c1", "c2", "c3"], 8);
   const client = new Client({ clusterNodes: cluster.seeds.split(","), prefix });
+  // A schedule every 200 ms whose slot moves both ways, and tasks running across their own move.
+  const beat = movingScheduleName("rc-beat");
+  await startBeat(client, beat);
   const load = startLoad(client);
   await Bun.sleep(1500);
 
+  await scheduleLongRunning(load);
+  await Bun.sleep(600);
   const upFrom = Date.now();
   await requestResizeTwice([n1.url, n2.url], 32);
   await waitResized(n1.url, 32, 60_000);
@@ -53,6 +69,8 @@ test("8 -> 32 -> 8 shards on a 3-master Redis Cluster under load; the new shards
   console.log(`[resize cluster] new shards per master: ${newShardsByMaster.map((set) => [...set].sort((a, b) => a - b).join(",")).join(" | ")}`);
   for (const shards of newShardsByMaster) expect(shards.size).toBeGreaterThan(0);
 
+  await scheduleLongRunning(load);
+  await Bun.sleep(600);
   const downFrom = Date.now();
   await requestResizeTwice([n2.url, n1.url], 8);
   await waitResized(n2.url, 8, 60_000);
@@ -67,10 +85,12 @@ test("8 -> 32 -> 8 shards on a 3-master Redis Cluster under load; the new shards
     throw error;
   });
   const down = await checkOutcome(raw, prefix, load, 8, { fromMs: downFrom, toMs: downTo }, null);
+  const beats = await checkBeat(raw, prefix, client, beat);
+  expect(beats).toBeGreaterThan((downTo - upFrom) / 200);
   console.log(
     `[resize cluster 8->32] ${upTo - upFrom} ms, lateness of the ${up.duringResize} tasks due meanwhile: p99 ${up.latenessP99Ms} ms, max ${up.latenessMaxMs} ms\n` +
       `[resize cluster 32->8] ${downTo - downFrom} ms, lateness of the ${down.duringResize} tasks due meanwhile: p99 ${down.latenessP99Ms} ms, max ${down.latenessMaxMs} ms\n` +
-      `[resize cluster] ${up.tasks} tasks scheduled, ${up.fired} fired, ${load.reads} reads, 0 misses`,
+      `[resize cluster] ${up.tasks} tasks scheduled, ${up.fired} fired, ${load.reads} reads, 0 misses; ${beats} occurrences of a 200 ms schedule, each once, none missing`,
   );
   expect(up.latenessP99Ms).toBeLessThan(LATENESS_P99_BOUND_MS);
   expect(down.latenessP99Ms).toBeLessThan(LATENESS_P99_BOUND_MS);

@@ -7,6 +7,7 @@ import type Redis from "ioredis";
 import type { Cluster } from "ioredis";
 import { Client } from "../../src/client/client.ts";
 import { keySlot } from "../../src/core/slot.ts";
+import { parseOccurrenceId } from "../../src/schedule/occurrence-id.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { faultEnv, groupById, readRecords, type StartRecord } from "./cluster-helpers.ts";
 
@@ -210,4 +211,55 @@ export async function checkOutcome(
     latenessMaxMs: lateness[lateness.length - 1] ?? 0,
     duringResize: lateness.length,
   };
+}
+
+/** A schedule name whose slot moves in 8 <-> 32 (its shard differs between the two counts). */
+export function movingScheduleName(label: string): string {
+  for (let i = 0; ; i++) {
+    const name = `${label}-${i}`;
+    if (keySlot(name) % 8 !== keySlot(name) % 32) return name;
+  }
+}
+
+/**
+ * A recurring schedule every 200 ms that runs through the resizes (docs/resharding.md,
+ * "Schedules"): misfire "all" and overlap "allow", so every occurrence is due to run whatever
+ * the load, and one that did not is lost, not skipped by policy.
+ */
+export async function startBeat(client: Client, name: string): Promise<void> {
+  await client.schedules.put(name, { every: "200ms", misfire: "all", overlap: "allow", task: { name: "rec.run", args: {} } });
+}
+
+/**
+ * Stops the schedule, then checks its occurrences: each started once (attempt 1), and their times
+ * follow each other every 200 ms from the first to the last, none missing. Returns how many ran.
+ */
+export async function checkBeat(raw: Redis | Cluster, prefix: string, client: Client, name: string): Promise<number> {
+  await client.schedules.delete(name);
+  // Occurrences already claimed finish; nothing new is planted.
+  await Bun.sleep(1500);
+  const records = (await readRecords(raw as Redis, prefix)).filter((r) => parseOccurrenceId(r.id)?.schedule === name);
+  const byId = groupById(records);
+  for (const [id, starts] of byId) {
+    if (starts.length !== 1 || starts[0]!.attempt !== 1) throw new Error(`occurrence ${id} started ${starts.length} times: ${JSON.stringify(starts)}`);
+  }
+  const times = [...byId.keys()].map((id) => parseOccurrenceId(id)!.atMs).sort((a, b) => a - b);
+  const gaps = times.slice(1).filter((at, i) => at - times[i]! !== 200).map((at, i) => `${new Date(times[i]!).toISOString()} -> ${new Date(at).toISOString()}`);
+  expect(gaps).toEqual([]);
+  return times.length;
+}
+
+/**
+ * Tasks that run across their own move: 20 due within the next second, each running 3 s (the
+ * recording handler sleeps), so the resize started now finds them running in their source shard
+ * (a source waits for them in its tasks phase). Counted by checkOutcome like the others.
+ */
+export async function scheduleLongRunning(load: ResizeLoad): Promise<void> {
+  const now = Date.now();
+  const requests = Array.from({ length: 20 }, (_, i) => ({ task: "rec.run", args: { sleepMs: 3000 }, options: { runAt: now + 200 + i * 40 } }));
+  const results = await load.client.scheduleMany(requests);
+  results.forEach((result, i) => {
+    if (result instanceof Error) throw result;
+    load.dueById.set(result.id, requests[i]!.options.runAt);
+  });
 }

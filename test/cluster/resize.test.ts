@@ -7,19 +7,36 @@ import { Client } from "../../src/client/client.ts";
 import { keySlot } from "../../src/core/slot.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { faultFixture, ownersOf, shardRows, startBalanced, startRecordingNode, waitBalanced } from "./cluster-helpers.ts";
-import { checkOutcome, LATENESS_P99_BOUND_MS, requestResizeTwice, RESIZE_ENV, resizeStatus, startLoad, waitResized } from "./resize-scenario.ts";
+import {
+  checkBeat,
+  checkOutcome,
+  LATENESS_P99_BOUND_MS,
+  movingScheduleName,
+  requestResizeTwice,
+  RESIZE_ENV,
+  scheduleLongRunning,
+  resizeStatus,
+  startBeat,
+  startLoad,
+  waitResized,
+} from "./resize-scenario.ts";
 import { randomPrefix } from "../helpers/node.ts";
 
 const fixture = faultFixture();
 
-test("8 -> 32 -> 8 shards on 3 nodes under load: none lost, none twice, none early, every id readable", async () => {
+test("8 -> 32 -> 8 shards on 3 nodes under load, with a schedule every 200 ms: none lost, none twice, none early, every id readable", async () => {
   const prefix = randomPrefix("rz");
   const options = { redisUrl: fixture.redis.url, prefix, env: RESIZE_ENV };
   const [n1, n2] = await startBalanced(fixture, options, ["n1", "n2", "n3"], 8);
   const client = new Client({ redisUrl: fixture.redis.url, prefix });
+  // A schedule whose slot moves both ways: its occurrences must each run once, none missing.
+  const beat = movingScheduleName("rz-beat");
+  await startBeat(client, beat);
   const load = startLoad(client);
   await Bun.sleep(1500);
 
+  await scheduleLongRunning(load);
+  await Bun.sleep(600);
   const upFrom = Date.now();
   await requestResizeTwice([n1.url, n2.url], 32);
   await waitResized(n1.url, 32, 60_000);
@@ -27,6 +44,8 @@ test("8 -> 32 -> 8 shards on 3 nodes under load: none lost, none twice, none ear
   await waitBalanced(n1.url, ["n1", "n2", "n3"], 32);
   await Bun.sleep(1500);
 
+  await scheduleLongRunning(load);
+  await Bun.sleep(600);
   const downFrom = Date.now();
   await requestResizeTwice([n2.url, n1.url], 8);
   await waitResized(n2.url, 8, 60_000);
@@ -38,10 +57,13 @@ test("8 -> 32 -> 8 shards on 3 nodes under load: none lost, none twice, none ear
 
   const up = await checkOutcome(fixture.raw, prefix, load, 8, { fromMs: upFrom, toMs: upTo }, null);
   const down = await checkOutcome(fixture.raw, prefix, load, 8, { fromMs: downFrom, toMs: downTo }, null);
+  const beats = await checkBeat(fixture.raw, prefix, client, beat);
+  // It ran from before the first resize to after the second (every 200 ms, each once).
+  expect(beats).toBeGreaterThan((downTo - upFrom) / 200);
   console.log(
     `[resize 8->32] ${upTo - upFrom} ms, lateness of the ${up.duringResize} tasks due meanwhile: p99 ${up.latenessP99Ms} ms, max ${up.latenessMaxMs} ms\n` +
       `[resize 32->8] ${downTo - downFrom} ms, lateness of the ${down.duringResize} tasks due meanwhile: p99 ${down.latenessP99Ms} ms, max ${down.latenessMaxMs} ms\n` +
-      `[resize] ${up.tasks} tasks scheduled, ${up.fired} fired, ${up.pending} pending checked, ${load.reads} reads, 0 misses`,
+      `[resize] ${up.tasks} tasks scheduled, ${up.fired} fired, ${up.pending} pending checked, ${load.reads} reads, 0 misses; ${beats} occurrences of a 200 ms schedule, each once, none missing`,
   );
   expect(up.duringResize).toBeGreaterThan(20);
   expect(down.duringResize).toBeGreaterThan(20);

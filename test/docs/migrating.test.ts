@@ -23,7 +23,7 @@ test("every \"after\" block of the guides is exactly the code of an example file
       expect({ guide, found: examples.some((source) => source.includes(match[1]!)) }).toEqual({ guide, found: true });
     }
   }
-  expect(blocks).toBe(3);
+  expect(blocks).toBe(4);
 });
 
 let tickwheelRedis: RedisProcess;

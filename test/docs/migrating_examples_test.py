@@ -7,10 +7,12 @@ import time
 import unittest
 import uuid
 
+import celery_beat_after
 import celery_countdown_after
 import db_table_after
 import rq_scheduler_after
-from tickwheel import Client, InvalidInputError
+from celery.schedules import crontab, schedule as every_schedule
+from tickwheel import Client, InvalidInputError, ScheduleStored, TickwheelError
 
 CLIENT = Client()  # TICKWHEEL_URL from the driver; the examples' schedule_celery uses the same default
 
@@ -105,6 +107,63 @@ class RqSchedulerGuide(unittest.TestCase):
         later = rq_scheduler_after.remind_later(CLIENT, unique("later") + "@example.com", dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2))
         self.assertTrue(later.created)
         self.assertEqual(rq_scheduler_after.cancel_reminder(CLIENT, later.id).state, "cancelled")
+
+
+class CeleryBeatGuide(unittest.TestCase):
+    def test_beat_entries_become_schedules_whose_occurrences_run_on_the_worker(self):
+        suffix = uuid.uuid4().hex[:8]
+        beat_schedule = {
+            f"nightly-report-{suffix}": {"task": "app.tasks.send_email", "schedule": crontab(hour=2, minute=30),
+                                         "args": ("ops@example.com",), "kwargs": {"template": "nightly-report"}},
+            f"every-second-{suffix}": {"task": "app.tasks.charge_invoice", "schedule": 1.0, "args": ("due", 0),
+                                       "options": {"queue": "billing"}},
+            f"every-5s-{suffix}": {"task": "app.tasks.send_email", "schedule": every_schedule(run_every=dt.timedelta(seconds=5)),
+                                   "args": ("five@example.com",)},
+        }
+        puts = celery_beat_after.migrate_beat_schedule(CLIENT, beat_schedule, tz="Europe/Berlin")
+        self.assertTrue(all(put.created for put in puts))
+        nightly = CLIENT.get_schedule(f"nightly-report-{suffix}")
+        self.assertEqual((nightly.cron, nightly.tz), ("30 2 * * *", "Europe/Berlin"))
+        self.assertEqual(nightly.task["target"], {"type": "celery", "task": "app.tasks.send_email", "kwargs": {"template": "nightly-report"}})
+        for at in nightly.next:
+            self.assertRegex(at, r"T(02:30:00\+0[12]:00|03:00:00\+02:00)$")
+        self.assertEqual(CLIENT.get_schedule(f"every-5s-{suffix}").every_ms, 5_000)
+        # The 1-second entry's occurrences reach the worker through the billing queue.
+        name = f"every-second-{suffix}"
+        deadline = time.monotonic() + 60
+        while True:
+            last = CLIENT.get_schedule(name).last_occurrence
+            task = CLIENT.get(last["id"]) if last else None
+            if task is not None and task.celery and task.celery.get("state") == "SUCCESS":
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no occurrence of {name} ran on the worker: {last}")
+            time.sleep(0.2)
+        self.assertEqual(task.celery["result"], {"charged": "due", "amount_cents": 0})
+        self.assertEqual(task.target["queue"], "billing")
+        # Running the migration again replaces the schedules with the same definitions.
+        again = celery_beat_after.migrate_beat_schedule(CLIENT, beat_schedule, tz="Europe/Berlin")
+        self.assertFalse(any(put.created for put in again))
+        for schedule_name in beat_schedule:
+            CLIENT.delete_schedule(schedule_name)
+
+    def test_an_entry_beat_cannot_express_is_refused_by_name(self):
+        with self.assertRaises(ValueError) as caught:
+            celery_beat_after.schedule_from_beat_entry("odd", {"task": "app.tasks.send_email", "schedule": "daily"})
+        self.assertIn("odd", str(caught.exception))
+
+    def test_one_schedule_per_tenant_in_bulk(self):
+        tenants = [f"{uuid.uuid4().hex[:6]}-{i}" for i in range(1200)]
+        results = celery_beat_after.schedule_tenant_syncs(CLIENT, tenants)
+        self.assertEqual(len(results), 1200)
+        self.assertTrue(all(isinstance(result, ScheduleStored) and result.created for result in results))
+        schedule = CLIENT.get_schedule(f"sync-tenant-{tenants[17]}")
+        self.assertEqual((schedule.cron, schedule.task["args"]), ("0 * * * *", [tenants[17]]))
+        # A tenant id that cannot be part of a schedule name is answered in its place; the rest are stored.
+        mixed = celery_beat_after.schedule_tenant_syncs(CLIENT, ["ok-" + tenants[0], "has space"])
+        self.assertIsInstance(mixed[0], ScheduleStored)
+        self.assertIsInstance(mixed[1], TickwheelError)
+        self.assertEqual((mixed[1].field, mixed[1].index), ("name", 1))
 
 
 if __name__ == "__main__":

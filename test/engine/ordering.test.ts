@@ -91,6 +91,31 @@ test("a shard never claims more than the pool can start", async () => {
   });
 });
 
+test("a long task stays alive after its node lost its shard's lease and took it back under a new token", async () => {
+  const prefix = randomPrefix("retake");
+  node = await startInProcessNode({
+    redisUrl: redis.url,
+    prefix,
+    env: { TICKWHEEL_SHARDS: "1", TICKWHEEL_VISIBILITY_MS: "2000", TICKWHEEL_LEASE_RENEW_MS: "100" },
+  });
+  client = new Client({ redisUrl: redis.url, prefix });
+  const { id } = await client.schedule(longTask, { ms: 5000 }, { delay: 10 });
+  await waitFor(() => longRuns.get(id) === 1, { message: "the long task to start" });
+  const leaseKey = (await raw.keys(`${prefix}*lease`))[0]!;
+  const firstToken = await raw.get(leaseKey);
+  expect(firstToken).not.toBeNull();
+  // The lease lapses (as when renewals come late on a loaded machine); the node takes it back.
+  await raw.del(leaseKey);
+  await waitFor(async () => {
+    const token = await raw.get(leaseKey);
+    return token !== null && token !== firstToken;
+  }, { message: "the node to take the shard back under a new token" });
+  // The batch claimed under the old token is kept alive under the new one: one run, attempt 1.
+  await waitFor(async () => (await client!.get(id))?.state === "succeeded", { timeoutMs: 15_000, message: "long task to finish" });
+  expect(longRuns.get(id)).toBe(1);
+  expect((await client.get(id))?.attempt).toBe(1);
+});
+
 test("a task running longer than the visibility deadline is kept alive, not reaped and run twice", async () => {
   const prefix = randomPrefix("alive");
   node = await startInProcessNode({ redisUrl: redis.url, prefix, env: { TICKWHEEL_VISIBILITY_MS: "600" } });

@@ -27,6 +27,8 @@ function nodeEnv(options: TestNodeOptions): Record<string, string> {
     TICKWHEEL_PREFIX: options.prefix,
     TICKWHEEL_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     TICKWHEEL_SHARDS: "4",
+    // Lets the suite run at another claim depth (TICKWHEEL_CLAIM_DEPTH=4 bun test …), like spawned nodes.
+    ...(process.env.TICKWHEEL_CLAIM_DEPTH ? { TICKWHEEL_CLAIM_DEPTH: process.env.TICKWHEEL_CLAIM_DEPTH } : {}),
     ...options.env,
   };
   if (options.redisUrl) env.REDIS_URL = options.redisUrl;

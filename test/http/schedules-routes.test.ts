@@ -145,3 +145,41 @@ describe("a schedule's life over HTTP", () => {
     expect((await req("GET", "/v1/schedules?cursor=garbage")).status).toBe(400);
   });
 });
+
+describe("PUT /v1/schedules (many at once)", () => {
+  test("stores the valid items, answers each in order, names a bad item's index and field", async () => {
+    const schedules = [
+      ...Array.from({ length: 40 }, (_, i) => ({ name: `batch-${i}`, every: "1h", task: { name: "routes.sched", args: { i } } })),
+      { name: "batch-bad-cron", cron: "61 * * * *", task },
+      { name: "batch-0", every: "2h", task },
+      { name: "batch-bad-field", every: "1h", task, colour: "red" },
+    ];
+    const response = await req("PUT", "/v1/schedules", { schedules });
+    expect(response.status).toBe(200);
+    expect(matchesDoc("put", "/v1/schedules", 200, response.body)).toEqual([]);
+    expect({ created: response.body.created, replaced: response.body.replaced, failed: response.body.failed }).toEqual({ created: 40, replaced: 0, failed: 3 });
+    const failures = response.body.results.filter((result: any) => !result.ok).map((result: any) => [result.index, result.status, result.error.field]);
+    expect(failures).toEqual([
+      [40, 400, "cron"],
+      [41, 400, "name"],
+      [42, 400, "colour"],
+    ]);
+    expect(response.body.results[5]).toMatchObject({ ok: true, name: "batch-5", created: true });
+    expect(response.body.results[5].nextDueAt).toBeGreaterThan(Date.now());
+    const view = (await req("GET", "/v1/schedules/batch-5")).body;
+    expect(view.task.args).toEqual({ i: 5 });
+    expect((await req("GET", "/v1/schedules/batch-bad-cron")).status).toBe(404);
+    const again = await req("PUT", "/v1/schedules", { schedules: [{ name: "batch-1", every: "30m", task }] });
+    expect(again.body).toMatchObject({ created: 0, replaced: 1, failed: 0 });
+    expect((await req("GET", "/v1/schedules/batch-1")).body.every).toBe(1_800_000);
+  });
+
+  test("a malformed envelope is one 400 naming the field", async () => {
+    for (const body of [{}, { schedules: [] }, { schedules: "x" }, { tasks: [] }]) {
+      const response = await req("PUT", "/v1/schedules", body);
+      expect(response.status).toBe(400);
+      expectErrorShape(response.body);
+    }
+    expect((await req("PUT", "/v1/schedules", { schedules: [] })).body.error.field).toBe("schedules");
+  });
+});

@@ -37,6 +37,21 @@ function member(store: Store, nodeId: string, ttlMs: number, extra: Partial<Cons
 }
 
 describe("membership", () => {
+  test("the heartbeat reads Redis' time to the microsecond (a whole ms would put the node's clock estimate up to 1 ms behind)", async () => {
+    const store = openStore(randomPrefix("hbtime"));
+    let fractional = 0;
+    for (let i = 0; i < 20; i++) {
+      const before = await store.time.nowMs();
+      const outcome = await store.nodes.heartbeat("t", "instance-1", 5_000, "{}");
+      const after = await store.time.nowMs();
+      // Taken between the two TIME readings: a floored ms would fall below `before` most of the time.
+      expect(outcome.redisNowMs).toBeGreaterThanOrEqual(before);
+      expect(outcome.redisNowMs).toBeLessThanOrEqual(after);
+      if (!Number.isInteger(outcome.redisNowMs)) fractional++;
+    }
+    expect(fractional).toBeGreaterThan(10);
+  });
+
   test("heartbeats register, list and expire entries; leave removes one at once", async () => {
     const store = openStore(randomPrefix("mem"));
     const a = member(store, "a", 400);

@@ -193,6 +193,57 @@ test("tasks still waiting for a slot when the grace period ends never start: the
   expect(store.finished.map((item) => item.id)).toEqual(["w-1"]);
 });
 
+test("a task that waited for a slot past half of its visibility timeout is dropped, not started: the reaper may already have returned it", async () => {
+  const target = new HeldTarget();
+  let now = NOW;
+  const { pool, completer, store } = setup({ target, concurrency: 1, claimDepth: 3, visibilityMs: 2_000, now: () => now });
+  completer.claimedBatch(0, "token", "batch-1", 1);
+  completer.claimedBatch(0, "token", "batch-2", 1);
+  completer.claimedBatch(0, "token", "batch-3", 1);
+  expect(pool.reserve(1) + pool.reserve(1) + pool.reserve(1)).toBe(3);
+  // batch-1 runs; batch-2 and batch-3 were claimed with a deadline 2 s out and wait for the slot.
+  pool.start({ ...makeJob("v-1"), batch: "batch-1", visibleUntilMs: NOW + 2_000 });
+  pool.start({ ...makeJob("v-2"), batch: "batch-2", visibleUntilMs: NOW + 2_000 });
+  pool.start({ ...makeJob("v-3"), batch: "batch-3", visibleUntilMs: NOW + 2_000 });
+  expect(pool.waitingCount).toBe(2);
+  // A keepalive of batch-3 (not batch-2) reaches Redis 900 ms in: its deadline moves to 2.9 s.
+  now = NOW + 900;
+  pool.keptAlive(0, "token", new Set(["batch-1", "batch-3"]), NOW + 2_900, now);
+  // The slot frees 1.2 s in: batch-2 has 0.8 s left (< half the timeout) and is dropped; batch-3 has 1.7 s and starts.
+  now = NOW + 1_200;
+  target.settle("v-1");
+  await waitFor(() => target.delivered.length === 2, { message: "the kept-alive waiting task to start" });
+  expect(target.delivered.map((job) => job.id)).toEqual(["v-1", "v-3"]);
+  expect(pool.counts).toMatchObject({ started: 2, dropped: 1 });
+  expect(pool.waitingCount).toBe(0);
+  target.settle("v-3");
+  await waitFor(() => pool.inFlight === 0, { message: "all attempts to end" });
+  await completer.flush();
+  // The dropped one is never finished here: its batch stays claimed for the reaper to return.
+  expect(store.finished.map((item) => item.id)).toEqual(["v-1", "v-3"]);
+});
+
+test("a keepalive answered after a waiting task's deadline was near does not extend it (the reaper may have won)", async () => {
+  const target = new HeldTarget();
+  let now = NOW;
+  const { pool, completer } = setup({ target, concurrency: 1, claimDepth: 2, visibilityMs: 2_000, now: () => now });
+  completer.claimedBatch(0, "token", "batch-1", 1);
+  completer.claimedBatch(0, "token", "batch-2", 1);
+  expect(pool.reserve(1) + pool.reserve(1)).toBe(2);
+  pool.start({ ...makeJob("k-1"), batch: "batch-1", visibleUntilMs: NOW + 2_000 });
+  pool.start({ ...makeJob("k-2"), batch: "batch-2", visibleUntilMs: NOW + 2_000 });
+  // The keepalive was sent in time but its answer came 1,990 ms in, 10 ms before batch-2's deadline.
+  now = NOW + 1_990;
+  pool.keptAlive(0, "token", new Set(["batch-1", "batch-2"]), NOW + 3_000, now);
+  // Another shard's or token's keepalive does not count either.
+  pool.keptAlive(1, "token", new Set(["batch-2"]), NOW + 9_000, NOW);
+  pool.keptAlive(0, "other", new Set(["batch-2"]), NOW + 9_000, NOW);
+  target.settle("k-1");
+  await waitFor(() => pool.waitingCount === 0, { message: "the waiting task to be let go" });
+  expect(target.delivered.map((job) => job.id)).toEqual(["k-1"]);
+  expect(pool.counts).toMatchObject({ started: 1, dropped: 1 });
+});
+
 test("a synchronous handler finishes within start(): no timer, promise or running entry for it", () => {
   defined.push("pool.sync");
   defineTask("pool.sync", z.object({ n: z.number() }), ({ n }) => n * 2);

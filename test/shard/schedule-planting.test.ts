@@ -72,6 +72,19 @@ describe("SchedulePlanting", () => {
     expect(planting.planted).toBe(1);
   });
 
+  test("idle polls fall on multiples of POLL_MS, so every shard's poll of a node leaves in one write", () => {
+    const planting = duty(new MemoryPlanterStore());
+    const idle = { planted: 0, looked: 0, conflicts: 0, nextWakeMs: null };
+    // Shards that stepped at different moments poll next at the same instant.
+    for (const offset of [1, 37, 130, POLL_MS - 1]) {
+      const at = minute(1) + offset;
+      expect(at + planting.settle({ nowMs: at }, idle, at)).toBe(minute(1) + POLL_MS);
+    }
+    // A wake time before the next grid point still wins.
+    const at = minute(1) + 10;
+    expect(planting.settle({ nowMs: at }, { ...idle, nextWakeMs: at + 100 }, at)).toBe(100 - PASS_AHEAD_MS);
+  });
+
   test("a refused lease is answered as such (the actor stops the shard)", async () => {
     const store = new MemoryPlanterStore();
     store.answer = "lease";

@@ -11,6 +11,7 @@ import { ShardMap } from "../../src/core/shard-map.ts";
 import { keySlot } from "../../src/core/slot.ts";
 import { shardKeys } from "../../src/store/keys.ts";
 import { LEASE_LOST } from "../../src/store/outcomes.ts";
+import { encodeFinal } from "../../src/task/codec.ts";
 import type { MoveReport } from "../../src/store/reshard-moves.ts";
 import { TickwheelError } from "../../src/task/errors.ts";
 import { redisCommand } from "../../src/node/embedded-redis.ts";
@@ -144,7 +145,7 @@ test("a step cut short after taking tasks out is resumed by the next owner: they
   const keys = shardKeys(prefix, 0);
   // What a mover that died right after reshard-out left: its batch in the outbox, landed nowhere.
   await store.reshard.moveStep(0, TOKEN, map, 0); // starts the shard's part (cold phase, nothing cold)
-  await store.reshard.moveStep(0, TOKEN, map, 0); // cold -> tasks
+  await store.reshard.moveStep(0, TOKEN, map, 0); // a cold step
   const moving = ids.filter((id) => keySlot(id) % 2 === 0 && keySlot(id) % 4 !== 0);
   expect(moving.length).toBeGreaterThan(10);
   const argv = [TOKEN, "task", keys.donePrefix, ...moving.flatMap((id) => [id, String(keySlot(id) % 4), String(keySlot(id))])];
@@ -165,7 +166,11 @@ test("a step cut short after taking tasks out is resumed by the next owner: they
   // Sending the same bundles again (a second crash before the ack) creates nothing.
   const again = (await (store as unknown as { runner: { run(n: string, k: string[], a: (string | number)[]): Promise<unknown> } }).runner.run(
     "reshardIn",
-    [...(["due", "tasks", "err", "dead", "coldCount"] as const).map((k) => shardKeys(prefix, keySlot(moving[0]!) % 4)[k])],
+    [
+      ...(["due", "tasks", "err", "dead", "coldCount"] as const).map((k) => shardKeys(prefix, keySlot(moving[0]!) % 4)[k]),
+      `${prefix}:{${keySlot(moving[0]!) % 4}}:schedules`,
+      `${prefix}:{${keySlot(moving[0]!) % 4}}:schedwake`,
+    ],
     [shardKeys(prefix, keySlot(moving[0]!) % 4).donePrefix, shardKeys(prefix, keySlot(moving[0]!) % 4).coldPrefix, "", "PUBLISH", 0, moving[0]!, ["t", keySlot(moving[0]!) % 4, keySlot(moving[0]!), "0:1\n{}", ""].join("\0")],
   )) as number[];
   expect(again).toEqual([0, 1]);
@@ -213,15 +218,199 @@ test("ShardMap while resizing: writers go to the new shard, readers ask new then
   expect(shrink.movingSlotsOf(9).length).toBe(16384 / 32);
   const after = new ShardMap(8, 5, { previousCount: 32 });
   expect(after.span).toBe(8);
+  // Listings still read the 32 shards before the shrink (their final records stay there).
+  expect(after.listSpan).toBe(32);
+  expect(map.listSpan).toBe(32);
+  expect(new ShardMap(32, 5, { previousCount: 8 }).listSpan).toBe(32);
   const id = "some-id";
   expect(after.lookups(id)[0]).toBe(keySlot(id) % 8);
 });
 
-test("a resize is refused while recurring schedules exist (the mover does not move them yet)", async () => {
+test("recurring schedules move with their slot: readable at every step, planted where they are, none left behind", async () => {
   const prefix = randomPrefix("rs");
-  const client = new Client({ redisUrl: redis.url, prefix, shards: 4 });
-  await client.schedules.put("rs-beat", { every: "1h", task: { name: "rs.beat" } });
-  await expect(client.resize(8)).rejects.toMatchObject({ code: "conflict", field: "count" });
-  expect((await client.shardMap()).resizingTo).toBeNull();
+  const store = new Store({ redisUrl: redis.url, prefix });
+  await store.config.ensure({ wantedShards: 4, fallbackShards: 4, lookaheadMs: 2000, coldAfterMs: HOUR });
+  const client = new Client({ redisUrl: redis.url, prefix });
+  const names = Array.from({ length: 40 }, (_, i) => `rs-beat-${i}`);
+  // Every minute: puts plant the first occurrence when it is close, so some have one pending.
+  for (const name of names) await client.schedules.put(name, { every: "1m", task: { name: "rs.beat" } });
+  // What each schedule holds (version, cursor, definition): it moves as it is.
+  const before = new Map<string, unknown>();
+  for (const name of names) before.set(name, await redisCommand(redis.port, ["HGET", `${prefix}:{${keySlot(name) % 4}}:schedules`, name]));
+  const moving = names.filter((name) => keySlot(name) % 4 !== keySlot(name) % 8);
+  expect(moving.length).toBeGreaterThan(5);
+  await setLeases(prefix, 8);
+  await client.resize(8);
+  await driveResize(store, client, [], async () => {
+    // Readable at every step, wherever it is (old shard, new shard).
+    for (const name of names) expect((await client.schedules.get(name))?.name).toBe(name);
+  });
+  const keys = (shard: number) => [`${prefix}:{${shard}}:schedules`, `${prefix}:{${shard}}:schedwake`];
+  for (const name of names) {
+    const home = keySlot(name) % 8;
+    const view = await client.schedules.get(name);
+    expect(view).toMatchObject({ name, shard: home, every: 60_000 });
+    const [hash, wake] = keys(home);
+    expect(await redisCommand(redis.port, ["HGET", hash!, name])).toBe(before.get(name) as string);
+    expect(await redisCommand(redis.port, ["HEXISTS", hash!, name])).toBe(1);
+    expect(await redisCommand(redis.port, ["ZSCORE", wake!, name])).not.toBeNull();
+    if (home !== keySlot(name) % 4) {
+      const [oldHash, oldWake] = keys(keySlot(name) % 4);
+      expect(await redisCommand(redis.port, ["HEXISTS", oldHash!, name])).toBe(0);
+      expect(await redisCommand(redis.port, ["ZSCORE", oldWake!, name])).toBeNull();
+    }
+  }
+  expect((await client.schedules.list({ limit: 500 })).schedules.map((v) => v.name).sort()).toEqual([...names].sort());
+  // A change after the move lands where the schedule is now; a planter there plants it.
+  await client.schedules.pause(moving[0]!);
+  expect((await client.schedules.get(moving[0]!))?.paused).toBe(true);
+  expect(await redisCommand(redis.port, ["HEXISTS", keys(keySlot(moving[0]!) % 4)[0]!, moving[0]!])).toBe(0);
   await client.close();
-});
+  await store.quit();
+}, 60_000);
+
+test("a schedule written by a producer with the old map after its shard's schedules phase is swept to its new shard", async () => {
+  const prefix = randomPrefix("rs");
+  const store = new Store({ redisUrl: redis.url, prefix });
+  await store.config.ensure({ wantedShards: 2, fallbackShards: 2, lookaheadMs: 2000, coldAfterMs: HOUR });
+  const client = new Client({ redisUrl: redis.url, prefix });
+  const late = Array.from({ length: 200 }, (_, i) => `rs-late-${i}`).find((name) => keySlot(name) % 2 === 0 && keySlot(name) % 4 === 2)!;
+  await setLeases(prefix, 4);
+  await client.resize(4);
+  await store.config.beginMoves((await store.config.shardMap()).epoch);
+  const map = await store.config.shardMap();
+  // Shard 0 through cold and schedules, into tasks.
+  let report: MoveReport;
+  do report = (await store.reshard.moveStep(0, TOKEN, map, 0)) as MoveReport;
+  while (report.phase !== "tasks");
+  // A producer whose map (read up to a second ago) still says 2 shards writes the schedule to
+  // shard 0 after its schedules phase: what that write leaves, made under another prefix and copied.
+  const elsewhere = randomPrefix("rs");
+  const other = new Client({ redisUrl: redis.url, prefix: elsewhere, shards: 2 });
+  await other.schedules.put(late, { every: "1h", task: { name: "rs.beat" } });
+  const stored = (await redisCommand(redis.port, ["HGET", `${elsewhere}:{0}:schedules`, late])) as string;
+  const wakeAt = (await redisCommand(redis.port, ["ZSCORE", `${elsewhere}:{0}:schedwake`, late])) as string;
+  await redisCommand(redis.port, ["HSET", `${prefix}:{0}:schedules`, late, stored]);
+  await redisCommand(redis.port, ["ZADD", `${prefix}:{0}:schedwake`, wakeAt, late]);
+  await other.close();
+  expect(await redisCommand(redis.port, ["HEXISTS", `${prefix}:{0}:schedules`, late])).toBe(1);
+  await driveResize(store, client, []);
+  expect(await redisCommand(redis.port, ["HEXISTS", `${prefix}:{0}:schedules`, late])).toBe(0);
+  expect(await redisCommand(redis.port, ["HEXISTS", `${prefix}:{2}:schedules`, late])).toBe(1);
+  expect((await client.schedules.get(late))?.shard).toBe(2);
+  await client.close();
+  await store.quit();
+}, 60_000);
+
+test("a schedule between its two shards (in the outbox) is waited for: a change lands on it at its new shard", async () => {
+  const prefix = randomPrefix("rs");
+  const store = new Store({ redisUrl: redis.url, prefix });
+  await store.config.ensure({ wantedShards: 2, fallbackShards: 2, lookaheadMs: 2000, coldAfterMs: HOUR });
+  const client = new Client({ redisUrl: redis.url, prefix });
+  const name = Array.from({ length: 200 }, (_, i) => `rs-transit-${i}`).find((n) => keySlot(n) % 2 !== keySlot(n) % 4)!;
+  const created = await client.schedules.put(name, { every: "1h", task: { name: "rs.beat" } });
+  const source = keySlot(name) % 2;
+  await setLeases(prefix, 4);
+  await client.resize(4);
+  await store.config.beginMoves((await store.config.shardMap()).epoch);
+  const map = await store.config.shardMap();
+  // What a mover step that took it out and had not landed it yet leaves: the schedule in the outbox.
+  const runner = (store as unknown as { runner: { run(n: string, k: string[], a: (string | number)[]): Promise<unknown> } }).runner;
+  const keys = shardKeys(prefix, source);
+  await runner.run("reshardOutSchedules", [keys.lease, keys.outbox, `${prefix}:{${source}}:schedules`, `${prefix}:{${source}}:schedwake`], [TOKEN, name, keySlot(name) % 4, keySlot(name)]);
+  expect(Number(await redisCommand(redis.port, ["HLEN", keys.outbox]))).toBe(1);
+  // A pause now waits for it (it is in neither shard), and applies once it has landed.
+  const paused = client.schedules.pause(name);
+  await Bun.sleep(100);
+  await store.reshard.moveStep(source, TOKEN, map, 0);
+  const view = await paused;
+  expect(view).toMatchObject({ name, paused: true, shard: keySlot(name) % 4, createdAt: created.schedule.createdAt });
+  expect(await redisCommand(redis.port, ["HEXISTS", `${prefix}:{${source}}:schedules`, name])).toBe(0);
+  await client.close();
+  await store.quit();
+}, 60_000);
+
+test("listing by state after a resize finds every ended and failed task: failed ones move with their task, finished ones are read where they stayed", async () => {
+  const prefix = randomPrefix("rs");
+  const store = new Store({ redisUrl: redis.url, prefix });
+  await store.config.ensure({ wantedShards: 16, fallbackShards: 16, lookaheadMs: 2000, coldAfterMs: HOUR });
+  const client = new Client({ redisUrl: redis.url, prefix });
+  await setLeases(prefix, 16);
+  const results = await client.scheduleMany(Array.from({ length: 120 }, (_, i) => ({ task: "rs.task", args: { i }, options: { runAt: Date.now() - 1000 + i } })));
+  const ids = results.map((r) => (r as { id: string }).id);
+  // Claim everything; the first 80 succeed, the other 40 fail and wait for a retry in an hour.
+  const succeeded: string[] = [];
+  const failed: string[] = [];
+  for (let shard = 0; shard < 16; shard++) {
+    const claimed = await store.attempts.claim(shard, TOKEN, Date.now() + 1000, 1000, Date.now() + 60_000);
+    if (claimed === null || claimed === LEASE_LOST) continue;
+    const items = [];
+    for (const task of claimed.tasks) {
+      if (ids.indexOf(task.id) < 80) {
+        const at = Date.now();
+        items.push({ id: task.id, batch: claimed.batch, state: "succeeded" as const, finishedAt: at, ttlMs: HOUR, finalJson: encodeFinal({ state: "succeeded", attempt: 1, dueAt: at, finishedAt: at }, '{"n":"rs.task","c":1}') });
+        succeeded.push(task.id);
+      } else {
+        expect(await store.attempts.retry(shard, TOKEN, task.id, claimed.batch, 1, String(Date.now() + HOUR), "boom")).toBe(true);
+        failed.push(task.id);
+      }
+    }
+    if (items.length > 0) await store.attempts.finish(shard, TOKEN, Date.now(), HOUR, items);
+  }
+  expect(succeeded.length).toBe(80);
+  expect(failed.length).toBe(40);
+  const listAll = async (state: "succeeded" | "failed", order: "shard" | "time", reader = client) => {
+    const found: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      const result = await reader.list({ state, order, limit: 7, ...(cursor && { cursor }) });
+      found.push(...result.tasks.map((t) => t.id));
+      if (!result.nextCursor) return found.sort();
+      cursor = result.nextCursor;
+    }
+    throw new Error("listing did not end");
+  };
+  const check = async (reader = client) => {
+    for (const order of ["shard", "time"] as const) {
+      expect(await listAll("succeeded", order, reader)).toEqual([...succeeded].sort());
+      expect(await listAll("failed", order, reader)).toEqual([...failed].sort());
+    }
+  };
+  await check();
+  // 16 -> 4: the failed tasks move (with their index entry); the finished ones stay in 4..15.
+  await client.resize(4);
+  await driveResize(store, client, failed);
+  // A reader that loads the map now: stable at 4 shards, 16 before.
+  const after = new Client({ redisUrl: redis.url, prefix });
+  expect(await after.shardMap()).toMatchObject({ count: 4, resizingTo: null, previousCount: 16 });
+  await check(after);
+  await after.close();
+  for (const id of failed) expect(await client.get(id)).toMatchObject({ shard: keySlot(id) % 4, lastError: "boom" });
+  // Nothing of the failed index is left beyond the 4 shards.
+  for (let shard = 4; shard < 16; shard++) expect(await redisCommand(redis.port, ["ZCARD", `${prefix}:{${shard}}:done:by:failed`])).toBe(0);
+  await client.close();
+  await store.quit();
+}, 60_000);
+
+test("a mover whose map is behind the shard's progress (a later resize) changes nothing", async () => {
+  const prefix = randomPrefix("rs");
+  const store = new Store({ redisUrl: redis.url, prefix });
+  await store.config.ensure({ wantedShards: 2, fallbackShards: 2, lookaheadMs: 2000, coldAfterMs: HOUR });
+  const client = new Client({ redisUrl: redis.url, prefix });
+  await setLeases(prefix, 4);
+  await client.resize(4);
+  await store.config.beginMoves((await store.config.shardMap()).epoch);
+  const first = await store.config.shardMap();
+  await driveResize(store, client, []);
+  await client.resize(2);
+  await store.config.beginMoves((await store.config.shardMap()).epoch);
+  const second = await store.config.shardMap();
+  const progressed = (await store.reshard.moveStep(3, TOKEN, second, 0)) as MoveReport;
+  expect(progressed.phase).toBe("cold");
+  // A node still holding the first resize's map steps shard 1: refused, the second resize's progress kept.
+  expect(await store.reshard.moveStep(1, TOKEN, second, 0)).not.toBe(LEASE_LOST);
+  expect(((await store.reshard.moveStep(1, TOKEN, first, 0)) as MoveReport).phase).toBe("stale");
+  expect(await redisCommand(redis.port, ["HGET", `${prefix}:{1}:reshard`, "epoch"])).toBe(String(second.epoch));
+  await client.close();
+  await store.quit();
+}, 60_000);

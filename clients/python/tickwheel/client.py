@@ -10,10 +10,11 @@ import os
 import socket
 import urllib.parse
 from dataclasses import dataclass, field as dataclass_field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 from ._time import Delay, Instant, delay_ms, instant_value
-from .errors import ConflictError, InvalidInputError, TickwheelError, UnavailableError, error_from_response
+from .errors import ConflictError, InvalidInputError, NotFoundError, TickwheelError, UnavailableError, error_from_response
+from .schedules import Schedule, SchedulePage, SchedulePut, ScheduleStored, schedule_body
 
 DEFAULT_URL = "http://127.0.0.1:7420"
 DEFAULT_TIMEOUT_S = 10.0
@@ -177,6 +178,116 @@ class Client:
         body = {"runAt": instant_value(run_at, "run_at")} if run_at is not None else {"delay": delay_ms(delay, "delay")}  # type: ignore[arg-type]
         return Task.from_json(self._request("PATCH", _task_path(task_id), body))
 
+    # ------------------------------------------------------------------ recurring schedules
+
+    def put_schedule(
+        self,
+        name: str,
+        task: str,
+        args: Any = None,
+        *,
+        cron: Optional[str] = None,
+        every: Optional[Delay] = None,
+        tz: Optional[str] = None,
+        target: Optional[Mapping[str, Any]] = None,
+        priority: Optional[int] = None,
+        max_attempts: Optional[int] = None,
+        backoff: Optional[Mapping[str, int]] = None,
+        timeout_ms: Optional[int] = None,
+        start_at: Optional[Instant] = None,
+        end_at: Optional[Instant] = None,
+        misfire: Optional[str] = None,
+        overlap: Optional[str] = None,
+        paused: Optional[bool] = None,
+    ) -> SchedulePut:
+        """Creates or replaces the schedule ``name``: every occurrence is a task ``task`` with ``args`` (and
+        ``target``, ``priority``, … as ``schedule`` takes them). Exactly one of ``cron`` (5 or 6 fields, read in
+        ``tz``, default UTC) and ``every`` (seconds, a timedelta or text such as "15m"). Replacing takes effect
+        from the next occurrence. ``InvalidInputError`` names the field of a bad value (``cron``, ``tz``, ``every``…)."""
+        body = schedule_body(task, args, cron=cron, every=every, tz=tz, target=target, priority=priority, max_attempts=max_attempts,
+                             backoff=backoff, timeout_ms=timeout_ms, start_at=start_at, end_at=end_at, misfire=misfire,
+                             overlap=overlap, paused=paused)
+        answer = self._request("PUT", _schedule_path(name), body)
+        return SchedulePut(created=answer["created"], schedule=Schedule.from_json(answer["schedule"]))
+
+    def put_schedules(self, schedules: Iterable[Mapping[str, Any]]) -> List[Union[ScheduleStored, TickwheelError]]:
+        """Creates or replaces up to 10,000 schedules in one request (one per tenant, say). Each item takes
+        ``put_schedule``'s keyword names (``name``, ``task``, ``args``, ``cron`` or ``every``, …). The answer has
+        one entry per item, in order: a ``ScheduleStored``, or the typed error that item alone would have raised,
+        with ``.index`` (its position) and ``.field``; the other items are stored regardless."""
+        results: List[Union[ScheduleStored, TickwheelError, None]] = []
+        bodies: List[Dict[str, Any]] = []
+        positions: List[int] = []
+        for index, item in enumerate(schedules):
+            options = dict(item)
+            name = options.pop("name", None)
+            try:
+                if not isinstance(name, str) or not name:
+                    raise InvalidInputError("invalid_input", "expected the schedule's name", "name")
+                body = schedule_body(**options)
+            except (InvalidInputError, TypeError) as error:
+                refused = error if isinstance(error, InvalidInputError) else InvalidInputError("invalid_input", str(error), None)
+                refused.index = index
+                results.append(refused)
+                continue
+            body["name"] = name
+            bodies.append(body)
+            positions.append(index)
+            results.append(None)
+        if bodies:
+            answer = self._request("PUT", "/v1/schedules", {"schedules": bodies})
+            for position, item in zip(positions, answer["results"]):
+                if item.get("ok"):
+                    results[position] = ScheduleStored(name=item["name"], created=item["created"], shard=item["shard"], next_due_at=item.get("nextDueAt"))
+                else:
+                    error = error_from_response(int(item.get("status", 400)), {"error": item.get("error")})
+                    error.index = position
+                    results[position] = error
+        return results  # type: ignore[return-value]
+
+    def get_schedule(self, name: str) -> Optional[Schedule]:
+        """The schedule, or None when there is none of this name."""
+        try:
+            return Schedule.from_json(self._request("GET", _schedule_path(name)))
+        except NotFoundError:
+            return None
+
+    def list_schedules(self, *, prefix: Optional[str] = None, limit: int = 50, cursor: Optional[str] = None) -> SchedulePage:
+        """One page of schedules (``limit`` 1-500), optionally only names starting with ``prefix``. Pass the page's
+        ``next_cursor`` as ``cursor`` for the next one (unordered: pages go shard by shard)."""
+        query: Dict[str, Any] = {"limit": limit}
+        if prefix:
+            query["prefix"] = prefix
+        if cursor:
+            query["cursor"] = cursor
+        answer = self._request("GET", "/v1/schedules?" + urllib.parse.urlencode(query))
+        return SchedulePage(schedules=[Schedule.from_json(item) for item in answer["schedules"]], next_cursor=answer.get("nextCursor"))
+
+    def iter_schedules(self, *, prefix: Optional[str] = None, page_size: int = 500) -> Iterator[Schedule]:
+        """Every schedule (whose name starts with ``prefix``), fetched a page at a time."""
+        cursor: Optional[str] = None
+        while True:
+            page = self.list_schedules(prefix=prefix, limit=page_size, cursor=cursor)
+            yield from page.schedules
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def pause_schedule(self, name: str) -> Schedule:
+        """Takes back its occurrences that have not started and plants none until resumed (idempotent).
+        ``NotFoundError`` for an unknown name."""
+        return Schedule.from_json(self._request("POST", _schedule_path(name) + "/pause"))
+
+    def resume_schedule(self, name: str) -> Schedule:
+        """Plants again, applying the misfire policy to the occurrences that passed while paused (idempotent).
+        ``NotFoundError`` for an unknown name."""
+        return Schedule.from_json(self._request("POST", _schedule_path(name) + "/resume"))
+
+    def delete_schedule(self, name: str) -> None:
+        """Deletes it and takes back its occurrences that have not started (one running finishes).
+        ``NotFoundError`` for an unknown name."""
+        self._request("DELETE", _schedule_path(name))
+
     # ------------------------------------------------------------------ transport
 
     def _request(self, method: str, path: str, body: Any = None) -> Any:
@@ -254,6 +365,12 @@ def _task_path(task_id: str) -> str:
     if not isinstance(task_id, str) or not task_id:
         raise InvalidInputError("invalid_input", "expected a non-empty task id", "id")
     return "/v1/tasks/" + urllib.parse.quote(task_id, safe="")
+
+
+def _schedule_path(name: str) -> str:
+    if not isinstance(name, str) or not name:
+        raise InvalidInputError("invalid_input", "expected a non-empty schedule name", "name")
+    return "/v1/schedules/" + urllib.parse.quote(name, safe="")
 
 
 def _scheduled(data: Mapping[str, Any]) -> Scheduled:

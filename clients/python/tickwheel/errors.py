@@ -10,7 +10,10 @@ from typing import Any, Dict, Optional
 
 
 class TickwheelError(Exception):
-    """Base class: ``code``, ``message``, ``field`` (or None) and ``status`` (or None)."""
+    """Base class: ``code``, ``message``, ``field`` (or None) and ``status`` (or None). In the answer of a
+    batch (``put_schedules``), ``index`` is the item's position; None elsewhere."""
+
+    index: Optional[int] = None
 
     def __init__(self, code: str, message: str, field: Optional[str] = None, status: Optional[int] = None):
         super().__init__(f"{field}: {message}" if field else message)
@@ -32,11 +35,12 @@ class UnauthorizedError(TickwheelError):
 
 
 class NotFoundError(TickwheelError):
-    """404: no task with this id (never scheduled, or its retention passed)."""
+    """404: no task with this id (never scheduled, or its retention passed), or no schedule of this name."""
 
 
 class ConflictError(TickwheelError):
-    """409: the task is past the point where the change applies; ``task`` is its current view."""
+    """409: the task is past the point where the change applies (``task`` is its current view), or a
+    schedule kept changing under a write (try again)."""
 
     def __init__(self, code: str, message: str, field: Optional[str] = None, status: Optional[int] = None, task: Any = None):
         super().__init__(code, message, field, status)

@@ -18,3 +18,8 @@ def send_email(to, template="welcome"):
 @app.task(name="app.tasks.charge_invoice")
 def charge_invoice(invoice_id, amount_cents):
     return {"charged": invoice_id, "amount_cents": amount_cents}
+
+
+@app.task(name="app.tasks.sync_tenant")
+def sync_tenant(tenant_id):
+    return {"synced": tenant_id}

@@ -32,18 +32,42 @@
   A late ack of a reaped batch finds it gone and is skipped (the task runs
   again, or already did).
 
+  The lease token is checked too, with one exception: a token that no longer
+  holds the lease (lost in a stall, re-taken, handed over) may still end the
+  attempts of batches it claimed itself, as long as they are claimed. Such an
+  attempt ran once, and nothing else can have started the task: it is not in
+  `due`, and only the reaper puts it back, removing the batch. Refusing it
+  (as before) left the task to the reaper, which ran it a second time one
+  visibility deadline later: what the double start seen in the resize test
+  on Redis Cluster looked like (a loaded node's lease lapsing while its
+  attempt ran; docs/resharding.md, "Never twice";
+  test/store/reshard-running.test.ts). A token naming another token's
+  batch is refused ("lease"), as before.
+
   Console indexes (lib/console.lua, keys derived from ARGV[2]): succeeded and
   expired ids are added to their state's index (one ZADD per state per call,
   plus a trim by score and a PTTL (PEXPIREAT when it grows): the extra cost of making finished
   tasks listable), and a retried task's attempt history moves next to its
   final record.
 
-  Returns "lease" if the token does not hold the lease, else one character
-  per item in order: "1" finished, "0" skipped. At most a few thousand
-  items per call (unpack).
+  Returns "lease" if the token neither holds the lease nor claimed every
+  batch named, else one character per item in order: "1" finished, "0"
+  skipped. At most a few thousand items per call (unpack).
 ]]
 if redis.call('GET', KEYS[5]) ~= ARGV[1] then
-  return 'lease'
+  -- Not the holder: only its own batches (every batch this call names was claimed under it).
+  local groupAt = 6 + tonumber(ARGV[5])
+  for i = 6, groupAt - 1 do
+    if not claimed_by(ARGV[i], ARGV[1]) then
+      return 'lease'
+    end
+  end
+  while groupAt <= #ARGV do
+    if not claimed_by(ARGV[groupAt], ARGV[1]) then
+      return 'lease'
+    end
+    groupAt = groupAt + 5
+  end
 end
 local out = {}
 local ended = {}

@@ -16,13 +16,18 @@
   ARGV[4] info json (address, started, version, owned shards, pool load)
   ARGV[5] max expired entries to forget per call (keeps the script short)
 
-  Returns { 1, now ms, id, expiry ms, id, expiry ms, ... } registered; the
+  Returns { 1, now, id, expiry ms, id, expiry ms, ... } registered; the
           pairs are every live member (this node included), by expiry
-        | { 0, now ms, expiry ms, "<instance>\n<info json>" } the id is held
+        | { 0, now, expiry ms, "<instance>\n<info json>" } the id is held
           by another live instance: nothing changed
+  where now is Redis' time in ms with its microseconds as a decimal fraction
+  (a string: "1800000000123.456"). The node's estimate of Redis' clock is
+  built on it; a whole ms would put that estimate up to 1 ms behind, and
+  every held start as late.
 ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local nowText = t[1] .. string.format('%03d.%03d', math.floor(tonumber(t[2]) / 1000), tonumber(t[2]) % 1000)
 local id, instance = ARGV[1], ARGV[2]
 
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. now, 'LIMIT', 0, tonumber(ARGV[5]))
@@ -37,14 +42,14 @@ if current then
   local holder = nl and string.sub(current, 1, nl - 1) or ''
   local expiry = redis.call('ZSCORE', KEYS[2], id)
   if holder ~= instance and expiry and tonumber(expiry) >= now then
-    return { 0, now, tonumber(expiry), current }
+    return { 0, nowText, tonumber(expiry), current }
   end
 end
 
 redis.call('HSET', KEYS[1], id, instance .. '\n' .. ARGV[4])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), id)
 local live = redis.call('ZRANGEBYSCORE', KEYS[2], now, '+inf', 'WITHSCORES')
-local out = { 1, now }
+local out = { 1, nowText }
 for i = 1, #live do
   out[#out + 1] = live[i]
 end

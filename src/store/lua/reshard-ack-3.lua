@@ -1,6 +1,6 @@
 --[[
   reshard-ack (fenced): the destination has every bundle of these ids
-  (reshard-in-5.lua answered): clear them from the source's outbox and
+  (reshard-in-7.lua answered): clear them from the source's outbox and
   count them as moved in the shard's progress.
 
   KEYS[1] lease STRING

@@ -1,7 +1,7 @@
 --[[
   reshard-out (fenced): take up to a batch of one source shard's tasks of
   moving slots out of it, into its outbox, on their way to their new shard
-  (reshard-in-5.lua copies them there, reshard-ack-3.lua clears the outbox).
+  (reshard-in-7.lua copies them there, reshard-ack-3.lua clears the outbox).
   A task taken out is in no due set until the copy lands (a few ms), and
   never in two: the source can no longer claim, cancel or reschedule it, and
   the destination refuses an id it already has.
@@ -23,8 +23,13 @@
   ARGV[3] done-key prefix of the shard (final records: lib/finals.lua)
   ARGV[4..] id, destination shard, hash slot, for each task to move
 
-  Bundles ("\0"-joined): "t", dest, slot, record, last error
-                         "d", dest, slot, ms it died, final expiry, final json
+  Bundles ("\0"-joined): "t", dest, slot, record, last error, score in the
+                         console's failed index ("" = not there), attempt
+                         history ("" = none) (lib/console.lua)
+                         "d", dest, slot, ms it died, final expiry, final json,
+                         attempt history kept beside the final ("" = none)
+  A pending task takes its console entries along (failed index, history), so
+  GET /v1/tasks?state=failed and the task page find it at its new shard.
   Returns { "lease" } | { moved, still running, id, bundle, id, bundle, ... }
 ]]
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
@@ -44,7 +49,16 @@ for i = 4, #ARGV, 3 do
       redis.call('HDEL', KEYS[3], id)
       redis.call('HDEL', KEYS[4], id)
       redis.call('HDEL', KEYS[5], id)
-      bundle = 't\0' .. dest .. '\0' .. slot .. '\0' .. record .. '\0' .. err
+      local failedKey, historyKey = ARGV[3] .. 'by:failed', ARGV[3] .. 'attempts'
+      local failed = redis.call('ZSCORE', failedKey, id) or ''
+      local history = redis.call('HGET', historyKey, id) or ''
+      if failed ~= '' then
+        redis.call('ZREM', failedKey, id)
+      end
+      if history ~= '' then
+        redis.call('HDEL', historyKey, id)
+      end
+      bundle = 't\0' .. dest .. '\0' .. slot .. '\0' .. record .. '\0' .. err .. '\0' .. failed .. '\0' .. history
     elseif redis.call('HEXISTS', KEYS[3], id) == 1 then
       running = running + 1
     end
@@ -55,9 +69,10 @@ for i = 4, #ARGV, 3 do
       local final, key = finals_get(slots, id)
       redis.call('ZREM', KEYS[7], id)
       if final then
-        redis.call('HDEL', key, id)
+        local history = redis.call('HGET', key, id .. ' attempts') or ''
+        redis.call('HDEL', key, id, id .. ' attempts')
         local expiry = string.sub(key, #ARGV[3] + 1)
-        bundle = 'd\0' .. dest .. '\0' .. slot .. '\0' .. diedAt .. '\0' .. expiry .. '\0' .. final
+        bundle = 'd\0' .. dest .. '\0' .. slot .. '\0' .. diedAt .. '\0' .. expiry .. '\0' .. final .. '\0' .. history
       end
     end
   end

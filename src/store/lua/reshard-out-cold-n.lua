@@ -2,7 +2,7 @@
   reshard-out-cold (fenced): take the cold lists (lib/cold.lua) of a run of
   moving slots out of a source shard into its outbox, one outbox entry per
   task, on their way to the same slot's cold list in the new shard
-  (reshard-in-5.lua). Most lists are empty, so one call walks many slots;
+  (reshard-in-7.lua). Most lists are empty, so one call walks many slots;
   it stops early once it has taken ARGV[3] list elements.
 
   KEYS[1] lease STRING

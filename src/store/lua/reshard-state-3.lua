@@ -14,13 +14,19 @@
   ARGV[2] epoch of the resize
   ARGV[3..] field, value pairs to set (optional)
 
-  Returns { "lease" } if the token does not hold the lease, else the
-  progress HASH as a flat field, value list.
+  Returns { "lease" } if the token does not hold the lease, { "stale" } if
+  the shard's progress is of a later resize than ARGV[2] (a node whose map
+  is behind must not reset it), else the progress HASH as a flat field,
+  value list.
 ]]
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return { 'lease' }
 end
-if redis.call('HGET', KEYS[2], 'epoch') ~= ARGV[2] then
+local stored = redis.call('HGET', KEYS[2], 'epoch')
+if stored and tonumber(stored) > tonumber(ARGV[2]) then
+  return { 'stale' }
+end
+if stored ~= ARGV[2] then
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[2], 'epoch', ARGV[2], 'phase', 'cold', 'cursor', '0', 'slotIndex', '0', 'moved', '0', 'passMoving', '0')
 end

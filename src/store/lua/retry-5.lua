@@ -19,11 +19,12 @@
           history (lib/console.lua); "" = keep neither
   ARGV[8] now ms (the attempt's time in the history)
 
-  Returns "lease" if the token does not hold the lease, 1 if rescheduled, 0 if
+  Returns "lease" if the token neither holds the lease nor claimed the batch, 1 if rescheduled, 0 if
   the attempt is not running any more (its batch was reaped, or the task is
   back in `due`).
 ]]
-if redis.call('GET', KEYS[5]) ~= ARGV[1] then
+-- A token that lost the lease still retries an attempt of a batch it claimed (see finish-7.lua).
+if redis.call('GET', KEYS[5]) ~= ARGV[1] and not claimed_by(ARGV[3], ARGV[1]) then
   return 'lease'
 end
 local id = ARGV[2]

@@ -32,3 +32,9 @@ local function claimed_running(tasksKey, claimsKey, dueKey, id, batch)
   end
   return record
 end
+
+-- True if `batch` was claimed under lease token `token` (its id is "<n>@<token>", claim-6.lua).
+-- Finish and retry accept the attempts of such a batch after the lease moved on: see finish-7.lua.
+local function claimed_by(batch, token)
+  return string.sub(batch, -(#token + 1)) == '@' .. token
+end

@@ -1,0 +1,131 @@
+--[[
+  schedule-write-many: schedule-write-5.lua for many schedules of one shard
+  in one call (bulk creation: one schedule per tenant, 100,000s of them; one
+  call per schedule was most of the cost). For each schedule, exactly what
+  schedule-write-5.lua does for one: compare-and-set on the version the
+  caller read, write (or delete) the schedule, move its wake time, take back
+  the occurrences named while they still wait in `due`, and plant the ones
+  given where no record exists (pending, running, or final within the
+  retention). A schedule whose version moved is left as it is and reported;
+  the others are written. The final-record lookup is done once for every
+  occurrence of the call, not once per schedule.
+
+  The caller bounds a call (store/schedules.ts WRITE_MANY_CHUNK) so that it
+  stays a few milliseconds of Redis time.
+
+  KEYS[1] schedules HASH  (name -> "<version>\t<last id>\n<json>")
+  KEYS[2] schedule wake ZSET (name -> ms the planter looks at it next)
+  KEYS[3] due ZSET
+  KEYS[4] tasks HASH
+  KEYS[5] lease STRING
+  ARGV[1] lease token of the caller, "" for an unfenced write (API)
+  ARGV[2] wake channel ("" = publish no hints)
+  ARGV[3] publish command: "PUBLISH" or "SPUBLISH" (Redis Cluster)
+  ARGV[4] wake horizon score: hint only for occurrences due by then
+  ARGV[5] done-key prefix of this shard (final records: lib/finals.lua), or
+          "" to skip looking for final records (as schedule-write-5.lua)
+  then per schedule 6 arguments: name, expected version ("" any, "0" must
+          not exist), new stored value ("" deletes), wake ms ("" = out of the
+          wake set), occurrence ids to take back ("\0"-joined, "" none), and
+          occurrences to plant as id, due score, record ("\0"-joined, "" none)
+
+  Returns "lease" when ARGV[1] is given and does not hold the lease, else
+  one character per schedule: "1" written, "0" its version moved (nothing
+  written for it).
+]]
+if ARGV[1] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[1] then
+  return 'lease'
+end
+local FIRST, PER = 6, 6
+
+-- Final records of every occurrence the call would plant, looked up at once.
+local finals = {}
+if ARGV[5] ~= '' then
+  local ids = {}
+  local at = FIRST
+  while at + PER - 1 <= #ARGV do
+    local plants = ARGV[at + 5]
+    if plants ~= '' then
+      local field, more = packed_reader(plants)
+      while more() do
+        ids[#ids + 1] = field()
+        field()
+        field()
+      end
+    end
+    at = at + PER
+  end
+  if #ids > 0 then
+    local slots = finals_slots(ARGV[5])
+    -- HMGET in chunks: unpack() of a very long list would overflow Lua's stack.
+    for from = 1, #ids, 1000 do
+      local chunk = {}
+      for i = from, math.min(from + 999, #ids) do
+        chunk[#chunk + 1] = ids[i]
+      end
+      local found = finals_get_many(slots, chunk)
+      for j = 1, #chunk do
+        if found[j] then
+          finals[chunk[j]] = true
+        end
+      end
+    end
+  end
+end
+
+local horizon = tonumber(ARGV[4])
+local hints = {}
+local out = {}
+local at = FIRST
+while at + PER - 1 <= #ARGV do
+  local name, expected, stored, wake, withdraw, plants = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]
+  at = at + PER
+  local current = redis.call('HGET', KEYS[1], name)
+  local version = '0'
+  if current then
+    version = string.sub(current, 1, string.find(current, '\t', 1, true) - 1)
+  end
+  if expected ~= '' and expected ~= version then
+    out[#out + 1] = '0'
+  else
+    if stored == '' then
+      redis.call('HDEL', KEYS[1], name)
+    else
+      redis.call('HSET', KEYS[1], name, stored)
+    end
+    if wake == '' then
+      redis.call('ZREM', KEYS[2], name)
+    else
+      redis.call('ZADD', KEYS[2], wake, name)
+    end
+    if withdraw ~= '' then
+      local field, more = packed_reader(withdraw)
+      while more() do
+        local id = field()
+        -- Still waiting (in `due`): not claimed, so nothing runs it.
+        if redis.call('ZREM', KEYS[3], id) == 1 then
+          redis.call('HDEL', KEYS[4], id)
+        end
+      end
+    end
+    if plants ~= '' then
+      local field, more = packed_reader(plants)
+      while more() do
+        local id = field()
+        local score = field()
+        local record = field()
+        if not finals[id] and redis.call('HSETNX', KEYS[4], id, record) == 1 then
+          redis.call('ZADD', KEYS[3], score, id)
+          if ARGV[2] ~= '' and tonumber(score) <= horizon then
+            hints[#hints + 1] = id .. '|' .. score
+          end
+        end
+      end
+    end
+    out[#out + 1] = '1'
+  end
+end
+if #hints > 0 then
+  redis.call(ARGV[3], ARGV[2], table.concat(hints, '\n'))
+end
+return table.concat(out)
