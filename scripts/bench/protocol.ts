@@ -33,7 +33,7 @@ export interface RunnerReport {
   /** Every lateness sample kept (ms), when asked: several runners' samples merge into exact percentiles. */
   samples?: number[];
   /**
-   * tickwheel: claimed tasks the node dropped unstarted because its lease was in doubt; the reaper
+   * tickwheel: claimed tasks the node dropped unstarted (its lease in doubt, or a wait near its deadline); the reaper
    * returns them after their visibility deadline (30 s by default), so they explain such a tail.
    */
   dropped?: number;

@@ -61,7 +61,7 @@ export interface ScaleResult {
     early: number;
     /** Tasks each node started. */
     perNode: number[];
-    /** Claimed tasks dropped unstarted (lease in doubt), all nodes: they return after the visibility deadline. */
+    /** Claimed tasks the nodes dropped unstarted (lease in doubt; at claim depth > 1 also a wait near its deadline): the reaper returns them after the visibility deadline. */
     dropped: number;
     /** CPU µs per task, T − 20 ms → last completion: the nodes together, and each master. */
     nodeUs: number;

@@ -127,7 +127,7 @@ export function renderScale(entries: ConfigResults[], reference: ConfigResults |
     "",
     `What it did (medians over runs): a burst of ${whole(count)} tasks due at one instant T, and ${whole(rate)} tasks/s for ${whole(seconds)} s due 0.1–3 s after they are scheduled; shards per master in brackets.`,
     "",
-    `| Redis | shards | nodes | burst tasks/s, first start → last completion | burst first start / median start / last completion after T (ms) | steady lateness p50 / p99 / p99.9 / max (ms) | started early / dropped unstarted (lease in doubt; back after the 30 s visibility deadline) | machine CPU burst / steady (200 % = 2 cores) |`,
+    `| Redis | shards | nodes | burst tasks/s, first start → last completion | burst first start / median start / last completion after T (ms) | steady lateness p50 / p99 / p99.9 / max (ms) | started early / dropped unstarted (back through the reaper after the 30 s visibility deadline) | machine CPU burst / steady (200 % = 2 cores) |`,
     "|---|---|--:|--:|--:|--:|--:|--:|",
     ...outcome,
     "",
