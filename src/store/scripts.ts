@@ -54,6 +54,7 @@ import packedLib from "./lua/lib/packed.lua" with { type: "text" };
 import claimedLib from "./lua/lib/claimed.lua" with { type: "text" };
 import orderLib from "./lua/lib/order.lua" with { type: "text" };
 import consoleLib from "./lua/lib/console.lua" with { type: "text" };
+import scheduleStepsLib from "./lua/lib/schedule-steps.lua" with { type: "text" };
 
 /** Scripts that read or write final records, cold tasks or claimed batches, take packed fields or compare members, start with the shared functions (lua/lib/). */
 const withFinals = (lua: string): string => `${finalsLib}\n${lua}`;
@@ -63,6 +64,8 @@ const withClaimed = (lua: string): string => `${claimedLib}\n${lua}`;
 const withOrder = (lua: string): string => `${orderLib}\n${lua}`;
 /** The console's indexes and attempt history (issue 15). */
 const withConsole = (lua: string): string => `${consoleLib}\n${lua}`;
+/** Withdrawing and planting occurrences (needs withPacked outside it). */
+const withScheduleSteps = (lua: string): string => `${scheduleStepsLib}\n${lua}`;
 
 const sources = {
   schedule: { lua: withPacked(withCold(withFinals(schedule))), keys: 4 },
@@ -90,10 +93,10 @@ const sources = {
   nodeHeartbeat: { lua: nodeHeartbeat, keys: 2 },
   nodeLeave: { lua: nodeLeave, keys: 2 },
   nodeList: { lua: nodeList, keys: 2 },
-  scheduleWrite: { lua: withPacked(withFinals(scheduleWrite)), keys: 5 },
+  scheduleWrite: { lua: withPacked(withScheduleSteps(withFinals(scheduleWrite))), keys: 5 },
   scheduleDue: { lua: scheduleDue, keys: 5 },
-  schedulePlant: { lua: withPacked(schedulePlant), keys: 5 },
-  scheduleWriteMany: { lua: withPacked(withFinals(scheduleWriteMany)), keys: 5 },
+  schedulePlant: { lua: withPacked(withScheduleSteps(schedulePlant)), keys: 5 },
+  scheduleWriteMany: { lua: withPacked(withScheduleSteps(withFinals(scheduleWriteMany))), keys: 5 },
   resizeStart: { lua: resizeStart, keys: 1 },
   resizeFinish: { lua: resizeFinish, keys: 1 },
   resizeMove: { lua: resizeMove, keys: 1 },

@@ -28,8 +28,9 @@
 if redis.call('GET', KEYS[5]) ~= ARGV[1] then
   return 'lease'
 end
-local horizon = tonumber(ARGV[4])
+local horizon = ARGV[2] ~= '' and tonumber(ARGV[4]) or nil
 local hints = {}
+local NONE_ENDED = {}
 local out = {}
 local at = 5
 while at + 4 <= #ARGV do
@@ -50,18 +51,7 @@ while at + 4 <= #ARGV do
       redis.call('ZADD', KEYS[2], wake, name)
     end
     if plants ~= '' then
-      local field, more = packed_reader(plants)
-      while more() do
-        local id = field()
-        local score = field()
-        local record = field()
-        if redis.call('HSETNX', KEYS[4], id, record) == 1 then
-          redis.call('ZADD', KEYS[3], score, id)
-          if ARGV[2] ~= '' and tonumber(score) <= horizon then
-            hints[#hints + 1] = id .. '|' .. score
-          end
-        end
-      end
+      schedule_plant(KEYS[3], KEYS[4], plants, NONE_ENDED, horizon, hints)
     end
     out[#out + 1] = '1'
   end

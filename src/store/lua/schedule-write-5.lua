@@ -68,40 +68,28 @@ else
 end
 
 if ARGV[6] ~= '' then
-  local field, more = packed_reader(ARGV[6])
-  while more() do
-    local id = field()
-    -- Still waiting (in `due`): not claimed, so nothing runs it.
-    if redis.call('ZREM', KEYS[3], id) == 1 then
-      redis.call('HDEL', KEYS[4], id)
-    end
-  end
+  schedule_withdraw(KEYS[3], KEYS[4], ARGV[6])
 end
 
 local planted = 0
 if ARGV[7] ~= '' then
-  local horizon = tonumber(ARGV[10])
   local hints = {}
-  local entries, ids = {}, {}
-  local field, more = packed_reader(ARGV[7])
-  while more() do
-    local id = field()
-    local score = field()
-    local record = field()
-    ids[#ids + 1] = id
-    entries[#entries + 1] = { id, score, record }
-  end
-  local finals = ARGV[11] ~= '' and finals_get_many(finals_slots(ARGV[11]), ids) or {}
-  for i, entry in ipairs(entries) do
-    local id, score, record = entry[1], entry[2], entry[3]
-    if not finals[i] and redis.call('HSETNX', KEYS[4], id, record) == 1 then
-      redis.call('ZADD', KEYS[3], score, id)
-      planted = planted + 1
-      if ARGV[8] ~= '' and tonumber(score) <= horizon then
-        hints[#hints + 1] = id .. '|' .. score
-      end
+  -- An occurrence that already ran (its final record exists) is not planted again.
+  local ended = {}
+  if ARGV[11] ~= '' then
+    local ids = {}
+    local field, more = packed_reader(ARGV[7])
+    while more() do
+      ids[#ids + 1] = field()
+      field()
+      field()
+    end
+    local finals = finals_get_many(finals_slots(ARGV[11]), ids)
+    for i, id in ipairs(ids) do
+      if finals[i] then ended[id] = true end
     end
   end
+  planted = schedule_plant(KEYS[3], KEYS[4], ARGV[7], ended, ARGV[8] ~= '' and tonumber(ARGV[10]) or nil, hints)
   if #hints > 0 then
     redis.call(ARGV[9], ARGV[8], table.concat(hints, '\n'))
   end

@@ -73,7 +73,7 @@ if ARGV[5] ~= '' then
   end
 end
 
-local horizon = tonumber(ARGV[4])
+local horizon = ARGV[2] ~= '' and tonumber(ARGV[4]) or nil
 local hints = {}
 local out = {}
 local at = FIRST
@@ -99,28 +99,10 @@ while at + PER - 1 <= #ARGV do
       redis.call('ZADD', KEYS[2], wake, name)
     end
     if withdraw ~= '' then
-      local field, more = packed_reader(withdraw)
-      while more() do
-        local id = field()
-        -- Still waiting (in `due`): not claimed, so nothing runs it.
-        if redis.call('ZREM', KEYS[3], id) == 1 then
-          redis.call('HDEL', KEYS[4], id)
-        end
-      end
+      schedule_withdraw(KEYS[3], KEYS[4], withdraw)
     end
     if plants ~= '' then
-      local field, more = packed_reader(plants)
-      while more() do
-        local id = field()
-        local score = field()
-        local record = field()
-        if not finals[id] and redis.call('HSETNX', KEYS[4], id, record) == 1 then
-          redis.call('ZADD', KEYS[3], score, id)
-          if ARGV[2] ~= '' and tonumber(score) <= horizon then
-            hints[#hints + 1] = id .. '|' .. score
-          end
-        end
-      end
+      schedule_plant(KEYS[3], KEYS[4], plants, finals, horizon, hints)
     end
     out[#out + 1] = '1'
   end
