@@ -12,6 +12,8 @@ import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-inpu
 import { decodeFinal } from "../../src/task/codec.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix } from "../helpers/node.ts";
+import { CeleryMessageTemplates, joinParts } from "../../src/pool/targets/celery/message-templates.ts";
+import { celeryMessageProblem, DEFAULT_TRANSPORT } from "../../src/pool/targets/celery/message.ts";
 
 let redis: RedisProcess;
 let broker: Redis;
@@ -81,5 +83,48 @@ test("a lost lease or a reaped batch pushes nothing and finishes nothing", async
   expect(reaped === LEASE_LOST ? [] : reaped.entries.map((e) => e.id).sort()).toEqual(["l-1", "l-2"]);
   expect(await store.celery.celeryHandoff(0, token, BROKER_DB, [item("l-2", batch, list)])).toEqual([false]);
   expect(await broker.llen(list)).toBe(0);
+  await store.quit();
+});
+
+test("a call mixing lists and a reaped batch answers per item in order and keeps each list's order", async () => {
+  const { store, token, batch } = await claimed(["m-1", "m-2", "m-3", "m-4", "m-5"]);
+  const listA = `qa-${crypto.randomUUID()}`;
+  const listB = `qb-${crypto.randomUUID()}\x06\x169`;
+  const items = [
+    item("m-1", batch, listA),
+    item("m-2", batch, listB),
+    item("m-x", "no-such-batch", listA),
+    item("m-3", batch, listA),
+    item("m-4", batch, listB),
+    item("m-5", batch, listA),
+  ];
+  expect(await store.celery.celeryHandoff(0, token, BROKER_DB, items)).toEqual([true, true, false, true, true, true]);
+  // Each list pops (RPOP, as a worker's BRPOP) in the order its items were given; nothing of the reaped batch.
+  expect((await broker.lrange(listA, 0, -1)).reverse().map((e) => JSON.parse(e).id)).toEqual(["m-1", "m-3", "m-5"]);
+  expect((await broker.lrange(listB, 0, -1)).reverse().map((e) => JSON.parse(e).id)).toEqual(["m-2", "m-4"]);
+  for (const id of ["m-1", "m-2", "m-3", "m-4", "m-5"]) expect((await store.tasks.inspect(0, id)).kind).toBe("final");
+  await store.quit();
+});
+
+test("templated envelopes are joined by the script into exactly the messages the node would build", async () => {
+  const ids = ["p-1", 'p-"quoted"\\', "p-3"];
+  const { store, token, batch } = await claimed(ids);
+  const templates = new CeleryMessageTemplates(DEFAULT_TRANSPORT, "tickwheel@test");
+  const key = (kwargs: Record<string, unknown>) => ({ task: "c.task", queue: `q-${crypto.randomUUID()}`, priority: 0, kwargs, kwargsJson: JSON.stringify(kwargs) });
+  const plain = key({});
+  const withKwargs = key({ to: "é@x", n: [1, 2] });
+  const messages = [
+    templates.forHandoff(plain, ids[0]!, [1, "two"], crypto.randomUUID(), null),
+    templates.forHandoff(withKwargs, ids[1]!, [], crypto.randomUUID(), Date.UTC(2027, 0, 1)),
+    templates.forHandoff(plain, ids[2]!, [{ deep: ["x".repeat(2000)] }], crypto.randomUUID(), null),
+  ];
+  expect(messages.every((m) => typeof m.envelope !== "string")).toBe(true);
+  const items = messages.map((m, i) => ({ ...item(ids[i]!, batch, m.key), envelope: m.envelope }));
+  expect(await store.celery.celeryHandoff(0, token, BROKER_DB, items)).toEqual([true, true, true]);
+  const pushed = [...(await broker.lrange(messages[0]!.key, 0, -1)).reverse(), ...(await broker.lrange(messages[1]!.key, 0, -1))];
+  const expected = [messages[0]!, messages[2]!, messages[1]!].map((m) => joinParts(m.envelope as Exclude<typeof m.envelope, string>));
+  expect(pushed).toEqual(expected);
+  for (const envelope of pushed) expect(celeryMessageProblem(envelope)).toBeNull();
+  expect(JSON.parse(pushed[2]!).headers.id).toBe(ids[1]);
   await store.quit();
 });

@@ -13,6 +13,8 @@ export interface CeleryListPusher {
 
 /** As in handoff-batcher.ts: a burst's first messages should not wait for its last ones. */
 const SEND_AT = 128;
+/** As in handoff-batcher.ts: with nothing in flight, the first messages go out at this size. */
+const SEND_FIRST_AT = 16;
 /** As in handoff-batcher.ts: bounds what sits in the connection's write buffer. */
 const MAX_IN_FLIGHT = 8;
 
@@ -37,7 +39,7 @@ export class PushBatcher {
       if (!group) this.pending.set(key, (group = { envelopes: [], settle: [] }));
       group.envelopes.push(envelope);
       group.settle.push(resolve);
-      if (group.envelopes.length >= SEND_AT) {
+      if (group.envelopes.length >= SEND_AT || (this.inFlight === 0 && group.envelopes.length >= SEND_FIRST_AT)) {
         this.pending.delete(key);
         this.send(key, group);
       } else if (!this.flushQueued) {
