@@ -57,6 +57,7 @@ describe("templated Celery messages", () => {
       base({ args: ["x".repeat(5000)] }), // argsrepr cut at its bound
       base({ id: 'id with "quotes" and \u2028 separator' }),
       base({ task: "app.tasks.send_email", args: ["😀", 2 ** 53] }),
+      base({ kwargs: { name: "Zoë" }, args: [1] }), // ASCII args, non-ASCII kwargs: the body is not base64'd as Latin-1
     ];
     // Twice over, so the second round is built from cached templates.
     for (const round of [1, 2]) {

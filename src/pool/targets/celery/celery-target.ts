@@ -57,6 +57,9 @@ export class CeleryDeliveryTarget implements DeliveryTarget {
   /** The last hand-off time and its text: a burst's hand-offs share their ms. */
   private lastPushedAt = NaN;
   private lastPushedAtText = "";
+  /** The last queue and its JSON text (for the final record's result). */
+  private lastQueue = "";
+  private lastQueueJson = '""';
 
   constructor(private readonly options: CeleryTargetOptions) {
     this.batcher = options.sameServer
@@ -103,7 +106,11 @@ export class CeleryDeliveryTarget implements DeliveryTarget {
       // The task's final record, as the completer would write it for a success with this result
       // ({ celeryQueue, pushedAt }), stored by the hand-off script itself.
       const dueAt = job.score.includes(".") ? String(job.dueMs) : job.score;
-      const resultJson = `,"result":{"celeryQueue":${JSON.stringify(queue)},"pushedAt":${this.lastPushedAtText}}`;
+      if (queue !== this.lastQueue) {
+        this.lastQueue = queue;
+        this.lastQueueJson = JSON.stringify(queue);
+      }
+      const resultJson = `,"result":{"celeryQueue":${this.lastQueueJson},"pushedAt":${this.lastPushedAtText}}`;
       return this.batcher.add(job, {
         id: job.id,
         batch: job.batch,
