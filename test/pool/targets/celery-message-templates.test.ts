@@ -102,6 +102,14 @@ describe("templated Celery messages", () => {
     }
   });
 
+  test("a delivery tag that would need escaping is built in full, escaped", () => {
+    const templates = new CeleryMessageTemplates(DEFAULT_TRANSPORT, ORIGIN);
+    const { full, templated } = both(base({ deliveryTag: 'tag "with" quotes' }), DEFAULT_TRANSPORT, templates);
+    expect(templated).toEqual(full);
+    expect(JSON.parse((templated as { envelope: string }).envelope).properties.delivery_tag).toBe('tag "with" quotes');
+    expect(templates.counts.full).toBe(1);
+  });
+
   test("a target whose own text holds a cut mark is built in full, and is still right", () => {
     const sneaky = { note: "\u0001tw-slot-id", other: "\u0001tw-slot-body" };
     const templates = new CeleryMessageTemplates(DEFAULT_TRANSPORT, ORIGIN);

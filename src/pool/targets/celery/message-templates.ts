@@ -113,7 +113,8 @@ export class CeleryMessageTemplates {
   /** build(), with the envelope left as its template's parts when it has one (the script joins them). */
   forHandoff(key: CeleryTemplateKey, id: string, args: readonly unknown[], deliveryTag: string, expiresAtMs: number | null): CeleryMessageForHandoff {
     const template = this.templateOf(key);
-    if (template === null || typeof id !== "string" || id.length === 0 || !Array.isArray(args) || deliveryTag.length === 0) {
+    // The tag goes in unescaped (a UUID needs none): any other text is built in full, escaped.
+    if (template === null || typeof id !== "string" || id.length === 0 || !Array.isArray(args) || !PLAIN_TAG.test(deliveryTag)) {
       this.counts.full++;
       return buildCeleryMessage(this.input(key, id, args, deliveryTag, expiresAtMs), this.transport);
     }
@@ -214,6 +215,8 @@ function partsOf(template: Template, id: string, args: readonly unknown[], deliv
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;
+/** A delivery tag that needs no JSON escaping (randomUUID's are). */
+const PLAIN_TAG = /^[\w-]+$/;
 
 /** Base64 of the text's UTF-8 bytes; btoa (Latin-1) gives the same for ASCII text, faster. */
 function base64Utf8(text: string, ascii: boolean): string {
