@@ -6,7 +6,9 @@
  *
  * - pushMany: LPUSH built messages (src/pool/targets/celery/message.ts)
  *   onto a queue list, many values per command (the target coalesces a
- *   burst's messages: push-batcher.ts).
+ *   burst's messages: push-batcher.ts); messages made from one template
+ *   go as the template and their values, joined on the broker by
+ *   celery-push-1.lua into the same text.
  * - runId: the server's run_id, by which the node tells whether the broker is
  *   the very server tickwheel's data lives on (then a hand-off is one script:
  *   celery-handoff.lua).
@@ -19,6 +21,8 @@
  */
 import type Redis from "ioredis";
 import { openConnection, type Connection } from "./connection.ts";
+import { commandName, defineScripts } from "./scripts.ts";
+import type { CeleryEnvelopeParts } from "./celery-envelope.ts";
 
 /** How long a push may wait for the broker's answer: far above a loaded broker's, far below forever. */
 const PUSH_TIMEOUT_MS = 10_000;
@@ -49,14 +53,34 @@ export class CeleryBroker {
     // pushes, and their pool slots, forever: the push fails and the task waits for the next try.
     (this.connection as Redis).options.commandTimeout = PUSH_TIMEOUT_MS;
     if (onError) this.connection.on("error", onError);
+    defineScripts(this.connection);
   }
 
   /**
    * LPUSHes messages onto one list, in order (LPUSH: workers BRPOP, so each list is FIFO), written
-   * to the socket now rather than with the next automatic pipeline.
+   * to the socket now rather than with the next automatic pipeline. The messages are all whole, or
+   * all parts of one template (push-batcher.ts groups them so): then the broker joins them.
    */
-  async pushMany(key: string, envelopes: string[]): Promise<void> {
-    const results = await this.connection.pipeline().lpush(key, ...envelopes).exec();
+  async pushMany(key: string, envelopes: readonly (string | CeleryEnvelopeParts)[]): Promise<void> {
+    const first = envelopes[0];
+    if (first === undefined) return;
+    const pipeline = this.connection.pipeline();
+    if (typeof first === "string") {
+      pipeline.lpush(key, ...(envelopes as string[]));
+    } else {
+      const packed: string[] = new Array(envelopes.length * 5);
+      let p = 0;
+      for (const envelope of envelopes as CeleryEnvelopeParts[]) {
+        packed[p++] = envelope.body;
+        packed[p++] = envelope.idJson;
+        packed[p++] = envelope.expiresJson;
+        packed[p++] = envelope.argsreprJson;
+        packed[p++] = envelope.deliveryTag;
+      }
+      const push = (pipeline as unknown as Record<string, (...args: (string | number)[]) => unknown>)[`${commandName("celeryPush")}Buffer`]!;
+      push.call(pipeline, key, first.template.packedPieces, envelopes.length, packed.join("\0"));
+    }
+    const results = await pipeline.exec();
     const error = results?.[0]?.[0];
     if (error) throw error;
   }

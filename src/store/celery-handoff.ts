@@ -12,6 +12,9 @@ import type { ScriptRunner } from "./script-runner.ts";
 import { finalsSlotExpiry } from "./finals.ts";
 import { LEASE_LOST, type LeaseLost } from "./outcomes.ts";
 import { runIdOf } from "./celery-broker.ts";
+import type { CeleryEnvelopeParts, CeleryEnvelopeTemplate } from "./celery-envelope.ts";
+
+export type { CeleryEnvelopeParts, CeleryEnvelopeTemplate };
 
 /** One Celery hand-off: the task's finish and its message's push. */
 export interface CeleryHandoffItem {
@@ -24,31 +27,6 @@ export interface CeleryHandoffItem {
   /** The broker list and the message envelope to LPUSH onto it, whole or as a template's values. */
   listKey: string;
   envelope: string | CeleryEnvelopeParts;
-}
-
-/**
- * An envelope as the pieces of its target's template and this message's values: the envelope is
- * pieces[0] + body + pieces[1] + idJson + pieces[2] + expiresJson + pieces[3] + idJson +
- * pieces[4] + argsreprJson + pieces[5] + idJson + pieces[6] + deliveryTag + pieces[7]
- * (pool/targets/celery/message-templates.ts makes them; the script joins them the same way). A
- * burst's messages share most of their text: sent whole, it was two thirds of the bytes a
- * hand-off wrote to Redis, and writing them was the node's largest cost.
- */
-export interface CeleryEnvelopeParts {
-  template: CeleryEnvelopeTemplate;
-  body: string;
-  /** JSON.stringify(id). */
-  idJson: string;
-  expiresJson: string;
-  argsreprJson: string;
-  deliveryTag: string;
-}
-
-export interface CeleryEnvelopeTemplate {
-  /** Tells templates apart within a call (items of one template are grouped). */
-  readonly serial: number;
-  /** The 8 pieces, joined by "\0" (JSON text: "\0" is escaped in it, so never raw). */
-  readonly packedPieces: string;
 }
 
 export class RedisCeleryHandoff {

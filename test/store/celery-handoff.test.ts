@@ -12,6 +12,7 @@ import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-inpu
 import { decodeFinal } from "../../src/task/codec.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix } from "../helpers/node.ts";
+import { CeleryBroker } from "../../src/store/celery-broker.ts";
 import { CeleryMessageTemplates, joinParts } from "../../src/pool/targets/celery/message-templates.ts";
 import { celeryMessageProblem, DEFAULT_TRANSPORT } from "../../src/pool/targets/celery/message.ts";
 
@@ -127,4 +128,19 @@ test("templated envelopes are joined by the script into exactly the messages the
   for (const envelope of pushed) expect(celeryMessageProblem(envelope)).toBeNull();
   expect(JSON.parse(pushed[2]!).headers.id).toBe(ids[1]);
   await store.quit();
+});
+
+test("a broker that is another server joins templated messages too (celery-push script), in order", async () => {
+  const celeryBroker = new CeleryBroker(`${redis.url}/${BROKER_DB}`);
+  const templates = new CeleryMessageTemplates(DEFAULT_TRANSPORT, "tickwheel@test");
+  const key = { task: "c.task", queue: `q-${crypto.randomUUID()}`, priority: 0, kwargs: { n: 1 }, kwargsJson: '{"n":1}' };
+  const ids = ["b-1", 'b-"2"', "b-3"];
+  const messages = ids.map((id, i) => templates.forHandoff(key, id, [i, "é"], crypto.randomUUID(), i === 1 ? Date.UTC(2027, 0, 1) : null));
+  const parts = messages.map((m) => m.envelope as Exclude<typeof m.envelope, string>);
+  await celeryBroker.pushMany(messages[0]!.key, parts);
+  await celeryBroker.pushMany(messages[0]!.key, ["{\"whole\":true}"]);
+  const popped = (await broker.lrange(messages[0]!.key, 0, -1)).reverse();
+  expect(popped).toEqual([...parts.map(joinParts), '{"whole":true}']);
+  for (const envelope of popped.slice(0, 3)) expect(celeryMessageProblem(envelope)).toBeNull();
+  await celeryBroker.close();
 });

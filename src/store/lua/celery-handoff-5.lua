@@ -33,9 +33,9 @@
           go between the pieces (pool/targets/celery/message-templates.ts
           joins them in the same order). "\0" is in none of them: ids are
           printable ASCII, records, envelopes and pieces are JSON, the values
-          JSON or base64. A group's messages go onto its list with one LPUSH
-          of many values, in the group's order (LPUSH a b c: a is popped
-          first).
+          JSON, base64 or UUIDs. lib/celery-envelope.lua joins them. A
+          group's messages go onto its list with one LPUSH of many values, in
+          the group's order (LPUSH a b c: a is popped first).
 
   Returns "lease" if the token does not hold the lease, else one character
   per item in order: "1" finished and pushed, "0" skipped (its batch was
@@ -55,31 +55,16 @@ while at <= #ARGV do
   at = at + 6
   if redis.call('ZSCORE', KEYS[5], batch) then
     local field = packed_reader(packed)
+    local p = celery_pieces(template)
     local ids, fields, envelopes = {}, {}, {}
     local n = #ended
-    local p = nil
-    if template ~= '' then
-      local piece = packed_reader(template)
-      p = {}
-      for i = 1, 8 do
-        p[i] = piece()
-      end
-    end
     for k = 1, count do
       local id = field()
       ids[k] = id
       ended[n + k] = id
       fields[2 * k - 1] = id
       fields[2 * k] = field()
-      if p then
-        local body, idJson, expires, argsrepr, tag = field(), field(), field(), field(), field()
-        if idJson == '' then
-          idJson = '"' .. id .. '"'
-        end
-        envelopes[k] = p[1] .. body .. p[2] .. idJson .. p[3] .. expires .. p[4] .. idJson .. p[5] .. argsrepr .. p[6] .. idJson .. p[7] .. tag .. p[8]
-      else
-        envelopes[k] = field()
-      end
+      envelopes[k] = celery_envelope(p, field, id)
     end
     finals_put(ARGV[2], { [expiry] = fields })
     redis.call('HDEL', KEYS[1], unpack(ids))
@@ -100,11 +85,7 @@ if #pushKeys > 0 then
     redis.call('SELECT', ARGV[4])
   end
   for g = 1, #pushKeys do
-    local envelopes = pushValues[g]
-    -- unpack is bounded by Lua's C stack: at most a few thousand values per LPUSH.
-    for from = 1, #envelopes, 1000 do
-      redis.call('LPUSH', pushKeys[g], unpack(envelopes, from, math.min(from + 999, #envelopes)))
-    end
+    celery_lpush(pushKeys[g], pushValues[g])
   end
   if switch then
     redis.call('SELECT', ARGV[3])

@@ -88,10 +88,8 @@ export class CeleryDeliveryTarget implements DeliveryTarget {
     try {
       const key = { task: target.task, queue, priority: target.priority ?? 0, kwargs, kwargsJson: target.kwargs === undefined ? EMPTY_KWARGS_JSON : JSON.stringify(kwargs) };
       const args = Array.isArray(job.spec.args) ? job.spec.args : EMPTY_ARGS;
-      // The same-server script joins a templated envelope itself; another broker is sent it whole.
-      message = this.batcher
-        ? this.messages.forHandoff(key, job.id, args, randomUUID(), job.spec.expiresAt)
-        : this.messages.build(key, job.id, args, randomUUID(), job.spec.expiresAt);
+      // A templated envelope goes as its template's values: the script on Redis joins them.
+      message = this.messages.forHandoff(key, job.id, args, randomUUID(), job.spec.expiresAt);
     } catch (error) {
       // Checked when scheduled, so only a record written another way gets here; it can never pass.
       if (error instanceof CeleryMessageError) return { kind: "failed", error: `invalid Celery message: ${error.message}`, final: "dead" };
@@ -122,7 +120,7 @@ export class CeleryDeliveryTarget implements DeliveryTarget {
       });
     }
     const result = { celeryQueue: queue, pushedAt };
-    return this.pusher.add(message.key, message.envelope as string).then((error): AttemptOutcome => {
+    return this.pusher.add(message.key, message.envelope).then((error): AttemptOutcome => {
       if (error) return this.brokerDown(error);
       this.backoff.succeeded();
       return { kind: "succeeded", result };
