@@ -22,10 +22,16 @@
 import type Redis from "ioredis";
 import { openConnection, type Connection } from "./connection.ts";
 import { commandName, defineScripts } from "./scripts.ts";
-import type { CeleryEnvelopeParts } from "./celery-envelope.ts";
+import { joinParts, type CeleryEnvelopeParts } from "./celery-envelope.ts";
 
 /** How long a push may wait for the broker's answer: far above a loaded broker's, far below forever. */
 const PUSH_TIMEOUT_MS = 10_000;
+
+/**
+ * A broker that refuses scripts (an ACL without @scripting, EVAL renamed away) answers this: it is
+ * then sent whole envelopes, which need nothing but LPUSH.
+ */
+const SCRIPTS_REFUSED = /^NOPERM|unknown command|command not allowed/i;
 
 /** Celery's result key prefix (celery.backends.base.KeyValueStoreBackend.task_keyprefix). */
 const RESULT_KEY_PREFIX = "celery-task-meta-";
@@ -45,6 +51,8 @@ export class CeleryBroker {
   readonly connection: Connection;
   /** The broker's database index (from the URL's path; 0 when absent), for the same-server hand-off. */
   readonly db: number;
+  /** False once the broker refused the push script: messages then go whole. */
+  private scripts = true;
 
   constructor(readonly url: string, onError?: (error: Error) => void) {
     this.db = databaseOf(url);
@@ -64,22 +72,33 @@ export class CeleryBroker {
   async pushMany(key: string, envelopes: readonly (string | CeleryEnvelopeParts)[]): Promise<void> {
     const first = envelopes[0];
     if (first === undefined) return;
-    const pipeline = this.connection.pipeline();
-    if (typeof first === "string") {
-      pipeline.lpush(key, ...(envelopes as string[]));
-    } else {
-      const packed: string[] = new Array(envelopes.length * 5);
-      let p = 0;
-      for (const envelope of envelopes as CeleryEnvelopeParts[]) {
-        packed[p++] = envelope.body;
-        packed[p++] = envelope.idJson;
-        packed[p++] = envelope.expiresJson;
-        packed[p++] = envelope.argsreprJson;
-        packed[p++] = envelope.deliveryTag;
-      }
-      const push = (pipeline as unknown as Record<string, (...args: (string | number)[]) => unknown>)[`${commandName("celeryPush")}Buffer`]!;
-      push.call(pipeline, key, first.template.packedPieces, envelopes.length, packed.join("\0"));
+    if (typeof first === "string" || !this.scripts) {
+      const whole = envelopes.map((envelope) => (typeof envelope === "string" ? envelope : joinParts(envelope)));
+      return this.exec(this.connection.pipeline().lpush(key, ...whole));
     }
+    const packed: string[] = new Array(envelopes.length * 5);
+    let p = 0;
+    for (const envelope of envelopes as CeleryEnvelopeParts[]) {
+      packed[p++] = envelope.body;
+      packed[p++] = envelope.idJson;
+      packed[p++] = envelope.expiresJson;
+      packed[p++] = envelope.argsreprJson;
+      packed[p++] = envelope.deliveryTag;
+    }
+    const pipeline = this.connection.pipeline();
+    const push = (pipeline as unknown as Record<string, (...args: (string | number)[]) => unknown>)[`${commandName("celeryPush")}Buffer`]!;
+    push.call(pipeline, key, first.template.packedPieces, envelopes.length, packed.join("\0"));
+    try {
+      await this.exec(pipeline);
+    } catch (error) {
+      if (!(error instanceof Error) || !SCRIPTS_REFUSED.test(error.message)) throw error;
+      // Nothing was pushed (the script never ran): the same messages go whole, now and from now on.
+      this.scripts = false;
+      await this.pushMany(key, envelopes);
+    }
+  }
+
+  private async exec(pipeline: ReturnType<Connection["pipeline"]>): Promise<void> {
     const results = await pipeline.exec();
     const error = results?.[0]?.[0];
     if (error) throw error;

@@ -144,3 +144,23 @@ test("a broker that is another server joins templated messages too (celery-push 
   for (const envelope of popped.slice(0, 3)) expect(celeryMessageProblem(envelope)).toBeNull();
   await celeryBroker.close();
 });
+
+test("a broker that refuses scripts (ACL without @scripting) is sent the same messages whole", async () => {
+  const refusing = await startRedis();
+  const admin = new Redis(refusing.url);
+  const celeryBroker = new CeleryBroker(`${refusing.url}/0`);
+  try {
+    await admin.call("ACL", "SETUSER", "default", "-@scripting");
+    await expect(admin.eval("return 1", 0)).rejects.toThrow(/NOPERM/);
+    const templates = new CeleryMessageTemplates(DEFAULT_TRANSPORT, "tickwheel@test");
+    const key = { task: "c.task", queue: "q", priority: 0, kwargs: {}, kwargsJson: "{}" };
+    const parts = ["r-1", "r-2", "r-3"].map((id, i) => templates.forHandoff(key, id, [i], crypto.randomUUID(), null).envelope as Exclude<CeleryHandoffItem["envelope"], string>);
+    await celeryBroker.pushMany("q", parts.slice(0, 2));
+    await celeryBroker.pushMany("q", parts.slice(2));
+    expect((await admin.lrange("q", 0, -1)).reverse()).toEqual(parts.map(joinParts));
+  } finally {
+    admin.disconnect();
+    await celeryBroker.close();
+    await refusing.cleanup();
+  }
+});

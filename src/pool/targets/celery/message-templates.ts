@@ -35,7 +35,9 @@ import {
   type CeleryMessageInput,
   type CeleryTransportOptions,
 } from "./message.ts";
-import type { CeleryEnvelopeParts, CeleryEnvelopeTemplate } from "../../../store/celery-handoff.ts";
+import { joinParts, type CeleryEnvelopeParts, type CeleryEnvelopeTemplate } from "../../../store/celery-envelope.ts";
+
+export { joinParts };
 
 /** The per-target part of a message's input; `kwargsJson` is JSON.stringify(kwargs). */
 export interface CeleryTemplateKey {
@@ -72,8 +74,6 @@ const SLOTS = [
 interface Template extends CeleryEnvelopeTemplate {
   /** The broker list of the target's queue and priority. */
   key: string;
-  /** SLOTS.length + 1 pieces of envelope text, the values go between them. */
-  pieces: string[];
   /** `[` + args JSON + this is the body's text. */
   bodyTail: string;
   /** Whether bodyTail is ASCII (then an ASCII body is base64'd by btoa, at half Buffer's cost). */
@@ -223,9 +223,3 @@ function base64Utf8(text: string, ascii: boolean): string {
   return ascii ? btoa(text) : Buffer.from(text, "utf8").toString("base64");
 }
 
-/** The envelope: the template's pieces around the message's values (celery-handoff-5.lua joins them the same way). */
-export function joinParts(parts: CeleryEnvelopeParts): string {
-  const p = (parts.template as Template).pieces;
-  const idJson = parts.idJson;
-  return p[0] + parts.body + p[1] + idJson + p[2] + parts.expiresJson + p[3] + idJson + p[4] + parts.argsreprJson + p[5] + idJson + p[6] + parts.deliveryTag + p[7];
-}
