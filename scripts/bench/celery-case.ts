@@ -34,6 +34,9 @@ export interface CeleryBurstResult {
   messagesPerSecond: number;
   nodeCpu: number;
   redisCpu: number;
+  /** CPU ms (user + system) per 1,000 messages, T − 20 ms → last message: comparable on a shared machine, where rates are not. */
+  nodeCpuMsPer1000: number;
+  redisCpuMsPer1000: number;
   machineCpu: number;
 }
 
@@ -100,9 +103,13 @@ export async function celeryBurstCase(layout: CeleryLayout, count: number, concu
     if (Date.now() > dueMs - 500) throw new Error(`celery bench: enqueueing ${count} took longer than the ${LEAD_MS} ms lead`);
     await Bun.sleep(Math.max(0, dueMs - 20 - Date.now()));
     const meter = new CpuMeter([runner.pid, ...servers.map((server) => server.pid)]);
+    const meterStart = performance.now();
     const { firstAt, lastAt } = await watchList(broker, count, dueMs + 120_000, dueMs);
     const [nodeCpu, ...redisCpus] = meter.read();
+    const meterMs = performance.now() - meterStart;
     const machineCpu = meter.machineBusy();
+    const redisCpu = redisCpus.reduce((sum, cpu) => sum + (cpu ?? 0), 0);
+    const perThousand = (percent: number) => (((percent / 100) * meterMs) / count) * 1000;
     return {
       layout,
       count,
@@ -110,7 +117,9 @@ export async function celeryBurstCase(layout: CeleryLayout, count: number, concu
       lastPushMs: lastAt - dueMs,
       messagesPerSecond: count / (Math.max(1, lastAt - firstAt) / 1000),
       nodeCpu: nodeCpu!,
-      redisCpu: redisCpus.reduce((sum, cpu) => sum + (cpu ?? 0), 0),
+      redisCpu,
+      nodeCpuMsPer1000: Math.round(perThousand(nodeCpu!) * 10) / 10,
+      redisCpuMsPer1000: Math.round(perThousand(redisCpu) * 10) / 10,
       machineCpu,
     };
   } finally {

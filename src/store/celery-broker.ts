@@ -6,7 +6,9 @@
  *
  * - pushMany: LPUSH built messages (src/pool/targets/celery/message.ts)
  *   onto a queue list, many values per command (the target coalesces a
- *   burst's messages: push-batcher.ts).
+ *   burst's messages: push-batcher.ts); messages made from one template
+ *   go as the template and their values, joined on the broker by
+ *   celery-push-1.lua into the same text.
  * - runId: the server's run_id, by which the node tells whether the broker is
  *   the very server tickwheel's data lives on (then a hand-off is one script:
  *   celery-handoff.lua).
@@ -19,9 +21,17 @@
  */
 import type Redis from "ioredis";
 import { openConnection, type Connection } from "./connection.ts";
+import { commandName, defineScripts } from "./scripts.ts";
+import { joinParts, type CeleryEnvelopeParts } from "./celery-envelope.ts";
 
 /** How long a push may wait for the broker's answer: far above a loaded broker's, far below forever. */
 const PUSH_TIMEOUT_MS = 10_000;
+
+/**
+ * A broker that refuses scripts (an ACL without @scripting, EVAL renamed away) answers this: it is
+ * then sent whole envelopes, which need nothing but LPUSH.
+ */
+const SCRIPTS_REFUSED = /^NOPERM|unknown command|command not allowed/i;
 
 /** Celery's result key prefix (celery.backends.base.KeyValueStoreBackend.task_keyprefix). */
 const RESULT_KEY_PREFIX = "celery-task-meta-";
@@ -41,6 +51,8 @@ export class CeleryBroker {
   readonly connection: Connection;
   /** The broker's database index (from the URL's path; 0 when absent), for the same-server hand-off. */
   readonly db: number;
+  /** False once the broker refused the push script: messages then go whole. */
+  private scripts = true;
 
   constructor(readonly url: string, onError?: (error: Error) => void) {
     this.db = databaseOf(url);
@@ -49,14 +61,45 @@ export class CeleryBroker {
     // pushes, and their pool slots, forever: the push fails and the task waits for the next try.
     (this.connection as Redis).options.commandTimeout = PUSH_TIMEOUT_MS;
     if (onError) this.connection.on("error", onError);
+    defineScripts(this.connection);
   }
 
   /**
    * LPUSHes messages onto one list, in order (LPUSH: workers BRPOP, so each list is FIFO), written
-   * to the socket now rather than with the next automatic pipeline.
+   * to the socket now rather than with the next automatic pipeline. The messages are all whole, or
+   * all parts of one template (push-batcher.ts groups them so): then the broker joins them.
    */
-  async pushMany(key: string, envelopes: string[]): Promise<void> {
-    const results = await this.connection.pipeline().lpush(key, ...envelopes).exec();
+  async pushMany(key: string, envelopes: readonly (string | CeleryEnvelopeParts)[]): Promise<void> {
+    const first = envelopes[0];
+    if (first === undefined) return;
+    if (typeof first === "string" || !this.scripts) {
+      const whole = envelopes.map((envelope) => (typeof envelope === "string" ? envelope : joinParts(envelope)));
+      return this.exec(this.connection.pipeline().lpush(key, ...whole));
+    }
+    const packed: string[] = new Array(envelopes.length * 5);
+    let p = 0;
+    for (const envelope of envelopes as CeleryEnvelopeParts[]) {
+      packed[p++] = envelope.body;
+      packed[p++] = envelope.idJson;
+      packed[p++] = envelope.expiresJson;
+      packed[p++] = envelope.argsreprJson;
+      packed[p++] = envelope.deliveryTag;
+    }
+    const pipeline = this.connection.pipeline();
+    const push = (pipeline as unknown as Record<string, (...args: (string | number)[]) => unknown>)[`${commandName("celeryPush")}Buffer`]!;
+    push.call(pipeline, key, first.template.packedPieces, envelopes.length, packed.join("\0"));
+    try {
+      await this.exec(pipeline);
+    } catch (error) {
+      if (!(error instanceof Error) || !SCRIPTS_REFUSED.test(error.message)) throw error;
+      // Nothing was pushed (the script never ran): the same messages go whole, now and from now on.
+      this.scripts = false;
+      await this.pushMany(key, envelopes);
+    }
+  }
+
+  private async exec(pipeline: ReturnType<Connection["pipeline"]>): Promise<void> {
+    const results = await pipeline.exec();
     const error = results?.[0]?.[0];
     if (error) throw error;
   }

@@ -12,6 +12,9 @@ import type { ScriptRunner } from "./script-runner.ts";
 import { finalsSlotExpiry } from "./finals.ts";
 import { LEASE_LOST, type LeaseLost } from "./outcomes.ts";
 import { runIdOf } from "./celery-broker.ts";
+import type { CeleryEnvelopeParts, CeleryEnvelopeTemplate } from "./celery-envelope.ts";
+
+export type { CeleryEnvelopeParts, CeleryEnvelopeTemplate };
 
 /** One Celery hand-off: the task's finish and its message's push. */
 export interface CeleryHandoffItem {
@@ -21,9 +24,9 @@ export interface CeleryHandoffItem {
   /** The final record (state succeeded), kept for ttlMs. */
   finalJson: string;
   ttlMs: number;
-  /** The broker list and the message envelope to LPUSH onto it. */
+  /** The broker list and the message envelope to LPUSH onto it, whole or as a template's values. */
   listKey: string;
-  envelope: string;
+  envelope: string | CeleryEnvelopeParts;
 }
 
 export class RedisCeleryHandoff {
@@ -47,25 +50,51 @@ export class RedisCeleryHandoff {
    */
   async celeryHandoff(shard: number, token: string, brokerDb: number, items: CeleryHandoffItem[]): Promise<boolean[] | LeaseLost> {
     const keys = this.keyBook.shard(shard);
-    const groups = new Map<string, { batch: string; expiry: number; order: number[] }>();
+    // Grouped by batch, expiry slot, list and template (one HSET and one LPUSH per group in the
+    // script); a call's items mostly share all four, so the last group and expiry are kept.
+    const groups = new Map<string, Group>();
+    let lastFinishedAt = NaN;
+    let lastTtl = NaN;
+    let expiry = 0;
+    let last: Group | undefined;
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
-      const expiry = finalsSlotExpiry(item.finishedAt, item.ttlMs);
-      const key = `${item.batch}|${expiry}`;
-      let group = groups.get(key);
-      if (!group) groups.set(key, (group = { batch: item.batch, expiry, order: [] }));
-      group.order.push(i);
+      if (item.finishedAt !== lastFinishedAt || item.ttlMs !== lastTtl) {
+        lastFinishedAt = item.finishedAt;
+        lastTtl = item.ttlMs;
+        expiry = finalsSlotExpiry(item.finishedAt, item.ttlMs);
+      }
+      const template = typeof item.envelope === "string" ? null : item.envelope.template;
+      if (last === undefined || last.batch !== item.batch || last.expiry !== expiry || last.listKey !== item.listKey || last.template !== template) {
+        const key = `${item.batch}|${expiry}|${item.listKey}|${template === null ? "" : template.serial}`;
+        last = groups.get(key);
+        if (!last) groups.set(key, (last = { batch: item.batch, expiry, listKey: item.listKey, template, order: [] }));
+      }
+      last.order.push(i);
     }
     const args: (string | number)[] = [token, keys.donePrefix, this.database, brokerDb];
     const order: number[] = [];
     for (const group of groups.values()) {
-      const packed: string[] = [];
+      const packed: string[] = new Array(group.order.length * (group.template === null ? 3 : 7));
+      let p = 0;
       for (const i of group.order) {
         const item = items[i]!;
-        packed.push(item.id, item.finalJson, item.listKey, item.envelope);
+        packed[p++] = item.id;
+        packed[p++] = item.finalJson;
+        const envelope = item.envelope;
+        if (typeof envelope === "string") {
+          packed[p++] = envelope;
+        } else {
+          packed[p++] = envelope.body;
+          // Most ids need no escaping: the script then quotes the id itself (fewer bytes to send).
+          packed[p++] = envelope.idJson.length === item.id.length + 2 ? "" : envelope.idJson;
+          packed[p++] = envelope.expiresJson;
+          packed[p++] = envelope.argsreprJson;
+          packed[p++] = envelope.deliveryTag;
+        }
         order.push(i);
       }
-      args.push(group.batch, group.expiry, group.order.length, packed.join("\0"));
+      args.push(group.batch, group.expiry, group.listKey, group.template === null ? "" : group.template.packedPieces, group.order.length, packed.join("\0"));
     }
     // Written to the socket now, not with the next automatic pipeline: the target sends a burst's
     // first hand-offs while the rest of it is still being started.
@@ -75,4 +104,12 @@ export class RedisCeleryHandoff {
     for (let k = 0; k < order.length; k++) out[order[k]!] = flags.charCodeAt(k) === 49; // "1"
     return out;
   }
+}
+
+interface Group {
+  batch: string;
+  expiry: number;
+  listKey: string;
+  template: CeleryEnvelopeTemplate | null;
+  order: number[];
 }

@@ -48,6 +48,7 @@ import reshardIn from "./lua/reshard-in-7.lua" with { type: "text" };
 import reshardOutSchedules from "./lua/reshard-out-schedules-4.lua" with { type: "text" };
 import reshardAck from "./lua/reshard-ack-3.lua" with { type: "text" };
 import celeryHandoff from "./lua/celery-handoff-5.lua" with { type: "text" };
+import celeryPush from "./lua/celery-push-1.lua" with { type: "text" };
 import finalsLib from "./lua/lib/finals.lua" with { type: "text" };
 import coldLib from "./lua/lib/cold.lua" with { type: "text" };
 import packedLib from "./lua/lib/packed.lua" with { type: "text" };
@@ -55,6 +56,7 @@ import claimedLib from "./lua/lib/claimed.lua" with { type: "text" };
 import orderLib from "./lua/lib/order.lua" with { type: "text" };
 import consoleLib from "./lua/lib/console.lua" with { type: "text" };
 import scheduleStepsLib from "./lua/lib/schedule-steps.lua" with { type: "text" };
+import celeryEnvelopeLib from "./lua/lib/celery-envelope.lua" with { type: "text" };
 
 /** Scripts that read or write final records, cold tasks or claimed batches, take packed fields or compare members, start with the shared functions (lua/lib/). */
 const withFinals = (lua: string): string => `${finalsLib}\n${lua}`;
@@ -62,6 +64,8 @@ const withCold = (lua: string): string => `${coldLib}\n${lua}`;
 const withPacked = (lua: string): string => `${packedLib}\n${lua}`;
 const withClaimed = (lua: string): string => `${claimedLib}\n${lua}`;
 const withOrder = (lua: string): string => `${orderLib}\n${lua}`;
+/** Celery messages joined from their template (lib/packed.lua must come first). */
+const withCeleryEnvelope = (lua: string): string => withPacked(`${celeryEnvelopeLib}\n${lua}`);
 /** The console's indexes and attempt history (issue 15). */
 const withConsole = (lua: string): string => `${consoleLib}\n${lua}`;
 /** Withdrawing and planting occurrences (needs withPacked outside it). */
@@ -107,7 +111,9 @@ const sources = {
   reshardOutSchedules: { lua: reshardOutSchedules, keys: 4 },
   reshardIn: { lua: withPacked(withCold(withFinals(reshardIn))), keys: 7 },
   reshardAck: { lua: reshardAck, keys: 3 },
-  celeryHandoff: { lua: withPacked(withFinals(celeryHandoff)), keys: 5 },
+  celeryHandoff: { lua: withCeleryEnvelope(withFinals(celeryHandoff)), keys: 5 },
+  // Run on the Celery broker's connection (store/celery-broker.ts), not tickwheel's.
+  celeryPush: { lua: withCeleryEnvelope(celeryPush), keys: 1 },
 } as const;
 
 export type ScriptName = keyof typeof sources;

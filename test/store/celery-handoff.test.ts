@@ -12,6 +12,9 @@ import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-inpu
 import { decodeFinal } from "../../src/task/codec.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix } from "../helpers/node.ts";
+import { CeleryBroker } from "../../src/store/celery-broker.ts";
+import { CeleryMessageTemplates, joinParts } from "../../src/pool/targets/celery/message-templates.ts";
+import { celeryMessageProblem, DEFAULT_TRANSPORT } from "../../src/pool/targets/celery/message.ts";
 
 let redis: RedisProcess;
 let broker: Redis;
@@ -82,4 +85,82 @@ test("a lost lease or a reaped batch pushes nothing and finishes nothing", async
   expect(await store.celery.celeryHandoff(0, token, BROKER_DB, [item("l-2", batch, list)])).toEqual([false]);
   expect(await broker.llen(list)).toBe(0);
   await store.quit();
+});
+
+test("a call mixing lists and a reaped batch answers per item in order and keeps each list's order", async () => {
+  const { store, token, batch } = await claimed(["m-1", "m-2", "m-3", "m-4", "m-5"]);
+  const listA = `qa-${crypto.randomUUID()}`;
+  const listB = `qb-${crypto.randomUUID()}\x06\x169`;
+  const items = [
+    item("m-1", batch, listA),
+    item("m-2", batch, listB),
+    item("m-x", "no-such-batch", listA),
+    item("m-3", batch, listA),
+    item("m-4", batch, listB),
+    item("m-5", batch, listA),
+  ];
+  expect(await store.celery.celeryHandoff(0, token, BROKER_DB, items)).toEqual([true, true, false, true, true, true]);
+  // Each list pops (RPOP, as a worker's BRPOP) in the order its items were given; nothing of the reaped batch.
+  expect((await broker.lrange(listA, 0, -1)).reverse().map((e) => JSON.parse(e).id)).toEqual(["m-1", "m-3", "m-5"]);
+  expect((await broker.lrange(listB, 0, -1)).reverse().map((e) => JSON.parse(e).id)).toEqual(["m-2", "m-4"]);
+  for (const id of ["m-1", "m-2", "m-3", "m-4", "m-5"]) expect((await store.tasks.inspect(0, id)).kind).toBe("final");
+  await store.quit();
+});
+
+test("templated envelopes are joined by the script into exactly the messages the node would build", async () => {
+  const ids = ["p-1", 'p-"quoted"\\', "p-3"];
+  const { store, token, batch } = await claimed(ids);
+  const templates = new CeleryMessageTemplates(DEFAULT_TRANSPORT, "tickwheel@test");
+  const key = (kwargs: Record<string, unknown>) => ({ task: "c.task", queue: `q-${crypto.randomUUID()}`, priority: 0, kwargs, kwargsJson: JSON.stringify(kwargs) });
+  const plain = key({});
+  const withKwargs = key({ to: "é@x", n: [1, 2] });
+  const messages = [
+    templates.forHandoff(plain, ids[0]!, [1, "two"], crypto.randomUUID(), null),
+    templates.forHandoff(withKwargs, ids[1]!, [], crypto.randomUUID(), Date.UTC(2027, 0, 1)),
+    templates.forHandoff(plain, ids[2]!, [{ deep: ["x".repeat(2000)] }], crypto.randomUUID(), null),
+  ];
+  expect(messages.every((m) => typeof m.envelope !== "string")).toBe(true);
+  const items = messages.map((m, i) => ({ ...item(ids[i]!, batch, m.key), envelope: m.envelope }));
+  expect(await store.celery.celeryHandoff(0, token, BROKER_DB, items)).toEqual([true, true, true]);
+  const pushed = [...(await broker.lrange(messages[0]!.key, 0, -1)).reverse(), ...(await broker.lrange(messages[1]!.key, 0, -1))];
+  const expected = [messages[0]!, messages[2]!, messages[1]!].map((m) => joinParts(m.envelope as Exclude<typeof m.envelope, string>));
+  expect(pushed).toEqual(expected);
+  for (const envelope of pushed) expect(celeryMessageProblem(envelope)).toBeNull();
+  expect(JSON.parse(pushed[2]!).headers.id).toBe(ids[1]);
+  await store.quit();
+});
+
+test("a broker that is another server joins templated messages too (celery-push script), in order", async () => {
+  const celeryBroker = new CeleryBroker(`${redis.url}/${BROKER_DB}`);
+  const templates = new CeleryMessageTemplates(DEFAULT_TRANSPORT, "tickwheel@test");
+  const key = { task: "c.task", queue: `q-${crypto.randomUUID()}`, priority: 0, kwargs: { n: 1 }, kwargsJson: '{"n":1}' };
+  const ids = ["b-1", 'b-"2"', "b-3"];
+  const messages = ids.map((id, i) => templates.forHandoff(key, id, [i, "é"], crypto.randomUUID(), i === 1 ? Date.UTC(2027, 0, 1) : null));
+  const parts = messages.map((m) => m.envelope as Exclude<typeof m.envelope, string>);
+  await celeryBroker.pushMany(messages[0]!.key, parts);
+  await celeryBroker.pushMany(messages[0]!.key, ["{\"whole\":true}"]);
+  const popped = (await broker.lrange(messages[0]!.key, 0, -1)).reverse();
+  expect(popped).toEqual([...parts.map(joinParts), '{"whole":true}']);
+  for (const envelope of popped.slice(0, 3)) expect(celeryMessageProblem(envelope)).toBeNull();
+  await celeryBroker.close();
+});
+
+test("a broker that refuses scripts (ACL without @scripting) is sent the same messages whole", async () => {
+  const refusing = await startRedis();
+  const admin = new Redis(refusing.url);
+  const celeryBroker = new CeleryBroker(`${refusing.url}/0`);
+  try {
+    await admin.call("ACL", "SETUSER", "default", "-@scripting");
+    await expect(admin.eval("return 1", 0)).rejects.toThrow(/NOPERM/);
+    const templates = new CeleryMessageTemplates(DEFAULT_TRANSPORT, "tickwheel@test");
+    const key = { task: "c.task", queue: "q", priority: 0, kwargs: {}, kwargsJson: "{}" };
+    const parts = ["r-1", "r-2", "r-3"].map((id, i) => templates.forHandoff(key, id, [i], crypto.randomUUID(), null).envelope as Exclude<CeleryHandoffItem["envelope"], string>);
+    await celeryBroker.pushMany("q", parts.slice(0, 2));
+    await celeryBroker.pushMany("q", parts.slice(2));
+    expect((await admin.lrange("q", 0, -1)).reverse()).toEqual(parts.map(joinParts));
+  } finally {
+    admin.disconnect();
+    await celeryBroker.close();
+    await refusing.cleanup();
+  }
 });

@@ -41,6 +41,7 @@ export const celeryPushBench: BenchCase = {
       rows.push({ caseLabel: "", metric: "messages pushed per second, first → last", tickwheel: int(rate), bullmq: "n/a", ratio: "", target: `≥ 50,000${check(rate >= 50_000)}` });
       rows.push({ caseLabel: "", metric: "last message after T (ms)", tickwheel: ms(m((r) => r.lastPushMs)), bullmq: "", ratio: "", target: "" });
       rows.push({ caseLabel: "", metric: "CPU node / redis, T → last message (% of a core)", tickwheel: `${pct(m((r) => r.nodeCpu))} / ${pct(m((r) => r.redisCpu))} (machine ${pct(m((r) => r.machineCpu))})`, bullmq: "", ratio: "", target: "" });
+      rows.push({ caseLabel: "", metric: "CPU node / redis per 1,000 messages (ms)", tickwheel: `${m((r) => r.nodeCpuMsPer1000)} / ${m((r) => r.redisCpuMsPer1000)}`, bullmq: "", ratio: "", target: "" });
     }
     return {
       rows,

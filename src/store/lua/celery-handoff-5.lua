@@ -23,13 +23,19 @@
   ARGV[2] done-key prefix (final records: lib/finals.lua)
   ARGV[3] tickwheel's database index
   ARGV[4] the broker's database index
-  then groups of items that share a batch and an expiry slot: batch id,
-          expiry ms of the slot, item count k, and the k items' id, final
-          record json, list key and message envelope, all joined by "\0"
-          (lib/packed.lua; "\0" is in none of them: ids are printable
-          ASCII, records and envelopes are JSON, and list keys are queue
-          names refused with any control character, plus the priority
-          separator "\x06\x16").
+  then groups of items that share a batch, an expiry slot, a broker list
+          and a message template: batch id, expiry ms of the slot, list key,
+          template (its 8 pieces joined by "\0", or "" for whole
+          envelopes), item count k, and the k items' fields, all joined by
+          "\0" (lib/packed.lua): id, final record json, then the envelope
+          whole, or with a template its values body, id json ("": "\"" ..
+          id .. "\""), expires json, argsrepr json and delivery tag, which
+          go between the pieces (pool/targets/celery/message-templates.ts
+          joins them in the same order). "\0" is in none of them: ids are
+          printable ASCII, records, envelopes and pieces are JSON, the values
+          JSON, base64 or UUIDs. lib/celery-envelope.lua joins them. A
+          group's messages go onto its list with one LPUSH of many values, in
+          the group's order (LPUSH a b c: a is popped first).
 
   Returns "lease" if the token does not hold the lease, else one character
   per item in order: "1" finished and pushed, "0" skipped (its batch was
@@ -40,44 +46,46 @@ if redis.call('GET', KEYS[4]) ~= ARGV[1] then
 end
 local out = {}
 local ended = {}
-local pushes = {}
+-- Per group handed off: its list key and its envelopes, pushed after the SELECT below.
+local pushKeys, pushValues = {}, {}
 local at = 5
 while at <= #ARGV do
-  local batch, expiry, count = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
-  local packed = ARGV[at + 3]
-  at = at + 4
+  local batch, expiry, listKey, template, count = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], tonumber(ARGV[at + 4])
+  local packed = ARGV[at + 5]
+  at = at + 6
   if redis.call('ZSCORE', KEYS[5], batch) then
     local field = packed_reader(packed)
-    local ids, fields = {}, {}
+    local p = celery_pieces(template)
+    local ids, fields, envelopes = {}, {}, {}
+    local n = #ended
     for k = 1, count do
       local id = field()
       ids[k] = id
+      ended[n + k] = id
       fields[2 * k - 1] = id
       fields[2 * k] = field()
-      pushes[#pushes + 1] = field()
-      pushes[#pushes + 1] = field()
-      ended[#ended + 1] = id
-      out[#out + 1] = '1'
+      envelopes[k] = celery_envelope(p, field, id)
     end
     finals_put(ARGV[2], { [expiry] = fields })
     redis.call('HDEL', KEYS[1], unpack(ids))
+    pushKeys[#pushKeys + 1] = listKey
+    pushValues[#pushValues + 1] = envelopes
+    out[#out + 1] = string.rep('1', count)
   else
-    for _ = 1, count do
-      out[#out + 1] = '0'
-    end
+    out[#out + 1] = string.rep('0', count)
   end
 end
 if #ended > 0 and redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then
   redis.call('HDEL', KEYS[2], unpack(ended))
   redis.call('HDEL', KEYS[3], unpack(ended))
 end
-if #pushes > 0 then
+if #pushKeys > 0 then
   local switch = ARGV[3] ~= ARGV[4]
   if switch then
     redis.call('SELECT', ARGV[4])
   end
-  for i = 1, #pushes, 2 do
-    redis.call('LPUSH', pushes[i], pushes[i + 1])
+  for g = 1, #pushKeys do
+    celery_lpush(pushKeys[g], pushValues[g])
   end
   if switch then
     redis.call('SELECT', ARGV[3])

@@ -19,14 +19,15 @@
  * waits (BrokerBackoff) and is pushed when the broker is back.
  */
 import { randomUUID } from "node:crypto";
-import { encodeFinalText, finalExtraJson } from "../../../task/codec.ts";
+import { encodeFinalText } from "../../../task/codec.ts";
 import type { CeleryTarget } from "../../../task/model.ts";
 import type { Job } from "../../job.ts";
 import type { AttemptOutcome, DeliveryContext, DeliveryTarget } from "../target.ts";
 import { BrokerBackoff } from "./broker-backoff.ts";
-import { SETTLED, type CeleryHandoffStore, HandoffBatcher } from "./handoff-batcher.ts";
+import { type CeleryHandoffStore, HandoffBatcher } from "./handoff-batcher.ts";
 import { PushBatcher, type CeleryListPusher } from "./push-batcher.ts";
-import { buildCeleryMessage, CeleryMessageError, DEFAULT_CELERY_QUEUE, DEFAULT_TRANSPORT, type CeleryMessage, type CeleryTransportOptions } from "./message.ts";
+import { CeleryMessageError, DEFAULT_CELERY_QUEUE, DEFAULT_TRANSPORT, type CeleryTransportOptions } from "./message.ts";
+import { CeleryMessageTemplates, type CeleryMessageForHandoff } from "./message-templates.ts";
 
 export interface CeleryTargetOptions {
   /** The broker, for the push-then-finish way. */
@@ -43,6 +44,7 @@ export interface CeleryTargetOptions {
 }
 
 const EMPTY_KWARGS: Readonly<Record<string, unknown>> = Object.freeze({});
+const EMPTY_KWARGS_JSON = "{}";
 const EMPTY_ARGS: readonly unknown[] = Object.freeze([]);
 
 export class CeleryDeliveryTarget implements DeliveryTarget {
@@ -50,13 +52,26 @@ export class CeleryDeliveryTarget implements DeliveryTarget {
   private readonly backoff = new BrokerBackoff();
   private readonly batcher: HandoffBatcher | null;
   private readonly pusher: PushBatcher;
-  private readonly transport: CeleryTransportOptions;
+  private readonly messages: CeleryMessageTemplates;
   private readonly now: () => number;
+  /** The last hand-off time and its text: a burst's hand-offs share their ms. */
+  private lastPushedAt = NaN;
+  private lastPushedAtText = "";
+  /** The last queue and its JSON text (for the final record's result). */
+  private lastQueue = "";
+  private lastQueueJson = '""';
 
   constructor(private readonly options: CeleryTargetOptions) {
-    this.batcher = options.sameServer ? new HandoffBatcher(options.sameServer.store, options.sameServer.brokerDb) : null;
+    this.batcher = options.sameServer
+      ? new HandoffBatcher(
+          options.sameServer.store,
+          options.sameServer.brokerDb,
+          (error) => this.brokerDown(error),
+          () => this.backoff.succeeded(),
+        )
+      : null;
     this.pusher = new PushBatcher(options.broker);
-    this.transport = options.transport ?? DEFAULT_TRANSPORT;
+    this.messages = new CeleryMessageTemplates(options.transport ?? DEFAULT_TRANSPORT, options.origin);
     this.now = options.now ?? Date.now;
   }
 
@@ -68,55 +83,48 @@ export class CeleryDeliveryTarget implements DeliveryTarget {
   deliver(job: Job, _ctx: DeliveryContext): AttemptOutcome | Promise<AttemptOutcome> {
     const target = job.spec.target as CeleryTarget;
     const queue = target.queue ?? DEFAULT_CELERY_QUEUE;
-    let message: CeleryMessage;
+    const kwargs = target.kwargs ?? EMPTY_KWARGS;
+    let message: CeleryMessageForHandoff;
     try {
-      message = buildCeleryMessage(
-        {
-          id: job.id,
-          task: target.task,
-          args: Array.isArray(job.spec.args) ? job.spec.args : EMPTY_ARGS,
-          kwargs: target.kwargs ?? EMPTY_KWARGS,
-          queue,
-          priority: target.priority ?? 0,
-          deliveryTag: randomUUID(),
-          expiresAtMs: job.spec.expiresAt,
-          origin: this.options.origin,
-        },
-        this.transport,
-      );
+      const key = { task: target.task, queue, priority: target.priority ?? 0, kwargs, kwargsJson: target.kwargs === undefined ? EMPTY_KWARGS_JSON : JSON.stringify(kwargs) };
+      const args = Array.isArray(job.spec.args) ? job.spec.args : EMPTY_ARGS;
+      // A templated envelope goes as its template's values: the script on Redis joins them.
+      message = this.messages.forHandoff(key, job.id, args, randomUUID(), job.spec.expiresAt);
     } catch (error) {
       // Checked when scheduled, so only a record written another way gets here; it can never pass.
       if (error instanceof CeleryMessageError) return { kind: "failed", error: `invalid Celery message: ${error.message}`, final: "dead" };
       throw error;
     }
     const pushedAt = this.now();
+    if (pushedAt !== this.lastPushedAt) {
+      this.lastPushedAt = pushedAt;
+      this.lastPushedAtText = String(pushedAt);
+    }
+    if (this.batcher) {
+      // The task's final record, as the completer would write it for a success with this result
+      // ({ celeryQueue, pushedAt }), stored by the hand-off script itself.
+      const dueAt = job.score.includes(".") ? String(job.dueMs) : job.score;
+      if (queue !== this.lastQueue) {
+        this.lastQueue = queue;
+        this.lastQueueJson = JSON.stringify(queue);
+      }
+      const resultJson = `,"result":{"celeryQueue":${this.lastQueueJson},"pushedAt":${this.lastPushedAtText}}`;
+      return this.batcher.add(job, {
+        id: job.id,
+        batch: job.batch,
+        finishedAt: pushedAt,
+        finalJson: encodeFinalText("succeeded", job.attempt, dueAt, this.lastPushedAtText, resultJson, job.specJson),
+        ttlMs: this.options.retentionMs,
+        listKey: message.key,
+        envelope: message.envelope,
+      });
+    }
     const result = { celeryQueue: queue, pushedAt };
-    if (this.batcher) return this.handOff(job, message, result);
     return this.pusher.add(message.key, message.envelope).then((error): AttemptOutcome => {
       if (error) return this.brokerDown(error);
       this.backoff.succeeded();
       return { kind: "succeeded", result };
     });
-  }
-
-  private async handOff(job: Job, message: CeleryMessage, result: { celeryQueue: string; pushedAt: number }): Promise<AttemptOutcome> {
-    const finishedAt = result.pushedAt;
-    const dueAt = job.score.includes(".") ? String(job.dueMs) : job.score;
-    const finalJson = encodeFinalText("succeeded", job.attempt, dueAt, String(finishedAt), finalExtraJson(undefined, result), job.specJson);
-    const answer = await this.batcher!.add(job, {
-      id: job.id,
-      batch: job.batch,
-      finishedAt,
-      finalJson,
-      ttlMs: this.options.retentionMs,
-      listKey: message.key,
-      envelope: message.envelope,
-    });
-    if (answer instanceof Error) return this.brokerDown(answer);
-    this.backoff.succeeded();
-    // Handed off, or not ours any more (batch reaped, lease lost): either way nothing is left to
-    // record here, and a task that was not handed off runs again through the reaper.
-    return SETTLED;
   }
 
   private brokerDown(error: unknown): AttemptOutcome {

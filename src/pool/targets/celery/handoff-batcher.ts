@@ -2,9 +2,12 @@
  * Same-server Celery hand-offs, coalesced: the deliveries started in one
  * turn of the event loop (a claim's tasks start together at their due
  * millisecond) go to Redis as one celery-handoff script call per shard, not
- * one per task. Each delivery's promise settles with the script's answer.
+ * one per task. Each delivery's promise settles with its outcome for the
+ * pool: SETTLED once the script answered (the task's end is recorded in
+ * Redis, or its batch was reaped and it runs again through the reaper), or
+ * what the target makes of a Redis error (the broker is down: unavailable).
  */
-import { LEASE_LOST, type LeaseLost } from "../../../store/outcomes.ts";
+import type { LeaseLost } from "../../../store/outcomes.ts";
 import type { CeleryHandoffItem } from "../../../store/celery-handoff.ts";
 import type { Job } from "../../job.ts";
 import type { AttemptOutcome } from "../target.ts";
@@ -22,6 +25,11 @@ export interface CeleryHandoffStore {
  */
 const SEND_AT = 128;
 /**
+ * With no call in flight, a group goes out at this size: Redis is idle, so the first messages of a
+ * burst need not wait for 128 to be built. Later groups find calls in flight and grow to SEND_AT.
+ */
+const SEND_FIRST_AT = 16;
+/**
  * Calls sent and not answered at once. A 50,000-task burst is ~40 MB of messages: written all at
  * once, it sat in the socket's user-space write buffer, which the runtime copied again on every
  * write (the profile's top entry, writeBuffered), so a burst took seconds. Eight calls of 128 keep
@@ -32,7 +40,7 @@ const MAX_IN_FLIGHT = 8;
 interface Pending {
   token: string;
   items: CeleryHandoffItem[];
-  resolvers: ((handedOff: boolean | LeaseLost | Error) => void)[];
+  resolvers: ((outcome: AttemptOutcome) => void)[];
 }
 
 export class HandoffBatcher {
@@ -45,10 +53,18 @@ export class HandoffBatcher {
   constructor(
     private readonly store: CeleryHandoffStore,
     private readonly brokerDb: number,
+    /** The outcome of a hand-off whose call failed (Redis unreachable: the task waits, late, never lost). */
+    private readonly failed: (error: Error) => AttemptOutcome,
+    /** Told when a call answered (the broker is reachable). */
+    private readonly answered: () => void = () => {},
   ) {}
 
-  /** Queues one hand-off; resolves true (done), false (its batch was reaped), LEASE_LOST, or the Redis error. */
-  add(job: Job, item: CeleryHandoffItem): Promise<boolean | LeaseLost | Error> {
+  /**
+   * Queues one hand-off; resolves SETTLED once the script answered (handed off, or skipped because
+   * the batch was reaped or the lease lost: then it runs again through the reaper), or with
+   * `failed(error)` when the call failed.
+   */
+  add(job: Job, item: CeleryHandoffItem): Promise<AttemptOutcome> {
     return new Promise((resolve) => {
       let group = this.pending.get(job.shard);
       if (group && group.token !== job.leaseToken) {
@@ -59,7 +75,7 @@ export class HandoffBatcher {
       if (!group) this.pending.set(job.shard, (group = { token: job.leaseToken, items: [], resolvers: [] }));
       group.items.push(item);
       group.resolvers.push(resolve);
-      if (group.items.length >= SEND_AT) {
+      if (group.items.length >= SEND_AT || (this.inFlight === 0 && group.items.length >= SEND_FIRST_AT)) {
         this.pending.delete(job.shard);
         this.send(job.shard, group);
       }
@@ -84,14 +100,15 @@ export class HandoffBatcher {
     }
     this.inFlight++;
     this.store.celeryHandoff(shard, group.token, this.brokerDb, group.items).then(
-      (reply) => {
+      () => {
         this.sent();
-        for (let i = 0; i < group.resolvers.length; i++) group.resolvers[i]!(reply === LEASE_LOST ? LEASE_LOST : reply[i]!);
+        this.answered();
+        for (const resolve of group.resolvers) resolve(SETTLED);
       },
       (error: unknown) => {
         this.sent();
         const failure = error instanceof Error ? error : new Error(String(error));
-        for (const resolve of group.resolvers) resolve(failure);
+        for (const resolve of group.resolvers) resolve(this.failed(failure));
       },
     );
   }

@@ -67,7 +67,7 @@ export interface CeleryMessage {
 }
 
 /** The callbacks part of the body, as Celery writes it. */
-const EMBED_JSON = JSON.stringify({ callbacks: null, errbacks: null, chain: null, chord: null });
+export const CELERY_EMBED_JSON = JSON.stringify({ callbacks: null, errbacks: null, chain: null, chord: null });
 
 /** An error in a message that must not be pushed; `field` names what is wrong. */
 export class CeleryMessageError extends Error {
@@ -96,7 +96,7 @@ export function buildCeleryMessage(input: CeleryMessageInput, transport: CeleryT
   // Args and kwargs are serialized once, for the body and for their repr headers.
   const argsJson = JSON.stringify(input.args);
   const kwargsJson = JSON.stringify(input.kwargs);
-  const bodyText = `[${argsJson},${kwargsJson},${EMBED_JSON}]`;
+  const bodyText = `[${argsJson},${kwargsJson},${CELERY_EMBED_JSON}]`;
   const envelope = {
     body: Buffer.from(bodyText, "utf8").toString("base64"),
     "content-type": "application/json",
@@ -107,15 +107,15 @@ export function buildCeleryMessage(input: CeleryMessageInput, transport: CeleryT
       id: input.id,
       shadow: null,
       eta: null,
-      expires: input.expiresAtMs === null ? null : new Date(input.expiresAtMs).toISOString().replace("Z", "+00:00"),
+      expires: input.expiresAtMs === null ? null : celeryExpiresHeader(input.expiresAtMs),
       group: null,
       group_index: null,
       retries: 0,
       timelimit: [null, null],
       root_id: input.id,
       parent_id: null,
-      argsrepr: reprBounded(argsJson),
-      kwargsrepr: reprBounded(kwargsJson),
+      argsrepr: celeryReprBounded(argsJson),
+      kwargsrepr: celeryReprBounded(kwargsJson),
       origin: input.origin,
       ignore_result: false,
     },
@@ -133,6 +133,11 @@ export function buildCeleryMessage(input: CeleryMessageInput, transport: CeleryT
   const problem = celeryEnvelopeProblem(envelope, false);
   if (problem) throw problem;
   return { key: celeryQueueKey(input.queue, input.priority, transport), envelope: JSON.stringify(envelope) };
+}
+
+/** Celery's `expires` header for an epoch ms: ISO-8601 with an explicit offset, as Celery writes it. */
+export function celeryExpiresHeader(expiresAtMs: number): string {
+  return new Date(expiresAtMs).toISOString().replace("Z", "+00:00");
 }
 
 /** What is wrong with the input of a message, or null. The HTTP boundary checks the same rules. */
@@ -225,6 +230,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /** argsrepr/kwargsrepr are for logs and Flower; a huge payload need not be repeated there. */
 const MAX_REPR_LENGTH = 1024;
 
-function reprBounded(json: string): string {
+export function celeryReprBounded(json: string): string {
   return json.length <= MAX_REPR_LENGTH ? json : `${json.slice(0, MAX_REPR_LENGTH - 3)}...`;
 }
