@@ -72,7 +72,8 @@ export class RedisCeleryHandoff {
       }
       last.order.push(i);
     }
-    const args: (string | number)[] = [token, keys.donePrefix, this.database, brokerDb];
+    // The hand-off's time for the console's succeeded index (the items' finish time, as finish uses).
+    const args: (string | number)[] = [token, keys.donePrefix, this.database, brokerDb, Number.isNaN(lastFinishedAt) ? Date.now() : lastFinishedAt];
     const order: number[] = [];
     for (const group of groups.values()) {
       const packed: string[] = new Array(group.order.length * (group.template === null ? 3 : 7));

@@ -111,7 +111,7 @@ const sources = {
   reshardOutSchedules: { lua: reshardOutSchedules, keys: 4 },
   reshardIn: { lua: withPacked(withCold(withFinals(reshardIn))), keys: 7 },
   reshardAck: { lua: reshardAck, keys: 3 },
-  celeryHandoff: { lua: withCeleryEnvelope(withFinals(celeryHandoff)), keys: 5 },
+  celeryHandoff: { lua: withCeleryEnvelope(withConsole(withClaimed(withFinals(celeryHandoff)))), keys: 5 },
   // Run on the Celery broker's connection (store/celery-broker.ts), not tickwheel's.
   celeryPush: { lua: withCeleryEnvelope(celeryPush), keys: 1 },
 } as const;

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import Redis from "ioredis";
 import { Store } from "../../src/store/store.ts";
+import { Client } from "../../src/client/client.ts";
 import { LEASE_LOST } from "../../src/store/outcomes.ts";
 import type { CeleryHandoffItem } from "../../src/store/celery-handoff.ts";
 import { ShardMap } from "../../src/core/shard-map.ts";
@@ -84,6 +85,34 @@ test("a lost lease or a reaped batch pushes nothing and finishes nothing", async
   expect(reaped === LEASE_LOST ? [] : reaped.entries.map((e) => e.id).sort()).toEqual(["l-1", "l-2"]);
   expect(await store.celery.celeryHandoff(0, token, BROKER_DB, [item("l-2", batch, list)])).toEqual([false]);
   expect(await broker.llen(list)).toBe(0);
+  await store.quit();
+});
+
+test("a handed-off task is listed as succeeded, as a finished one is (the console's index)", async () => {
+  const { store, token, batch, prefix } = await claimed(["s-1", "s-2"]);
+  const list = `q-${crypto.randomUUID()}`;
+  expect(await store.celery.celeryHandoff(0, token, BROKER_DB, [item("s-1", batch, list), item("s-2", batch, list)])).toEqual([true, true]);
+  const client = new Client({ redisUrl: redis.url, prefix, shards: 1 });
+  const page = await client.list({ state: "succeeded" });
+  expect(page.tasks.map((task) => task.id).sort()).toEqual(["s-1", "s-2"]);
+  await client.close();
+  await store.quit();
+});
+
+test("after the lease lapsed and was taken again, the claimer's own batch is still handed off once", async () => {
+  const { store, token, batch } = await claimed(["r-1"]);
+  const list = `q-${crypto.randomUUID()}`;
+  expect(await store.leases.release(0, token)).toBe(true);
+  const again = await store.leases.acquire(0, "owner", 60_000);
+  expect(again.acquired).toBe(true);
+  // Refused for a batch the token did not claim; accepted, once, for its own.
+  expect(await store.celery.celeryHandoff(0, token, BROKER_DB, [item("r-1", `1@${token}x`, list)])).toBe(LEASE_LOST);
+  expect(await store.celery.celeryHandoff(0, token, BROKER_DB, [item("r-1", batch, list)])).toEqual([true]);
+  expect(await store.celery.celeryHandoff(0, token, BROKER_DB, [item("r-1", batch, list)])).toEqual([false]);
+  expect(await broker.llen(list)).toBe(1);
+  // Nothing left for the reaper: it would have run the task a second time.
+  const reaped = await store.attempts.reap(0, again.acquired ? again.token : "", Date.now() + 120_000, 10);
+  expect(reaped === LEASE_LOST ? ["lease"] : reaped.entries.map((e) => e.id)).toEqual([]);
   await store.quit();
 });
 

@@ -23,6 +23,7 @@
   ARGV[2] done-key prefix (final records: lib/finals.lua)
   ARGV[3] tickwheel's database index
   ARGV[4] the broker's database index
+  ARGV[5] now ms (the console's succeeded index, as finish-7.lua writes it)
   then groups of items that share a batch, an expiry slot, a broker list
           and a message template: batch id, expiry ms of the slot, list key,
           template (its 8 pieces joined by "\0", or "" for whole
@@ -37,18 +38,33 @@
           group's messages go onto its list with one LPUSH of many values, in
           the group's order (LPUSH a b c: a is popped first).
 
-  Returns "lease" if the token does not hold the lease, else one character
+  Console (lib/console.lua), as finish-7.lua does for a succeeded task: the
+  ids join the `succeeded` index, leave the `failed` one, and a retried
+  task's attempt history moves into its final record's slot.
+
+  Returns "lease" if the token neither holds the lease nor claimed the
+  batch (see finish-7.lua), else one character
   per item in order: "1" finished and pushed, "0" skipped (its batch was
-  reaped: the attempt runs again elsewhere, nothing is pushed here).
+  reaped: the attempt runs again elsewhere; or it already ended: nothing
+  is pushed here).
 ]]
+-- A token that lost the lease still ends attempts of a batch it claimed (see finish-7.lua): the
+-- batch check below fences them.
 if redis.call('GET', KEYS[4]) ~= ARGV[1] then
-  return 'lease'
+  for g = 6, #ARGV, 6 do
+    if not claimed_by(ARGV[g], ARGV[1]) then
+      return 'lease'
+    end
+  end
 end
 local out = {}
 local ended = {}
+local now = tonumber(ARGV[5])
+local hasHistory = redis.call('EXISTS', console_history_key(ARGV[2])) == 1
+local succeeded, newestExpiry = {}, nil
 -- Per group handed off: its list key and its envelopes, pushed after the SELECT below.
 local pushKeys, pushValues = {}, {}
-local at = 5
+local at = 6
 while at <= #ARGV do
   local batch, expiry, listKey, template, count = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], tonumber(ARGV[at + 4])
   local packed = ARGV[at + 5]
@@ -56,21 +72,44 @@ while at <= #ARGV do
   if redis.call('ZSCORE', KEYS[5], batch) then
     local field = packed_reader(packed)
     local p = celery_pieces(template)
-    local ids, fields, envelopes = {}, {}, {}
-    local n = #ended
+    local ids, finalJsons, envelopes = {}, {}, {}
     for k = 1, count do
       local id = field()
       ids[k] = id
-      ended[n + k] = id
-      fields[2 * k - 1] = id
-      fields[2 * k] = field()
+      finalJsons[k] = field()
       envelopes[k] = celery_envelope(p, field, id)
     end
-    finals_put(ARGV[2], { [expiry] = fields })
-    redis.call('HDEL', KEYS[1], unpack(ids))
-    pushKeys[#pushKeys + 1] = listKey
-    pushValues[#pushValues + 1] = envelopes
-    out[#out + 1] = string.rep('1', count)
+    -- Only attempts still running end and push here: a call repeated after its reply was lost
+    -- (the node sends a failed call again) finds them gone and pushes nothing a second time.
+    local records = redis.call('HMGET', KEYS[1], unpack(ids))
+    local kept, fields, pushed, flags = {}, {}, {}, {}
+    for k = 1, count do
+      if records[k] then
+        kept[#kept + 1] = ids[k]
+        ended[#ended + 1] = ids[k]
+        fields[#fields + 1] = ids[k]
+        fields[#fields + 1] = finalJsons[k]
+        pushed[#pushed + 1] = envelopes[k]
+        succeeded[#succeeded + 1] = now
+        succeeded[#succeeded + 1] = ids[k]
+        flags[k] = '1'
+      else
+        flags[k] = '0'
+      end
+    end
+    if #kept > 0 then
+      finals_put(ARGV[2], { [expiry] = fields })
+      redis.call('HDEL', KEYS[1], unpack(kept))
+      if hasHistory then
+        console_history_keep(ARGV[2], ARGV[2] .. expiry, kept)
+      end
+      if not newestExpiry or tonumber(expiry) > newestExpiry then
+        newestExpiry = tonumber(expiry)
+      end
+      pushKeys[#pushKeys + 1] = listKey
+      pushValues[#pushValues + 1] = pushed
+    end
+    out[#out + 1] = table.concat(flags)
   else
     out[#out + 1] = string.rep('0', count)
   end
@@ -78,6 +117,11 @@ end
 if #ended > 0 and redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then
   redis.call('HDEL', KEYS[2], unpack(ended))
   redis.call('HDEL', KEYS[3], unpack(ended))
+  redis.call('ZREM', console_index(ARGV[2], 'failed'), unpack(ended))
+end
+-- Trimmed like finish-7.lua's: an entry goes once its record's slot could have expired.
+if #succeeded > 0 then
+  console_index_add(ARGV[2], 'succeeded', succeeded, now - (newestExpiry - now), newestExpiry, now)
 end
 if #pushKeys > 0 then
   local switch = ARGV[3] ~= ARGV[4]
