@@ -254,11 +254,23 @@ export class ScheduleClient {
     if (prefix !== "" && !/^[A-Za-z0-9._:-]{1,128}$/.test(prefix)) throw invalid("prefix", "expected the start of a schedule name (letters, digits, '.', '_', ':', '-')");
     // While a resize runs, schedules are in the old and the new shards (span).
     const shardCount = (await this.deps.shards()).span;
-    let [shard, cursor] = decodeListCursor(options.cursor, shardCount);
+    let [shard, cursor, after] = decodeListCursor(options.cursor, shardCount);
     const states: ScheduleState[] = [];
     while (shard < shardCount && states.length < limit) {
       const page = await this.deps.store.scanSchedules(shard, prefix, cursor, Math.max(limit - states.length, 10));
-      for (const entry of page.entries) states.push(decodeSchedule(entry.name, entry.stored));
+      // HSCAN's COUNT is a hint: a small hash comes back whole in one call. What does not fit this
+      // page is left for the next one, which scans the same step again and goes on after the last
+      // name given here (by name order, so a schedule added or removed meanwhile shifts nothing).
+      let entries = page.entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      if (after !== null) entries = entries.filter((entry) => entry.name > after!);
+      const room = limit - states.length;
+      if (entries.length > room) {
+        for (const entry of entries.slice(0, room)) states.push(decodeSchedule(entry.name, entry.stored));
+        after = entries[room - 1]!.name;
+        break;
+      }
+      for (const entry of entries) states.push(decodeSchedule(entry.name, entry.stored));
+      after = null;
       if (page.cursor === "0") {
         shard++;
         cursor = "0";
@@ -266,7 +278,7 @@ export class ScheduleClient {
         cursor = page.cursor;
       }
     }
-    const nextCursor = shard < shardCount ? `${shard}:${cursor}` : null;
+    const nextCursor = shard < shardCount ? `${shard}:${cursor}${after === null ? "" : `:${after}`}` : null;
     return { schedules: await Promise.all(states.map((state) => this.view(state))), nextCursor };
   }
 
@@ -373,9 +385,10 @@ export class ScheduleClient {
   }
 }
 
-function decodeListCursor(cursor: string | undefined, shardCount: number): [number, string] {
-  if (cursor === undefined || cursor === "") return [0, "0"];
-  const match = /^(\d+):(\d+)$/.exec(cursor);
+/** "<shard>:<scan cursor>" or, inside one scan step, "<shard>:<scan cursor>:<last name given>". */
+function decodeListCursor(cursor: string | undefined, shardCount: number): [number, string, string | null] {
+  if (cursor === undefined || cursor === "") return [0, "0", null];
+  const match = /^(\d+):(\d+)(?::([A-Za-z0-9._:-]{1,200}))?$/.exec(cursor);
   if (!match || Number(match[1]) >= shardCount) throw invalid("cursor", "expected the nextCursor of a previous page");
-  return [Number(match[1]), match[2]!];
+  return [Number(match[1]), match[2]!, match[3] ?? null];
 }

@@ -162,3 +162,21 @@ describe("putMany", () => {
     expect((await dueOf(keys, 1)).has(id)).toBe(false);
   });
 });
+
+describe("list", () => {
+  test("pages never hold more than their limit, though a small shard's hash is scanned whole in one call", async () => {
+    const { schedules } = setup(2);
+    const names = Array.from({ length: 23 }, (_, i) => `tenant-${String(i).padStart(2, "0")}`);
+    await schedules.putMany([...names.map((name) => ({ name, every: "1h", task })), { name: "other-1", every: "1h", task }]);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 50; page++) {
+      const result = await schedules.list({ prefix: "tenant-", limit: 3, ...(cursor && { cursor }) });
+      expect(result.schedules.length).toBeLessThanOrEqual(3);
+      seen.push(...result.schedules.map((schedule) => schedule.name));
+      if (result.nextCursor === null) break;
+      cursor = result.nextCursor;
+    }
+    expect(seen.sort()).toEqual(names);
+  });
+});
