@@ -44,6 +44,8 @@ export interface SchedulesResult extends SchedulesRun {
   bytesPerSchedule: number;
   rssIdleMB: number;
   rssLoadedMB: number;
+  /** JS heap in use after a full GC at the end of the window: what the process keeps, without the allocator's slack. */
+  heapLoadedMB: number;
 }
 
 async function usedMemory(redis: RedisProcess): Promise<number> {
@@ -89,11 +91,17 @@ async function createBullmq(redisUrl: string, count: number, periodMs: number, o
   }
 }
 
-export async function schedulesCase(system: System, run: SchedulesRun, measureSeconds: number, shards: number): Promise<SchedulesResult> {
+/**
+ * `concurrency`: the worker concurrency of the system's runner (TICKWHEEL_CONCURRENCY, BullMQ's
+ * Worker `concurrency`), the same for both (issue 16's equal settings). Each system's default (64
+ * and 1) would measure its pool instead: at 1,667 occurrences/s tickwheel holds the tasks it
+ * claimed up to its claim lead early (tens of ms under load), and 64 slots did not cover that.
+ */
+export async function schedulesCase(system: System, run: SchedulesRun, measureSeconds: number, shards: number, concurrency: number): Promise<SchedulesResult> {
   const { count, periodMs } = run;
   const redis = await startRedis();
   const expectedPerSecond = count / (periodMs / 1000);
-  const runner = await system.startRunner(redis.url, Math.ceil(expectedPerSecond * (measureSeconds + 30)));
+  const runner = await system.startRunner(redis.url, Math.ceil(expectedPerSecond * (measureSeconds + 30)), { concurrency });
   try {
     await Bun.sleep(1_000);
     const idle = await runner.report({ gc: true });
@@ -126,6 +134,7 @@ export async function schedulesCase(system: System, run: SchedulesRun, measureSe
       bytesPerSchedule: (after - before) / count,
       rssIdleMB: idle.rssBytes / 2 ** 20,
       rssLoadedMB: loaded.rssBytes / 2 ** 20,
+      heapLoadedMB: loaded.heapBytes / 2 ** 20,
     };
   } finally {
     await runner.stop();
@@ -137,25 +146,27 @@ function period(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
-export function renderSchedules(results: SchedulesResult[], command: string, machine: string): string {
+export function renderSchedules(results: SchedulesResult[], command: string, machine: string, concurrency: number): string {
   const rows = results.map((r) => {
     const l = r.lateness;
     const perSecond = Math.round(r.count / r.createSeconds).toLocaleString("en-US");
-    return `| ${r.system} | ${r.count.toLocaleString("en-US")} every ${period(r.periodMs)} | ${r.createSeconds.toFixed(1)} s (${perSecond}/s) | ${r.started.toLocaleString("en-US")} / ~${r.expected.toLocaleString("en-US")} in ${r.measuredSeconds.toFixed(0)} s | ${l.p50 ?? "-"} / ${l.p99 ?? "-"} / ${l.max ?? "-"} ms | ${l.early} | ${Math.round(r.bytesPerSchedule)} | ${r.rssIdleMB.toFixed(0)} → ${r.rssLoadedMB.toFixed(0)} MB |`;
+    return `| ${r.system} | ${r.count.toLocaleString("en-US")} every ${period(r.periodMs)} | ${r.createSeconds.toFixed(1)} s (${perSecond}/s) | ${r.started.toLocaleString("en-US")} / ~${r.expected.toLocaleString("en-US")} in ${r.measuredSeconds.toFixed(0)} s | ${l.p50 ?? "-"} / ${l.p99 ?? "-"} / ${l.max ?? "-"} ms | ${l.early} | ${Math.round(r.bytesPerSchedule)} | ${r.rssIdleMB.toFixed(0)} → ${r.rssLoadedMB.toFixed(0)} MB | ${r.heapLoadedMB.toFixed(1)} MB |`;
   });
   const tickwheel = results.filter((r) => r.system === "tickwheel").sort((a, b) => a.count - b.count);
   const lines = [
     `Command: \`${command}\` (${machine})`,
     "",
-    "| system | schedules | created in | occurrences started / expected | lateness p50 / p99 / max | early | Redis bytes per schedule | worker RSS: none → end of window |",
-    "|---|---|---|---|---|---|---|---|",
+    `Both systems' workers at concurrency ${concurrency.toLocaleString("en-US")} (TICKWHEEL_CONCURRENCY; BullMQ Worker \`concurrency\`), no-op handlers.`,
+    "",
+    "| system | schedules | created in | occurrences started / expected | lateness p50 / p99 / max | early | Redis bytes per schedule | worker RSS: none → end of window | worker JS heap after GC, end of window |",
+    "|---|---|---|---|---|---|---|---|---|",
     ...rows,
   ];
   if (tickwheel.length === 2) {
     const [small, large] = tickwheel as [SchedulesResult, SchedulesResult];
     lines.push(
       "",
-      `tickwheel node RSS at the same occurrence rate: ${small.rssLoadedMB.toFixed(0)} MB with ${small.count.toLocaleString("en-US")} schedules, ${large.rssLoadedMB.toFixed(0)} MB with ${large.count.toLocaleString("en-US")} (${(large.count / small.count).toFixed(0)}× the schedules).`,
+      `tickwheel node at the same occurrence rate: RSS ${small.rssLoadedMB.toFixed(0)} MB and JS heap ${small.heapLoadedMB.toFixed(1)} MB with ${small.count.toLocaleString("en-US")} schedules, RSS ${large.rssLoadedMB.toFixed(0)} MB and heap ${large.heapLoadedMB.toFixed(1)} MB with ${large.count.toLocaleString("en-US")} (${(large.count / small.count).toFixed(0)}× the schedules). The node keeps nothing per schedule (a schedule is read from Redis at its wake time); RSS after a burst of work depends on the allocator's peaks more than on what is kept, hence the heap beside it.`,
     );
   }
   return lines.join("\n");

@@ -8,7 +8,8 @@
  * Flags: --scale F multiplies the schedule counts AND the periods by F, so the occurrence rate
  * stays ≈1,667/s and a trial run is short (--scale 0.02: 200 every 120 ms and 2,000 every 1.2 s);
  * --schedules N is --scale N/100,000; --schedules-seconds S is the measured window (default 30 s,
- * scaled like the periods, at least 5 s). About 5-6 minutes at scale 1, mostly the settle period
+ * scaled like the periods, at least 5 s); --schedules-concurrency N is both systems' worker
+ * concurrency (default 1,000). About 5-6 minutes at scale 1, mostly the settle period
  * (one full round after creation) and BullMQ's creation.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -24,6 +25,8 @@ const SMALL_FRACTION = 10;
 /** tickwheel's shortest `every` (schedule-input.ts EVERY_FLOOR_MS). */
 const EVERY_FLOOR_MS = 100;
 const DEFAULT_WINDOW_S = 30;
+/** Both systems' worker concurrency (--schedules-concurrency): equal settings, see schedules-case.ts. */
+const DEFAULT_CONCURRENCY = 1_000;
 
 export const schedulesBench: BenchCase = {
   onlyWhenNamed: true,
@@ -35,12 +38,14 @@ export const schedulesBench: BenchCase = {
     const small: SchedulesRun = { system: "tickwheel", count: Math.round(count / SMALL_FRACTION), periodMs: Math.max(EVERY_FLOOR_MS, Math.round(periodMs / SMALL_FRACTION)) };
     const seconds = Number(ctx.flags["schedules-seconds"] ?? Math.max(5, Math.round(DEFAULT_WINDOW_S * Math.min(1, scale * 10))));
     const shards = Number(process.env.BENCH_SHARDS ?? 16);
+    const concurrency = Number(ctx.flags["schedules-concurrency"] ?? DEFAULT_CONCURRENCY);
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`schedules: --schedules-concurrency must be a positive integer, got ${ctx.flags["schedules-concurrency"]}`);
     const runs: SchedulesRun[] = [];
     if (ctx.systemNames.includes("tickwheel")) runs.push(small, { system: "tickwheel", count, periodMs });
     if (ctx.systemNames.includes("bullmq")) runs.push({ system: "bullmq", count, periodMs });
     const found: SchedulesResult[] = [];
     for (const run of runs) {
-      const result = await schedulesCase(ctx.systems[run.system], run, seconds, shards);
+      const result = await schedulesCase(ctx.systems[run.system], run, seconds, shards, concurrency);
       found.push(result);
       const l = result.lateness;
       ctx.log(
@@ -48,7 +53,7 @@ export const schedulesBench: BenchCase = {
       );
     }
     const m = machineInfo();
-    const table = renderSchedules(found, ["bun", "run", "bench", ...Bun.argv.slice(2)].join(" "), `${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.os}, Bun ${m.bun}, redis-server ${m.redis}, BullMQ ${m.bullmq}, tickwheel ${m.tickwheel}`);
+    const table = renderSchedules(found, ["bun", "run", "bench", ...Bun.argv.slice(2)].join(" "), `${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.os}, Bun ${m.bun}, redis-server ${m.redis}, BullMQ ${m.bullmq}, tickwheel ${m.tickwheel}`, concurrency);
     if (ctx.flags.write || (scale === 1 && ctx.systemNames.length === 2 && !ctx.flags["no-write"])) {
       const path = join(import.meta.dir, "..", "..", "..", "BENCHMARKS.md");
       const begin = "<!-- bench:schedules:begin -->";
