@@ -34,9 +34,8 @@
  *   --write / --no-write     write BENCHMARKS.md (default: only when every case ran at scale 1)
  */
 import { parseArgs } from "node:util";
-import { readFileSync, writeFileSync, existsSync } from "node:fs";
-import { join } from "node:path";
 import { systems as makeSystems, type SystemName } from "./bench/systems.ts";
+import { writeMarkedBlock } from "./bench/marked-block.ts";
 import { machineInfo } from "./bench/process-stats.ts";
 import { renderReport } from "./bench/report.ts";
 import { DEFAULT_CONCURRENCY } from "../src/config/defaults.ts";
@@ -151,14 +150,6 @@ console.log("\n" + report);
 
 const fullRun = everyCase.every((name) => caseNames.includes(name)) && scale === 1 && systemNames.length === 2 && !values["no-extras"];
 if (values.write || (fullRun && !values["no-write"])) {
-  const path = join(import.meta.dir, "..", "BENCHMARKS.md");
-  const begin = "<!-- bench:results:begin -->";
-  const end = "<!-- bench:results:end -->";
-  const block = `${begin}\n${report}\n${end}`;
-  const current = existsSync(path) ? readFileSync(path, "utf8") : `# Benchmarks\n\n${begin}\n${end}\n`;
-  const from = current.indexOf(begin);
-  const to = current.indexOf(end);
-  const next = from >= 0 && to > from ? current.slice(0, from) + block + current.slice(to + end.length) : `${current}\n${block}\n`;
-  writeFileSync(path, next);
+  const path = writeMarkedBlock("results", report);
   ctx.log(`wrote ${path}`);
 }

@@ -13,8 +13,7 @@
  * BENCH_SCALE_SHARDS=8,32, BENCH_SCALE_NODES=1,2, BENCH_SCALE_BURST=50000,
  * BENCH_SCALE_RATE=5000, BENCH_SCALE_CONCURRENCY=5000 (each node's pool).
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { writeMarkedBlock } from "../marked-block.ts";
 import { scaleCase, type ScaleConfig, type ScaleResult } from "../scale-case.ts";
 import { configLabel, renderScale, type ConfigResults } from "../scale-report.ts";
 import type { Layout } from "../scale-topology.ts";
@@ -88,13 +87,5 @@ function score(config: ScaleConfig): number {
 }
 
 function writeBlock(page: string): void {
-  const path = join(import.meta.dir, "..", "..", "..", "BENCHMARKS.md");
-  const begin = "<!-- bench:scale-out:begin -->";
-  const end = "<!-- bench:scale-out:end -->";
-  const block = `${begin}\n${page}\n${end}`;
-  const current = existsSync(path) ? readFileSync(path, "utf8") : "# Benchmarks\n";
-  const from = current.indexOf(begin);
-  const to = current.indexOf(end);
-  const next = from >= 0 && to > from ? current.slice(0, from) + block + current.slice(to + end.length) : `${current}\n## Scale-out (issue 13)\n\n${block}\n`;
-  writeFileSync(path, next);
+  writeMarkedBlock("scale-out", page, "## Scale-out (issue 13)");
 }

@@ -12,8 +12,7 @@
  * concurrency (default 1,000). About 5-6 minutes at scale 1, mostly the settle period
  * (one full round after creation) and BullMQ's creation.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { writeMarkedBlock } from "../marked-block.ts";
 import { renderSchedules, schedulesCase, type SchedulesResult, type SchedulesRun } from "../schedules-case.ts";
 import { machineInfo } from "../process-stats.ts";
 import type { BenchCase } from "../suite.ts";
@@ -55,15 +54,7 @@ export const schedulesBench: BenchCase = {
     const m = machineInfo();
     const table = renderSchedules(found, ["bun", "run", "bench", ...Bun.argv.slice(2)].join(" "), `${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.os}, Bun ${m.bun}, redis-server ${m.redis}, BullMQ ${m.bullmq}, tickwheel ${m.tickwheel}`, concurrency);
     if (ctx.flags.write || (scale === 1 && ctx.systemNames.length === 2 && !ctx.flags["no-write"])) {
-      const path = join(import.meta.dir, "..", "..", "..", "BENCHMARKS.md");
-      const begin = "<!-- bench:schedules:begin -->";
-      const end = "<!-- bench:schedules:end -->";
-      const block = `${begin}\n${table}\n${end}`;
-      const current = existsSync(path) ? readFileSync(path, "utf8") : "# Benchmarks\n";
-      const from = current.indexOf(begin);
-      const to = current.indexOf(end);
-      const next = from >= 0 && to > from ? current.slice(0, from) + block + current.slice(to + end.length) : `${current}\n## Recurring schedules\n\n${block}\n`;
-      writeFileSync(path, next);
+      const path = writeMarkedBlock("schedules", table, "## Recurring schedules");
       ctx.log(`wrote the schedules table to ${path}`);
     }
     return { rows: [], sections: [`### Recurring schedules\n\n${table}`], runLines: found.map((r) => `schedules ${r.system} ${r.count}: ${JSON.stringify(r)}`), runsNote: `schedules ${found.length}` };
