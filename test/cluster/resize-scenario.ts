@@ -118,13 +118,21 @@ export async function requestResizeTwice(urls: [string, string], count: number):
 
 /** Waits until the resize to `count` has finished (the map is stable at `count`). */
 export async function waitResized(url: string, count: number, timeoutMs: number): Promise<void> {
-  await waitFor(
-    async () => {
-      const status = await resizeStatus(url);
-      return status.state === "stable" && status.count === count;
-    },
-    { timeoutMs, intervalMs: 200, message: `the resize to ${count} shards to finish` },
-  );
+  let last: ResizeStatusBody | null = null;
+  try {
+    await waitFor(
+      async () => {
+        const status = await resizeStatus(url);
+        last = status;
+        return status.state === "stable" && status.count === count;
+      },
+      { timeoutMs, intervalMs: 200, message: `the resize to ${count} shards to finish` },
+    );
+  } catch (error) {
+    // Where it stood (each source shard's phase and counts), so a resize that did not finish says why.
+    console.error(`[resize] not finished after ${timeoutMs} ms; last progress: ${JSON.stringify(last)}`);
+    throw error;
+  }
 }
 
 export interface ResizeCheck {
