@@ -55,7 +55,9 @@ test("8 -> 32 -> 8 shards on a 3-master Redis Cluster under load; the new shards
   await Bun.sleep(600);
   const upFrom = Date.now();
   await requestResizeTwice([n1.url, n2.url], 32);
-  await waitResized(n1.url, 32, 60_000);
+  // 4-18 s alone; under a full clean-clone suite on 2 cores one took 57 s and one more than 60 s
+  // (no task lost or doubled: slow, not stuck), so the bound is generous.
+  await waitResized(n1.url, 32, 110_000);
   const upTo = Date.now();
   await waitBalanced(n1.url, ["c1", "c2", "c3"], 32);
   await Bun.sleep(1000);
@@ -73,7 +75,7 @@ test("8 -> 32 -> 8 shards on a 3-master Redis Cluster under load; the new shards
   await Bun.sleep(600);
   const downFrom = Date.now();
   await requestResizeTwice([n2.url, n1.url], 8);
-  await waitResized(n2.url, 8, 60_000);
+  await waitResized(n2.url, 8, 110_000);
   const downTo = Date.now();
   await Bun.sleep(1500);
   await load.stop();
@@ -95,4 +97,4 @@ test("8 -> 32 -> 8 shards on a 3-master Redis Cluster under load; the new shards
   expect(up.latenessP99Ms).toBeLessThan(LATENESS_P99_BOUND_MS);
   expect(down.latenessP99Ms).toBeLessThan(LATENESS_P99_BOUND_MS);
   await client.close();
-}, 180_000);
+}, 300_000);
