@@ -10,17 +10,12 @@
  * Prints one JSON array: per round of 100,000 tasks, tasks/s and µs of CPU
  * per task of the producer (this process) and of its private redis-server.
  */
-import { spawn } from "bun";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startRedis } from "../../test/helpers/redis-server.ts";
+import { cpuSeconds } from "./process-stats.ts";
 const { Client } = await import(join(process.cwd(), "src/client/client.ts"));
-const port = 30000 + Math.floor(Math.random() * 20000);
-const dir = mkdtempSync(join(tmpdir(), "enq-"));
-const redis = spawn(["redis-server", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", dir], { stdout: "ignore", stderr: "ignore" });
-await Bun.sleep(300);
-const ticks = (pid: number) => { const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" "); return Number(f[11]) + Number(f[12]); };
-const client = new Client({ redisUrl: `redis://127.0.0.1:${port}`, shards: 16 });
+const redis = await startRedis();
+const client = new Client({ redisUrl: redis.url, shards: 16 });
 const BULK = 10_000, COUNT = 100_000, HOUR = 3_600_000;
 async function all(n: number) {
   for (let s = 0; s < n; s += BULK) {
@@ -33,14 +28,12 @@ async function all(n: number) {
 await all(20_000);
 const out = [];
 for (let round = 0; round < Number(process.argv[2] ?? 3); round++) {
-  const c0 = process.cpuUsage(); const r0 = ticks(redis.pid); const t0 = performance.now();
+  const c0 = process.cpuUsage(); const r0 = cpuSeconds(redis.pid); const t0 = performance.now();
   await all(COUNT);
-  const wall = performance.now() - t0; const c = process.cpuUsage(c0); const r = ticks(redis.pid) - r0;
-  out.push({ perSec: Math.round(COUNT / wall * 1000), producerUs: +((c.user + c.system) / COUNT).toFixed(2), redisUs: +(r * 10000 / COUNT).toFixed(2) });
+  const wall = performance.now() - t0; const c = process.cpuUsage(c0); const r = cpuSeconds(redis.pid) - r0;
+  out.push({ perSec: Math.round(COUNT / wall * 1000), producerUs: +((c.user + c.system) / COUNT).toFixed(2), redisUs: +(r * 1e6 / COUNT).toFixed(2) });
 }
 console.log(JSON.stringify(out));
 await client.close();
-redis.kill();
-await redis.exited;
-rmSync(dir, { recursive: true, force: true });
+await redis.cleanup();
 process.exit(0);

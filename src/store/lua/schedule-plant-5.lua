@@ -36,20 +36,10 @@ local at = 5
 while at + 4 <= #ARGV do
   local name, expected, stored, wake, plants = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4]
   at = at + 5
-  local current = redis.call('HGET', KEYS[1], name)
-  local version = '0'
-  if current then
-    version = string.sub(current, 1, string.find(current, '\t', 1, true) - 1)
-  end
-  if version ~= expected then
+  if schedule_version(KEYS[1], name) ~= expected then
     out[#out + 1] = '0'
   else
-    redis.call('HSET', KEYS[1], name, stored)
-    if wake == '' then
-      redis.call('ZREM', KEYS[2], name)
-    else
-      redis.call('ZADD', KEYS[2], wake, name)
-    end
+    schedule_store(KEYS[1], KEYS[2], name, stored, wake)
     if plants ~= '' then
       schedule_plant(KEYS[3], KEYS[4], plants, NONE_ENDED, horizon, hints)
     end

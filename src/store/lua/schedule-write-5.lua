@@ -47,25 +47,12 @@ if ARGV[1] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[1] then
   return 'lease'
 end
 local name = ARGV[2]
-local stored = redis.call('HGET', KEYS[1], name)
-local version = '0'
-if stored then
-  version = string.sub(stored, 1, string.find(stored, '\t', 1, true) - 1)
-end
+local version = schedule_version(KEYS[1], name)
 if ARGV[3] ~= '' and ARGV[3] ~= version then
   return { 'conflict', version }
 end
 
-if ARGV[4] == '' then
-  redis.call('HDEL', KEYS[1], name)
-else
-  redis.call('HSET', KEYS[1], name, ARGV[4])
-end
-if ARGV[5] == '' then
-  redis.call('ZREM', KEYS[2], name)
-else
-  redis.call('ZADD', KEYS[2], ARGV[5], name)
-end
+schedule_store(KEYS[1], KEYS[2], name, ARGV[4], ARGV[5])
 
 if ARGV[6] ~= '' then
   schedule_withdraw(KEYS[3], KEYS[4], ARGV[6])

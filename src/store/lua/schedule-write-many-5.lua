@@ -80,24 +80,10 @@ local at = FIRST
 while at + PER - 1 <= #ARGV do
   local name, expected, stored, wake, withdraw, plants = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]
   at = at + PER
-  local current = redis.call('HGET', KEYS[1], name)
-  local version = '0'
-  if current then
-    version = string.sub(current, 1, string.find(current, '\t', 1, true) - 1)
-  end
-  if expected ~= '' and expected ~= version then
+  if expected ~= '' and expected ~= schedule_version(KEYS[1], name) then
     out[#out + 1] = '0'
   else
-    if stored == '' then
-      redis.call('HDEL', KEYS[1], name)
-    else
-      redis.call('HSET', KEYS[1], name, stored)
-    end
-    if wake == '' then
-      redis.call('ZREM', KEYS[2], name)
-    else
-      redis.call('ZADD', KEYS[2], wake, name)
-    end
+    schedule_store(KEYS[1], KEYS[2], name, stored, wake)
     if withdraw ~= '' then
       schedule_withdraw(KEYS[3], KEYS[4], withdraw)
     end

@@ -1,8 +1,33 @@
 --[[
   The steps the schedule scripts share (schedule-write, schedule-write-many,
-  schedule-plant): taking back occurrences still waiting, and planting
-  occurrences. Needs lib/packed.lua (packed_reader) before it.
+  schedule-plant): reading a schedule's version, storing it with its wake
+  time, taking back occurrences still waiting, and planting occurrences.
+  Needs lib/packed.lua (packed_reader) before it.
 ]]
+
+-- The stored version of schedule `name` ("<version>\t..."), "0" when absent.
+local function schedule_version(schedulesKey, name)
+  local current = redis.call('HGET', schedulesKey, name)
+  if not current then
+    return '0'
+  end
+  return string.sub(current, 1, string.find(current, '\t', 1, true) - 1)
+end
+
+-- Writes (or, with stored "", deletes) schedule `name` and sets (or, with
+-- wake "", clears) its wake time.
+local function schedule_store(schedulesKey, wakeKey, name, stored, wake)
+  if stored == '' then
+    redis.call('HDEL', schedulesKey, name)
+  else
+    redis.call('HSET', schedulesKey, name, stored)
+  end
+  if wake == '' then
+    redis.call('ZREM', wakeKey, name)
+  else
+    redis.call('ZADD', wakeKey, wake, name)
+  end
+end
 
 -- Takes back the occurrences (packed ids) still waiting in `due`: not
 -- claimed, so nothing runs them; a claimed or ended one is left alone.
