@@ -55,6 +55,13 @@ export const DEFAULT_CLAIM_AHEAD_MS = 5;
  * exposed to their visibility deadline. Not yet the default: see BENCHMARKS.md (issue 16).
  */
 export const DEFAULT_CLAIM_DEPTH = 1;
+/**
+ * Claimed tasks a node holds for their due ms (claimed up to the claim lead, at most 100 ms,
+ * early) without taking a pool slot: at 20,000 tasks a second a 100-ms lead holds 2,000. Beyond it
+ * each held task takes a slot. Memory, not concurrency: a held task is a claimed task in memory
+ * (about a kilobyte), and a node that dies holding it leaves it to the reaper, like a running one.
+ */
+export const DEFAULT_HOLD_LIMIT = 5000;
 /** Tasks per claim call: bounds one Lua call's run time (Redis runs nothing else meanwhile). */
 export const DEFAULT_CLAIM_BATCH = 1000;
 /** Task ids one shard's window holds in memory: a burst beyond it is read in slices. */

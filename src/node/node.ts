@@ -232,6 +232,7 @@ export class TickwheelNode {
       now: () => this.clock.now(),
       concurrency: config.concurrency,
       claimDepth: config.claimDepth,
+      holdLimit: config.holdLimit,
       visibilityMs: config.visibilityMs,
       targets: this.targets,
       completer: this.completer,

@@ -67,6 +67,11 @@ const KEEPALIVE_SLACK_MS = 50;
 
 export interface WorkerPoolOptions {
   concurrency: number;
+  /**
+   * Claimed tasks held for their due ms that take no slot (TICKWHEEL_HOLD_LIMIT; 0 when absent:
+   * every held task keeps the slot its claim reserved). See holdLimit.
+   */
+  holdLimit?: number;
   /** Pools' worth of slots claims in flight may reserve (TICKWHEEL_CLAIM_DEPTH; 1 when absent). */
   claimDepth?: number;
   /**
@@ -110,6 +115,23 @@ export class WorkerPool {
   readonly claimDepth: number;
   /** Most slots one claim may reserve: the pool at depth 1, else half of it. */
   readonly claimLimit: number;
+  /**
+   * Claimed tasks the node may hold for their due ms without a slot (TICKWHEEL_HOLD_LIMIT): a
+   * claim sent before its tasks are due (the wheel's alarm, claimAheadMs or the adaptive lead
+   * early; a big bucket's early claim) reserves from this room instead of the pool's, and its
+   * tasks stay in it until their due ms. Before, a held task kept its claim's slot until then,
+   * and so did every claim in flight for all of its span: at 20,000 tasks a second a lead of
+   * 100 ms (a loaded machine's claims are slow, and the lead follows them) wanted 2,000 slots,
+   * more than a pool of 64, 100 or even 1,000 has, and the pool, full of tasks that were not
+   * running, let the next claims through only once their tasks were already late, which made the
+   * claims slower and the lead longer (BENCH_TRACE: "pool free 0 reserved 1000 running 0", p99 of
+   * seconds at the default concurrency). The bound on running attempts is unchanged: a held task
+   * whose due ms comes while every slot runs waits for one, as a task of claimDepth does, and no
+   * claim is sent while any waits. What it costs is memory (about a kilobyte per task) and, if
+   * the node dies, the reaper's visibility deadline for the tasks it held, as for a running one.
+   * 0 turns it off (a held task keeps its slot).
+   */
+  readonly holdLimit: number;
   private readonly options: WorkerPoolOptions;
   private readonly now: () => number;
   private readonly targets: TargetRegistry;
@@ -119,6 +141,9 @@ export class WorkerPool {
   private wakeQueued = false;
   private readonly runContext: DeliveryContext;
   private reserved = 0;
+  /** Held tasks and the room promised to claims sent ahead of their tasks' due ms (see holdLimit). */
+  private held = 0;
+  private reservedAhead = 0;
   /** id -> job for every running attempt (the strong reference). */
   private readonly running = new Map<string, Job>();
   /** Claimed tasks that found every slot running, oldest first (from waitingHead on). */
@@ -137,6 +162,8 @@ export class WorkerPool {
     this.concurrency = options.concurrency;
     this.claimDepth = options.claimDepth ?? 1;
     if (!Number.isInteger(this.claimDepth) || this.claimDepth < 1) throw new Error("claimDepth must be >= 1");
+    this.holdLimit = options.holdLimit ?? 0;
+    if (!Number.isInteger(this.holdLimit) || this.holdLimit < 0) throw new Error("holdLimit must be >= 0");
     this.claimLimit = this.claimDepth === 1 ? options.concurrency : Math.max(1, Math.ceil(options.concurrency / CLAIM_SLICES));
     this.waitMarginMs = (options.visibilityMs ?? 0) / 2;
     const log = options.log;
@@ -155,7 +182,17 @@ export class WorkerPool {
 
   /** Slots neither running nor promised to a claim (negative while claims in flight reach past the pool). */
   get free(): number {
-    return this.concurrency - this.running.size - this.reserved;
+    return this.concurrency - this.running.size - this.reserved - this.heldOverLimit;
+  }
+
+  /** Held tasks beyond holdLimit (a claim for due tasks may find some not due yet): each takes a slot. */
+  private get heldOverLimit(): number {
+    return this.held > this.holdLimit ? this.held - this.holdLimit : 0;
+  }
+
+  /** Claimed tasks held for their due ms, on every shard of this node. */
+  get heldCount(): number {
+    return this.held;
   }
 
   /** Claimed tasks waiting for a slot (see CLAIM_SLICES). */
@@ -166,11 +203,34 @@ export class WorkerPool {
   /** Slots a new claim may still reserve: none while any claimed task waits for a slot. */
   private get claimable(): number {
     if (this.waiting.length > this.waitingHead) return 0;
-    return this.claimDepth * this.concurrency - this.running.size - this.reserved;
+    return this.claimDepth * this.concurrency - this.running.size - this.reserved - this.heldOverLimit;
+  }
+
+  /** Room a claim sent ahead of its tasks' due ms may still reserve: none while any claimed task waits for a slot. */
+  private get holdable(): number {
+    if (this.waiting.length > this.waitingHead) return 0;
+    return this.holdLimit - this.held - this.reservedAhead;
   }
 
   get utilisation(): number {
     return this.running.size / this.concurrency;
+  }
+
+  /**
+   * Takes up to `wanted` of the hold room (see holdLimit) for a claim; returns how many were
+   * granted (0: none left, holds are off, or the slots are busy: reserve slots instead). The hold
+   * room serves short tasks, and only while most slots are idle: then a claim sized to the free
+   * slots would leave them idle for its round trip (a burst or a backlog at concurrency 64 or 100
+   * ran one pool's worth per round trip, the pool and not Redis or the CPU being the bound: issue
+   * 16), and held tasks that kept their slots starved the claims behind them. When long tasks
+   * fill half the slots or more, claims take free slots only, as before: a backlog stays in Redis
+   * for the nodes that have room, and nothing claimed waits here behind long tasks.
+   */
+  reserveHoldRoom(wanted: number): number {
+    if (this.holdLimit === 0 || 2 * this.running.size >= this.concurrency) return 0;
+    const granted = Math.max(0, Math.min(wanted, this.holdable));
+    this.reservedAhead += granted;
+    return granted;
   }
 
   /** Takes up to `wanted` slots (at most claimLimit) for an upcoming claim; returns how many were granted. */
@@ -182,8 +242,14 @@ export class WorkerPool {
     return granted;
   }
 
-  /** Gives back reserved slots that a claim did not fill. */
-  unreserve(count: number): void {
+  /** Gives back reserved slots (or hold room, `ahead`: reserveHoldRoom's) that a claim did not fill. */
+  unreserve(count: number, ahead = false): void {
+    if (ahead) {
+      this.reservedAhead -= count;
+      if (this.reservedAhead < 0) throw new Error("pool: unreserved more hold room than was reserved");
+      if (count > 0) this.notifyCapacity();
+      return;
+    }
     this.reserved -= count;
     if (this.reserved < 0) throw new Error("pool: unreserved more slots than were reserved");
     if (count > 0) this.notifyCapacity();
@@ -239,8 +305,43 @@ export class WorkerPool {
    * Starts a claimed attempt in a slot reserved for it, or, when every slot
    * runs an attempt, queues it for the next free one.
    */
-  start(job: Job): void {
-    this.reserved--;
+  start(job: Job, ahead = false): void {
+    this.takeReserved(ahead);
+    this.startOrWait(job);
+  }
+
+  /** A claimed task is held for its due ms: it moves from its claim's reservation to the hold room. */
+  hold(ahead = false): void {
+    this.takeReserved(ahead);
+    this.held++;
+  }
+
+  private takeReserved(ahead: boolean): void {
+    if (ahead) this.reservedAhead--;
+    else this.reserved--;
+  }
+
+  /** A held task's due ms came: start it, or queue it for the next free slot. */
+  startHeld(job: Job): void {
+    this.releaseHeld();
+    this.startOrWait(job);
+  }
+
+  /** A held task will not start (lease lost): the reaper returns it. */
+  dropHeld(shard: number, batch: string): void {
+    this.releaseHeld();
+    this.options.completer.abandon(shard, batch);
+    this.counts.dropped++;
+    this.notifyCapacity();
+  }
+
+  private releaseHeld(): void {
+    this.held--;
+    if (this.held < 0) throw new Error("pool: released more held tasks than were held");
+    this.notifyCapacity();
+  }
+
+  private startOrWait(job: Job): void {
     if (this.running.size >= this.concurrency) {
       this.waiting.push(job);
       return;
@@ -289,9 +390,9 @@ export class WorkerPool {
    * Drops a reserved slot whose task will not start (lease lost while held).
    * The task stays running in its batch in Redis, so the reaper returns it.
    */
-  drop(shard: number, batch: string): void {
+  drop(shard: number, batch: string, ahead = false): void {
     this.options.completer.abandon(shard, batch);
-    this.reserved--;
+    this.takeReserved(ahead);
     this.counts.dropped++;
     this.notifyCapacity();
   }

@@ -17,6 +17,10 @@ const orderTask = defineTask("order.record", z.object({ label: z.string() }), (a
 let release: (() => void) | null = null;
 let gate = Promise.resolve();
 const gatedTask = defineTask("order.gated", z.object({}), () => gate);
+const heldLateness: number[] = [];
+const heldTask = defineTask("order.held", z.object({}), (_args, ctx) => {
+  heldLateness.push(Date.now() - ctx.dueAt);
+});
 const longRuns = new Map<string, number>();
 const longTask = defineTask("order.long", z.object({ ms: z.number() }), async (args, ctx) => {
   longRuns.set(ctx.id, (longRuns.get(ctx.id) ?? 0) + 1);
@@ -70,25 +74,52 @@ test("a past-due backlog drains in due order", async () => {
   expect(order.map(Number)).toEqual([...offsets].sort((a, b) => a - b));
 });
 
-test("a shard never claims more than the pool can start", async () => {
+test("a shard never claims more than the pool can start, beyond the hold room; once long tasks fill the pool, a backlog stays in Redis", async () => {
   const prefix = randomPrefix("bound");
   gate = new Promise<void>((resolve) => (release = resolve));
-  node = await startInProcessNode({ redisUrl: redis.url, prefix, env: { TICKWHEEL_SHARDS: "2", TICKWHEEL_CONCURRENCY: "3" } });
+  node = await startInProcessNode({ redisUrl: redis.url, prefix, env: { TICKWHEEL_SHARDS: "2", TICKWHEEL_CONCURRENCY: "3", TICKWHEEL_HOLD_LIMIT: "4" } });
   client = new Client({ redisUrl: redis.url, prefix });
+  const dueCount = async () => (await raw.zcard(`${prefix}:{0}:due`)) + (await raw.zcard(`${prefix}:{1}:due`));
+  // Running or waiting in memory: a record whose id is not in `due`.
+  const claimedCount = async () => (await raw.hlen(`${prefix}:{0}:tasks`)) + (await raw.hlen(`${prefix}:{1}:tasks`)) - (await dueCount());
+  // Claimed while the pool was idle: at most its 3 slots and the 4 of hold room.
   await client.scheduleMany(Array.from({ length: 20 }, () => ({ task: gatedTask, args: {}, options: { delay: 50 } })));
   await waitFor(() => node!.pool.inFlight === 3, { timeoutMs: 5_000, message: "pool to fill" });
-  // Give the shards time to (wrongly) claim more than they can start.
+  // Give the shards time to (wrongly) claim more than they may.
   await Bun.sleep(300);
-  // Running: a record whose id is not in `due`.
-  const running = (await raw.hlen(`${prefix}:{0}:tasks`)) + (await raw.hlen(`${prefix}:{1}:tasks`)) - (await raw.zcard(`${prefix}:{0}:due`)) - (await raw.zcard(`${prefix}:{1}:due`));
-  const due = (await raw.zcard(`${prefix}:{0}:due`)) + (await raw.zcard(`${prefix}:{1}:due`));
-  expect(running).toBe(3);
-  expect(due).toBe(17);
+  expect(node.pool.inFlight).toBe(3);
+  const claimed = await claimedCount();
+  expect(claimed).toBeGreaterThanOrEqual(3);
+  expect(claimed).toBeLessThanOrEqual(7);
+  expect(node.pool.waitingCount).toBe(claimed - 3);
+  expect(await dueCount()).toBe(20 - claimed);
+  // The pool is full of long tasks: more due work stays in Redis.
+  await client.scheduleMany(Array.from({ length: 10 }, () => ({ task: gatedTask, args: {}, options: { delay: 10 } })));
+  await Bun.sleep(300);
+  expect(await claimedCount()).toBe(claimed);
+  expect(await dueCount()).toBe(30 - claimed);
   release!();
-  await waitFor(async () => (await raw.zcard(`${prefix}:{0}:due`)) + (await raw.zcard(`${prefix}:{1}:due`)) === 0 && node!.pool.inFlight === 0, {
+  await waitFor(async () => (await dueCount()) === 0 && node!.pool.inFlight === 0, {
     timeoutMs: 10_000,
-    message: "all 20 to run",
+    message: "all 30 to run",
   });
+});
+
+test("tasks claimed ahead of their due ms are held without taking slots: at concurrency 2 and a 300-ms lead, 100 due over a second all start on time", async () => {
+  // Before the hold room, each held task kept its slot until its due ms: two slots held for 300 ms
+  // let two tasks through per 300 ms, and the 100 tasks ended up seconds late.
+  const prefix = randomPrefix("held");
+  heldLateness.length = 0;
+  node = await startInProcessNode({ redisUrl: redis.url, prefix, env: { TICKWHEEL_SHARDS: "1", TICKWHEEL_CONCURRENCY: "2", TICKWHEEL_CLAIM_AHEAD_MS: "300" } });
+  client = new Client({ redisUrl: redis.url, prefix, shards: 1 });
+  const firstDue = Date.now() + 1_500;
+  await client.scheduleMany(Array.from({ length: 100 }, (_, i) => ({ task: heldTask, args: {}, options: { runAt: firstDue + i * 10 } })));
+  await waitFor(() => heldLateness.length === 100, { timeoutMs: 15_000, message: "all 100 to start" });
+  expect(heldLateness.every((late) => late >= 0)).toBe(true);
+  // Generous for a loaded CI machine; the failure this guards against is seconds.
+  const sorted = [...heldLateness].sort((a, b) => a - b);
+  expect(sorted[89]!).toBeLessThan(250);
+  expect(node.pool.heldCount).toBe(0);
 });
 
 test("a long task stays alive after its node lost its shard's lease and took it back under a new token", async () => {

@@ -175,6 +175,82 @@ test("at claim depth 4, claims reserve up to four pools' worth and what finds ev
   expect(store.finished.every((item) => item.state === "succeeded")).toBe(true);
 });
 
+test("while the slots are idle, claims reserve hold room, not slots: held tasks leave every slot to due ones", async () => {
+  const target = new HeldTarget();
+  const { pool } = setup({ target, holdLimit: 10 });
+  // Up to the hold room, beyond the pool's 4 slots.
+  expect(pool.reserveHoldRoom(8)).toBe(8);
+  for (let i = 0; i < 8; i++) pool.hold(true);
+  expect(pool.heldCount).toBe(8);
+  // Every slot is still free for tasks due now.
+  expect(pool.free).toBe(4);
+  expect(pool.reserve(10)).toBe(4);
+  for (let i = 0; i < 4; i++) pool.start(makeJob(`due-${i}`));
+  expect(pool.inFlight).toBe(4);
+  // Every slot runs: no more hold room (held tasks due now would only wait).
+  expect(pool.reserveHoldRoom(2)).toBe(0);
+  // Held tasks whose due ms comes while every slot runs wait for one, and no claim goes out meanwhile.
+  for (let i = 0; i < 8; i++) pool.startHeld(makeJob(`held-${i}`));
+  expect(pool.heldCount).toBe(0);
+  expect(pool.waitingCount).toBe(8);
+  expect(pool.reserveHoldRoom(1)).toBe(0);
+  expect(pool.reserve(1)).toBe(0);
+  target.settle("due-0");
+  await waitFor(() => target.delivered.some((job) => job.id === "held-0"), { message: "the first held task to start in the freed slot" });
+  expect(pool.inFlight).toBe(4);
+  expect(pool.waitingCount).toBe(7);
+});
+
+test("hold room only while most slots are idle (short tasks), never while long ones fill half the pool", async () => {
+  const target = new HeldTarget();
+  const { pool } = setup({ target, holdLimit: 10 });
+  // Idle pool: a due claim may take more than the free slots, so short tasks do not wait for a round trip per pool.
+  expect(pool.reserveHoldRoom(6)).toBe(6);
+  for (let i = 0; i < 6; i++) pool.start(makeJob(`short-${i}`), true);
+  expect(pool.inFlight).toBe(4);
+  expect(pool.waitingCount).toBe(2);
+  // Something waits: no claim at all.
+  expect(pool.reserveHoldRoom(1)).toBe(0);
+  for (let i = 0; i < 6; i++) {
+    await waitFor(() => target.delivered.length > i, { message: `short-${i} to start` });
+    target.settle(`short-${i}`);
+  }
+  await waitFor(() => pool.inFlight === 0, { message: "all to end" });
+  // Long tasks fill half the pool or more: a due claim gets no hold room (the backlog stays in Redis).
+  expect(pool.reserve(2)).toBe(2);
+  pool.start(makeJob("long-0"));
+  pool.start(makeJob("long-1"));
+  expect(pool.reserveHoldRoom(6)).toBe(0);
+  // One long task (a quarter of the pool): room again, up to what is left of it.
+  target.settle("long-0");
+  await waitFor(() => pool.inFlight === 1, { message: "long-0 to end" });
+  expect(pool.reserveHoldRoom(20)).toBe(10);
+});
+
+test("held tasks of a lost lease are dropped and their room given back", () => {
+  const { pool, completer } = setup({ holdLimit: 3 });
+  // (No attempt runs here: the slots are idle.)
+  const abandoned: string[] = [];
+  completer.abandon = (_shard, batch) => void abandoned.push(batch);
+  expect(pool.reserveHoldRoom(3)).toBe(3);
+  for (let i = 0; i < 3; i++) pool.hold(true);
+  expect(pool.reserveHoldRoom(1)).toBe(0);
+  for (let i = 0; i < 3; i++) pool.dropHeld(0, "batch-1");
+  expect(abandoned).toEqual(["batch-1", "batch-1", "batch-1"]);
+  expect(pool.counts.dropped).toBe(3);
+  expect(pool.reserveHoldRoom(3)).toBe(3);
+});
+
+test("with no hold room (TICKWHEEL_HOLD_LIMIT=0) a held task keeps its claim's slot, as before", () => {
+  const { pool } = setup({ holdLimit: 0 });
+  expect(pool.reserveHoldRoom(2)).toBe(0);
+  expect(pool.reserve(4)).toBe(4);
+  for (let i = 0; i < 4; i++) pool.hold();
+  expect(pool.heldCount).toBe(4);
+  expect(pool.free).toBe(0);
+  expect(pool.reserve(1)).toBe(0);
+});
+
 test("tasks still waiting for a slot when the grace period ends never start: the reaper returns them", async () => {
   const target = new HeldTarget();
   const { pool, completer, store } = setup({ target, concurrency: 1, claimDepth: 2 });

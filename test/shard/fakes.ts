@@ -139,6 +139,11 @@ export class FakeShardPool implements ShardPool {
     this.used -= count;
   }
 
+  /** No hold room here: every claim reserves slots. */
+  reserveHoldRoom(): number {
+    return 0;
+  }
+
   whenCapacity(listener: () => void): void {
     this.listeners.push(listener);
   }
@@ -152,6 +157,21 @@ export class FakeShardPool implements ShardPool {
   drop(): void {
     this.used--;
     this.dropped++;
+  }
+
+  /** Held tasks keep their slot here (a pool with a hold limit of 0); `holds` counts them. */
+  holds = 0;
+
+  hold(): void {
+    this.holds++;
+  }
+
+  startHeld(job: Job): void {
+    this.start(job);
+  }
+
+  dropHeld(): void {
+    this.drop();
   }
 
   /** Tasks ended: their slots free up and capacity waiters are told. */
