@@ -6,8 +6,12 @@
  * One node process (node-runner.ts, no handler runs) with
  * TICKWHEEL_CELERY_BROKER_URL set; the messages are counted where a worker
  * would find them: a separate connection polls LLEN of the queue's list
- * back to back from just before T, so "first push" and "last push" are
- * known to within one poll round trip (~0.1–0.3 ms here). No Celery worker
+ * every millisecond from just before T, so "first push" and "last push" are
+ * known to within a poll's interval (1 ms, and never early: the list is seen
+ * after the push). Polls back to back, as before, took most of a core from
+ * the bench process and thousands of LLENs a second from Redis, on a machine
+ * of two cores whose other two processes are the node and that Redis: the
+ * measurement slowed what it measured. No Celery worker
  * consumes them: the list only grows.
  *
  * Two layouts: the broker is tickwheel's own Redis server (db 1; the
@@ -59,7 +63,7 @@ async function scheduleCelery(client: Client, count: number, dueMs: number, idPr
   }
 }
 
-/** Polls LLEN until it reaches `count`; answers when the list first held anything and when it held all. */
+/** Polls LLEN every ms until it reaches `count`; answers when the list first held anything and when it held all. */
 async function watchList(broker: Redis, count: number, deadlineMs: number, dueMs = NaN): Promise<{ firstAt: number; lastAt: number }> {
   let firstAt = NaN;
   let lastLength = -1;
@@ -74,8 +78,12 @@ async function watchList(broker: Redis, count: number, deadlineMs: number, dueMs
     if (length > 0 && Number.isNaN(firstAt)) firstAt = now;
     if (length >= count) return { firstAt, lastAt: now };
     if (now > deadlineMs) throw new Error(`celery bench: ${length} of ${count} messages pushed by the deadline`);
+    await Bun.sleep(POLL_MS);
   }
 }
+
+/** How often the list is looked at (see the header). */
+const POLL_MS = 1;
 
 export async function celeryBurstCase(layout: CeleryLayout, count: number, concurrency: string): Promise<CeleryBurstResult> {
   const servers: RedisProcess[] = [await startRedis()];

@@ -111,11 +111,22 @@ function traceStore(target: TickwheelNode): void {
   }, 3000);
   // Event-loop lag: a 5 ms interval notes how late it ran, worst per 100 ms.
   const lag = new Map<number, number>();
+  // For each stall of 5 ms or more: how much CPU this process used over it (main thread and GC
+  // threads together): about the stall's length means it was busy (JS or GC), far less that it
+  // was not running (the other processes had both cores).
+  const stalls: { wallMs: number; cpuMs: number }[] = [];
   let expectedAt = performance.now() + 5;
+  let lastAt = performance.now();
+  let lastCpu = process.cpuUsage();
   setInterval(() => {
     const now = performance.now();
+    const cpu = process.cpuUsage();
     const slot = Math.floor((Date.now() - t0) / 100) * 100;
-    lag.set(slot, Math.max(lag.get(slot) ?? 0, Math.round(now - expectedAt)));
+    const late = Math.round(now - expectedAt);
+    lag.set(slot, Math.max(lag.get(slot) ?? 0, late));
+    if (late >= 5) stalls.push({ wallMs: now - lastAt, cpuMs: (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000 });
+    lastAt = now;
+    lastCpu = cpu;
     expectedAt = now + 5;
   }, 5);
   setInterval(() => {
@@ -163,6 +174,8 @@ function traceStore(target: TickwheelNode): void {
   process.on("exit", () => {
     console.error("slow steps:", slowSteps.join("; "));
     console.error("event-loop lag (worst ms per 100 ms):", JSON.stringify([...lag].filter(([, ms]) => ms >= 5)));
+    const busy = stalls.filter((stall) => stall.cpuMs >= 0.7 * stall.wallMs).length;
+    console.error(`stalls >= 5 ms: ${stalls.length}, busy (CPU >= 70 % of the stall) ${busy}, not running ${stalls.length - busy}:`, JSON.stringify(stalls.slice(0, 60).map((stall) => [Math.round(stall.wallMs), Math.round(stall.cpuMs)])));
     console.error(lines.join("\n"));
     console.error("wakeups:", JSON.stringify(wakeups));
     // Late starts per 100 ms of runner time: count and worst lateness.
