@@ -13,7 +13,7 @@
  * retry that failed) is never sent: the reaper finds it at its deadline and
  * returns what is still running in it.
  */
-import { encodeFinalText, finalExtraJson } from "../task/codec.ts";
+import { encodeFinalTail, finalExtraJson } from "../task/codec.ts";
 import { LEASE_LOST, type FinishItem } from "../store/outcomes.ts";
 import { sharedClock } from "../core/coalescing-clock.ts";
 import type { WheelClock } from "../core/timer-wheel.ts";
@@ -245,13 +245,12 @@ export class Completer implements PoolCompleter {
       this.lastFinishedAt = finishedAt;
       this.lastFinishedAtText = String(finishedAt);
     }
-    // The final record is built here around the spec as claimed (not re-encoded): the node has
-    // it already, and building it in the script cost Redis more than storing it. A whole-ms
-    // score is the due time's text already.
+    // Only what the node knows goes to Redis; the finish script joins the final record around the
+    // spec it already has (finish-7.lua). A whole-ms score is the due time's text already.
     const dueAt = job.score.includes(".") ? String(job.dueMs) : job.score;
     const extra = lastError === undefined && result === undefined ? "" : finalExtraJson(lastError, result);
-    const finalJson = encodeFinalText(state, job.attempt, dueAt, this.lastFinishedAtText, extra, job.specJson);
-    const item: FinishItem = { id: job.id, batch: job.batch, state, finishedAt, finalJson, ttlMs };
+    const finalTail = encodeFinalTail(job.attempt, dueAt, this.lastFinishedAtText, extra);
+    const item: FinishItem = { id: job.id, batch: job.batch, state, finishedAt, finalTail, ttlMs };
     const batch = this.pendingFor(job.shard, job.leaseToken);
     batch.items.push(item);
     if (batch.items.length >= FLUSH_BATCH) {

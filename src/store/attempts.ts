@@ -127,7 +127,7 @@ export class RedisAttemptStore implements AttemptStore {
       for (const i of group.order) {
         const item = items[i]!;
         packed[k++] = item.id;
-        packed[k++] = item.finalJson;
+        packed[k++] = item.finalTail;
         order.push(i);
       }
       args.push(group.batch, group.expiry, group.state, group.order.length, packed.join("\0"));

@@ -50,8 +50,11 @@ export interface FinishItem {
   state: "succeeded" | "dead" | "expired";
   /** When the attempt ended (ms since epoch). */
   finishedAt: number;
-  /** The final record (codec.ts encodeFinalText), kept for ttlMs. */
-  finalJson: string;
+  /**
+   * The final record's fields only the node knows (codec.ts encodeFinalTail); the finish script
+   * joins the record, kept for ttlMs, around the spec it has.
+   */
+  finalTail: string;
   ttlMs: number;
 }
 

@@ -156,6 +156,22 @@ export function encodeFinalText(state: TaskState, attempt: number, dueAt: string
 }
 
 /**
+ * What the node sends the finish script for a final record: the text after
+ * `"attempt":` and before `,"spec":`. The script joins the record around it
+ * with the spec from the task's stored record (finish-7.lua), so that
+ * `{"state":"<state>","attempt":` + tail + `,"spec":` + spec + `}` is
+ * exactly encodeFinalText's record.
+ */
+export function encodeFinalTail(attempt: number, dueAt: string, finishedAt: string, extraJson: string): string {
+  return `${attempt},"dueAt":${dueAt},"finishedAt":${finishedAt}${extraJson}`;
+}
+
+/** encodeFinalTail from a final record's header (as encodeFinal takes it). */
+export function finalTailOf(header: { attempt: number; dueAt: number; finishedAt: number; lastError?: string; result?: unknown }): string {
+  return encodeFinalTail(header.attempt, String(header.dueAt), String(header.finishedAt), finalExtraJson(header.lastError, header.result));
+}
+
+/**
  * The optional fields of a final record as a JSON fragment that goes after
  * finishedAt: `,"lastError":…` then `,"result":…`, or "" (a result that is
  * not JSON, e.g. a function, is left out).

@@ -17,7 +17,7 @@ import { Store } from "../../src/store/store.ts";
 import { LEASE_LOST, type FinishItem } from "../../src/store/outcomes.ts";
 import { ShardMap } from "../../src/core/shard-map.ts";
 import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
-import { decodeRecord, encodeFinal } from "../../src/task/codec.ts";
+import { decodeRecord, finalTailOf } from "../../src/task/codec.ts";
 
 const SHARDS = 6;
 const starts = new Map<string, { at: number; attempt: number }[]>();
@@ -191,8 +191,8 @@ describe("on a 3-master Redis Cluster", () => {
       const finishedAt = Date.now();
       const finishes: FinishItem[] = claimed.tasks.map(({ id, record }) => {
         const { dueMs, specJson } = decodeRecord(record);
-        const finalJson = encodeFinal({ state: "succeeded", attempt: 1, dueAt: dueMs, finishedAt }, specJson);
-        return { id, batch: claimed.batch, state: "succeeded", finishedAt, ttlMs: 60_000, finalJson };
+        const finalTail = finalTailOf({ attempt: 1, dueAt: dueMs, finishedAt });
+        return { id, batch: claimed.batch, state: "succeeded", finishedAt, ttlMs: 60_000, finalTail };
       });
       expect((await store.attempts.finish(2, lease.token, finishedAt, 60_000, finishes, [claimed.batch])) as boolean[]).toEqual(finishes.map(() => true));
       expect((await store.tasks.inspect(2, "big-599")).kind).toBe("final");

@@ -6,7 +6,7 @@ import { Store } from "../../src/store/store.ts";
 import { LEASE_LOST, type ClaimedBatch, type FinishItem } from "../../src/store/outcomes.ts";
 import { ShardMap } from "../../src/core/shard-map.ts";
 import { shardKeys } from "../../src/store/keys.ts";
-import { decodeRecord, encodeFinal } from "../../src/task/codec.ts";
+import { decodeRecord, finalTailOf } from "../../src/task/codec.ts";
 import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
 import { redisCommand } from "../../src/node/embedded-redis.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
@@ -48,7 +48,7 @@ test("leases carry increasing epochs, and only the holder can renew or release",
 /** A finish item for a task claimed in `batch`; the final record is the one the completer would build. */
 function finishItem(id: string, batch: string, ttlMs = 60_000): FinishItem {
   const finishedAt = Date.now();
-  return { id, batch, state: "succeeded", finishedAt, ttlMs, finalJson: encodeFinal({ state: "succeeded", attempt: 1, dueAt: finishedAt, finishedAt }, '{"n":"fence.task","c":1}') };
+  return { id, batch, state: "succeeded", finishedAt, ttlMs, finalTail: finalTailOf({ attempt: 1, dueAt: finishedAt, finishedAt }) };
 }
 
 async function claimAll(token: string, deadlineMs: number): Promise<ClaimedBatch> {

@@ -5,7 +5,7 @@ import { Store } from "../../src/store/store.ts";
 import type { FinishItem } from "../../src/store/outcomes.ts";
 import { ShardMap } from "../../src/core/shard-map.ts";
 import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
-import { decodeFinal, decodeRecord, encodeFinal } from "../../src/task/codec.ts";
+import { decodeFinal, decodeRecord, encodeFinalText, finalExtraJson, finalTailOf } from "../../src/task/codec.ts";
 import { shardKeys } from "../../src/store/keys.ts";
 import { redisCommand } from "../../src/node/embedded-redis.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
@@ -46,9 +46,9 @@ async function runToEnd(ttls: Record<string, number>, state: FinishItem["state"]
   expect(claimed.tasks.map((c) => c.id).sort()).toEqual([...ids].sort());
   const now = Date.now();
   const items: FinishItem[] = claimed.tasks.map(({ id, record }) => {
-    const { dueMs, specJson } = decodeRecord(record);
-    const finalJson = encodeFinal({ state, attempt: 1, dueAt: dueMs, finishedAt: now, result: id }, specJson);
-    return { id, batch: claimed.batch, state, finishedAt: now, ttlMs: ttls[id]!, finalJson };
+    const { dueMs } = decodeRecord(record);
+    const finalTail = finalTailOf({ attempt: 1, dueAt: dueMs, finishedAt: now, result: id });
+    return { id, batch: claimed.batch, state, finishedAt: now, ttlMs: ttls[id]!, finalTail };
   });
   expect(await store.attempts.finish(0, token, now, 7 * 86_400_000, items, [claimed.batch])).toEqual(ids.map(() => true));
 }
@@ -61,6 +61,33 @@ test("a finished task reads back as final, with its result, whatever its ttl", a
     const final = decodeFinal((outcome as { finalJson: string }).finalJson);
     expect(final).toMatchObject({ state: "succeeded", attempt: 1, result: id });
     expect(final.spec.args).toEqual({ id });
+  }
+});
+
+test("the finish script joins each final record from the node's tail and the stored spec, byte for byte what encodeFinalText makes", async () => {
+  const ids = ["join-ok", "join-dead", "join-odd"];
+  await store.tasks.schedule(0, ids.map((id) => item(id, Date.now() - 5)), 0);
+  const claimed = await store.attempts.claim(0, token, Date.now() + 1, ids.length, Date.now() + 30_000);
+  if (claimed === "lease" || claimed === null) throw new Error(`nothing claimed: ${claimed}`);
+  const now = Date.now();
+  const headers: Record<string, { state: FinishItem["state"]; lastError?: string; result?: unknown }> = {
+    "join-ok": { state: "succeeded", result: { sent: true, to: ["a@b.c"] } },
+    "join-dead": { state: "dead", lastError: 'HTTP 500: "boom"\nline two' },
+    "join-odd": { state: "succeeded", result: "ünïcødé \u0000 \\ done" },
+  };
+  const expected = new Map<string, string>();
+  const items: FinishItem[] = claimed.tasks.map(({ id, record }) => {
+    const { dueMs, specJson } = decodeRecord(record);
+    const header = headers[id]!;
+    expected.set(id, encodeFinalText(header.state, 1, String(dueMs), String(now), finalExtraJson(header.lastError, header.result), specJson));
+    return { id, batch: claimed.batch, state: header.state, finishedAt: now, ttlMs: 60_000, finalTail: finalTailOf({ attempt: 1, dueAt: dueMs, finishedAt: now, ...header }) };
+  });
+  expect(await store.attempts.finish(0, token, now, 60_000, items, [claimed.batch])).toEqual([true, true, true]);
+  const slot = `${shardKeys(prefix, 0).donePrefix}${finalsSlotExpiry(now, 60_000)}`;
+  for (const id of ids) {
+    const stored = await store.attempts["runner"].redis.hget(slot, id);
+    expect(stored).toBe(expected.get(id)!);
+    expect(decodeFinal(stored!).spec.name).toBe("finals.task");
   }
 });
 

@@ -13,7 +13,7 @@ import { keySlot } from "../../src/core/slot.ts";
 import type { ShardMap } from "../../src/core/shard-map.ts";
 import { LEASE_LOST, type ClaimedBatch, type FinishItem } from "../../src/store/outcomes.ts";
 import type { MoveReport } from "../../src/store/reshard-moves.ts";
-import { decodeRecord, encodeFinal } from "../../src/task/codec.ts";
+import { decodeRecord, finalTailOf } from "../../src/task/codec.ts";
 import type { ConnectionTarget } from "../../src/store/connection.ts";
 import { startRedis, startRedisCluster, type RedisClusterProcess, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix } from "../helpers/node.ts";
@@ -32,7 +32,7 @@ function movingId(label: string): string {
 
 function finishItem(id: string, batch: string): FinishItem {
   const finishedAt = Date.now();
-  return { id, batch, state: "succeeded", finishedAt, ttlMs: HOUR, finalJson: encodeFinal({ state: "succeeded", attempt: 1, dueAt: finishedAt, finishedAt }, '{"n":"rr.task","c":1}') };
+  return { id, batch, state: "succeeded", finishedAt, ttlMs: HOUR, finalTail: finalTailOf({ attempt: 1, dueAt: finishedAt, finishedAt }) };
 }
 
 interface Setup {

@@ -11,7 +11,7 @@ import { ShardMap } from "../../src/core/shard-map.ts";
 import { keySlot } from "../../src/core/slot.ts";
 import { shardKeys } from "../../src/store/keys.ts";
 import { LEASE_LOST } from "../../src/store/outcomes.ts";
-import { encodeFinal } from "../../src/task/codec.ts";
+import { finalTailOf } from "../../src/task/codec.ts";
 import type { MoveReport } from "../../src/store/reshard-moves.ts";
 import { TickwheelError } from "../../src/task/errors.ts";
 import { redisCommand } from "../../src/node/embedded-redis.ts";
@@ -348,7 +348,7 @@ test("listing by state after a resize finds every ended and failed task: failed 
     for (const task of claimed.tasks) {
       if (ids.indexOf(task.id) < 80) {
         const at = Date.now();
-        items.push({ id: task.id, batch: claimed.batch, state: "succeeded" as const, finishedAt: at, ttlMs: HOUR, finalJson: encodeFinal({ state: "succeeded", attempt: 1, dueAt: at, finishedAt: at }, '{"n":"rs.task","c":1}') });
+        items.push({ id: task.id, batch: claimed.batch, state: "succeeded" as const, finishedAt: at, ttlMs: HOUR, finalTail: finalTailOf({ attempt: 1, dueAt: at, finishedAt: at }) });
         succeeded.push(task.id);
       } else {
         expect(await store.attempts.retry(shard, TOKEN, task.id, claimed.batch, 1, String(Date.now() + HOUR), "boom")).toBe(true);

@@ -5,7 +5,7 @@ import { Store } from "../../src/store/store.ts";
 import { LEASE_LOST, type ClaimedBatch } from "../../src/store/outcomes.ts";
 import { ShardMap } from "../../src/core/shard-map.ts";
 import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
-import { decodeRecord, encodeFinal } from "../../src/task/codec.ts";
+import { decodeRecord, finalTailOf } from "../../src/task/codec.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix } from "../helpers/node.ts";
 
@@ -73,8 +73,8 @@ test("running tasks list page by page across batches, in claim order, with a nam
 
   // Ended, retried and parked tasks are running no more.
   const finishedAt = Date.now();
-  const finalJson = encodeFinal({ state: "succeeded", attempt: 1, dueAt: now, finishedAt }, '{"n":"list.run","c":1}');
-  expect(await store.attempts.finish(0, lease.token, finishedAt, 60_000, [{ id: "r-3", batch: second.batch, state: "succeeded", finishedAt, ttlMs: 60_000, finalJson }])).toEqual([true]);
+  const finalTail = finalTailOf({ attempt: 1, dueAt: now, finishedAt });
+  expect(await store.attempts.finish(0, lease.token, finishedAt, 60_000, [{ id: "r-3", batch: second.batch, state: "succeeded", finishedAt, ttlMs: 60_000, finalTail }])).toEqual([true]);
   expect(await store.attempts.retry(0, lease.token, "r-0", first.batch, 1, String(Date.now() + 60_000), "boom")).toBe(true);
   expect(await store.attempts.park(0, lease.token, "r-4", second.batch, "list.run")).toBe("requeued");
   expect((await listAll(null, 50)).ids).toEqual(["r-2", "o-1", "r-1"]);
