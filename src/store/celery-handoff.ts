@@ -21,8 +21,8 @@ export interface CeleryHandoffItem {
   id: string;
   batch: string;
   finishedAt: number;
-  /** The final record (state succeeded), kept for ttlMs. */
-  finalJson: string;
+  /** The final record's tail (state succeeded: codec.ts encodeFinalTail), joined around the spec by the script and kept for ttlMs. */
+  finalTail: string;
   ttlMs: number;
   /** The broker list and the message envelope to LPUSH onto it, whole or as a template's values. */
   listKey: string;
@@ -81,7 +81,7 @@ export class RedisCeleryHandoff {
       for (const i of group.order) {
         const item = items[i]!;
         packed[p++] = item.id;
-        packed[p++] = item.finalJson;
+        packed[p++] = item.finalTail;
         const envelope = item.envelope;
         if (typeof envelope === "string") {
           packed[p++] = envelope;

@@ -50,7 +50,7 @@ const item = (id: string, batch: string, listKey: string): CeleryHandoffItem => 
   id,
   batch,
   finishedAt: Date.now(),
-  finalJson: `{"state":"succeeded","attempt":1,"dueAt":1,"finishedAt":${Date.now()},"result":{"celeryQueue":"q"},"spec":{"n":"c.task","c":1}}`,
+  finalTail: `1,"dueAt":1,"finishedAt":${Date.now()},"result":{"celeryQueue":"q"}`,
   ttlMs: 60_000,
   listKey,
   envelope: JSON.stringify({ id }),
@@ -64,7 +64,11 @@ test("finishes the tasks and pushes their messages onto the broker database's li
   expect((await broker.lrange(list, 0, -1)).map((e) => JSON.parse(e).id)).toEqual(["h-3", "h-2", "h-1"]);
   const inspected = await store.tasks.inspect(0, "h-2");
   expect(inspected.kind).toBe("final");
-  expect(decodeFinal((inspected as { finalJson: string }).finalJson).state).toBe("succeeded");
+  const final = decodeFinal((inspected as { finalJson: string }).finalJson);
+  expect(final.state).toBe("succeeded");
+  // Joined by the script around the spec of the task's record.
+  expect(final.spec.name).toBe("c.task");
+  expect(final.spec.target).toMatchObject({ type: "celery", task: "c.task" });
   // Not in tickwheel's own database.
   expect(await store.celery.serverRunId()).toMatch(/^\w{40}$/);
   const own = new Redis(redis.url);

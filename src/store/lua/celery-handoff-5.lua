@@ -28,7 +28,8 @@
           and a message template: batch id, expiry ms of the slot, list key,
           template (its 8 pieces joined by "\0", or "" for whole
           envelopes), item count k, and the k items' fields, all joined by
-          "\0" (lib/packed.lua): id, final record json, then the envelope
+          "\0" (lib/packed.lua): id, final record tail (joined around the
+          spec of the task's record, as finish-7.lua does), then the envelope
           whole, or with a template its values body, id json ("": "\"" ..
           id .. "\""), expires json, argsrepr json and delivery tag, which
           go between the pieces (pool/targets/celery/message-templates.ts
@@ -72,11 +73,11 @@ while at <= #ARGV do
   if redis.call('ZSCORE', KEYS[5], batch) then
     local field = packed_reader(packed)
     local p = celery_pieces(template)
-    local ids, finalJsons, envelopes = {}, {}, {}
+    local ids, tails, envelopes = {}, {}, {}
     for k = 1, count do
       local id = field()
       ids[k] = id
-      finalJsons[k] = field()
+      tails[k] = field()
       envelopes[k] = celery_envelope(p, field, id)
     end
     -- Only attempts still running end and push here: a call repeated after its reply was lost
@@ -84,11 +85,12 @@ while at <= #ARGV do
     local records = redis.call('HMGET', KEYS[1], unpack(ids))
     local kept, fields, pushed, flags = {}, {}, {}, {}
     for k = 1, count do
-      if records[k] then
+      local record = records[k]
+      if record then
         kept[#kept + 1] = ids[k]
         ended[#ended + 1] = ids[k]
         fields[#fields + 1] = ids[k]
-        fields[#fields + 1] = finalJsons[k]
+        fields[#fields + 1] = '{"state":"succeeded","attempt":' .. tails[k] .. ',"spec":' .. string.sub(record, string.find(record, '\n', 1, true) + 1) .. '}'
         pushed[#pushed + 1] = envelopes[k]
         succeeded[#succeeded + 1] = now
         succeeded[#succeeded + 1] = ids[k]

@@ -19,7 +19,7 @@
  * waits (BrokerBackoff) and is pushed when the broker is back.
  */
 import { randomUUID } from "node:crypto";
-import { encodeFinalText } from "../../../task/codec.ts";
+import { encodeFinalTail } from "../../../task/codec.ts";
 import type { CeleryTarget } from "../../../task/model.ts";
 import type { Job } from "../../job.ts";
 import type { AttemptOutcome, DeliveryContext, DeliveryTarget } from "../target.ts";
@@ -102,7 +102,8 @@ export class CeleryDeliveryTarget implements DeliveryTarget {
     }
     if (this.batcher) {
       // The task's final record, as the completer would write it for a success with this result
-      // ({ celeryQueue, pushedAt }), stored by the hand-off script itself.
+      // ({ celeryQueue, pushedAt }), joined and stored by the hand-off script around the spec it
+      // has (see finish-7.lua): the node sends only the tail.
       const dueAt = job.score.includes(".") ? String(job.dueMs) : job.score;
       if (queue !== this.lastQueue) {
         this.lastQueue = queue;
@@ -113,7 +114,7 @@ export class CeleryDeliveryTarget implements DeliveryTarget {
         id: job.id,
         batch: job.batch,
         finishedAt: pushedAt,
-        finalJson: encodeFinalText("succeeded", job.attempt, dueAt, this.lastPushedAtText, resultJson, job.specJson),
+        finalTail: encodeFinalTail(job.attempt, dueAt, this.lastPushedAtText, resultJson),
         ttlMs: this.options.retentionMs,
         listKey: message.key,
         envelope: message.envelope,
