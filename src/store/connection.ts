@@ -4,6 +4,7 @@
  * while Redis is unreachable (a couple of retries) instead of queueing
  * forever, so every loop sees the error, backs off and reports not-ready.
  */
+import "./tracing-channel-fix.ts";
 import Redis, { Cluster, type RedisOptions } from "ioredis";
 
 export interface ConnectionTarget {
