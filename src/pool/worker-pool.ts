@@ -116,20 +116,20 @@ export class WorkerPool {
   /** Most slots one claim may reserve: the pool at depth 1, else half of it. */
   readonly claimLimit: number;
   /**
-   * Claimed tasks the node may hold for their due ms without a slot (TICKWHEEL_HOLD_LIMIT): a
-   * claim sent before its tasks are due (the wheel's alarm, claimAheadMs or the adaptive lead
-   * early; a big bucket's early claim) reserves from this room instead of the pool's, and its
-   * tasks stay in it until their due ms. Before, a held task kept its claim's slot until then,
-   * and so did every claim in flight for all of its span: at 20,000 tasks a second a lead of
-   * 100 ms (a loaded machine's claims are slow, and the lead follows them) wanted 2,000 slots,
-   * more than a pool of 64, 100 or even 1,000 has, and the pool, full of tasks that were not
-   * running, let the next claims through only once their tasks were already late, which made the
-   * claims slower and the lead longer (BENCH_TRACE: "pool free 0 reserved 1000 running 0", p99 of
-   * seconds at the default concurrency). The bound on running attempts is unchanged: a held task
-   * whose due ms comes while every slot runs waits for one, as a task of claimDepth does, and no
-   * claim is sent while any waits. What it costs is memory (about a kilobyte per task) and, if
-   * the node dies, the reaper's visibility deadline for the tasks it held, as for a running one.
-   * 0 turns it off (a held task keeps its slot).
+   * The hold room (TICKWHEEL_HOLD_LIMIT): claimed tasks the node may keep without a slot, held for
+   * their due ms or, when every slot runs, waiting for one. While fewer than half the slots run
+   * (short tasks), a claim reserves from it instead of from the slots (reserveHoldRoom), and a
+   * task claimed ahead of its due ms is held in it either way. Before, a held task kept its
+   * claim's slot until its due ms, and so did every claim in flight for all of its span: at 20,000
+   * tasks a second a lead of 100 ms (a loaded machine's claims are slow, and the lead follows
+   * them) wanted 2,000 slots, more than a pool of 64, 100 or even 1,000 has, and the pool, full of
+   * tasks that were not running, let the next claims through only once their tasks were already
+   * late, which made the claims slower and the lead longer (BENCH_TRACE: "pool free 0 reserved
+   * 1000 running 0", p99 of seconds at the default concurrency). The bound on running attempts is
+   * unchanged: a task whose due ms comes while every slot runs waits for one, as a task of
+   * claimDepth does, and no claim is sent while any waits. What it costs is memory (about a
+   * kilobyte per task) and, if the node dies, the reaper for the tasks it held, as for running
+   * ones. 0 turns it off (every claim reserves slots, and a held task keeps its slot).
    */
   readonly holdLimit: number;
   private readonly options: WorkerPoolOptions;
@@ -141,9 +141,9 @@ export class WorkerPool {
   private wakeQueued = false;
   private readonly runContext: DeliveryContext;
   private reserved = 0;
-  /** Held tasks and the room promised to claims sent ahead of their tasks' due ms (see holdLimit). */
+  /** Held tasks, and the hold room promised to claims in flight (see holdLimit). */
   private held = 0;
-  private reservedAhead = 0;
+  private reservedHoldRoom = 0;
   /** id -> job for every running attempt (the strong reference). */
   private readonly running = new Map<string, Job>();
   /** Claimed tasks that found every slot running, oldest first (from waitingHead on). */
@@ -206,10 +206,10 @@ export class WorkerPool {
     return this.claimDepth * this.concurrency - this.running.size - this.reserved - this.heldOverLimit;
   }
 
-  /** Room a claim sent ahead of its tasks' due ms may still reserve: none while any claimed task waits for a slot. */
+  /** Hold room a claim may still reserve: none while any claimed task waits for a slot. */
   private get holdable(): number {
     if (this.waiting.length > this.waitingHead) return 0;
-    return this.holdLimit - this.held - this.reservedAhead;
+    return this.holdLimit - this.held - this.reservedHoldRoom;
   }
 
   get utilisation(): number {
@@ -229,7 +229,7 @@ export class WorkerPool {
   reserveHoldRoom(wanted: number): number {
     if (this.holdLimit === 0 || 2 * this.running.size >= this.concurrency) return 0;
     const granted = Math.max(0, Math.min(wanted, this.holdable));
-    this.reservedAhead += granted;
+    this.reservedHoldRoom += granted;
     return granted;
   }
 
@@ -242,11 +242,11 @@ export class WorkerPool {
     return granted;
   }
 
-  /** Gives back reserved slots (or hold room, `ahead`: reserveHoldRoom's) that a claim did not fill. */
-  unreserve(count: number, ahead = false): void {
-    if (ahead) {
-      this.reservedAhead -= count;
-      if (this.reservedAhead < 0) throw new Error("pool: unreserved more hold room than was reserved");
+  /** Gives back reserved slots (or hold room, `fromHoldRoom`: reserveHoldRoom's) that a claim did not fill. */
+  unreserve(count: number, fromHoldRoom = false): void {
+    if (fromHoldRoom) {
+      this.reservedHoldRoom -= count;
+      if (this.reservedHoldRoom < 0) throw new Error("pool: unreserved more hold room than was reserved");
       if (count > 0) this.notifyCapacity();
       return;
     }
@@ -305,19 +305,19 @@ export class WorkerPool {
    * Starts a claimed attempt in a slot reserved for it, or, when every slot
    * runs an attempt, queues it for the next free one.
    */
-  start(job: Job, ahead = false): void {
-    this.takeReserved(ahead);
+  start(job: Job, fromHoldRoom = false): void {
+    this.takeReserved(fromHoldRoom);
     this.startOrWait(job);
   }
 
   /** A claimed task is held for its due ms: it moves from its claim's reservation to the hold room. */
-  hold(ahead = false): void {
-    this.takeReserved(ahead);
+  hold(fromHoldRoom = false): void {
+    this.takeReserved(fromHoldRoom);
     this.held++;
   }
 
-  private takeReserved(ahead: boolean): void {
-    if (ahead) this.reservedAhead--;
+  private takeReserved(fromHoldRoom: boolean): void {
+    if (fromHoldRoom) this.reservedHoldRoom--;
     else this.reserved--;
   }
 
@@ -390,9 +390,9 @@ export class WorkerPool {
    * Drops a reserved slot whose task will not start (lease lost while held).
    * The task stays running in its batch in Redis, so the reaper returns it.
    */
-  drop(shard: number, batch: string, ahead = false): void {
+  drop(shard: number, batch: string, fromHoldRoom = false): void {
     this.options.completer.abandon(shard, batch);
-    this.takeReserved(ahead);
+    this.takeReserved(fromHoldRoom);
     this.counts.dropped++;
     this.notifyCapacity();
   }

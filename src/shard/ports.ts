@@ -17,18 +17,18 @@ export interface ShardPool {
   reserve(wanted: number): number;
   /** Reserves up to `wanted` of the hold room (short tasks, slots mostly idle); 0 when there is none. */
   reserveHoldRoom(wanted: number): number;
-  /** Gives back reserved slots (hold room when `ahead`: reserveHoldRoom's) the claim did not fill. */
-  unreserve(count: number, ahead?: boolean): void;
+  /** Gives back reserved slots (hold room when `fromHoldRoom`: reserveHoldRoom's) the claim did not fill. */
+  unreserve(count: number, fromHoldRoom?: boolean): void;
   /** Calls the listener once when slots free up (after reserve answered 0). */
   whenCapacity(listener: () => void): void;
   /** Notes a claim's batch as this shard's (its tasks start or drop one by one). */
   claimedBatch(shard: number, leaseToken: string, batch: string, count: number): void;
-  /** Runs one claimed task in a reserved slot (hold room when `ahead`: reserveHoldRoom's). */
-  start(job: Job, ahead?: boolean): void;
+  /** Runs one claimed task in a reserved slot (hold room when `fromHoldRoom`: reserveHoldRoom's). */
+  start(job: Job, fromHoldRoom?: boolean): void;
   /** One claimed task of the batch will not start (lease lost): frees its slot. */
-  drop(shard: number, batch: string, ahead?: boolean): void;
+  drop(shard: number, batch: string, fromHoldRoom?: boolean): void;
   /** A claimed task is held for its due ms: its reservation moves to the hold room. */
-  hold(ahead?: boolean): void;
+  hold(fromHoldRoom?: boolean): void;
   /** A held task's due ms came: run it (or queue it for the next free slot). */
   startHeld(job: Job): void;
   /** A held task will not start (lease lost). */

@@ -161,8 +161,8 @@ type Message =
   | { type: "due"; dueMs: number; count: number }
   | { type: "wake"; id: string; score: string }
   | { type: "capacity" }
-  /** ahead: the claim reserved the pool's hold room, not slots (see reserveHoldRoom). */
-  | { type: "claimed"; claimed: ClaimedBatch | null | LeaseLost; reserved: number; ahead: boolean; upToMs: number }
+  /** fromHoldRoom: the claim reserved the pool's hold room, not slots (see reserveHoldRoom). */
+  | { type: "claimed"; claimed: ClaimedBatch | null | LeaseLost; reserved: number; fromHoldRoom: boolean; upToMs: number }
   | { type: "hold-due" }
   | { type: "early-claim"; dueMs: number }
   | { type: "drop-bucket"; dueMs: number }
@@ -171,7 +171,7 @@ type Message =
   | { type: "duty-step"; run: DutyRun }
   | { type: "duty-done"; run: DutyRun; step: unknown; reply: unknown }
   | { type: "duty-failed"; run: DutyRun; error: unknown }
-  | { type: "io-failed"; op: "refill" | "claim" | "reap"; error: unknown; reserved?: number; ahead?: boolean };
+  | { type: "io-failed"; op: "refill" | "claim" | "reap"; error: unknown; reserved?: number; fromHoldRoom?: boolean };
 
 /** How soon to look again when the lease is not locally valid (a renewal or a loss settles it within a round). */
 const LEASE_WAIT_MS = 50;
@@ -433,7 +433,7 @@ export class ShardActor {
         this.waitingForCapacity = false;
         return this.tryClaim();
       case "claimed":
-        return this.onClaimed(message.claimed, message.reserved, message.ahead, message.upToMs);
+        return this.onClaimed(message.claimed, message.reserved, message.fromHoldRoom, message.upToMs);
       case "hold-due":
         return this.onHoldDue();
       case "early-claim":
@@ -452,7 +452,7 @@ export class ShardActor {
       case "duty-failed":
         return this.onDutyFailed(message.run, message.error);
       case "io-failed":
-        return this.onIoFailed(message.op, message.error, message.reserved ?? 0, message.ahead ?? false);
+        return this.onIoFailed(message.op, message.error, message.reserved ?? 0, message.fromHoldRoom ?? false);
     }
   }
 
@@ -619,10 +619,10 @@ export class ShardActor {
     const wanted = claimSize(this.options.claimBatch, this.expected, inWheel);
     // The pool's hold room while its slots are mostly idle (short tasks: see reserveHoldRoom),
     // else its slots.
-    let ahead = true;
+    let fromHoldRoom = true;
     let reserved = this.options.pool.reserveHoldRoom(wanted);
     if (reserved === 0) {
-      ahead = false;
+      fromHoldRoom = false;
       reserved = this.options.pool.reserve(wanted);
     }
     if (reserved === 0) {
@@ -639,19 +639,19 @@ export class ShardActor {
     this.options.store
       .claim(this.shard, this.leaseToken, scoreAfter(upToMs), reserved, now + this.options.visibilityMs)
       .then(
-        (claimed) => this.post({ type: "claimed", claimed, reserved, ahead, upToMs }),
-        (error) => this.post({ type: "io-failed", op: "claim", error, reserved, ahead }),
+        (claimed) => this.post({ type: "claimed", claimed, reserved, fromHoldRoom, upToMs }),
+        (error) => this.post({ type: "io-failed", op: "claim", error, reserved, fromHoldRoom }),
       );
   }
 
-  private onClaimed(claimed: ClaimedBatch | null | LeaseLost, reserved: number, ahead: boolean, upToMs: number): void {
+  private onClaimed(claimed: ClaimedBatch | null | LeaseLost, reserved: number, fromHoldRoom: boolean, upToMs: number): void {
     this.claimsInFlight--;
     const answeredAt = this.clock.now();
     const issuedAt = this.claimIssuedAtMs.shift() ?? answeredAt;
     const lead = this.lead.observe(answeredAt - issuedAt, answeredAt);
     if (lead !== this.wheel.leadMs && this.state === "running") this.wheel.leadMs = lead;
     if (claimed === LEASE_LOST) {
-      this.options.pool.unreserve(reserved, ahead);
+      this.options.pool.unreserve(reserved, fromHoldRoom);
       this.options.log.warn({ shard: this.shard, token: this.leaseToken }, "claim refused: lease lost");
       this.stop();
       this.options.onLeaseLost(this.shard, this.leaseToken);
@@ -661,11 +661,11 @@ export class ShardActor {
     const tasks = claimed?.tasks ?? [];
     if (this.state === "stopped") {
       // Lease lost while the claim was in flight: start none of it; the reaper returns it.
-      this.options.pool.unreserve(reserved - tasks.length, ahead);
-      for (let i = 0; i < tasks.length; i++) this.options.pool.drop(this.shard, claimed!.batch, ahead);
+      this.options.pool.unreserve(reserved - tasks.length, fromHoldRoom);
+      for (let i = 0; i < tasks.length; i++) this.options.pool.drop(this.shard, claimed!.batch, fromHoldRoom);
       return;
     }
-    this.options.pool.unreserve(reserved - tasks.length, ahead);
+    this.options.pool.unreserve(reserved - tasks.length, fromHoldRoom);
     if (claimed) this.options.pool.claimedBatch(this.shard, this.leaseToken, claimed.batch, tasks.length);
     const now = this.clock.now();
     // Claimed ids are left in the wheel: one whose bucket has not fired yet fires within the
@@ -675,10 +675,10 @@ export class ShardActor {
     for (const task of tasks) {
       const job = jobFromClaim(this.shard, this.leaseToken, claimed!.batch, task.id, task.record, visibleUntilMs);
       if (job.dueMs > now) {
-        this.hold(job, ahead);
+        this.hold(job, fromHoldRoom);
       } else {
         if (job.dueMs < now) this.claimedLate++;
-        this.options.pool.start(job, ahead);
+        this.options.pool.start(job, fromHoldRoom);
       }
     }
     const filled = tasks.length === reserved;
@@ -695,8 +695,8 @@ export class ShardActor {
 
   // ------------------------------------------------------------------ held starts
 
-  private hold(job: Job, ahead: boolean): void {
-    this.options.pool.hold(ahead);
+  private hold(job: Job, fromHoldRoom: boolean): void {
+    this.options.pool.hold(fromHoldRoom);
     if (this.held.hold(job) && job.dueMs < this.holdTimerAtMs) this.armHold();
   }
 
@@ -797,7 +797,7 @@ export class ShardActor {
 
   // ------------------------------------------------------------------ errors and lifecycle
 
-  private onIoFailed(op: "refill" | "claim" | "reap", error: unknown, reserved: number, ahead: boolean): void {
+  private onIoFailed(op: "refill" | "claim" | "reap", error: unknown, reserved: number, fromHoldRoom: boolean): void {
     this.errorBackoffMs = Math.min(MAX_ERROR_BACKOFF_MS, Math.max(50, this.errorBackoffMs * 2));
     if (this.options.errors) this.options.errors.report(op, error, { shard: this.shard, retryInMs: this.errorBackoffMs }, "redis call failed");
     else this.options.log.warn({ shard: this.shard, op, err: String(error), retryInMs: this.errorBackoffMs }, "redis call failed");
@@ -808,7 +808,7 @@ export class ShardActor {
       this.claimsInFlight--;
       this.claimIssuedAtMs.shift();
       this.expected = FULL_BATCH;
-      this.options.pool.unreserve(reserved, ahead);
+      this.options.pool.unreserve(reserved, fromHoldRoom);
       if (this.active) {
         this.claimRetryTimer = this.clock.setTimer(() => {
           this.claimRetryTimer = null;
