@@ -56,10 +56,11 @@ export const DEFAULT_CLAIM_AHEAD_MS = 5;
  */
 export const DEFAULT_CLAIM_DEPTH = 1;
 /**
- * Claimed tasks a node holds for their due ms (claimed up to the claim lead, at most 100 ms,
- * early) without taking a pool slot: at 20,000 tasks a second a 100-ms lead holds 2,000. Beyond it
- * each held task takes a slot. Memory, not concurrency: a held task is a claimed task in memory
- * (about a kilobyte), and a node that dies holding it leaves it to the reaper, like a running one.
+ * The pool's hold room (see holdLimit in pool/worker-pool.ts): claimed tasks a node may keep
+ * beyond its free slots, held for their due ms (at 20,000 tasks a second a 100-ms claim lead holds
+ * 2,000) or waiting for a slot; claims use it while fewer than half the slots run. Memory, not
+ * concurrency: a claimed task in memory is about a kilobyte, and a node that dies holding it
+ * leaves it to the reaper, like a running one.
  */
 export const DEFAULT_HOLD_LIMIT = 5000;
 /** Tasks per claim call: bounds one Lua call's run time (Redis runs nothing else meanwhile). */

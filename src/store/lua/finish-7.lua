@@ -8,9 +8,10 @@
   record, read with one HMGET per group just before it is deleted. The node
   used to send the whole record, spec included, that Redis already had: on
   this machine moving those bytes through the socket cost the node more
-  (a third of its CPU in a burst was system time) than the join costs here. Dead tasks are also indexed in the dead ZSET, which is trimmed
-  here by age (a range delete, not a scan). Batches whose every attempt has
-  ended are dropped from `claims` and `batches`.
+  (a third of its CPU in a burst was system time) than the join costs here.
+  Dead tasks are also indexed in the dead ZSET, which is trimmed here by age
+  (a range delete, not a scan). Batches whose every attempt has ended are
+  dropped from `claims` and `batches`.
 
   KEYS[1] tasks HASH
   KEYS[2] err HASH      (id -> last error of a pending retry)
