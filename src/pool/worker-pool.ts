@@ -332,7 +332,6 @@ export class WorkerPool {
     this.releaseHeld();
     this.options.completer.abandon(shard, batch);
     this.counts.dropped++;
-    this.notifyCapacity();
   }
 
   private releaseHeld(): void {

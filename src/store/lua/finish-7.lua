@@ -32,9 +32,8 @@
           (lib/packed.lua). One argument per group, not two per item: the
           node's cost of encoding thousands of arguments (and the garbage it
           made) limited a burst more than splitting them here costs Redis.
-          The tail is codec.ts encodeFinalTail: the final record is
-          '{"state":"<state>","attempt":' .. tail .. ',"spec":' .. spec .. '}',
-          exactly what codec.ts encodeFinalText makes.
+          The tail is codec.ts encodeFinalTail; lib/finals.lua finals_join
+          makes the record of it.
 
   The fence is the batch: while it is in `claims`, none of its attempts was
   reaped, so an attempt the node ends there is still the task's current one.
@@ -99,7 +98,6 @@ while at <= #ARGV do
       tails[k] = field()
     end
     local records = redis.call('HMGET', KEYS[1], unpack(ids))
-    local head = '{"state":"' .. state .. '","attempt":'
     local n = 0
     for k = 1, count do
       local id = ids[k]
@@ -108,7 +106,7 @@ while at <= #ARGV do
       -- ends without a final record rather than with a made-up spec.
       if record then
         fields[n + 1] = id
-        fields[n + 2] = head .. tails[k] .. ',"spec":' .. string.sub(record, string.find(record, '\n', 1, true) + 1) .. '}'
+        fields[n + 2] = finals_join(state, tails[k], record)
         n = n + 2
       end
       ended[#ended + 1] = id

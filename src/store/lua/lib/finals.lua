@@ -33,6 +33,13 @@ local function finals_expiry(at, ttl)
   return finals_last_expiry
 end
 
+-- A final record joined from what only the node knows, its tail (codec.ts encodeFinalTail: the
+-- text after "attempt":), and the spec of the task's record ("attempt:score\n<spec>"), exactly as
+-- codec.ts encodeFinalText makes it. The node sends no spec: Redis has it.
+local function finals_join(state, tail, record)
+  return '{"state":"' .. state .. '","attempt":' .. tail .. ',"spec":' .. string.sub(record, string.find(record, '\n', 1, true) + 1) .. '}'
+end
+
 -- Redis' own clock in ms: slot hashes expire by it, so lookups use it too.
 local function finals_now()
   local t = redis.call('TIME')
