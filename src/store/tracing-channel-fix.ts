@@ -19,7 +19,7 @@ interface TracingChannelLike {
   error: { hasSubscribers: boolean };
 }
 
-export function fixTracingChannel(): void {
+function fixTracingChannel(): void {
   if (typeof diagnostics.tracingChannel !== "function") return;
   const prototype = Object.getPrototypeOf(diagnostics.tracingChannel("tickwheel:probe")) as object;
   if ("hasSubscribers" in prototype) return;

@@ -159,12 +159,8 @@ export class FakeShardPool implements ShardPool {
     this.dropped++;
   }
 
-  /** Held tasks keep their slot here (a pool with a hold limit of 0); `holds` counts them. */
-  holds = 0;
-
-  hold(): void {
-    this.holds++;
-  }
+  /** Held tasks keep their slot here (a pool with a hold limit of 0). */
+  hold(): void {}
 
   startHeld(job: Job): void {
     this.start(job);
