@@ -74,7 +74,7 @@ export class TimerWheel<K> {
   private readonly slotCount: number;
   private readonly slotMask: number;
   private lead = 0;
-  private readonly align: number;
+  private align: number;
 
   private readonly entries = new Map<K, number>();
   private readonly slots: (Set<K> | undefined)[];
@@ -124,6 +124,17 @@ export class TimerWheel<K> {
       throw new RangeError(`leadMs must be a non-negative number of ms, got ${value}`);
     }
     this.lead = Math.floor(value);
+    this.rearm();
+  }
+
+  get alignMs(): number {
+    return this.align;
+  }
+
+  /** A new grid re-arms the timer, like a new lead. */
+  set alignMs(value: number) {
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`alignMs must be an integer >= 1, got ${value}`);
+    this.align = value;
     this.rearm();
   }
 

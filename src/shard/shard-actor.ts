@@ -15,7 +15,8 @@
  * - claim-plan.ts and claim-lead.ts: when the wheel says something is due
  *   (claimAheadMs early, or more: the lead grows to cover the claim round
  *   trips this shard has been seeing), claim from Redis everything due within
- *   the next claimAheadMs after it, in due order with priority breaking ties,
+ *   the next slice after it (claimAheadMs, up to a quarter of a grown lead:
+ *   claimSliceMs), in due order with priority breaking ties,
  *   but never more than the pool has room for (slots reserved first). A
  *   bucket of many tasks due at one instant is claimed BIG_BUCKET_LEAD_MS
  *   early, so its first batch is in memory at the instant; a past-due
@@ -68,6 +69,7 @@ import {
   NO_CLAIM,
   claimSize,
   claimUpTo,
+  claimSliceMs,
   claimUpToAfter,
   earlyClaimDelayMs,
   mayClaim,
@@ -235,6 +237,8 @@ export class ShardActor {
   /** Send times of the claims in flight, oldest first (replies come back in order). */
   private readonly claimIssuedAtMs: number[] = [];
   private readonly lead: ClaimLead;
+  /** Due time each wheel alarm's claim covers (claimSliceMs of the lead); also the wheel's grid. */
+  private sliceMs: number;
   private readonly earlyClaimTimers = new Map<number, unknown>();
   /** Claims sent and not answered yet (at most MAX_CLAIMS_IN_FLIGHT). */
   private claimsInFlight = 0;
@@ -271,10 +275,11 @@ export class ShardActor {
     // for one grid step leave in one write (see CoalescingClock).
     this.clock = options.clock ?? sharedClock;
     this.lead = new ClaimLead(options.claimAheadMs);
+    this.sliceMs = claimSliceMs(options.claimAheadMs, options.claimAheadMs);
     this.wheel = new TimerWheel<string>({
       clock: this.clock,
       leadMs: options.claimAheadMs,
-      alignMs: Math.max(1, options.claimAheadMs),
+      alignMs: Math.max(1, this.sliceMs),
       onDue: () => {},
       onDueCount: (dueMs, count) => this.post({ type: "due", dueMs, count }),
     });
@@ -363,7 +368,7 @@ export class ShardActor {
 
   /**
    * Stops claiming, refilling, reaping and duties. Tasks already claimed and
-   * held for their due ms still start (they are at most claimAheadMs away).
+   * held for their due ms still start (they are at most a lead and a slice away).
    * Resolves when no claim is in flight and nothing is held.
    */
   quiet(): Promise<void> {
@@ -562,14 +567,13 @@ export class ShardActor {
   // ------------------------------------------------------------------ claiming
 
   /**
-   * The wheel's alarm (claimAheadMs before dueMs) or a big bucket's early
-   * claim: claim everything due up to one more claimAheadMs after it, unless
-   * a claim issued since already covers it.
+   * The wheel's alarm (the lead before dueMs): claim everything due up to
+   * one more slice after it, unless a claim issued since already covers it.
    */
   private onWheelDue(dueMs: number, count: number): void {
     if (dueMs <= this.coveredUpToMs) return;
     this.expected += count;
-    this.raiseClaim(dueMs + this.options.claimAheadMs);
+    this.raiseClaim(dueMs + this.sliceMs);
   }
 
   /**
@@ -649,7 +653,11 @@ export class ShardActor {
     const answeredAt = this.clock.now();
     const issuedAt = this.claimIssuedAtMs.shift() ?? answeredAt;
     const lead = this.lead.observe(answeredAt - issuedAt, answeredAt);
-    if (lead !== this.wheel.leadMs && this.state === "running") this.wheel.leadMs = lead;
+    if (lead !== this.wheel.leadMs && this.state === "running") {
+      this.wheel.leadMs = lead;
+      this.sliceMs = claimSliceMs(lead, this.options.claimAheadMs);
+      if (this.wheel.alignMs !== Math.max(1, this.sliceMs)) this.wheel.alignMs = Math.max(1, this.sliceMs);
+    }
     if (claimed === LEASE_LOST) {
       this.options.pool.unreserve(reserved, fromHoldRoom);
       this.options.log.warn({ shard: this.shard, token: this.leaseToken }, "claim refused: lease lost");

@@ -201,6 +201,18 @@ describe("TimerWheel", () => {
     expect(() => setup({ alignMs: 0 })).toThrow(RangeError);
   });
 
+  test("a new alignMs re-arms the timer on the new grid", () => {
+    const { clock, wheel, fired, t0 } = setup({ leadMs: 5, alignMs: 5 });
+    wheel.add("a", t0 + 148); // fires at 143 rounded down to 140
+    wheel.alignMs = 25; // 143 rounded down to 125
+    expect(wheel.alignMs).toBe(25);
+    clock.advance(124);
+    expect(fired).toEqual([]);
+    clock.advance(1);
+    expect(fired).toEqual([{ atMs: t0 + 125, dueMs: t0 + 148, keys: ["a"] }]);
+    expect(() => (wheel.alignMs = 0)).toThrow(RangeError);
+  });
+
   test("countAt and countBetween count the keys due at a ms and in a short span", () => {
     const { wheel, t0 } = setup({ slotCount: 32 });
     wheel.add("a", t0 + 10);

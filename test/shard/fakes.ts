@@ -39,6 +39,8 @@ export class FakeShardStore implements ShardStore {
   readonly calls: StoreCall[] = [];
   /** The lease is gone: claim, reap and promote answer LEASE_LOST. */
   leaseLost = false;
+  /** A claim runs when called but its reply arrives this many ms later (a slow round trip). */
+  claimDelayMs = 0;
   /** Replies reap gives instead of its own answer, first one first. */
   readonly reapReplies: { entries: { id: string; score: string }[]; more: boolean }[] = [];
 
@@ -65,10 +67,14 @@ export class FakeShardStore implements ShardStore {
     this.calls.push({ op: "claim", atMs: this.clock.now(), args: [shard, token, upToScoreExclusive, limit, visibilityDeadlineMs] });
     if (this.leaseLost) return LEASE_LOST;
     const taken = [...this.due].filter(([, score]) => score < upToScoreExclusive).sort((a, b) => a[1] - b[1]).slice(0, limit);
-    if (taken.length === 0) return null;
+    if (taken.length === 0) {
+      if (this.claimDelayMs > 0) await new Promise((resolve) => this.clock.setTimer(resolve, this.claimDelayMs));
+      return null;
+    }
     const batch = `b${++this.batchSeq}`;
     for (const [id] of taken) this.due.delete(id);
     this.batches.push({ batch, ids: taken.map(([id]) => id), deadlineMs: visibilityDeadlineMs });
+    if (this.claimDelayMs > 0) await new Promise((resolve) => this.clock.setTimer(resolve, this.claimDelayMs));
     return { batch, tasks: taken.map(([id, score]) => ({ id, record: encodeRecord(0, String(score), SPEC_JSON) })) };
   }
 

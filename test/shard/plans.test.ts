@@ -7,8 +7,10 @@ import {
   BIG_BUCKET_LEAD_MS,
   FULL_BATCH,
   MAX_CLAIMS_IN_FLIGHT,
+  MAX_SLICE_MS,
   NO_CLAIM,
   claimSize,
+  claimSliceMs,
   claimUpTo,
   claimUpToAfter,
   earlyClaimDelayMs,
@@ -86,13 +88,23 @@ test("claim planning: when to claim, up to when, and how many slots", () => {
   expect(claimSize(100, 3, 97)).toBe(100);
   expect(claimSize(1000, FULL_BATCH, 0)).toBe(1000);
   expect(claimSize(1000, 5, null)).toBe(1000);
-  expect(sizingSpan(NOW, -Infinity, 10)).toEqual({ fromMs: NOW - 1, maxSpanMs: MAX_LEAD_MS + 20 });
+  expect(sizingSpan(NOW, -Infinity, 10)).toEqual({ fromMs: NOW - 1, maxSpanMs: MAX_LEAD_MS + 2 * MAX_SLICE_MS });
+  expect(sizingSpan(NOW, -Infinity, 40).maxSpanMs).toBe(MAX_LEAD_MS + 80);
   expect(sizingSpan(NOW, NOW + 15, 10).fromMs).toBe(NOW + 15);
   // After the reply: a claim that filled its slots leaves the want in place; otherwise it is done
   // unless a later ms was wanted meanwhile.
   expect(claimUpToAfter(NOW + 20, NOW + 20, true)).toBe(NOW + 20);
   expect(claimUpToAfter(NOW + 20, NOW + 20, false)).toBe(-Infinity);
   expect(claimUpToAfter(NOW + 40, NOW + 20, false)).toBe(NOW + 40);
+  // Each claim covers claimAheadMs while claims are quick, a quarter of a grown lead (whole grid
+  // steps, at most MAX_SLICE_MS) when they are slow; no slice when claimAheadMs is 0.
+  expect(claimSliceMs(5, 5)).toBe(5);
+  expect(claimSliceMs(12, 5)).toBe(5);
+  expect(claimSliceMs(50, 5)).toBe(10);
+  expect(claimSliceMs(MAX_LEAD_MS, 5)).toBe(MAX_SLICE_MS);
+  expect(claimSliceMs(MAX_LEAD_MS, 10)).toBe(20);
+  expect(claimSliceMs(MAX_LEAD_MS, 40)).toBe(40);
+  expect(claimSliceMs(MAX_LEAD_MS, 0)).toBe(0);
   // A big bucket is claimed BIG_BUCKET_LEAD_MS early unless the wheel's own alarm comes first.
   expect(earlyClaimDelayMs(NOW + 1000, NOW, 10)).toBe(1000 - BIG_BUCKET_LEAD_MS);
   expect(earlyClaimDelayMs(NOW + BIG_BUCKET_LEAD_MS + 10, NOW, 10)).toBeNull();

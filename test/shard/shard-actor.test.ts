@@ -58,6 +58,36 @@ test("held starts: tasks claimed early start at their due ms, not before", async
   expect(actor.stats().claimedLate).toBe(0);
 });
 
+test("after slow claims the lead grows and each claim covers a wider slice: fewer claims, none late", async () => {
+  const counts: number[] = [];
+  for (const slowFirst of [false, true]) {
+    const { clock, store, pool, actor, t0 } = setup({ claimAheadMs: 5 });
+    // Slow claims (a 40 ms round trip) while the first tasks come due, then quick ones (1 ms).
+    store.claimDelayMs = slowFirst ? 40 : 1;
+    // One task every 2 ms from 300 ms to 1,300 ms.
+    for (let i = 0; i < 500; i++) store.add(`t${i}`, t0 + 300 + 2 * i);
+    actor.start();
+    await settle();
+    await run(clock, 400);
+    const claimsBefore = store.callsOf("claim").length;
+    store.claimDelayMs = 1;
+    await run(clock, 1000);
+    expect(pool.started.length).toBe(500);
+    // The slow claims come back late at first; from then on the lead covers them.
+    const late = pool.started.filter((start) => start.atMs > start.dueMs);
+    if (!slowFirst) expect(late).toEqual([]);
+    else expect(late.every((start) => start.dueMs < t0 + 420)).toBe(true);
+    for (const start of pool.started) expect(start.atMs).toBeGreaterThanOrEqual(start.dueMs);
+    counts.push(store.callsOf("claim").length - claimsBefore);
+    // The lead remembers the slow round trips (2.5 times the slowest, capped at 100 ms).
+    expect(actor.stats().leadMs).toBe(slowFirst ? 100 : 5);
+  }
+  // Quick claims: about one per 5-ms slice (~150 for the last 900 ms of tasks); after slow ones,
+  // 25-ms slices (~30).
+  expect(counts[0]).toBeGreaterThan(120);
+  expect(counts[1]).toBeLessThan(60);
+});
+
 test("claims are sized to free capacity, and to what is due when the pool has room", async () => {
   const { clock, store, pool, actor, t0 } = setup({}, 3);
   for (let i = 0; i < 10; i++) store.add(`t${i}`, t0 + 100);
