@@ -76,7 +76,7 @@ function traceStore(target: TickwheelNode): void {
   // Every command the node's connection sends: name -> [calls, args].
   const commands = new Map<string, [number, number]>();
   const storeInternals = target.store as unknown as { runner: { redis: unknown }; wakes: { subscriber?: unknown } };
-  const connection = (storeInternals.runner as unknown as { redis: { sendCommand: (command: { name: string; args: unknown[] }) => unknown; pipeline: () => unknown } }).redis;
+  const connection = (storeInternals.runner as unknown as { redis: { sendCommand: (command: { name: string; args: unknown[] }, ...rest: unknown[]) => unknown; pipeline: () => unknown } }).redis;
   const send = connection.sendCommand.bind(connection);
   // Auto-pipelines made: one per event-loop turn that sent anything, i.e. one socket write each.
   let pipelines = 0;
@@ -85,15 +85,19 @@ function traceStore(target: TickwheelNode): void {
     pipelines++;
     return makePipeline();
   };
-  connection.sendCommand = (command) => {
+  // The rest (a pipeline's stream) is passed on: without it every command of an automatic
+  // pipeline went out in a socket write of its own, and the trace measured that instead.
+  connection.sendCommand = (command, ...rest) => {
     const entry = commands.get(command.name) ?? [0, 0];
     entry[0]++;
     entry[1] += command.args.length;
     commands.set(command.name, entry);
-    return send(command);
+    return send(command, ...rest);
   };
   // Event-loop wakeups: timers fired through the shared clock, and socket reads.
-  const wakeups = { timers: 0, reads: 0, subscriberReads: 0 };
+  const wakeups = { timers: 0, reads: 0, subscriberReads: 0, writes: 0, writtenBytes: 0 };
+  const writeKinds = new Map<string, number>();
+  process.on("exit", () => console.error("writes by what they carried:", JSON.stringify([...writeKinds].sort((a, b) => b[1] - a[1]).slice(0, 20))));
   const clockBase = (sharedClock as unknown as { base: { setTimer: (fn: () => void, ms: number) => unknown } }).base;
   const baseSetTimer = clockBase.setTimer;
   (sharedClock as unknown as { base: unknown }).base = {
@@ -107,6 +111,20 @@ function traceStore(target: TickwheelNode): void {
     const main = storeInternals.runner.redis as { stream: NodeJS.EventEmitter };
     const subscriber = storeInternals.wakes.subscriber as { stream: NodeJS.EventEmitter } | null | undefined;
     main.stream.on("data", () => wakeups.reads++);
+    // Socket writes of the main connection: each is a syscall (on this VM tens of µs).
+    const stream = main.stream as unknown as { write: (chunk: string | Uint8Array, ...rest: unknown[]) => boolean };
+    const write = stream.write.bind(stream);
+    stream.write = (chunk, ...rest) => {
+      wakeups.writes++;
+      // What each write carried: its commands (scripts by their first key's suffix), e.g. "evalsha:due+evalsha:tasks".
+      if (typeof chunk === "string") {
+        const names = [...chunk.matchAll(/\*\d+\r\n\$\d+\r\n(\w+)\r\n(?:\$40\r\n\w{40}\r\n\$\d+\r\n\d+\r\n\$\d+\r\n[^\r]*:(\w+)\r\n)?/g)].map((m) => m[1] + (m[2] ? ":" + m[2] : ""));
+        const key = names.length > 3 ? `${names.length} commands` : names.join("+");
+        writeKinds.set(key, (writeKinds.get(key) ?? 0) + 1);
+      } else writeKinds.set("buffer", (writeKinds.get("buffer") ?? 0) + 1);
+      wakeups.writtenBytes += typeof chunk === "string" ? chunk.length : chunk.byteLength;
+      return write(chunk, ...rest);
+    };
     subscriber?.stream.on("data", () => wakeups.subscriberReads++);
   }, 3000);
   // Event-loop lag: a 5 ms interval notes how late it ran, worst per 100 ms.
