@@ -68,13 +68,13 @@ export class FakeShardStore implements ShardStore {
     if (this.leaseLost) return LEASE_LOST;
     const taken = [...this.due].filter(([, score]) => score < upToScoreExclusive).sort((a, b) => a[1] - b[1]).slice(0, limit);
     if (taken.length === 0) {
-      if (this.claimDelayMs > 0) await new Promise((resolve) => this.clock.setTimer(resolve, this.claimDelayMs));
+      if (this.claimDelayMs > 0) await new Promise<void>((resolve) => this.clock.setTimer(() => resolve(), this.claimDelayMs));
       return null;
     }
     const batch = `b${++this.batchSeq}`;
     for (const [id] of taken) this.due.delete(id);
     this.batches.push({ batch, ids: taken.map(([id]) => id), deadlineMs: visibilityDeadlineMs });
-    if (this.claimDelayMs > 0) await new Promise((resolve) => this.clock.setTimer(resolve, this.claimDelayMs));
+    if (this.claimDelayMs > 0) await new Promise<void>((resolve) => this.clock.setTimer(() => resolve(), this.claimDelayMs));
     return { batch, tasks: taken.map(([id, score]) => ({ id, record: encodeRecord(0, String(score), SPEC_JSON) })) };
   }
 
