@@ -95,7 +95,7 @@ function traceStore(target: TickwheelNode): void {
     return send(command, ...rest);
   };
   // Event-loop wakeups: timers fired through the shared clock, and socket reads.
-  const wakeups = { timers: 0, reads: 0, subscriberReads: 0, writes: 0, writtenBytes: 0 };
+  const wakeups = { timers: 0, reads: 0, subscriberReads: 0, writes: 0, writtenBytes: 0, writeMs: 0 };
   const writeKinds = new Map<string, number>();
   process.on("exit", () => console.error("writes by what they carried:", JSON.stringify([...writeKinds].sort((a, b) => b[1] - a[1]).slice(0, 20))));
   const clockBase = (sharedClock as unknown as { base: { setTimer: (fn: () => void, ms: number) => unknown } }).base;
@@ -123,7 +123,11 @@ function traceStore(target: TickwheelNode): void {
         writeKinds.set(key, (writeKinds.get(key) ?? 0) + 1);
       } else writeKinds.set("buffer", (writeKinds.get("buffer") ?? 0) + 1);
       wakeups.writtenBytes += typeof chunk === "string" ? chunk.length : chunk.byteLength;
-      return write(chunk, ...rest);
+      // Wall time spent inside write() (the syscall included): what the profile calls writeBuffered.
+      const began = performance.now();
+      const result = write(chunk, ...rest);
+      wakeups.writeMs += performance.now() - began;
+      return result;
     };
     subscriber?.stream.on("data", () => wakeups.subscriberReads++);
   }, 3000);

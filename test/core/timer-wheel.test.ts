@@ -201,6 +201,19 @@ describe("TimerWheel", () => {
     expect(() => setup({ alignMs: 0 })).toThrow(RangeError);
   });
 
+  test("adding a key again for the ms it already waits for changes nothing and arms no timer", () => {
+    const { clock, wheel, fired, t0 } = setup();
+    wheel.add("a", t0 + 50);
+    wheel.add("b", t0 + 50);
+    const armed = clock.armed;
+    expect(wheel.add("a", t0 + 50)).toBe(true);
+    expect(clock.armed).toBe(armed);
+    expect(wheel.size).toBe(2);
+    expect(wheel.countAt(t0 + 50)).toBe(2);
+    clock.advance(50);
+    expect(fired).toEqual([{ atMs: t0 + 50, dueMs: t0 + 50, keys: ["a", "b"] }]);
+  });
+
   test("a new alignMs re-arms the timer on the new grid", () => {
     const { clock, wheel, fired, t0 } = setup({ leadMs: 5, alignMs: 5 });
     wheel.add("a", t0 + 148); // fires at 143 rounded down to 140

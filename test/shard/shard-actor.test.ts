@@ -236,6 +236,24 @@ test("refills are staggered by refillOffsetMs; incremental refills read only wha
   for (const read of windowReads(0).slice(1, 5)) expect(read.args[1]).toBe((read.atMs as number) + 500);
 });
 
+test("a large refill reply goes into the wheel a step at a time, and every task still starts at its ms", async () => {
+  const { clock, store, pool, actor, t0 } = setup({ claimBatch: 5000 }, 5000);
+  // 2,000 tasks in the first window: four steps of REFILL_STEP (512).
+  for (let i = 0; i < 2000; i++) store.add(`w${i}`, t0 + 200 + (i % 500));
+  actor.start();
+  await settle();
+  // The reply came back at t0; its first step is in the wheel, the rest follow turn by turn.
+  expect(actor.stats().windowSize).toBe(512);
+  await run(clock, 1);
+  expect(actor.stats().windowSize).toBeGreaterThan(512);
+  await run(clock, 800);
+  expect(pool.started.length).toBe(2000);
+  for (const start of pool.started) expect(start.atMs).toBe(start.dueMs);
+  // One window read for the reply, not one per step.
+  const windowReads = store.callsOf("dueWindow").filter((call) => call.args[1] !== "-inf" && (call.atMs as number) < t0 + 100);
+  expect(windowReads.length).toBe(1);
+});
+
 test("cold promotion runs as a duty through the mailbox: catches up at once, then steps; stops with the actor", async () => {
   const { clock, store, pool, actor, t0 } = setup({ cold: { shardMap: new ShardMap(4), coldAfterMs: 3000, stepMs: 1000 } });
   // Shard 0 of 4 owns slots 0, 4, 8, …; slot 4 is in the first catch-up step, 16380 in the last.
