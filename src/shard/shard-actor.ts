@@ -674,7 +674,8 @@ export class ShardActor {
     if (lead !== this.wheel.leadMs && this.state === "running") {
       this.wheel.leadMs = lead;
       this.sliceMs = claimSliceMs(lead, this.options.claimAheadMs);
-      if (this.wheel.alignMs !== Math.max(1, this.sliceMs)) this.wheel.alignMs = Math.max(1, this.sliceMs);
+      const grid = Math.max(1, this.sliceMs);
+      if (this.wheel.alignMs !== grid) this.wheel.alignMs = grid;
     }
     if (claimed === LEASE_LOST) {
       this.options.pool.unreserve(reserved, fromHoldRoom);

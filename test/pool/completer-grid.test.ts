@@ -32,7 +32,15 @@ function setup() {
   let n = 0;
   const job = (): Job =>
     ({ shard: 0, leaseToken: "t", batch: "b", id: `id-${n++}`, score: String(clock.now()), dueMs: clock.now(), attempt: 1, spec: { name: "x" } }) as unknown as Job;
-  return { clock, calls, done, job };
+  /** `perMs` acks every ms for `ms` ms, then 50 ms for the last flush. */
+  const ackAtRate = (perMs: number, ms: number) => {
+    for (let at = 0; at < ms; at++) {
+      for (let i = 0; i < perMs; i++) done.succeeded(job(), undefined);
+      clock.advance(1);
+    }
+    clock.advance(50);
+  };
+  return { clock, calls, done, job, ackAtRate };
 }
 
 test("a few acks leave on the 5-ms grid", () => {
@@ -49,13 +57,9 @@ test("a few acks leave on the 5-ms grid", () => {
 });
 
 test("above 2,000 acks a second they wait for a 25-ms grid: five times fewer calls", () => {
-  const { clock, calls, done, job } = setup();
+  const { clock, calls, done, job, ackAtRate } = setup();
   // 4 acks a ms for 1 s.
-  for (let ms = 0; ms < 1000; ms++) {
-    for (let i = 0; i < 4; i++) done.succeeded(job(), undefined);
-    clock.advance(1);
-  }
-  clock.advance(50);
+  ackAtRate(4, 1000);
   expect(calls.reduce((sum, call) => sum + call.items, 0)).toBe(4000);
   // The first 100 ms are the rate sample (5-ms grid: 20 calls); the rest go every 25 ms (~36).
   const late = calls.filter((call) => call.atMs % 25 === 0).length;
@@ -76,12 +80,8 @@ test("above 2,000 acks a second they wait for a 25-ms grid: five times fewer cal
 });
 
 test("in a burst (more than 30,000 acks a second) they keep the 5-ms grid: each flush is large already", () => {
-  const { clock, calls, done, job } = setup();
-  for (let ms = 0; ms < 400; ms++) {
-    for (let i = 0; i < 60; i++) done.succeeded(job(), undefined);
-    clock.advance(1);
-  }
-  clock.advance(50);
+  const { calls, ackAtRate } = setup();
+  ackAtRate(60, 400);
   expect(calls.reduce((sum, call) => sum + call.items, 0)).toBe(24_000);
   expect(calls.length).toBeGreaterThanOrEqual(70);
   expect(calls.some((call) => call.atMs % 25 !== 0)).toBe(true);
