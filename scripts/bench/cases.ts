@@ -4,6 +4,7 @@
  * run inherits the previous one's data, fragmentation or JIT state.
  */
 import { startRedis, type RedisProcess } from "../../test/helpers/redis-server.ts";
+import { join } from "node:path";
 import { redisCommand } from "../../src/node/embedded-redis.ts";
 import { CpuMeter, selfCpuPercent } from "./process-stats.ts";
 import type { LatenessSummary } from "./protocol.ts";
@@ -217,6 +218,18 @@ export function burstCase(system: System, count: number, leadMs: number, runnerO
 
 // ---------------------------------------------------------------- 4 steady lateness
 
+/** Runs timer-floor.ts for `seconds` beside a run; its summary, or null if it failed. */
+async function startTimerFloor(seconds: number): Promise<LatenessSummary | null> {
+  const probe = Bun.spawn(["bun", join(import.meta.dir, "timer-floor.ts"), String(seconds)], { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
+  const [out, code] = await Promise.all([new Response(probe.stdout).text(), probe.exited]);
+  if (code !== 0) return null;
+  try {
+    return JSON.parse(out.trim()) as LatenessSummary;
+  } catch {
+    return null;
+  }
+}
+
 export interface SteadyResult {
   rate: number;
   added: number;
@@ -231,6 +244,8 @@ export interface SteadyResult {
   producerCpu: number;
   /** Whole machine, % of one core: near 100 × nproc means the machine was saturated. */
   machineCpu: number;
+  /** Lateness of a process that only keeps a timer, beside the run (timer-floor.ts): the machine's floor. */
+  floor: LatenessSummary | null;
 }
 
 const MIN_DELAY_MS = 100;
@@ -250,6 +265,7 @@ export function steadyCase(system: System, rate: number, seconds: number, runner
       const meter = new CpuMeter([runner.pid, redis.pid]);
       const selfCpu = process.cpuUsage();
       const started = performance.now();
+      const floor = startTimerFloor(seconds).catch(() => null);
       let added = 0;
       let inFlight = 0;
       let producerBehind = false;
@@ -285,7 +301,7 @@ export function steadyCase(system: System, rate: number, seconds: number, runner
         // percentiles they reach are lower bounds.
         lateness = (await runner.report({ missingFloorMs: Date.now() - lastDueMs })).lateness;
       }
-      return { rate, added, lateness, notStarted, producerBehind, workerCpu: workerCpu!, redisCpu: redisCpu!, producerCpu, machineCpu };
+      return { rate, added, lateness, notStarted, producerBehind, workerCpu: workerCpu!, redisCpu: redisCpu!, producerCpu, machineCpu, floor: await floor };
     } finally {
       await producer.close();
       await runner.stop();

@@ -5,6 +5,7 @@
 import { steadyCase, type SteadyResult } from "../cases.ts";
 import { check, cpuCell, int, median, ms, runLine, settingsFor, type BenchCase, type Row } from "../suite.ts";
 import type { SystemName } from "../systems.ts";
+import type { LatenessSummary } from "../protocol.ts";
 
 /** The issue's p99 targets per rate (ms). */
 const P99_TARGETS: Record<number, number> = { 1000: 2, 5000: 3, 20000: 6 };
@@ -35,13 +36,16 @@ export const steadyBench: BenchCase = {
 };
 
 function steadyRows(rate: number, seconds: number, label: string, results: Record<SystemName, SteadyResult[]>, systems: SystemName[]): Row[] {
+  const percentiles = (list: SteadyResult[], of: (r: SteadyResult) => LatenessSummary | null) => {
+    const m = (pick: (l: LatenessSummary) => number | null) => median(list.map((r) => { const l = of(r); return l ? (pick(l) ?? NaN) : NaN; }));
+    return [m((l) => l.p50), m((l) => l.p90), m((l) => l.p99), m((l) => l.p999), m((l) => l.max)].map(ms).join(" / ");
+  };
   const summary = (list: SteadyResult[]) => {
     if (list.length === 0) return "–";
-    const m = (pick: (r: SteadyResult) => number | null) => median(list.map((r) => pick(r) ?? NaN));
-    const parts = [m((r) => r.lateness.p50), m((r) => r.lateness.p90), m((r) => r.lateness.p99), m((r) => r.lateness.p999), m((r) => r.lateness.max)].map(ms);
     const missing = median(list.map((r) => r.notStarted));
-    return `${parts.join(" / ")}${missing > 0 ? ` (≥; ${int(missing)} not started ${DRAIN_NOTE})` : ""}`;
+    return `${percentiles(list, (r) => r.lateness)}${missing > 0 ? ` (≥; ${int(missing)} not started ${DRAIN_NOTE})` : ""}`;
   };
+  const floor = (list: SteadyResult[]) => (list.length === 0 || list.some((r) => r.floor === null) ? "–" : percentiles(list, (r) => r.floor));
   const p99 = median(results.tickwheel.map((r) => r.lateness.p99 ?? NaN));
   const target = P99_TARGETS[rate];
   const early = median(results.tickwheel.map((r) => r.lateness.early));
@@ -54,6 +58,14 @@ function steadyRows(rate: number, seconds: number, label: string, results: Recor
       bullmq: summary(results.bullmq),
       ratio: "",
       target: target === undefined || !systems.includes("tickwheel") ? "" : `p99 ≤ ${target} ms${check(p99 <= target)}`,
+    },
+    {
+      caseLabel: "",
+      metric: "the machine's floor: a process that only keeps a 2-ms timer, beside the run, p50 / p90 / p99 / p99.9 / max (ms)",
+      tickwheel: floor(results.tickwheel),
+      bullmq: floor(results.bullmq),
+      ratio: "",
+      target: "",
     },
     { caseLabel: "", metric: "started early", tickwheel: int(early), bullmq: both ? int(median(results.bullmq.map((r) => r.lateness.early))) : "–", ratio: "", target: `0${check(early === 0)}` },
     { caseLabel: "", metric: "CPU node (worker) / redis, whole run (% of a core)", tickwheel: cpuCell(results.tickwheel), bullmq: cpuCell(results.bullmq), ratio: "", target: "" },
