@@ -31,13 +31,18 @@ async function runsOf(results: Redis, id: string): Promise<Run[]> {
   return (await results.lrange(FIXTURE_RUNS_KEY, 0, -1)).map((line) => JSON.parse(line) as Run).filter((run) => run.id === id);
 }
 
-/** Waits until GET shows Celery's stored result (the worker ran it), and returns the task view. */
+/**
+ * Waits until GET shows Celery's stored result (the worker ran it) and tickwheel's own end of the
+ * task (no longer scheduled or running), and returns the task view. With a separate broker the
+ * task is pushed, then finished: its final state is written with the node's next acks (up to one
+ * ack-grid step later, README "Guarantees"), so a quick worker can store its result first.
+ */
 async function celeryDone(node: TickwheelNode, id: string, timeoutMs = 30_000): Promise<any> {
   let task: any;
   await waitFor(
     async () => {
       task = await getTask(node, id);
-      return task.celery !== undefined && task.celery.state !== "PENDING";
+      return task.celery !== undefined && task.celery.state !== "PENDING" && task.state !== "running" && task.state !== "scheduled";
     },
     { timeoutMs, intervalMs: 50, message: `celery result of ${id} in GET /v1/tasks/:id` },
   );
