@@ -13,7 +13,7 @@
  * retry that failed) is never sent: the reaper finds it at its deadline and
  * returns what is still running in it.
  */
-import { encodeFinalTail, finalExtraJson } from "../task/codec.ts";
+import { encodeFinalTail, finalExtraJsonText } from "../task/codec.ts";
 import { LEASE_LOST, type FinishItem } from "../store/outcomes.ts";
 import { sharedClock } from "../core/coalescing-clock.ts";
 import type { WheelClock } from "../core/timer-wheel.ts";
@@ -155,17 +155,19 @@ export class Completer implements PoolCompleter {
   }
 
   succeeded(job: Job, result: unknown, note?: string): void {
-    let stored = result;
     let lastError = note;
-    const json = result === undefined ? undefined : safeJson(result);
-    if (json === undefined) {
-      stored = undefined;
-    } else if (Buffer.byteLength(json) > this.options.maxResultBytes) {
-      stored = undefined;
-      lastError = `result not stored: ${Buffer.byteLength(json)} bytes is over the ${this.options.maxResultBytes}-byte limit`;
+    // Serialized once: the size check and the final record use the same text.
+    let resultJson = result === undefined ? undefined : safeJson(result);
+    // A UTF-16 unit is at most 3 UTF-8 bytes: most results are far under the bound, uncounted.
+    if (resultJson !== undefined && resultJson.length * 3 > this.options.maxResultBytes) {
+      const bytes = Buffer.byteLength(resultJson);
+      if (bytes > this.options.maxResultBytes) {
+        resultJson = undefined;
+        lastError = `result not stored: ${bytes} bytes is over the ${this.options.maxResultBytes}-byte limit`;
+      }
     }
     this.counts.succeeded++;
-    this.enqueue(job, "succeeded", stored, lastError, this.options.retentionMs);
+    this.enqueue(job, "succeeded", resultJson, lastError, this.options.retentionMs);
   }
 
   expired(job: Job): void {
@@ -259,7 +261,8 @@ export class Completer implements PoolCompleter {
     return n;
   }
 
-  private enqueue(job: Job, state: FinishItem["state"], result: unknown, lastError: string | undefined, ttlMs: number): void {
+  /** `resultJson`: the result as JSON text (already checked against maxResultBytes), or undefined for none. */
+  private enqueue(job: Job, state: FinishItem["state"], resultJson: string | undefined, lastError: string | undefined, ttlMs: number): void {
     const finishedAt = this.now();
     if (finishedAt !== this.lastFinishedAt) {
       this.lastFinishedAt = finishedAt;
@@ -268,7 +271,7 @@ export class Completer implements PoolCompleter {
     // Only what the node knows goes to Redis; the finish script joins the final record around the
     // spec it already has (finish-7.lua). A whole-ms score is the due time's text already.
     const dueAt = job.score.includes(".") ? String(job.dueMs) : job.score;
-    const extra = lastError === undefined && result === undefined ? "" : finalExtraJson(lastError, result);
+    const extra = lastError === undefined && resultJson === undefined ? "" : finalExtraJsonText(lastError, resultJson);
     const finalTail = encodeFinalTail(job.attempt, dueAt, this.lastFinishedAtText, extra);
     const item: FinishItem = { id: job.id, batch: job.batch, state, finishedAt, finalTail, ttlMs };
     const batch = this.pendingFor(job.shard, job.leaseToken);

@@ -177,12 +177,14 @@ export function finalTailOf(header: { attempt: number; dueAt: number; finishedAt
  * not JSON, e.g. a function, is left out).
  */
 export function finalExtraJson(lastError?: string, result?: unknown): string {
+  return finalExtraJsonText(lastError, result === undefined ? undefined : JSON.stringify(result));
+}
+
+/** finalExtraJson with the result already serialized (the completer has it from its size check). */
+export function finalExtraJsonText(lastError: string | undefined, resultJson: string | undefined): string {
   let json = "";
   if (lastError !== undefined) json += `,"lastError":${JSON.stringify(lastError)}`;
-  if (result !== undefined) {
-    const resultJson = JSON.stringify(result);
-    if (resultJson !== undefined) json += `,"result":${resultJson}`;
-  }
+  if (resultJson !== undefined) json += `,"result":${resultJson}`;
   return json;
 }
 

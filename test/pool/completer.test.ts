@@ -1,6 +1,7 @@
 // The completer's batch bookkeeping against a real Redis: a claimed batch's own entries (its
 // deadline and id list) are dropped once every attempt in it has ended in Redis, riding with a
-// later finish; a batch with an attempt that will not end here is left for the reaper.
+// later finish; a batch with an attempt that will not end here is left for the reaper. And a
+// result is kept only up to maxResultBytes of UTF-8.
 import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from "bun:test";
 import { Store } from "../../src/store/store.ts";
 import { LEASE_LOST } from "../../src/store/outcomes.ts";
@@ -10,6 +11,7 @@ import { jobFromClaim, type Job } from "../../src/pool/job.ts";
 import { shardKeys } from "../../src/store/keys.ts";
 import { resolveTask, DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { decodeFinal } from "../../src/task/codec.ts";
 import { redisCommand } from "../../src/node/embedded-redis.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix } from "../helpers/node.ts";
@@ -104,4 +106,26 @@ test("a batch with an abandoned attempt stays for the reaper, which returns that
   const reaped = await store.attempts.reap(0, token, Date.now(), 100);
   expect(reaped === LEASE_LOST ? null : reaped.entries.map((e) => e.id)).toEqual(["a-2"]);
   expect(await claimsLeft()).toBe(0);
+});
+
+test("a result is kept up to maxResultBytes of UTF-8, counted in bytes, not characters", async () => {
+  const done = completer();
+  const [small, wide, unjsonable] = await claimJobs(token, ["res-1", "res-2", "res-3"], done);
+  done.succeeded(small!, { text: "é".repeat(500) }); // 1,011 bytes of JSON: kept
+  done.succeeded(wide!, { text: "é".repeat(600) }); // 611 characters, 1,211 bytes: over 1,024
+  done.succeeded(unjsonable!, () => 1); // no JSON: no result, no error
+  await done.flush();
+  const view = async (id: string) => {
+    const found = await store.tasks.inspect(0, id);
+    if (found.kind !== "final") throw new Error(`${id} is ${found.kind}`);
+    return decodeFinal(found.finalJson);
+  };
+  expect(await view("res-1")).toMatchObject({ state: "succeeded", result: { text: "é".repeat(500) } });
+  const over = await view("res-2");
+  expect(over.state).toBe("succeeded");
+  expect(over.result).toBeUndefined();
+  expect(over.lastError).toBe("result not stored: 1211 bytes is over the 1024-byte limit");
+  const none = await view("res-3");
+  expect(none.result).toBeUndefined();
+  expect(none.lastError).toBeUndefined();
 });

@@ -58,6 +58,9 @@ describe("templated Celery messages", () => {
       base({ id: 'id with "quotes" and \u2028 separator' }),
       base({ task: "app.tasks.send_email", args: ["😀", 2 ** 53] }),
       base({ kwargs: { name: "Zoë" }, args: [1] }), // ASCII args, non-ASCII kwargs: the body is not base64'd as Latin-1
+      // Bodies whose head (`[` + args json) is 0, 1 and 2 bytes past a multiple of 3: the
+      // template's base64 of the body's tail is joined at each of its three cut points.
+      ...[1, 2, 3, 4, 5, 6].map((n) => base({ args: ["x".repeat(n)], kwargs: { n } })),
     ];
     // Twice over, so the second round is built from cached templates.
     for (const round of [1, 2]) {

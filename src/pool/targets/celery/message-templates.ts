@@ -76,8 +76,12 @@ interface Template extends CeleryEnvelopeTemplate {
   key: string;
   /** `[` + args JSON + this is the body's text. */
   bodyTail: string;
-  /** Whether bodyTail is ASCII (then an ASCII body is base64'd by btoa, at half Buffer's cost). */
-  asciiTail: boolean;
+  /**
+   * For an ASCII bodyTail, its base64 from its k-th character on, k = 0, 1, 2; else null. A body
+   * whose ASCII head, `[` + args json + the tail's first k characters, is a multiple of 3 bytes
+   * long is that head's base64 followed by this: only the short head is encoded per message.
+   */
+  tailBase64: [string, string, string] | null;
 }
 
 /** One message as the same-server hand-off sends it: its list and its envelope, whole or as parts. */
@@ -193,7 +197,7 @@ export class CeleryMessageTemplates {
       key: checked.key,
       pieces,
       bodyTail: `,${key.kwargsJson},${CELERY_EMBED_JSON}]`,
-      asciiTail: !NON_ASCII.test(key.kwargsJson),
+      tailBase64: NON_ASCII.test(key.kwargsJson) ? null : tailBase64Of(`,${key.kwargsJson},${CELERY_EMBED_JSON}]`),
     };
     // The pieces must give back the checked message itself; if they do not (the envelope's
     // layout changed and this file did not follow), every message is built in full.
@@ -206,7 +210,7 @@ function partsOf(template: Template, id: string, args: readonly unknown[], deliv
   const argsJson = JSON.stringify(args);
   return {
     template,
-    body: base64Utf8(`[${argsJson}${template.bodyTail}`, template.asciiTail && !NON_ASCII.test(argsJson)),
+    body: bodyBase64(template, argsJson),
     idJson: JSON.stringify(id),
     expiresJson,
     argsreprJson: JSON.stringify(celeryReprBounded(argsJson)),
@@ -218,8 +222,23 @@ const NON_ASCII = /[^\x00-\x7f]/;
 /** A delivery tag that needs no JSON escaping (randomUUID's are). */
 const PLAIN_TAG = /^[\w-]+$/;
 
-/** Base64 of the text's UTF-8 bytes; btoa (Latin-1) gives the same for ASCII text, faster. */
-function base64Utf8(text: string, ascii: boolean): string {
-  return ascii ? btoa(text) : Buffer.from(text, "utf8").toString("base64");
+/**
+ * Base64 of the body's UTF-8 bytes, `[` + args json + the template's tail. Base64 maps each 3 bytes
+ * to 4 characters on their own, so when the head is cut at a multiple of 3 bytes the body's base64
+ * is the head's followed by the rest's, which the template keeps: per message only the head is
+ * encoded (a fifth of the body for a short args array; encoding the whole body was 5 % of a
+ * Celery burst's node profile). ASCII is one byte a character, so Latin-1 encodes it exactly, and
+ * Buffer's Latin-1 path is the cheapest here (2.5x btoa's).
+ */
+function bodyBase64(template: Template, argsJson: string): string {
+  const tails = template.tailBase64;
+  if (tails === null || NON_ASCII.test(argsJson)) return Buffer.from(`[${argsJson}${template.bodyTail}`, "utf8").toString("base64");
+  const k = (3 - ((argsJson.length + 1) % 3)) % 3;
+  return Buffer.from(`[${argsJson}${template.bodyTail.slice(0, k)}`, "latin1").toString("base64") + tails[k];
+}
+
+function tailBase64Of(tail: string): [string, string, string] {
+  const rest = (k: number) => Buffer.from(tail.slice(k), "latin1").toString("base64");
+  return [rest(0), rest(1), rest(2)];
 }
 
