@@ -26,7 +26,7 @@ import { findTask, type TaskHandle } from "../task/define-task.ts";
 import { checkTimeRange, DEFAULT_TASK_DEFAULTS, resolveTask, type ResolvedTask, type ScheduleOptions, type TaskDefaults } from "../task/schedule-input.ts";
 import { dueScore, type TaskView } from "../task/model.ts";
 import { DEFAULT_COLD_AFTER_MS, DEFAULT_LIST_LIMIT, DEFAULT_LOOKAHEAD_MS, DEFAULT_PREFIX, DEFAULT_RETENTION_MS, DEFAULT_SHARDS, MAX_NAME_LENGTH } from "../config/defaults.ts";
-import { parseOutboundPolicy, type OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
+import { parseOutboundPolicy, type OutboundPolicy } from "../core/outbound-policy.ts";
 
 export interface ClientOptions {
   redisUrl?: string;

@@ -12,10 +12,10 @@ import { decideChange, type LastState, type ReadSchedule, type ScheduleChange, t
 import { checkScheduleName, fireTimesOf, resolveSchedule, type MisfirePolicy, type OverlapPolicy, type ScheduleDefinition, type TaskTemplate } from "../schedule/schedule-input.ts";
 import { decodeSchedule, type ScheduleState } from "../schedule/schedule-record.ts";
 import { occurrenceRecords, type PlantedOccurrence } from "../schedule/occurrences.ts";
-import { occurrenceId } from "../schedule/occurrence-id.ts";
+import { occurrenceId } from "../task/occurrence-id.ts";
 import { isoInZone } from "../schedule/fire-times.ts";
 import type { LeaseLost } from "../store/outcomes.ts";
-import type { OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
+import type { OutboundPolicy } from "../core/outbound-policy.ts";
 import type { ShardMap } from "../core/shard-map.ts";
 import { keySlot } from "../core/slot.ts";
 

@@ -5,7 +5,7 @@
  * `tickwheel start --help` prints.
  */
 import { z } from "zod";
-import { OutboundPolicyError, parseOutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
+import { OutboundPolicyError, parseOutboundPolicy } from "../core/outbound-policy.ts";
 import * as D from "./defaults.ts";
 
 interface Setting {

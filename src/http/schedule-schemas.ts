@@ -7,7 +7,7 @@
 import { z } from "@hono/zod-openapi";
 import { TASK_STATES } from "../task/model.ts";
 import { EVERY_FLOOR_MS, MISFIRE_ALL_BOUND, MISFIRE_POLICIES, OVERLAP_POLICIES } from "../schedule/schedule-input.ts";
-import { SCHEDULE_NAME_RULE } from "../schedule/occurrence-id.ts";
+import { SCHEDULE_NAME_RULE } from "../task/occurrence-id.ts";
 
 const instant = z.union([z.string(), z.number()]).openapi({ description: "ISO-8601 time with zone, or epoch ms", example: "2027-01-01T09:00:00Z" });
 

@@ -8,8 +8,8 @@ import { ID_RULE, UNADDRESSABLE_IDS } from "../task/schedule-input.ts";
 import { LISTABLE_STATES, MAX_LIST_LIMIT } from "../client/client.ts";
 import { ShardInfoSchema } from "../node/shard-info.ts";
 import { DEFAULT_LIST_LIMIT, ID_PATTERN, MAX_ATTEMPTS_LIMIT, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_TIMEOUT_MS } from "../config/defaults.ts";
-import { MAX_URL_LENGTH } from "../pool/targets/webhook/outbound-policy.ts";
-import { MAX_WEBHOOK_TIMEOUT_MS } from "../pool/targets/webhook/webhook-target.ts";
+import { MAX_URL_LENGTH } from "../core/outbound-policy.ts";
+import { MAX_WEBHOOK_TIMEOUT_MS } from "../task/webhook-target.ts";
 
 const instant = z.union([z.string(), z.number()]).openapi({ description: "ISO-8601 time with zone, or epoch ms", example: "2027-01-01T09:00:00Z" });
 const duration = z

@@ -42,7 +42,7 @@ import { LEASE_LOST } from "../store/outcomes.ts";
 import { openCelery, type CeleryWiring } from "./celery-wiring.ts";
 import { TargetRegistry } from "../pool/targets/registry.ts";
 import { webhookTarget } from "../pool/targets/webhook/webhook-delivery.ts";
-import { parseOutboundPolicy, type OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
+import { parseOutboundPolicy, type OutboundPolicy } from "../core/outbound-policy.ts";
 import type { ShardInfo } from "./shard-info.ts";
 
 type NodeState = "new" | "running" | "quiet" | "stopped";

@@ -1,14 +1,14 @@
 /**
  * Turns occurrence times of a schedule into the task records the write script plants: an ordinary
  * task (same validation, limits and defaults as any other, through resolveTask) whose id is the
- * occurrence (occurrence-id.ts). Nothing here marks the task as special: the claim, start and
+ * occurrence (task/occurrence-id.ts). Nothing here marks the task as special: the claim, start and
  * finish paths treat it like every other task, so schedules cost the hot path nothing.
  */
 import { resolveTask, type TaskDefaults } from "../task/schedule-input.ts";
 import { dueScore, type Target } from "../task/model.ts";
-import type { OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
+import type { OutboundPolicy } from "../core/outbound-policy.ts";
 import type { ShardMap } from "../core/shard-map.ts";
-import { occurrenceId } from "./occurrence-id.ts";
+import { occurrenceId } from "../task/occurrence-id.ts";
 import { MISFIRE_GRACE_MS } from "./plan.ts";
 import type { ScheduleDefinition } from "./schedule-input.ts";
 

@@ -9,10 +9,10 @@ import { Cron } from "croner";
 import { parseDuration, parseInstant } from "../core/duration.ts";
 import { invalid, TickwheelError } from "../task/errors.ts";
 import { resolveTarget } from "../task/target.ts";
-import type { OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
+import type { OutboundPolicy } from "../core/outbound-policy.ts";
 import { PRIORITY_MAX, PRIORITY_MIN, type BackoffOptions } from "../task/model.ts";
 import { FireTimes, isKnownZone, type FireRule } from "./fire-times.ts";
-import { SCHEDULE_NAME_PATTERN, SCHEDULE_NAME_RULE } from "./occurrence-id.ts";
+import { SCHEDULE_NAME_PATTERN, SCHEDULE_NAME_RULE } from "../task/occurrence-id.ts";
 
 /**
  * The shortest `every`. Each occurrence is a stored task (its final record is kept for the

@@ -6,7 +6,7 @@
  * schedule deployment keeps 100,000s of them.
  */
 import type { FireRule } from "./fire-times.ts";
-import { occurrenceId } from "./occurrence-id.ts";
+import { occurrenceId } from "../task/occurrence-id.ts";
 import type { MisfirePolicy, OverlapPolicy, ScheduleDefinition, TaskTemplate } from "./schedule-input.ts";
 
 export interface ScheduleState {

@@ -20,7 +20,7 @@ import { decideChange, type ScheduleWrite } from "../schedule/schedule-changes.t
 import { decodeSchedule } from "../schedule/schedule-record.ts";
 import { occurrenceRecords, type PlantedOccurrence } from "../schedule/occurrences.ts";
 import type { ShardDuty } from "./shard-duty.ts";
-import type { OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
+import type { OutboundPolicy } from "../core/outbound-policy.ts";
 
 /**
  * The part of the store the planter uses (store/schedules.ts). Not in ShardStore (ports.ts), which

@@ -56,7 +56,7 @@ import type { Logger } from "../core/log.ts";
 import type { ShardPool, ShardStore } from "./ports.ts";
 import { SchedulePlanting, type PlanterStore } from "./schedule-planting.ts";
 import type { TaskDefaults } from "../task/schedule-input.ts";
-import type { OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
+import type { OutboundPolicy } from "../core/outbound-policy.ts";
 import type { ShardDuty } from "./shard-duty.ts";
 import { ColdPromotion } from "./cold-promoter.ts";
 import { ReshardMover, type ReshardMoverOptions } from "./reshard-mover.ts";

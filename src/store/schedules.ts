@@ -11,7 +11,7 @@ import type { ScriptRunner } from "./script-runner.ts";
 import { LEASE_LOST, type LeaseLost } from "./outcomes.ts";
 import type { LastState, ScheduleWrite } from "../schedule/schedule-changes.ts";
 import { encodeSchedule } from "../schedule/schedule-record.ts";
-import { occurrenceId } from "../schedule/occurrence-id.ts";
+import { occurrenceId } from "../task/occurrence-id.ts";
 import type { PlantedOccurrence } from "../schedule/occurrences.ts";
 
 /** How far ahead a planted occurrence gets a wake hint: the nodes' look-ahead window at most. */

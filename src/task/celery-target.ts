@@ -2,13 +2,27 @@
  * The Celery target, `{ type: "celery", task, queue?, priority?, kwargs? }`,
  * checked at the boundary (resolveTarget, so the HTTP API, the client and the
  * CLI refuse the same things, each naming its `target.*` field). At the due
- * time the pool pushes one Celery message for it (src/pool/targets/celery/);
- * the rules on names are the message builder's, so nothing accepted here can
- * fail to build there.
+ * time the pool pushes one Celery message for it (src/pool/targets/celery/).
+ * The rules on names and priorities are kept here and the message builder
+ * checks by them too, so nothing accepted here can fail to build there.
  */
-import { CELERY_PRIORITY_MAX, CELERY_PRIORITY_MIN, celeryNameProblem } from "../pool/targets/celery/message.ts";
 import { invalid } from "./errors.ts";
 import type { CeleryTarget } from "./model.ts";
+
+/** Celery priorities run 0..9; on Redis a lower number is served first. */
+export const CELERY_PRIORITY_MIN = 0;
+export const CELERY_PRIORITY_MAX = 9;
+/** Task and queue names longer than this are refused: they are Redis keys and log fields. */
+export const MAX_CELERY_NAME_LENGTH = 200;
+
+/** A task or queue name: non-empty, bounded, no control characters (the priority separator is two). */
+export function celeryNameProblem(name: unknown): string | null {
+  if (typeof name !== "string" || name.length === 0 || name.length > MAX_CELERY_NAME_LENGTH) {
+    return `expected a non-empty string of at most ${MAX_CELERY_NAME_LENGTH} characters`;
+  }
+  if (/[\x00-\x20\x7f]/.test(name)) return "expected no spaces or control characters";
+  return null;
+}
 
 const FIELDS = new Set(["type", "task", "queue", "priority", "kwargs"]);
 /** The nesting bound of args (http/schemas.ts MAX_ARGS_DEPTH), for the same reasons. */

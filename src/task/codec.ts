@@ -16,7 +16,7 @@
  * below. These defaults are part of the stored format: changing one changes
  * how existing records read, so they are not configuration.
  */
-import { parseOccurrenceId } from "../schedule/occurrence-id.ts";
+import { parseOccurrenceId } from "./occurrence-id.ts";
 import { dueMsOfScore, type TaskSpec, type TaskState, type TaskView } from "./model.ts";
 
 /**
@@ -230,7 +230,7 @@ function baseView(id: string, shard: number, spec: TaskSpec, state: TaskState, d
     shard,
   };
   if (spec.expiresAt !== null) view.expiresAt = spec.expiresAt;
-  // Told by the id alone (schedule/occurrence-id.ts): nothing is stored per task for it.
+  // Told by the id alone (occurrence-id.ts): nothing is stored per task for it.
   const occurrence = parseOccurrenceId(id);
   if (occurrence !== null) view.schedule = { name: occurrence.schedule, occurrenceAt: occurrence.atMs };
   return view;

@@ -24,7 +24,7 @@ import {
 } from "../config/defaults.ts";
 import { resolveTarget } from "./target.ts";
 import { celeryArgsProblem } from "./celery-target.ts";
-import type { OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
+import type { OutboundPolicy } from "../core/outbound-policy.ts";
 
 export interface ScheduleOptions {
   /** Idempotency key; a time-sortable id is generated when absent. */

@@ -9,8 +9,8 @@
 import { HANDLER_TARGET } from "./codec.ts";
 import { invalid } from "./errors.ts";
 import type { Target } from "./model.ts";
-import { DEFAULT_OUTBOUND_POLICY, type OutboundPolicy } from "../pool/targets/webhook/outbound-policy.ts";
-import { validateWebhookTarget } from "../pool/targets/webhook/webhook-target.ts";
+import { DEFAULT_OUTBOUND_POLICY, type OutboundPolicy } from "../core/outbound-policy.ts";
+import { validateWebhookTarget } from "./webhook-target.ts";
 
 import { resolveCeleryTarget } from "./celery-target.ts";
 

@@ -7,7 +7,7 @@ import type Redis from "ioredis";
 import type { Cluster } from "ioredis";
 import { Client } from "../../src/client/client.ts";
 import { keySlot } from "../../src/core/slot.ts";
-import { parseOccurrenceId } from "../../src/schedule/occurrence-id.ts";
+import { parseOccurrenceId } from "../../src/task/occurrence-id.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { faultEnv, groupById, readRecords, type StartRecord } from "./cluster-helpers.ts";
 

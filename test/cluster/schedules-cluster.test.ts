@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { z } from "zod";
 import { defineTask } from "../../src/task/define-task.ts";
 import { Client } from "../../src/client/client.ts";
-import { parseOccurrenceId } from "../../src/schedule/occurrence-id.ts";
+import { parseOccurrenceId } from "../../src/task/occurrence-id.ts";
 import type { TickwheelNode } from "../../src/node/node.ts";
 import { startRedisCluster, type RedisClusterProcess } from "../helpers/redis-server.ts";
 import { randomPrefix, startInProcessNode } from "../helpers/node.ts";

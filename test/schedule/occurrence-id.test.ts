@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { occurrenceId, parseOccurrenceId } from "../../src/schedule/occurrence-id.ts";
+import { occurrenceId, parseOccurrenceId } from "../../src/task/occurrence-id.ts";
 import { keySlot } from "../../src/core/slot.ts";
 
 describe("occurrenceId", () => {

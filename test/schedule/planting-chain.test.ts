@@ -15,7 +15,7 @@ import { LEASE_LOST } from "../../src/store/outcomes.ts";
 import { ShardMap } from "../../src/core/shard-map.ts";
 import { DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
 import { ScheduleClient } from "../../src/client/schedules.ts";
-import { occurrenceId, parseOccurrenceId } from "../../src/schedule/occurrence-id.ts";
+import { occurrenceId, parseOccurrenceId } from "../../src/task/occurrence-id.ts";
 import { SchedulePlanting, PASS_AHEAD_MS } from "../../src/shard/schedule-planting.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";

@@ -12,7 +12,7 @@ import { ShardMap } from "../../src/core/shard-map.ts";
 import { DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";
 import { TickwheelError } from "../../src/task/errors.ts";
 import { ScheduleClient, type ScheduleStorePart, type SchedulePutManyResult } from "../../src/client/schedules.ts";
-import { occurrenceId } from "../../src/schedule/occurrence-id.ts";
+import { occurrenceId } from "../../src/task/occurrence-id.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix } from "../helpers/node.ts";
 

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { decideChange, WRITE_PLANT_AHEAD_MS, type ReadSchedule } from "../../src/schedule/schedule-changes.ts";
 import { resolveSchedule } from "../../src/schedule/schedule-input.ts";
 import { decodeSchedule, encodeSchedule } from "../../src/schedule/schedule-record.ts";
-import { occurrenceId } from "../../src/schedule/occurrence-id.ts";
+import { occurrenceId } from "../../src/task/occurrence-id.ts";
 
 const task = { name: "sync", args: { tenant: 7 } };
 const minutely = resolveSchedule({ every: "1m", task });

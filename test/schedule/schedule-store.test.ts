@@ -13,7 +13,7 @@ import { decideChange } from "../../src/schedule/schedule-changes.ts";
 import { resolveSchedule } from "../../src/schedule/schedule-input.ts";
 import { decodeSchedule } from "../../src/schedule/schedule-record.ts";
 import { occurrenceRecords } from "../../src/schedule/occurrences.ts";
-import { occurrenceId, parseOccurrenceId } from "../../src/schedule/occurrence-id.ts";
+import { occurrenceId, parseOccurrenceId } from "../../src/task/occurrence-id.ts";
 import { SchedulePlanting } from "../../src/shard/schedule-planting.ts";
 import { isoInZone } from "../../src/schedule/fire-times.ts";
 import { silentLogger } from "../../src/core/log.ts";

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Redis from "ioredis";
 import { join } from "node:path";
 import { Client } from "../../src/client/client.ts";
-import { parseOccurrenceId } from "../../src/schedule/occurrence-id.ts";
+import { parseOccurrenceId } from "../../src/task/occurrence-id.ts";
 import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix, ROOT, startNodeProcess, type NodeProcess } from "../helpers/node.ts";
 import { waitFor } from "../helpers/wait.ts";

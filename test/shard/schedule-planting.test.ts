@@ -7,7 +7,7 @@ import type { ScheduleWrite } from "../../src/schedule/schedule-changes.ts";
 import { decideChange } from "../../src/schedule/schedule-changes.ts";
 import { resolveSchedule } from "../../src/schedule/schedule-input.ts";
 import { encodeSchedule } from "../../src/schedule/schedule-record.ts";
-import { occurrenceId } from "../../src/schedule/occurrence-id.ts";
+import { occurrenceId } from "../../src/task/occurrence-id.ts";
 import type { PlantedOccurrence } from "../../src/schedule/occurrences.ts";
 import { ShardMap } from "../../src/core/shard-map.ts";
 import { DEFAULT_TASK_DEFAULTS } from "../../src/task/schedule-input.ts";

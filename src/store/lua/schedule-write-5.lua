@@ -12,7 +12,7 @@
   wrote in between (else it reads again). The json is the node's business.
 
   Occurrences are ordinary tasks of this shard (their ids hash to the
-  schedule's slot: schedule/occurrence-id.ts). Planting one that already has
+  schedule's slot: task/occurrence-id.ts). Planting one that already has
   a record (pending, running, or finished within the retention) creates
   nothing: the id is the occurrence, so a second planting is a no-op. Taking one back removes it only while it
   is still waiting in `due` (not claimed, not running), and leaves no final

@@ -4,7 +4,7 @@
 // waits without using an attempt). A real local server; the pool's policy function.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
-import { DEFAULT_OUTBOUND_POLICY } from "../../../src/pool/targets/webhook/outbound-policy.ts";
+import { DEFAULT_OUTBOUND_POLICY } from "../../../src/core/outbound-policy.ts";
 import { webhookTarget } from "../../../src/pool/targets/webhook/webhook-delivery.ts";
 import { decideAttempt } from "../../../src/pool/outcome-policy.ts";
 import type { DeliveryContext } from "../../../src/pool/targets/target.ts";

@@ -1,6 +1,7 @@
 // The signed request and the meaning of each answer: pure parts of the webhook target.
 import { describe, expect, test } from "bun:test";
-import { buildWebhookRequest, headersProblem, signWebhook } from "../../../src/pool/targets/webhook/webhook-request.ts";
+import { buildWebhookRequest, signWebhook } from "../../../src/pool/targets/webhook/webhook-request.ts";
+import { headersProblem } from "../../../src/task/webhook-target.ts";
 import { classifyAnswer, parseRetryAfter, type WebhookAnswer } from "../../../src/pool/targets/webhook/webhook-response.ts";
 
 const delivery = { id: "01JTASK", name: "email.send", args: { to: "a@example.com" }, attempt: 2, dueAt: 1_790_000_000_000, firedAt: 1_790_000_000_123 };

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import type { Server } from "bun";
-import { DEFAULT_OUTBOUND_POLICY, parseOutboundPolicy } from "../../../src/pool/targets/webhook/outbound-policy.ts";
+import { DEFAULT_OUTBOUND_POLICY, parseOutboundPolicy } from "../../../src/core/outbound-policy.ts";
 import { WebhookSender, type HostResolver } from "../../../src/pool/targets/webhook/webhook-sender.ts";
 
 const SECRET = "test-secret-0123456789";

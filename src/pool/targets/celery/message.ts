@@ -14,17 +14,13 @@
  *
  * Pure: no Redis, no clock. The store pushes what this returns.
  */
+import { CELERY_PRIORITY_MAX, CELERY_PRIORITY_MIN, celeryNameProblem } from "../../../task/celery-target.ts";
 
 /** Celery's default queue (`task_default_queue`). */
 export const DEFAULT_CELERY_QUEUE = "celery";
-/** Celery priorities run 0..9; on Redis a lower number is served first. */
-export const CELERY_PRIORITY_MIN = 0;
-export const CELERY_PRIORITY_MAX = 9;
 /** kombu's Redis transport defaults (`broker_transport_options`): priority_steps and sep. */
 export const DEFAULT_PRIORITY_STEPS: readonly number[] = Object.freeze([0, 3, 6, 9]);
 export const DEFAULT_PRIORITY_SEP = "\x06\x16";
-/** Task and queue names longer than this are refused: they are Redis keys and log fields. */
-export const MAX_CELERY_NAME_LENGTH = 200;
 
 /** How the worker's broker is laid out; mirror the worker's `broker_transport_options`. */
 export interface CeleryTransportOptions {
@@ -159,14 +155,6 @@ export function celeryInputProblem(input: CeleryMessageInput): CeleryMessageErro
   return null;
 }
 
-/** A task or queue name: non-empty, bounded, no control characters (the priority separator is two). */
-export function celeryNameProblem(name: unknown): string | null {
-  if (typeof name !== "string" || name.length === 0 || name.length > MAX_CELERY_NAME_LENGTH) {
-    return `expected a non-empty string of at most ${MAX_CELERY_NAME_LENGTH} characters`;
-  }
-  if (/[\x00-\x20\x7f]/.test(name)) return "expected no spaces or control characters";
-  return null;
-}
 
 /**
  * Checks an envelope as the worker will read it (reference §2 and §8.1): every field whose

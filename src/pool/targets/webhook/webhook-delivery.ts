@@ -20,7 +20,7 @@
  */
 import type { Job } from "../../job.ts";
 import type { AttemptOutcome, DeliveryContext, DeliveryTarget } from "../target.ts";
-import type { WebhookTarget } from "./webhook-target.ts";
+import type { WebhookTarget } from "../../../task/webhook-target.ts";
 import { WebhookSender, type WebhookSenderOptions } from "./webhook-sender.ts";
 import type { WebhookVerdict } from "./webhook-response.ts";
 

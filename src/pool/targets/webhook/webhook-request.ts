@@ -63,32 +63,3 @@ export function buildWebhookRequest(delivery: WebhookDelivery, secret: string, e
   headers[SIGNATURE_HEADER] = signWebhook(secret, timestamp, body);
   return { body, headers };
 }
-
-/**
- * Header names a target may not set: the ones above, and those that
- * describe the connection or the body (fetch sets them from what it sends;
- * a task that set Host would aim the request at another virtual host than
- * the URL that was checked).
- */
-const RESERVED_HEADERS = new Set(["host", "content-length", "content-type", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "expect", "proxy-authorization", "user-agent"]);
-/** RFC 9110 token characters. */
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-export const MAX_TARGET_HEADERS = 32;
-export const MAX_HEADER_VALUE_LENGTH = 4096;
-
-/** Why a target's headers are not acceptable, as [field suffix, message], or null. */
-export function headersProblem(headers: Readonly<Record<string, unknown>>): [string, string] | null {
-  const names = Object.keys(headers);
-  if (names.length > MAX_TARGET_HEADERS) return ["", `expected at most ${MAX_TARGET_HEADERS} headers`];
-  for (const name of names) {
-    const value = headers[name];
-    if (!HEADER_NAME.test(name)) return [name, "expected a header name (letters, digits and !#$%&'*+-.^_`|~)"];
-    const lower = name.toLowerCase();
-    if (RESERVED_HEADERS.has(lower) || lower.startsWith("tickwheel-")) return [name, "is set by tickwheel and cannot be given"];
-    if (typeof value !== "string") return [name, "expected a string"];
-    if (value.length > MAX_HEADER_VALUE_LENGTH) return [name, `expected at most ${MAX_HEADER_VALUE_LENGTH} characters`];
-    // CR, LF and NUL would split or end the header (request smuggling); other controls are refused by fetch.
-    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) return [name, "expected no control characters"];
-  }
-  return null;
-}

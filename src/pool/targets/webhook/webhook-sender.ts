@@ -3,7 +3,7 @@
  * (webhook-response.ts). Between the schedule-time check and the request it
  * does the delivery-time half of the outbound check: a host name is
  * resolved here, every address it resolves to is judged
- * (outbound-policy.ts), and the request is then sent to the checked address
+ * (core/outbound-policy.ts), and the request is then sent to the checked address
  * itself (Host header and TLS server name keep the name), so a name that
  * resolves to a public address at the check and to 169.254.169.254 a moment
  * later (DNS rebinding) cannot slip through.
@@ -14,8 +14,8 @@
  * followed. Proxy variables (HTTP_PROXY…) are ignored: the checked address
  * must be the one connected to.
  */
-import { formatIp, parseIp, type IpAddress } from "./ip-address.ts";
-import { checkWebhookUrl, refusalOfAddress, refusalOfName, type CheckedUrl, type OutboundPolicy } from "./outbound-policy.ts";
+import { formatIp, parseIp, type IpAddress } from "../../../core/ip-address.ts";
+import { checkWebhookUrl, refusalOfAddress, refusalOfName, type CheckedUrl, type OutboundPolicy } from "../../../core/outbound-policy.ts";
 import { buildWebhookRequest, type WebhookDelivery } from "./webhook-request.ts";
 import { classifyAnswer, type WebhookVerdict } from "./webhook-response.ts";
 
