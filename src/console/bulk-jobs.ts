@@ -15,7 +15,8 @@
  * every task is visited once.
  */
 import { randomBytes } from "node:crypto";
-import type { Client, ListOptions } from "../client/client.ts";
+import type { Client } from "../client/client.ts";
+import type { ListOptions } from "../client/listing.ts";
 import type { ListableState } from "../store/outcomes.ts";
 import type { Logger } from "../core/log.ts";
 import { invalid } from "../task/errors.ts";

@@ -6,7 +6,7 @@
 import { z } from "@hono/zod-openapi";
 import { MAX_NAME_LENGTH } from "../config/defaults.ts";
 import { BULK_ACTIONS } from "../console/bulk-jobs.ts";
-import { LISTABLE_STATES } from "../client/client.ts";
+import { LISTABLE_STATES } from "../client/listing.ts";
 
 export const FailedAttemptsResponse = z
   .object({

@@ -5,7 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import { TASK_STATES } from "../task/model.ts";
 import { ID_RULE, UNADDRESSABLE_IDS } from "../task/schedule-input.ts";
-import { LISTABLE_STATES, MAX_LIST_LIMIT } from "../client/client.ts";
+import { LISTABLE_STATES, MAX_LIST_LIMIT } from "../client/listing.ts";
 import { ShardInfoSchema } from "../node/shard-info.ts";
 import { DEFAULT_LIST_LIMIT, ID_PATTERN, MAX_ATTEMPTS_LIMIT, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_TIMEOUT_MS } from "../config/defaults.ts";
 import { MAX_URL_LENGTH } from "../core/outbound-policy.ts";
