@@ -155,7 +155,6 @@ export function celeryInputProblem(input: CeleryMessageInput): CeleryMessageErro
   return null;
 }
 
-
 /**
  * Checks an envelope as the worker will read it (reference §2 and §8.1): every field whose
  * absence kills or poisons a worker, a base64 body of exactly [args array, kwargs object, embed],
