@@ -6,13 +6,17 @@
  * One node process (node-runner.ts, no handler runs) with
  * TICKWHEEL_CELERY_BROKER_URL set; the messages are counted where a worker
  * would find them: a separate connection polls LLEN of the queue's list
- * every millisecond from just before T, so "first push" and "last push" are
- * known to within a poll's interval (1 ms, and never early: the list is seen
- * after the push). Polls back to back, as before, took most of a core from
- * the bench process and thousands of LLENs a second from Redis, on a machine
- * of two cores whose other two processes are the node and that Redis: the
- * measurement slowed what it measured. No Celery worker
- * consumes them: the list only grows.
+ * every millisecond from just before T until the first message, and again
+ * once the rate so far puts the last one less than COARSE_POLL_MS × 2 away,
+ * so "first push" and "last push" are known to within a poll's interval
+ * (1 ms, and never early: the list is seen after the push). In between it
+ * polls every COARSE_POLL_MS: a poll each ms took a thousand LLEN round
+ * trips a second from the bench process and from Redis, on a machine of two
+ * cores whose other two processes are the node and that Redis (polls back to
+ * back, before that, took most of a core): the measurement slowed what it
+ * measured. A burst that speeds up near its end can only be seen late, which
+ * lowers the rate measured, never raises it. No Celery worker consumes
+ * them: the list only grows.
  *
  * Two layouts: the broker is tickwheel's own Redis server (db 1; the
  * hand-off is one script per batch, celery-handoff-5.lua), or a second
@@ -63,7 +67,11 @@ async function scheduleCelery(client: Client, count: number, dueMs: number, idPr
   }
 }
 
-/** Polls LLEN every ms until it reaches `count`; answers when the list first held anything and when it held all. */
+/**
+ * Polls LLEN until it reaches `count`: every ms until the list first holds anything and once the
+ * rate so far puts the last message near, every COARSE_POLL_MS in between (see the header).
+ * Answers when the list first held anything and when it held all.
+ */
 async function watchList(broker: Redis, count: number, deadlineMs: number, dueMs = NaN): Promise<{ firstAt: number; lastAt: number }> {
   let firstAt = NaN;
   let lastLength = -1;
@@ -78,12 +86,20 @@ async function watchList(broker: Redis, count: number, deadlineMs: number, dueMs
     if (length > 0 && Number.isNaN(firstAt)) firstAt = now;
     if (length >= count) return { firstAt, lastAt: now };
     if (now > deadlineMs) throw new Error(`celery bench: ${length} of ${count} messages pushed by the deadline`);
-    await Bun.sleep(POLL_MS);
+    await Bun.sleep(nextPollMs(length, count, now - firstAt));
   }
 }
 
-/** How often the list is looked at (see the header). */
+/** The fine poll (the resolution of "first" and "last"), and the coarse one in between (see the header). */
 const POLL_MS = 1;
+const COARSE_POLL_MS = 10;
+
+/** How long until the next LLEN, given `length` of `count` messages seen `elapsedMs` after the first. */
+export function nextPollMs(length: number, count: number, elapsedMs: number): number {
+  if (length === 0 || !(elapsedMs > 0)) return POLL_MS;
+  const remainingMs = ((count - length) * elapsedMs) / length;
+  return remainingMs > 2 * COARSE_POLL_MS ? COARSE_POLL_MS : POLL_MS;
+}
 
 export async function celeryBurstCase(layout: CeleryLayout, count: number, concurrency: string): Promise<CeleryBurstResult> {
   const servers: RedisProcess[] = [await startRedis()];
