@@ -1,8 +1,8 @@
 // Schedule-time validation of a webhook target: every refusal names its field.
 import { describe, expect, test } from "bun:test";
-import { TickwheelError } from "../../../src/task/errors.ts";
-import { DEFAULT_OUTBOUND_POLICY, parseOutboundPolicy } from "../../../src/core/outbound-policy.ts";
-import { validateWebhookTarget } from "../../../src/task/webhook-target.ts";
+import { TickwheelError } from "../../src/task/errors.ts";
+import { DEFAULT_OUTBOUND_POLICY, parseOutboundPolicy } from "../../src/core/outbound-policy.ts";
+import { validateWebhookTarget } from "../../src/task/webhook-target.ts";
 
 function fieldOf(raw: Record<string, unknown>, policy = DEFAULT_OUTBOUND_POLICY): [string | undefined, string] {
   try {

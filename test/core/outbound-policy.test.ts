@@ -1,7 +1,7 @@
 // The outbound check of webhook URLs: the always-refused ranges, the address tricks that hide
 // them, and the configurable deny and allow lists. Pure: no network.
 import { describe, expect, test } from "bun:test";
-import { embeddedIpv4, formatIp, parseIp, parseRange, rangeContains } from "../../../src/core/ip-address.ts";
+import { embeddedIpv4, formatIp, parseIp, parseRange, rangeContains } from "../../src/core/ip-address.ts";
 import {
   checkWebhookUrl,
   DEFAULT_OUTBOUND_POLICY,
@@ -9,7 +9,7 @@ import {
   parseOutboundPolicy,
   refusalOfAddress,
   refusalOfName,
-} from "../../../src/core/outbound-policy.ts";
+} from "../../src/core/outbound-policy.ts";
 
 function refusedAtSchedule(url: string, policy = DEFAULT_OUTBOUND_POLICY): string | null {
   const checked = checkWebhookUrl(url, policy);
