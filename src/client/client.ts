@@ -26,8 +26,8 @@ import { dueScore, type TaskView } from "../task/model.ts";
 import { DEFAULT_COLD_AFTER_MS, DEFAULT_LOOKAHEAD_MS, DEFAULT_PREFIX, DEFAULT_RETENTION_MS, DEFAULT_SHARDS, MAX_NAME_LENGTH } from "../config/defaults.ts";
 import { parseOutboundPolicy, type OutboundPolicy } from "../core/outbound-policy.ts";
 
-
 export { LISTABLE_STATES, MAX_LIST_LIMIT, type ListOptions, type ListResult, type TaskSummary } from "./listing.ts";
+
 export interface ClientOptions {
   redisUrl?: string;
   clusterNodes?: string[];
