@@ -31,9 +31,12 @@ interface Slot {
 export class CoalescingClock implements WheelClock {
   private readonly base: WheelClock;
   private readonly slots = new Map<number, Slot>();
+  /** Told after each slot's callbacks ran (core/gap-collector.ts). */
+  private readonly afterFire: (() => void) | undefined;
 
-  constructor(base: WheelClock = realWheelClock) {
+  constructor(base: WheelClock = realWheelClock, options: { afterFire?: () => void } = {}) {
     this.base = base;
+    this.afterFire = options.afterFire;
   }
 
   now(): number {
@@ -71,6 +74,13 @@ export class CoalescingClock implements WheelClock {
     return this.slots.size;
   }
 
+  /** The earliest ms a timer is armed for, or undefined when none is (a handful of slots: a scan). */
+  nextAlarmMs(): number | undefined {
+    let next: number | undefined;
+    for (const atMs of this.slots.keys()) if (next === undefined || atMs < next) next = atMs;
+    return next;
+  }
+
   private fire(atMs: number): void {
     const slot = this.slots.get(atMs);
     if (!slot) return;
@@ -86,6 +96,7 @@ export class CoalescingClock implements WheelClock {
         });
       }
     }
+    this.afterFire?.();
   }
 }
 

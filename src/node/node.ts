@@ -10,6 +10,7 @@
  * leases (others take over at once), close Redis, close the front end.
  */
 import { hostname } from "node:os";
+import { edenGC } from "bun:jsc";
 import { Store } from "../store/store.ts";
 import type { ShardMap } from "../core/shard-map.ts";
 import { Client } from "../client/client.ts";
@@ -33,6 +34,7 @@ import { loadTasksModule } from "./load-tasks.ts";
 import { RedisTrouble } from "./redis-trouble.ts";
 import { RedisClock } from "../core/redis-clock.ts";
 import { CoalescingClock } from "../core/coalescing-clock.ts";
+import { GapCollector } from "../core/gap-collector.ts";
 import { realWheelClock } from "../core/timer-wheel.ts";
 import { ClockSkewReporter, SKEW_WARN_MS } from "./clock-skew.ts";
 import { EvictionGuard } from "./eviction-guard.ts";
@@ -119,7 +121,12 @@ export class TickwheelNode {
    * (core/coalescing-clock.ts) and reading Redis' time: the wheel, claims,
    * held starts, visibility deadlines and retry due times all run on it.
    */
-  private readonly wheelClock = new CoalescingClock({ now: () => this.clock.now(), setTimer: realWheelClock.setTimer, clearTimer: realWheelClock.clearTimer });
+  private readonly wheelClock = new CoalescingClock(
+    { now: () => this.clock.now(), setTimer: realWheelClock.setTimer, clearTimer: realWheelClock.clearTimer },
+    { afterFire: () => this.gapCollector?.fired() },
+  );
+  /** Young-generation collections in the gaps of wheelClock's alarms; null with TICKWHEEL_GC_IN_GAPS=false. */
+  private readonly gapCollector: GapCollector | null;
   private readonly skew: ClockSkewReporter;
   /** Redis' maxmemory-policy: refuses to start on an evicting one unless allowed, checks it again while running. */
   readonly evictionGuard: EvictionGuard;
@@ -138,6 +145,14 @@ export class TickwheelNode {
     this.log = log;
     this.redisTrouble = new RedisTrouble({ log, count: (kind) => this.metrics.redisError(kind) });
     this.skew = new ClockSkewReporter(log);
+    this.gapCollector = config.gcInGaps
+      ? new GapCollector({
+          now: () => this.wheelClock.now(),
+          nextAlarmMs: () => this.wheelClock.nextAlarmMs(),
+          collect: () => void edenGC(),
+          defer: (fn) => setImmediate(fn),
+        })
+      : null;
     this.nodeId = config.nodeId ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 40)}-${Math.random().toString(36).slice(2, 8)}`;
     this.store = new Store({
       redisUrl: config.redisUrl,
@@ -366,6 +381,7 @@ export class TickwheelNode {
       if (!drained) this.log.warn({ inFlight: this.pool.inFlight }, "grace period over; aborted the rest (they run again after their visibility deadline)");
       await this.completer.flush();
     }
+    this.gapCollector?.stop();
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     if (this.clockProbeTimer) clearInterval(this.clockProbeTimer);
     if (this.pauseTimer) clearInterval(this.pauseTimer);

@@ -63,4 +63,20 @@ describe("CoalescingClock", () => {
     base.advance(10);
     expect(ranAt - start).toBe(3);
   });
+
+  test("nextAlarmMs answers the earliest armed ms; afterFire is told once per slot, after its callbacks", () => {
+    const base = new FakeWheelClock();
+    const events: string[] = [];
+    const clock = new CoalescingClock(base, { afterFire: () => events.push(`after ${clock.nextAlarmMs() ?? "none"}`) });
+    const start = base.now();
+    expect(clock.nextAlarmMs()).toBeUndefined();
+    clock.setTimer(() => events.push("a"), 7);
+    clock.setTimer(() => events.push("b"), 3);
+    clock.setTimer(() => events.push("c"), 3);
+    expect(clock.nextAlarmMs()).toBe(start + 3);
+    base.advance(3);
+    expect(events).toEqual(["b", "c", `after ${start + 7}`]);
+    base.advance(4);
+    expect(events).toEqual(["b", "c", `after ${start + 7}`, "a", "after none"]);
+  });
 });

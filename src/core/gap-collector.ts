@@ -1,0 +1,95 @@
+/**
+ * GapCollector: has the runtime collect its young generation at a moment the
+ * node picks, when none of its timers is due for a few ms, instead of when
+ * the runtime's own timers say.
+ *
+ * Why: at a moderate rate (about 1,000 starts a second) most of a node's
+ * late starts are its collections. Bun and JSC start them from timers about
+ * twice a second, whatever the node is about to do, and a collection that
+ * begins a ms before a held start is due delays that start by the whole
+ * pause (1.5-14 ms on this machine; BENCHMARKS.md, "The seventh session").
+ * Collected in a gap of the node's own alarms, the pause falls where no
+ * start is waiting, and the runtime's timers then find little to collect.
+ * At high rates every ms has starts, no gap comes, and the runtime collects
+ * as before: this only ever moves collections, it never adds one where the
+ * runtime would not have needed it sooner or later.
+ *
+ * What and when: `fired()` is told after each of the clock's timer slots
+ * ran; at most every `everyMs`, and only after `minFires` slots (an idle
+ * node allocates little and is left to the runtime), it looks at the next
+ * armed alarm once the current turn's work is done (`defer`), and collects
+ * if that alarm is at least `gapMs` away. Pure apart from the injected
+ * clock, alarm lookup, collector and deferral.
+ */
+
+export interface GapCollectorOptions {
+  /** The clock the alarms are armed in (ms). */
+  now: () => number;
+  /** The earliest armed alarm (ms, same clock), or undefined when none is armed. */
+  nextAlarmMs: () => number | undefined;
+  /** Collects (in a node: bun:jsc edenGC, synchronous). */
+  collect: () => void;
+  /** Runs fn after the current turn's I/O and callbacks (in a node: setImmediate). */
+  defer: (fn: () => void) => void;
+  /**
+   * A collection runs only with no alarm due within this many ms. A young collection of a node
+   * takes ~2-2.5 ms here (median; p90 ~3.5-4): 3 ms leaves most of them room, and at 1,000
+   * starts a second one in 20 starts is followed by a gap that long, plenty for one collection
+   * every `everyMs`.
+   */
+  gapMs?: number;
+  /** At most one collection per this many ms: ~5 a second, against the runtime's ~2. */
+  everyMs?: number;
+  /** Timer slots fired since the last collection before another is tried. */
+  minFires?: number;
+}
+
+export const DEFAULT_GAP_MS = 3;
+export const DEFAULT_GAP_EVERY_MS = 200;
+export const DEFAULT_GAP_MIN_FIRES = 50;
+
+export class GapCollector {
+  private readonly options: Required<GapCollectorOptions>;
+  private lastAtMs = -Infinity;
+  private firesSince = 0;
+  private checkQueued = false;
+  private stopped = false;
+  /** Collections run (metrics, tests). */
+  collections = 0;
+  /** Checks that found an alarm too close and collected nothing. */
+  skipped = 0;
+
+  constructor(options: GapCollectorOptions) {
+    this.options = { gapMs: DEFAULT_GAP_MS, everyMs: DEFAULT_GAP_EVERY_MS, minFires: DEFAULT_GAP_MIN_FIRES, ...options };
+  }
+
+  /** A timer slot of the clock has run. */
+  fired(): void {
+    this.firesSince++;
+    if (this.stopped || this.checkQueued || this.firesSince < this.options.minFires) return;
+    if (this.options.now() - this.lastAtMs < this.options.everyMs) return;
+    this.checkQueued = true;
+    this.options.defer(() => this.check());
+  }
+
+  /** No more collections (a check already deferred does nothing). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private check(): void {
+    this.checkQueued = false;
+    if (this.stopped) return;
+    const nowMs = this.options.now();
+    const next = this.options.nextAlarmMs();
+    if (next !== undefined && next < nowMs + this.options.gapMs) {
+      // Tried again after the next slot fires.
+      this.skipped++;
+      return;
+    }
+    this.options.collect();
+    this.collections++;
+    this.lastAtMs = this.options.now();
+    this.firesSince = 0;
+  }
+}
