@@ -18,8 +18,11 @@
  * ran; at most every `everyMs`, and only after `minFires` slots (an idle
  * node allocates little and is left to the runtime), it looks at the next
  * armed alarm once the current turn's work is done (`defer`), and collects
- * if that alarm is at least `gapMs` away. Pure apart from the injected
- * clock, alarm lookup, collector and deferral.
+ * if that alarm is at least `gapMs` away and the node is not `busy`. A busy
+ * node (a burst: its starts come from claims, not timers) is left to the
+ * runtime, whose collections mark on other threads while this one's runs
+ * on the node's own. Pure apart from the injected clock, alarm lookup,
+ * collector and deferral.
  */
 
 export interface GapCollectorOptions {
@@ -29,6 +32,8 @@ export interface GapCollectorOptions {
   nextAlarmMs: () => number | undefined;
   /** Collects (in a node: bun:jsc edenGC, synchronous). */
   collect: () => void;
+  /** True while the node is too busy for a collection of its own (in a node: a quarter of the pool's slots running). */
+  busy?: () => boolean;
   /** Runs fn after the current turn's I/O and callbacks (in a node: setImmediate). */
   defer: (fn: () => void) => void;
   /**
@@ -60,7 +65,7 @@ export class GapCollector {
   skipped = 0;
 
   constructor(options: GapCollectorOptions) {
-    this.options = { gapMs: DEFAULT_GAP_MS, everyMs: DEFAULT_GAP_EVERY_MS, minFires: DEFAULT_GAP_MIN_FIRES, ...options };
+    this.options = { gapMs: DEFAULT_GAP_MS, everyMs: DEFAULT_GAP_EVERY_MS, minFires: DEFAULT_GAP_MIN_FIRES, busy: () => false, ...options };
   }
 
   /** A timer slot of the clock has run. */
@@ -82,7 +87,7 @@ export class GapCollector {
     if (this.stopped) return;
     const nowMs = this.options.now();
     const next = this.options.nextAlarmMs();
-    if (next !== undefined && next < nowMs + this.options.gapMs) {
+    if ((next !== undefined && next < nowMs + this.options.gapMs) || this.options.busy()) {
       // Tried again after the next slot fires.
       this.skipped++;
       return;

@@ -150,6 +150,7 @@ export class TickwheelNode {
           now: () => this.wheelClock.now(),
           nextAlarmMs: () => this.wheelClock.nextAlarmMs(),
           collect: () => void edenGC(),
+          busy: () => this.pool.inFlight * 4 > this.pool.concurrency,
           defer: (fn) => setImmediate(fn),
         })
       : null;

@@ -5,7 +5,7 @@ import { GapCollector } from "../../src/core/gap-collector.ts";
 import { FakeWheelClock } from "./fake-wheel-clock.ts";
 
 /** A coalescing clock on a fake base, with a collector whose deferred checks run when `runDeferred` is called. */
-function setup(options: { gapMs?: number; everyMs?: number; minFires?: number } = {}) {
+function setup(options: { gapMs?: number; everyMs?: number; minFires?: number; busy?: () => boolean } = {}) {
   const base = new FakeWheelClock();
   const deferred: (() => void)[] = [];
   const collectedAt: number[] = [];
@@ -90,5 +90,20 @@ describe("GapCollector", () => {
     base.advance(1);
     runDeferred();
     expect(collectedAt).toEqual([]);
+  });
+
+  test("a busy node is left to the runtime until it is not busy", () => {
+    let busy = true;
+    const { base, clock, collector, collectedAt, runDeferred } = setup({ minFires: 1, busy: () => busy });
+    clock.setTimer(() => {}, 1);
+    base.advance(1);
+    runDeferred();
+    expect(collectedAt).toEqual([]);
+    expect(collector.skipped).toBe(1);
+    busy = false;
+    clock.setTimer(() => {}, 1);
+    base.advance(1);
+    runDeferred();
+    expect(collectedAt).toHaveLength(1);
   });
 });
