@@ -11,8 +11,8 @@
  * Collected in a gap of the node's own alarms, the pause falls where no
  * start is waiting, and the runtime's timers then find little to collect.
  * At high rates every ms has starts, no gap comes, and the runtime collects
- * as before: this only ever moves collections, it never adds one where the
- * runtime would not have needed it sooner or later.
+ * as before. The cost: more, smaller collections (about five a second at
+ * 1,000 starts a second, against the runtime's two), ~1 % of a core.
  *
  * What and when: `fired()` is told after each of the clock's timer slots
  * ran; at most every `everyMs`, and only after `minFires` slots (an idle
@@ -59,7 +59,7 @@ export class GapCollector {
   private firesSince = 0;
   private checkQueued = false;
   private stopped = false;
-  /** Collections run (metrics, tests). */
+  /** Collections run (tickwheel_gc_gap_collections_total). */
   collections = 0;
   /** Checks that found an alarm too close and collected nothing. */
   skipped = 0;

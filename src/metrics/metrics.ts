@@ -34,6 +34,8 @@ interface MetricsSources {
   clockOffsetMs?(): number | null;
   /** Redis' maxmemory-policy as last read ("unknown" where CONFIG is refused), null before the first check. */
   evictionPolicy?(): { policy: string; evicting: boolean | null } | null;
+  /** Young collections run in gaps of the node's timers (core/gap-collector.ts); stays 0 when turned off. */
+  gapCollections?(): number;
   /** The shard map as this node last read it, and the running resize's slots (moved, total). */
   shardMap?(): { epoch: number; count: number; resizingTo: number | null; slotsMoved: number; slotsTotal: number } | null;
 }
@@ -149,6 +151,18 @@ export class NodeMetrics {
           const ms = offset();
           if (ms === null) this.reset();
           else this.set(ms / 1000);
+        },
+      });
+    }
+    if (sources.gapCollections) {
+      const collections = sources.gapCollections;
+      new Counter({
+        name: "tickwheel_gc_gap_collections_total",
+        help: "Young-generation collections this node ran in gaps of its timers (TICKWHEEL_GC_IN_GAPS)",
+        registers,
+        collect() {
+          this.reset();
+          this.inc(collections());
         },
       });
     }

@@ -97,6 +97,7 @@ export class TickwheelNode {
     ownedShards: () => this.actors.size,
     evictionPolicy: () => this.evictionGuard.policy,
     clockOffsetMs: () => this.clock.offsetMs,
+    gapCollections: () => this.gapCollector?.collections ?? 0,
     shardMap: () =>
       this.shardMap && {
         epoch: this.shardMap.epoch,

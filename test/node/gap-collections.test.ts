@@ -1,0 +1,72 @@
+// A live node runs young collections in the gaps of its timers (TICKWHEEL_GC_IN_GAPS, on by default)
+// and counts them in /metrics; turned off, it runs none. Tasks due a few ms apart give the node's
+// clock the timer slots and the gaps the collector waits for.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { z } from "zod";
+import { defineTask } from "../../src/task/define-task.ts";
+import { createApp } from "../../src/http/app.ts";
+import { loadConfig } from "../../src/config/config.ts";
+import { TickwheelNode } from "../../src/node/node.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { Client } from "../../src/client/client.ts";
+import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
+import { randomPrefix } from "../helpers/node.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+let started = 0;
+defineTask("gaps.noop", z.object({}), () => {
+  started++;
+});
+
+let redis: RedisProcess;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.cleanup();
+});
+
+const COUNTER = "tickwheel_gc_gap_collections_total";
+
+async function collectionsOf(node: TickwheelNode): Promise<number> {
+  const text = await (await createApp(node).request("/metrics")).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${COUNTER} `));
+  return line === undefined ? NaN : Number(line.slice(COUNTER.length + 1));
+}
+
+/** A node with 300 tasks due 7 ms apart (about 2 s of starts); answers the node once all started. */
+async function runSpread(env: Record<string, string>): Promise<TickwheelNode> {
+  const prefix = randomPrefix("gaps");
+  const node = new TickwheelNode(loadConfig({ REDIS_URL: redis.url, PORT: "0", TICKWHEEL_PREFIX: prefix, TICKWHEEL_SHARDS: "4", ...env }), silentLogger());
+  await node.start();
+  const client = new Client({ redisUrl: redis.url, prefix });
+  try {
+    const before = started;
+    const at = Date.now() + 500;
+    const results = await client.scheduleMany(Array.from({ length: 300 }, (_, i) => ({ task: "gaps.noop", args: {}, options: { runAt: at + 7 * i } })));
+    for (const result of results) expect(result).not.toBeInstanceOf(Error);
+    await waitFor(() => started - before === 300, { timeoutMs: 20_000, message: "all 300 tasks to start" });
+  } finally {
+    await client.close();
+  }
+  return node;
+}
+
+test("by default a node collects in the gaps of its timers, and /metrics counts it", async () => {
+  const node = await runSpread({});
+  try {
+    // 300 starts 7 ms apart: far more than the 50 timer slots and 200 ms between collections.
+    await waitFor(async () => (await collectionsOf(node)) >= 1, { timeoutMs: 10_000, message: `${COUNTER} to count a collection` });
+  } finally {
+    await node.stop();
+  }
+}, 60_000);
+
+test("with TICKWHEEL_GC_IN_GAPS=false it runs none, and the counter stays 0", async () => {
+  const node = await runSpread({ TICKWHEEL_GC_IN_GAPS: "false" });
+  try {
+    expect(await collectionsOf(node)).toBe(0);
+  } finally {
+    await node.stop();
+  }
+}, 60_000);
