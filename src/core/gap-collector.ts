@@ -10,19 +10,30 @@
  * pause (1.5-14 ms on this machine; BENCHMARKS.md, "The seventh session").
  * Collected in a gap of the node's own alarms, the pause falls where no
  * start is waiting, and the runtime's timers then find little to collect.
- * At high rates every ms has starts, no gap comes, and the runtime collects
- * as before. The cost: more, smaller collections (about five a second at
- * 1,000 starts a second, against the runtime's two), ~1 % of a core.
+ * The cost: more, smaller collections (about five a second at 1,000 starts
+ * a second, against the runtime's two), ~1 % of a core.
+ *
+ * At high rates (5,000 starts a second and more) every ms has starts and no
+ * gap comes. Left to the runtime, the collections there are few and long:
+ * at 20,000 a second, ~2 a second whose cycles took 25 ms (median) to 110
+ * ms, the runtime slowing the node's thread while its markers ran on a
+ * machine whose cores were busy already; that is where the tail of that
+ * rate came from. So once a search for a gap has failed for
+ * `gaplessAfterMs`, the collector stops waiting for one: it collects every
+ * `gaplessEveryMs` (~20 a second, each a pause of ~2 ms, p90 ~5), which
+ * leaves the runtime little to collect on its own ("The ninth session" in
+ * BENCHMARKS.md). A check that finds a gap again returns it to the gaps.
  *
  * What and when: `fired()` is told after each of the clock's timer slots
- * ran; at most every `everyMs`, and only after `minFires` slots (an idle
- * node allocates little and is left to the runtime), it looks at the next
- * armed alarm once the current turn's work is done (`defer`), and collects
- * if that alarm is at least `gapMs` away and the node is not `busy`. A busy
- * node (a burst: its starts come from claims, not timers) is left to the
- * runtime, whose collections mark on other threads while this one's runs
- * on the node's own. Pure apart from the injected clock, alarm lookup,
- * collector and deferral.
+ * ran; at most every `everyMs` (`gaplessEveryMs` while gapless), and only
+ * after `minFires` slots (an idle node allocates little and is left to the
+ * runtime), it looks at the next armed alarm once the current turn's work
+ * is done (`defer`), and collects if that alarm is at least `gapMs` away, or
+ * while gapless, and the node is not `busy`. A busy node (a burst: its
+ * starts come from claims, not timers) is left to the runtime, whose
+ * collections mark on other threads while this one's runs on the node's
+ * own. Pure apart from the injected clock, alarm lookup, collector and
+ * deferral.
  */
 
 export interface GapCollectorOptions {
@@ -45,13 +56,21 @@ export interface GapCollectorOptions {
   gapMs?: number;
   /** At most one collection per this many ms: ~5 a second, against the runtime's ~2. */
   everyMs?: number;
-  /** Timer slots fired since the last collection before another is tried. */
+  /** Timer slots fired since the last collection before another is tried (not while gapless). */
   minFires?: number;
+  /** How long checks may find no gap before the collector stops waiting for one. */
+  gaplessAfterMs?: number;
+  /** While gapless, one collection per this many ms, gap or not. */
+  gaplessEveryMs?: number;
 }
 
 export const DEFAULT_GAP_MS = 3;
 export const DEFAULT_GAP_EVERY_MS = 200;
 export const DEFAULT_GAP_MIN_FIRES = 50;
+/** 20,000/s, alternating runs: collections every 50 ms took p99 from 13-47 to 12-15 ms; every 100 ms did not help, every 10 ms cost CPU. */
+export const DEFAULT_GAPLESS_EVERY_MS = 50;
+/** At 1,000 starts a second a 3-ms gap comes within a few slots; 50 ms of none is a rate with no gaps. */
+export const DEFAULT_GAPLESS_AFTER_MS = 50;
 
 export class GapCollector {
   private readonly options: Required<GapCollectorOptions>;
@@ -59,20 +78,39 @@ export class GapCollector {
   private firesSince = 0;
   private checkQueued = false;
   private stopped = false;
+  /** When the current run of checks that found no gap began (null: the last check found one, or none failed yet). */
+  private missingSinceMs: number | null = null;
+  /** No gap came for gaplessAfterMs: collecting every gaplessEveryMs, gap or not. */
+  private gapless = false;
   /** Collections run (tickwheel_gc_gap_collections_total). */
   collections = 0;
+  /** Of them, collections run with no gap, while gapless. */
+  gaplessCollections = 0;
   /** Checks that found an alarm too close and collected nothing. */
   skipped = 0;
 
   constructor(options: GapCollectorOptions) {
-    this.options = { gapMs: DEFAULT_GAP_MS, everyMs: DEFAULT_GAP_EVERY_MS, minFires: DEFAULT_GAP_MIN_FIRES, busy: () => false, ...options };
+    this.options = {
+      gapMs: DEFAULT_GAP_MS,
+      everyMs: DEFAULT_GAP_EVERY_MS,
+      minFires: DEFAULT_GAP_MIN_FIRES,
+      gaplessAfterMs: DEFAULT_GAPLESS_AFTER_MS,
+      gaplessEveryMs: DEFAULT_GAPLESS_EVERY_MS,
+      busy: () => false,
+      ...options,
+    };
   }
 
   /** A timer slot of the clock has run. */
   fired(): void {
     this.firesSince++;
-    if (this.stopped || this.checkQueued || this.firesSince < this.options.minFires) return;
-    if (this.options.now() - this.lastAtMs < this.options.everyMs) return;
+    if (this.stopped || this.checkQueued) return;
+    if (this.gapless) {
+      if (this.options.now() - this.lastAtMs < this.options.gaplessEveryMs) return;
+    } else {
+      if (this.firesSince < this.options.minFires) return;
+      if (this.options.now() - this.lastAtMs < this.options.everyMs) return;
+    }
     this.checkQueued = true;
     this.options.defer(() => this.check());
   }
@@ -85,15 +123,28 @@ export class GapCollector {
   private check(): void {
     this.checkQueued = false;
     if (this.stopped) return;
-    const nowMs = this.options.now();
-    const next = this.options.nextAlarmMs();
-    if ((next !== undefined && next < nowMs + this.options.gapMs) || this.options.busy()) {
-      // Tried again after the next slot fires.
+    if (this.options.busy()) {
       this.skipped++;
       return;
     }
+    const nowMs = this.options.now();
+    const next = this.options.nextAlarmMs();
+    const gap = next === undefined || next >= nowMs + this.options.gapMs;
+    if (gap) {
+      this.missingSinceMs = null;
+      this.gapless = false;
+    } else if (!this.gapless) {
+      this.missingSinceMs ??= nowMs;
+      if (nowMs - this.missingSinceMs < this.options.gaplessAfterMs) {
+        // Tried again after the next slot fires.
+        this.skipped++;
+        return;
+      }
+      this.gapless = true;
+    }
     this.options.collect();
     this.collections++;
+    if (!gap) this.gaplessCollections++;
     this.lastAtMs = this.options.now();
     this.firesSince = 0;
   }

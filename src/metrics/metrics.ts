@@ -34,8 +34,8 @@ interface MetricsSources {
   clockOffsetMs?(): number | null;
   /** Redis' maxmemory-policy as last read ("unknown" where CONFIG is refused), null before the first check. */
   evictionPolicy?(): { policy: string; evicting: boolean | null } | null;
-  /** Young collections run in gaps of the node's timers (core/gap-collector.ts); stays 0 when turned off. */
-  gapCollections?(): number;
+  /** Young collections the node ran (core/gap-collector.ts): in gaps of its timers, and paced while no gap came; 0 when turned off. */
+  gapCollections?(): { gap: number; gapless: number };
   /** The shard map as this node last read it, and the running resize's slots (moved, total). */
   shardMap?(): { epoch: number; count: number; resizingTo: number | null; slotsMoved: number; slotsTotal: number } | null;
 }
@@ -158,11 +158,14 @@ export class NodeMetrics {
       const collections = sources.gapCollections;
       new Counter({
         name: "tickwheel_gc_gap_collections_total",
-        help: "Young-generation collections this node ran in gaps of its timers (TICKWHEEL_GC_IN_GAPS)",
+        help: "Young-generation collections this node ran itself (TICKWHEEL_GC_IN_GAPS): mode gap in a gap of its timers, mode gapless every 50 ms while no gap came (high rates)",
+        labelNames: ["mode"] as const,
         registers,
         collect() {
           this.reset();
-          this.inc(collections());
+          const { gap, gapless } = collections();
+          this.inc({ mode: "gap" }, gap);
+          this.inc({ mode: "gapless" }, gapless);
         },
       });
     }

@@ -97,7 +97,10 @@ export class TickwheelNode {
     ownedShards: () => this.actors.size,
     evictionPolicy: () => this.evictionGuard.policy,
     clockOffsetMs: () => this.clock.offsetMs,
-    gapCollections: () => this.gapCollector?.collections ?? 0,
+    gapCollections: () => {
+      const collector = this.gapCollector;
+      return collector ? { gap: collector.collections - collector.gaplessCollections, gapless: collector.gaplessCollections } : { gap: 0, gapless: 0 };
+    },
     shardMap: () =>
       this.shardMap && {
         epoch: this.shardMap.epoch,

@@ -5,7 +5,7 @@ import { GapCollector } from "../../src/core/gap-collector.ts";
 import { FakeWheelClock } from "./fake-wheel-clock.ts";
 
 /** A coalescing clock on a fake base, with a collector whose deferred checks run when `runDeferred` is called. */
-function setup(options: { gapMs?: number; everyMs?: number; minFires?: number; busy?: () => boolean } = {}) {
+function setup(options: { gapMs?: number; everyMs?: number; minFires?: number; busy?: () => boolean; gaplessAfterMs?: number; gaplessEveryMs?: number } = {}) {
   const base = new FakeWheelClock();
   const deferred: (() => void)[] = [];
   const collectedAt: number[] = [];
@@ -19,6 +19,8 @@ function setup(options: { gapMs?: number; everyMs?: number; minFires?: number; b
     gapMs: 3,
     everyMs: 200,
     minFires: 2,
+    gaplessAfterMs: 50,
+    gaplessEveryMs: 50,
     ...options,
   });
   const runDeferred = () => {
@@ -105,5 +107,78 @@ describe("GapCollector", () => {
     base.advance(1);
     runDeferred();
     expect(collectedAt).toHaveLength(1);
+  });
+
+  test("when no gap comes for gaplessAfterMs it collects anyway, then every gaplessEveryMs, gap or not", () => {
+    const { base, clock, collector, collectedAt, runDeferred } = setup({ minFires: 1, everyMs: 200, gaplessAfterMs: 50, gaplessEveryMs: 50 });
+    // An alarm every ms, as at 20,000 starts a second: never a gap of 3 ms.
+    const tick = () => {
+      clock.setTimer(tick, 1);
+    };
+    clock.setTimer(tick, 1);
+    const startMs = base.now();
+    for (let i = 0; i < 1_000; i++) {
+      base.advance(1);
+      runDeferred();
+    }
+    // The first search for a gap begins with the first slot (1 ms; no collection yet) and gives
+    // up 50 ms later; then one every 50 ms: at 51, 101, ..., 951 ms.
+    expect(collectedAt[0]! - startMs).toBe(51);
+    for (let i = 1; i < collectedAt.length; i++) expect(collectedAt[i]! - collectedAt[i - 1]!).toBe(50);
+    expect(collectedAt).toHaveLength(19);
+    expect(collector.gaplessCollections).toBe(19);
+    expect(collector.skipped).toBe(50);
+  });
+
+  test("a check that finds a gap again returns to collecting in gaps, every everyMs", () => {
+    const { base, clock, collector, collectedAt, runDeferred } = setup({ minFires: 1, everyMs: 200, gaplessAfterMs: 50, gaplessEveryMs: 50 });
+    let stepMs = 1;
+    const tick = () => {
+      clock.setTimer(tick, stepMs);
+    };
+    clock.setTimer(tick, 1);
+    for (let i = 0; i < 200; i++) {
+      base.advance(1);
+      runDeferred();
+    }
+    expect(collector.gaplessCollections).toBeGreaterThan(0);
+    const gaplessBefore = collector.gaplessCollections;
+    // The rate falls: an alarm every 10 ms, a gap after each.
+    stepMs = 10;
+    base.advance(1);
+    runDeferred();
+    const from = collectedAt.length;
+    for (let i = 0; i < 100; i++) {
+      base.advance(10);
+      runDeferred();
+    }
+    const later = collectedAt.slice(from);
+    // One more gapless-paced collection at most (it found its gap), then the 200-ms pace.
+    expect(collector.gaplessCollections).toBe(gaplessBefore);
+    expect(later.length).toBeGreaterThanOrEqual(4);
+    expect(later.length).toBeLessThanOrEqual(6);
+    for (let i = 2; i < later.length; i++) expect(later[i]! - later[i - 1]!).toBeGreaterThanOrEqual(200);
+  });
+
+  test("a busy node gets no forced collection either", () => {
+    let busy = false;
+    const { base, clock, collector, collectedAt, runDeferred } = setup({ minFires: 1, gaplessAfterMs: 50, gaplessEveryMs: 50, busy: () => busy });
+    const tick = () => {
+      clock.setTimer(tick, 1);
+    };
+    clock.setTimer(tick, 1);
+    for (let i = 0; i < 100; i++) {
+      base.advance(1);
+      runDeferred();
+    }
+    const collected = collectedAt.length;
+    expect(collected).toBeGreaterThan(0);
+    busy = true;
+    for (let i = 0; i < 300; i++) {
+      base.advance(1);
+      runDeferred();
+    }
+    expect(collectedAt).toHaveLength(collected);
+    expect(collector.skipped).toBeGreaterThan(200);
   });
 });

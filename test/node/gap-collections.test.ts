@@ -1,6 +1,7 @@
 // A live node runs young collections in the gaps of its timers (TICKWHEEL_GC_IN_GAPS, on by default)
 // and counts them in /metrics; turned off, it runs none. Tasks due a few ms apart give the node's
-// clock the timer slots and the gaps the collector waits for.
+// clock the timer slots and the gaps the collector waits for; tasks due every ms leave no gap, and
+// the node collects on its own pace instead (mode "gapless").
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { z } from "zod";
 import { defineTask } from "../../src/task/define-task.ts";
@@ -28,14 +29,15 @@ afterAll(async () => {
 
 const COUNTER = "tickwheel_gc_gap_collections_total";
 
-async function collectionsOf(node: TickwheelNode): Promise<number> {
+async function collectionsOf(node: TickwheelNode, mode: "gap" | "gapless" = "gap"): Promise<number> {
   const text = await (await createApp(node).request("/metrics")).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${COUNTER} `));
-  return line === undefined ? NaN : Number(line.slice(COUNTER.length + 1));
+  const prefix = `${COUNTER}{mode="${mode}"} `;
+  const line = text.split("\n").find((l) => l.startsWith(prefix));
+  return line === undefined ? NaN : Number(line.slice(prefix.length));
 }
 
-/** A node with 300 tasks due 7 ms apart (about 2 s of starts); answers the node once all started. */
-async function runSpread(env: Record<string, string>): Promise<TickwheelNode> {
+/** A node with `count` tasks due `spacingMs` apart; answers the node once all started. */
+async function runSpread(env: Record<string, string>, count = 300, spacingMs = 7): Promise<TickwheelNode> {
   const prefix = randomPrefix("gaps");
   const node = new TickwheelNode(loadConfig({ REDIS_URL: redis.url, PORT: "0", TICKWHEEL_PREFIX: prefix, TICKWHEEL_SHARDS: "4", ...env }), silentLogger());
   await node.start();
@@ -43,9 +45,9 @@ async function runSpread(env: Record<string, string>): Promise<TickwheelNode> {
   try {
     const before = started;
     const at = Date.now() + 500;
-    const results = await client.scheduleMany(Array.from({ length: 300 }, (_, i) => ({ task: "gaps.noop", args: {}, options: { runAt: at + 7 * i } })));
+    const results = await client.scheduleMany(Array.from({ length: count }, (_, i) => ({ task: "gaps.noop", args: {}, options: { runAt: at + Math.floor(spacingMs * i) } })));
     for (const result of results) expect(result).not.toBeInstanceOf(Error);
-    await waitFor(() => started - before === 300, { timeoutMs: 20_000, message: "all 300 tasks to start" });
+    await waitFor(() => started - before === count, { timeoutMs: 20_000, message: `all ${count} tasks to start` });
   } finally {
     await client.close();
   }
@@ -62,10 +64,22 @@ test("by default a node collects in the gaps of its timers, and /metrics counts 
   }
 }, 60_000);
 
+test("with tasks due every ms no gap comes, and the node collects every 50 ms anyway (mode gapless)", async () => {
+  // 6,000 tasks, two due each ms for 3 s: a timer slot every ms.
+  const node = await runSpread({}, 6_000, 0.5);
+  try {
+    // Checks give up on a gap after 50 ms, then collect every 50 ms: tens in 3 s.
+    await waitFor(async () => (await collectionsOf(node, "gapless")) >= 3, { timeoutMs: 10_000, message: `${COUNTER}{mode="gapless"} to count collections` });
+  } finally {
+    await node.stop();
+  }
+}, 60_000);
+
 test("with TICKWHEEL_GC_IN_GAPS=false it runs none, and the counter stays 0", async () => {
-  const node = await runSpread({ TICKWHEEL_GC_IN_GAPS: "false" });
+  const node = await runSpread({ TICKWHEEL_GC_IN_GAPS: "false" }, 6_000, 0.5);
   try {
     expect(await collectionsOf(node)).toBe(0);
+    expect(await collectionsOf(node, "gapless")).toBe(0);
   } finally {
     await node.stop();
   }
