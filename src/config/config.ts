@@ -100,7 +100,7 @@ const settings = {
   },
   gcInGaps: {
     env: "TICKWHEEL_GC_IN_GAPS",
-    description: "collect the runtime's young generation when none of the node's timers is due for 3 ms, so collections delay fewer starts",
+    description: "collect the runtime's young generation when none of the node's timers is due for 3 ms, or every 50 ms where no such gap comes, so collections delay fewer starts",
     schema: boolean.default(true),
   },
   pauseRefreshMs: { env: "TICKWHEEL_PAUSE_REFRESH_MS", description: "how often a node reads the paused task names (a pause reaches every node within this)", schema: int(50, 60_000).default(D.DEFAULT_PAUSE_REFRESH_MS) },
