@@ -75,7 +75,7 @@ const settings = {
   claimBatch: { env: "TICKWHEEL_CLAIM_BATCH", description: "max tasks per claim call", schema: int(1, 10_000).default(D.DEFAULT_CLAIM_BATCH) },
   claimDepth: { env: "TICKWHEEL_CLAIM_DEPTH", description: "pools' worth of slots claims in flight may reserve; above 1, claimed tasks may wait in memory for a slot", schema: int(1, 16).default(D.DEFAULT_CLAIM_DEPTH) },
   holdLimit: { env: "TICKWHEEL_HOLD_LIMIT", description: "claimed tasks a node may keep beyond its free slots (held for their due ms, or waiting for a slot); claims use it while fewer than half the slots run", schema: int(0, 1_000_000).default(D.DEFAULT_HOLD_LIMIT) },
-  windowCap: { env: "TICKWHEEL_WINDOW_CAP", description: "max task ids held in memory per shard window", schema: int(100, 10_000_000).default(D.DEFAULT_WINDOW_CAP) },
+  windowCap: { env: "TICKWHEEL_WINDOW_CAP", description: "max tasks per shard window (the wheel counts them per ms; beyond it the window is read in parts)", schema: int(100, 10_000_000).default(D.DEFAULT_WINDOW_CAP) },
   visibilityMs: { env: "TICKWHEEL_VISIBILITY_MS", description: "visibility deadline of a running attempt (kept alive while it runs)", schema: int(500, 86_400_000).default(D.DEFAULT_VISIBILITY_MS) },
   leaseTtlMs: { env: "TICKWHEEL_LEASE_TTL_MS", description: "shard lease TTL", schema: int(300, 600_000).default(D.DEFAULT_LEASE_TTL_MS) },
   leaseRenewMs: { env: "TICKWHEEL_LEASE_RENEW_MS", description: "shard lease renew interval", schema: int(50, 600_000).default(D.DEFAULT_LEASE_RENEW_MS) },

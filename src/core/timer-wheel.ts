@@ -1,32 +1,43 @@
 /**
- * TimerWheel: the shard actor's alarm clock. It holds the ids the actor loaded for its look-ahead
- * window and wakes the actor at the exact millisecond something is due, with one timer and no
- * ticking through empty milliseconds (after Kafka TimingWheel / Netty
+ * TimerWheel: the shard actor's alarm clock. It counts the tasks the actor knows of per due
+ * millisecond of its look-ahead window and wakes the actor at the exact millisecond something is
+ * due, with one timer and no ticking through empty milliseconds (after Kafka TimingWheel / Netty
  * HashedWheelTimer, minus their empty-tick wakeups).
  *
+ * Counts, not ids. The actor claims by due time (everything due by a score, from Redis), so the
+ * wheel only has to know *when* to wake it and *how many* to expect. It used to keep every id (a
+ * Map of id → due and a Set per bucket): at 20,000 tasks a second those hash operations on fresh
+ * id strings were a sixth of the node's CPU, and the ids, alive for up to a look-ahead, were
+ * promoted to the old generation and paid for again in full collections of 20-50 ms. A count per
+ * slot lives in a typed array that the collector never scans.
+ *
+ * Without ids the wheel cannot tell a task it already counted from a new one. The actor's two
+ * sources are wake hints (one per new task: add) and window reads of the due index (raiseTo: a
+ * read counts every task of a ms, hinted or not, so the count becomes at least that). What this
+ * can get wrong only ever errs high: a task that moved or was cancelled leaves its old ms counted,
+ * which costs a claim that finds nothing; a ms with a task in it is never counted as empty.
+ *
  * Layout
- * - A ring of `slotCount` buckets at 1 ms resolution. Bucket i holds the keys due at the one
+ * - A ring of `slotCount` slots at 1 ms resolution. Slot i counts the tasks due at the one
  *   millisecond d with d in [cursorMs, cursorMs + slotCount) and d mod slotCount = i, so a slot
- *   never mixes two due times. `cursorMs` only moves forward and never past an undelivered key.
+ *   never mixes two due times. `cursorMs` only moves forward and never past an undelivered count.
  * - An occupancy bitmap (one bit per slot, most significant bit first) finds the earliest
- *   non-empty bucket by scanning 32 slots per word with Math.clz32 (128 words at 4096 slots),
+ *   non-empty slot by scanning 32 slots per word with Math.clz32 (128 words at 4096 slots),
  *   instead of visiting every slot.
- * - An overflow: due time → bucket, plus a min-heap of due times, for what the ring cannot hold:
- *   keys further out than the ring's span (they cascade into the ring as the cursor moves), and
- *   keys due before the cursor (the clock stepped back). Delivery reads both, so correctness never
- *   depends on the cascade; the ring is there to make the common case O(1).
- * - `entries`: key → due time, so remove() finds the bucket in O(1). Buckets are Sets: O(1)
- *   delete and iteration in insertion order, which is the order keys of one bucket are delivered.
+ * - An overflow: due time → count, plus a min-heap of due times, for what the ring cannot hold:
+ *   due times further out than the ring's span (they cascade into the ring as the cursor moves),
+ *   and due times before the cursor (the clock stepped back). Delivery reads both, so correctness
+ *   never depends on the cascade; the ring is there to make the common case O(1).
  *
  * Invariants relied on below
- * - A due time lives in exactly one place: the overflow if it has a bucket there, else the ring.
+ * - A due time lives in exactly one place: the overflow if it has an entry there, else the ring.
  * - Exactly one timer is armed while anything is pending, for (earliest due − leadMs, rounded
  *   down to the alignMs grid); it is only replaced when that instant changes.
- * - Only this class mutates its buckets, and only from the caller's thread of control (the shard
- *   actor); onDue may call add/remove/stop re-entrantly.
+ * - Only this class mutates its counts, and only from the caller's thread of control (the shard
+ *   actor); onDue may call add/removeDue/stop re-entrantly.
  *
- * add() refuses a key whose due time has already passed (returns false): the caller runs it at
- * once rather than the wheel calling back synchronously from inside add().
+ * add() refuses a due time that has already passed (returns false): the caller runs it at once
+ * rather than the wheel calling back synchronously from inside add().
  */
 
 /** Time source and timer for the wheel; injected so tests run on a fake clock without sleeping. */
@@ -42,15 +53,10 @@ export const realWheelClock: WheelClock = {
   clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
-interface TimerWheelOptions<K> {
+interface TimerWheelOptions {
   clock: WheelClock;
-  /** Called once per due bucket, in ascending due order, keys in insertion order. */
-  onDue: (dueMs: number, keys: K[]) => void;
-  /**
-   * Instead of onDue's keys, only how many: the bucket is emptied without copying its keys into
-   * an array (the shard actor claims by due time and never reads them). Takes precedence.
-   */
-  onDueCount?: (dueMs: number, count: number) => void;
+  /** Called once per due millisecond that holds a count, in ascending due order. */
+  onDue: (dueMs: number, count: number) => void;
   /** Ring size in 1 ms slots, a power of two; due times further out wait in the overflow. */
   slotCount?: number;
   /** Fire this many ms before the due time, so the actor can claim ahead of the round trip. */
@@ -67,27 +73,27 @@ const DEFAULT_SLOT_COUNT = 4096;
 // setTimeout treats delays above 2^31 - 1 ms (~24.8 days) as 1 ms; longer waits re-arm on wake.
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
-export class TimerWheel<K> {
+export class TimerWheel {
   private readonly clock: WheelClock;
-  private readonly onDue: (dueMs: number, keys: K[]) => void;
-  private readonly onDueCount: ((dueMs: number, count: number) => void) | null;
+  private readonly onDue: (dueMs: number, count: number) => void;
   private readonly slotCount: number;
   private readonly slotMask: number;
   private lead = 0;
   private align: number;
 
-  private readonly entries = new Map<K, number>();
-  private readonly slots: (Set<K> | undefined)[];
+  /** Tasks counted in the ring and the overflow together. */
+  private total = 0;
+  private readonly counts: Int32Array;
   private readonly slotDueMs: Float64Array;
   private readonly occupied: Uint32Array;
-  private ringKeyCount = 0;
   private cursorMs: number;
   /** Cached earliest due time in the ring; recomputed from the bitmap when invalidated. */
   private ringMinDueMs = Infinity;
   private ringMinValid = true;
+  private ringSlotsUsed = 0;
 
-  private readonly overflow = new Map<number, Set<K>>();
-  /** Min-heap of overflow due times; may hold stale times (bucket gone), skipped lazily. */
+  private readonly overflow = new Map<number, number>();
+  /** Min-heap of overflow due times; may hold stale times (entry gone), skipped lazily. */
   private readonly overflowHeap: number[] = [];
 
   private timerHandle: unknown = null;
@@ -95,7 +101,7 @@ export class TimerWheel<K> {
   private firing = false;
   private stopped = false;
 
-  constructor(options: TimerWheelOptions<K>) {
+  constructor(options: TimerWheelOptions) {
     const slotCount = options.slotCount ?? DEFAULT_SLOT_COUNT;
     if (!Number.isInteger(slotCount) || slotCount < 32 || (slotCount & (slotCount - 1)) !== 0) {
       throw new RangeError(`slotCount must be a power of two >= 32, got ${slotCount}`);
@@ -105,10 +111,9 @@ export class TimerWheel<K> {
     this.align = alignMs;
     this.clock = options.clock;
     this.onDue = options.onDue;
-    this.onDueCount = options.onDueCount ?? null;
     this.slotCount = slotCount;
     this.slotMask = slotCount - 1;
-    this.slots = new Array<Set<K> | undefined>(slotCount).fill(undefined);
+    this.counts = new Int32Array(slotCount);
     this.slotDueMs = new Float64Array(slotCount);
     this.occupied = new Uint32Array(slotCount >>> 5);
     this.cursorMs = this.nowMs() + 1;
@@ -138,79 +143,55 @@ export class TimerWheel<K> {
     this.rearm();
   }
 
+  /** Tasks counted, all due times together. */
   get size(): number {
-    return this.entries.size;
-  }
-
-  has(key: K): boolean {
-    return this.entries.has(key);
+    return this.total;
   }
 
   /**
-   * Schedules `key` at `dueMs` (floored to the ms), moving it if already present. Returns false
-   * and holds nothing for that key when `dueMs <= now`: the caller treats it as due now.
+   * Counts `count` more tasks at `dueMs` (floored to the ms). Returns false and counts nothing
+   * when `dueMs <= now`: the caller treats them as due now.
    */
-  add(key: K, dueMs: number): boolean {
-    if (this.stopped) throw new Error("TimerWheel.add() after stop()");
-    if (!Number.isFinite(dueMs)) throw new RangeError(`dueMs must be a finite number, got ${dueMs}`);
-    const due = Math.floor(dueMs);
-    const now = this.nowMs();
-    // Already held for this ms (a refill re-reading its window, a hint for a task the refill
-    // brought): nothing moves. A full reload re-reads thousands of keys at 20,000 tasks a second.
-    if (due > now && this.entries.get(key) === due) return true;
-    this.detach(key);
-    if (due <= now) {
-      this.rearm();
-      return false;
-    }
-    if (this.ringKeyCount === 0) {
-      // An empty ring may jump forward to the present, so an idle wheel keeps a full span ahead.
-      this.advanceCursor(now + 1);
-    }
-    this.entries.set(key, due);
-    this.attach(key, due);
-    this.rearm();
-    return true;
+  add(dueMs: number, count = 1): boolean {
+    return this.put(dueMs, count, false);
   }
 
-  remove(key: K): boolean {
-    const removed = this.detach(key);
-    if (removed) this.rearm();
-    return removed;
+  /**
+   * Makes the count at `dueMs` at least `count`: for a read that saw every task of that ms, some
+   * of which may have been counted already (by add, from a hint). Returns false and counts
+   * nothing when `dueMs <= now`, like add.
+   */
+  raiseTo(dueMs: number, count: number): boolean {
+    return this.put(dueMs, count, true);
   }
 
-  /** Removes every key due at `dueMs` (floored) without delivering them; returns how many. */
+  /** Forgets the count at `dueMs` (floored) without delivering it; returns what it was. */
   removeDue(dueMs: number): number {
     const due = Math.floor(dueMs);
-    const overflowBucket = this.overflow.size > 0 ? this.overflow.get(due) : undefined;
+    const inOverflow = this.overflow.size > 0 ? this.overflow.get(due) : undefined;
     let count = 0;
-    if (overflowBucket) {
-      for (const key of this.takeOverflowBucket(due)) {
-        this.entries.delete(key);
-        count++;
-      }
+    if (inOverflow !== undefined) {
+      count = this.takeOverflow(due);
     } else if (this.countAt(due) > 0) {
-      count = this.dropRingBucket(due);
+      count = this.takeRing(due);
     }
     if (count > 0) this.rearm();
     return count;
   }
 
-  /** How many keys are due at `dueMs` (floored to the ms). */
+  /** How many tasks are counted at `dueMs` (floored to the ms). */
   countAt(dueMs: number): number {
     const due = Math.floor(dueMs);
     // The overflow is usually empty; a Map lookup per call showed up at 20,000 tasks a second.
-    const overflowBucket = this.overflow.size > 0 ? this.overflow.get(due) : undefined;
-    if (overflowBucket) return overflowBucket.size;
+    const inOverflow = this.overflow.size > 0 ? this.overflow.get(due) : undefined;
+    if (inOverflow !== undefined) return inOverflow;
     const slot = due & this.slotMask;
-    const word = slot >>> 5;
-    const bit = 0x80000000 >>> (slot & 31);
-    if (((this.occupied[word] ?? 0) & bit) === 0 || this.slotDueMs[slot] !== due) return 0;
-    return this.slots[slot]?.size ?? 0;
+    if (!this.isOccupied(slot) || this.slotDueMs[slot] !== due) return 0;
+    return this.counts[slot]!;
   }
 
   /**
-   * How many keys are due in (fromMs, toMs], for short spans: null when the
+   * How many tasks are counted in (fromMs, toMs], for short spans: null when the
    * span is over `maxSpanMs` (it is counted one millisecond at a time).
    */
   countBetween(fromMs: number, toMs: number, maxSpanMs = 64): number | null {
@@ -228,20 +209,54 @@ export class TimerWheel<K> {
     return next === Infinity ? null : next;
   }
 
-  /** Disarms the timer and hands back every key that never fired, in due order. Idempotent. */
-  stop(): K[] {
+  /** Disarms the timer and forgets every count; returns how many tasks were counted. Idempotent. */
+  stop(): number {
     this.stopped = true;
     this.disarm();
-    const pending = [...this.entries].sort((a, b) => a[1] - b[1]).map(([key]) => key);
-    this.entries.clear();
+    const pending = this.total;
+    this.total = 0;
     this.overflow.clear();
     this.overflowHeap.length = 0;
-    this.slots.fill(undefined);
+    this.counts.fill(0);
     this.occupied.fill(0);
-    this.ringKeyCount = 0;
+    this.ringSlotsUsed = 0;
     this.ringMinDueMs = Infinity;
     this.ringMinValid = true;
     return pending;
+  }
+
+  // ---- counting ----
+
+  private put(dueMs: number, count: number, raise: boolean): boolean {
+    if (this.stopped) throw new Error("TimerWheel.add() after stop()");
+    if (!Number.isFinite(dueMs)) throw new RangeError(`dueMs must be a finite number, got ${dueMs}`);
+    if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer, got ${count}`);
+    const due = Math.floor(dueMs);
+    const now = this.nowMs();
+    if (due <= now) return false;
+    if (count === 0) return true;
+    if (this.ringSlotsUsed === 0) {
+      // An empty ring may jump forward to the present, so an idle wheel keeps a full span ahead.
+      this.advanceCursor(now + 1);
+    }
+    const inOverflow = this.overflow.size > 0 ? this.overflow.get(due) : undefined;
+    if (inOverflow !== undefined) {
+      const next = raise ? Math.max(inOverflow, count) : inOverflow + count;
+      this.overflow.set(due, next);
+      this.total += next - inOverflow;
+    } else if (due >= this.cursorMs && due < this.cursorMs + this.slotCount) {
+      const slot = this.ringSlotFor(due);
+      const before = this.counts[slot]!;
+      const next = raise ? Math.max(before, count) : before + count;
+      this.counts[slot] = next;
+      this.total += next - before;
+    } else {
+      this.overflow.set(due, count);
+      this.heapPush(due);
+      this.total += count;
+    }
+    this.rearm();
+    return true;
   }
 
   // ---- firing ----
@@ -252,7 +267,7 @@ export class TimerWheel<K> {
     this.fireDue();
   };
 
-  /** Delivers every bucket whose fire time has come, oldest first (all of them if the timer was late). */
+  /** Delivers every count whose fire time has come, oldest first (all of them if the timer was late). */
   private fireDue(): void {
     this.firing = true;
     try {
@@ -262,20 +277,12 @@ export class TimerWheel<K> {
         const overflowDue = this.overflowMinDue();
         const due = Math.min(ringDue, overflowDue);
         if (due === Infinity || this.fireAtOf(due) > now) break;
-        if (this.onDueCount && overflowDue > ringDue) {
-          const count = this.dropRingBucket(due);
-          this.advanceCursor(Math.min(due + 1, now + 1));
-          this.onDueCount(due, count);
-          continue;
-        }
-        const keys = overflowDue <= ringDue ? [...this.takeOverflowBucket(due)] : this.takeRingKeys(due);
-        for (const key of keys) this.entries.delete(key);
-        // Every ring bucket left is later than `due`, so the window may start after it. It stops at
-        // now + 1 (with leadMs, due can be ahead of now) so that a key added from onDue for a time
-        // just after now still lands in the ring rather than the overflow.
+        const count = overflowDue <= ringDue ? this.takeOverflow(due) : this.takeRing(due);
+        // Every ring slot left is later than `due`, so the window may start after it. It stops at
+        // now + 1 (with leadMs, due can be ahead of now) so that a count added from onDue for a
+        // time just after now still lands in the ring rather than the overflow.
         this.advanceCursor(Math.min(due + 1, now + 1));
-        if (this.onDueCount) this.onDueCount(due, keys.length);
-        else this.onDue(due, keys);
+        this.onDue(due, count);
       }
       if (!this.stopped) this.advanceCursor(Math.min(this.ringMinDue(), this.nowMs() + 1));
     } finally {
@@ -284,7 +291,7 @@ export class TimerWheel<K> {
     }
   }
 
-  /** Keeps exactly one timer armed, for the earliest bucket; replaces it only when that changes. */
+  /** Keeps exactly one timer armed, for the earliest count; replaces it only when that changes. */
   private rearm(): void {
     if (this.firing || this.stopped) return;
     const next = this.nextDueMs();
@@ -300,7 +307,7 @@ export class TimerWheel<K> {
     this.timerHandle = this.clock.setTimer(this.onTimer, delayMs);
   }
 
-  /** When the bucket due at `due` is delivered: leadMs before it, rounded down to the grid. */
+  /** When the count due at `due` is delivered: leadMs before it, rounded down to the grid. */
   private fireAtOf(due: number): number {
     const at = due - this.lead;
     return this.align === 1 ? at : Math.floor(at / this.align) * this.align;
@@ -315,102 +322,48 @@ export class TimerWheel<K> {
 
   // ---- placement ----
 
-  private attach(key: K, due: number): void {
-    const overflowBucket = this.overflow.size > 0 ? this.overflow.get(due) : undefined;
-    if (overflowBucket) {
-      overflowBucket.add(key);
-    } else if (due >= this.cursorMs && due < this.cursorMs + this.slotCount) {
-      this.ringBucketFor(due).add(key);
-      this.ringKeyCount++;
-    } else {
-      const bucket = new Set<K>([key]);
-      this.overflow.set(due, bucket);
-      this.heapPush(due);
-    }
+  private isOccupied(slot: number): boolean {
+    return (this.occupied[slot >>> 5]! & (0x80000000 >>> (slot & 31))) !== 0;
   }
 
-  private detach(key: K): boolean {
-    const due = this.entries.get(key);
-    if (due === undefined) return false;
-    this.entries.delete(key);
-    const overflowBucket = this.overflow.size > 0 ? this.overflow.get(due) : undefined;
-    if (overflowBucket) {
-      overflowBucket.delete(key);
-      if (overflowBucket.size === 0) {
-        this.overflow.delete(due);
-        // Stale heap times are skipped lazily; rebuild when they outnumber the live ones.
-        if (this.overflowHeap.length > 2 * this.overflow.size + 64) this.rebuildHeap();
-      }
-      return true;
-    }
+  /** The ring slot of `due` (inside the ring's span), marked occupied for it. */
+  private ringSlotFor(due: number): number {
     // `&` works on the low 32 bits, which is still due mod slotCount for epoch-ms values.
     const slot = due & this.slotMask;
-    const bucket = this.slots[slot];
-    if (bucket) {
-      bucket.delete(key);
-      this.ringKeyCount--;
-      if (bucket.size === 0) this.markEmpty(slot, due);
-    }
-    return true;
-  }
-
-  private ringBucketFor(due: number): Set<K> {
-    const slot = due & this.slotMask;
-    let bucket = this.slots[slot];
-    if (!bucket) {
-      bucket = new Set<K>();
-      this.slots[slot] = bucket;
-    }
-    const word = slot >>> 5;
-    const bit = 0x80000000 >>> (slot & 31);
-    if (((this.occupied[word] ?? 0) & bit) === 0) {
-      this.occupied[word] = (this.occupied[word] ?? 0) | bit;
+    if (!this.isOccupied(slot)) {
+      this.occupied[slot >>> 5] = this.occupied[slot >>> 5]! | (0x80000000 >>> (slot & 31));
       this.slotDueMs[slot] = due;
+      this.counts[slot] = 0;
+      this.ringSlotsUsed++;
       if (this.ringMinValid && due < this.ringMinDueMs) this.ringMinDueMs = due;
     }
-    return bucket;
+    return slot;
   }
 
-  private markEmpty(slot: number, due: number): void {
-    const word = slot >>> 5;
-    this.occupied[word] = (this.occupied[word] ?? 0) & ~(0x80000000 >>> (slot & 31));
+  /** Empties the ring slot of `due`; returns its count. */
+  private takeRing(due: number): number {
+    const slot = due & this.slotMask;
+    const count = this.counts[slot]!;
+    this.counts[slot] = 0;
+    this.occupied[slot >>> 5] = this.occupied[slot >>> 5]! & ~(0x80000000 >>> (slot & 31));
+    this.ringSlotsUsed--;
+    this.total -= count;
     if (due === this.ringMinDueMs) this.ringMinValid = false;
-  }
-
-  private takeRingKeys(due: number): K[] {
-    const slot = due & this.slotMask;
-    const bucket = this.slots[slot];
-    if (!bucket) throw new Error(`TimerWheel invariant broken: no bucket for ${due}`);
-    const keys = [...bucket];
-    // The emptied Set stays in its slot for reuse: fewer allocations on the hot path.
-    bucket.clear();
-    this.ringKeyCount -= keys.length;
-    this.markEmpty(slot, due);
-    return keys;
-  }
-
-  /** Empties the ring bucket of `due` (its keys leave `entries` too); returns how many it held. */
-  private dropRingBucket(due: number): number {
-    const slot = due & this.slotMask;
-    const bucket = this.slots[slot];
-    if (!bucket) throw new Error(`TimerWheel invariant broken: no bucket for ${due}`);
-    const count = bucket.size;
-    for (const key of bucket) this.entries.delete(key);
-    bucket.clear();
-    this.ringKeyCount -= count;
-    this.markEmpty(slot, due);
     return count;
   }
 
-  private takeOverflowBucket(due: number): Set<K> {
-    const bucket = this.overflow.get(due);
-    if (!bucket) throw new Error(`TimerWheel invariant broken: no overflow bucket for ${due}`);
+  /** Empties the overflow entry of `due`; returns its count. */
+  private takeOverflow(due: number): number {
+    const count = this.overflow.get(due);
+    if (count === undefined) throw new Error(`TimerWheel invariant broken: no overflow entry for ${due}`);
     this.overflow.delete(due);
-    this.heapPop();
-    return bucket;
+    this.total -= count;
+    // Stale heap times are skipped lazily; rebuild when they outnumber the live ones.
+    if (this.overflowHeap.length > 2 * this.overflow.size + 64) this.rebuildHeap();
+    return count;
   }
 
-  /** Moves the ring's window forward and pulls in the overflow buckets that now fit. */
+  /** Moves the ring's window forward and pulls in the overflow entries that now fit. */
   private advanceCursor(toMs: number): void {
     if (toMs <= this.cursorMs) return;
     this.cursorMs = toMs;
@@ -419,11 +372,10 @@ export class TimerWheel<K> {
       const due = this.overflowMinDue();
       // A due time before the cursor (clock stepped back) stays in the overflow until delivered.
       if (due < this.cursorMs || due >= windowEnd) return;
-      const bucket = this.takeOverflowBucket(due);
-      const slot = due & this.slotMask;
-      this.slots[slot] = bucket;
-      this.ringKeyCount += bucket.size;
-      this.ringBucketFor(due);
+      const count = this.takeOverflow(due);
+      const slot = this.ringSlotFor(due);
+      this.counts[slot] = count;
+      this.total += count;
     }
   }
 
@@ -439,17 +391,17 @@ export class TimerWheel<K> {
 
   /** First occupied slot at or after the cursor's slot, wrapping once: the earliest ring due. */
   private scanRingMin(): number {
-    if (this.ringKeyCount === 0) return Infinity;
+    if (this.ringSlotsUsed === 0) return Infinity;
     const start = this.cursorMs & this.slotMask;
     const words = this.occupied.length;
     const startWord = start >>> 5;
     // First visit to the start word: only slots at or after the start. When the scan wraps back
     // to it, its later slots are known empty, so the whole word can be read.
-    let bits = (this.occupied[startWord] ?? 0) & (0xffffffff >>> (start & 31));
+    let bits = this.occupied[startWord]! & (0xffffffff >>> (start & 31));
     for (let step = 0; step <= words; step++) {
       const word = (startWord + step) % words;
-      if (step > 0) bits = this.occupied[word] ?? 0;
-      if (bits !== 0) return this.slotDueMs[(word << 5) + Math.clz32(bits)] ?? Infinity;
+      if (step > 0) bits = this.occupied[word]!;
+      if (bits !== 0) return this.slotDueMs[(word << 5) + Math.clz32(bits)]!;
     }
     return Infinity;
   }

@@ -199,7 +199,7 @@ export class TickwheelNode {
       retentionMs: config.retentionMs,
       deadRetentionMs: config.deadRetentionMs,
       maxResultBytes: config.maxResultBytes,
-      onRetryScheduled: (shard, id, score) => this.actors.get(shard)?.hint(id, score),
+      onRetryScheduled: (shard, _id, score) => this.actors.get(shard)?.hint([Number(score)]),
     });
     this.membership = new Membership({
       store: this.store.nodes,
@@ -352,7 +352,7 @@ export class TickwheelNode {
     // Before the first claim, so that celery-target tasks find their deliverer.
     this.celery = await openCelery(this.config, this.store, this.nodeId, this.log, () => this.metrics.redisError());
     if (this.celery?.target) this.targets.register(this.celery.target);
-    this.store.wakes.onWake((shard, id, score) => this.actors.get(shard)?.hint(id, score));
+    this.store.wakes.onWake((shard, scores) => this.actors.get(shard)?.hint(scores));
     // Refuses to start when another live node has this id (DuplicateNodeIdError).
     await this.membership.join();
     if (!this.config.redisClusterNodes) {
@@ -542,7 +542,7 @@ export class TickwheelNode {
       if (outcome === "parked") this.metrics.parked(job.spec.name);
       else if (outcome === "requeued") {
         this.pausedNames.delete(job.spec.name);
-        this.actors.get(job.shard)?.hint(job.id, job.score);
+        this.actors.get(job.shard)?.hint([Number(job.score)]);
       }
     } catch (error) {
       this.log.warn({ taskId: job.id, task: job.spec.name, err: String(error) }, "could not park a task of a paused name; the reaper will return it");

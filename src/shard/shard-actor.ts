@@ -6,8 +6,8 @@
  * message handler is the one place that changes that state and calls the
  * store; what to do is decided by small pure parts beside it:
  *
- * - refill-plan.ts: the shard's look-ahead window (ids and due times only,
- *   never payloads) lives in a timer wheel, loaded from the due ZSET every
+ * - refill-plan.ts: the shard's look-ahead window (a count of tasks per due
+ *   ms, never ids or payloads) lives in a timer wheel, loaded from the due ZSET every
  *   half window, only what is new, with a periodic full reload as the safety
  *   net for lost wake hints; refills are staggered across shards
  *   (refillOffsetMs) so they never all hit Redis in the same millisecond
@@ -93,7 +93,7 @@ export interface ShardActorOptions {
   claimAheadMs: number;
   /** Max tasks per claim script call. */
   claimBatch: number;
-  /** Max ids held in the wheel; beyond it the window is loaded in parts. */
+  /** Max tasks counted in the wheel; beyond it the window is loaded in parts. */
   windowCap: number;
   visibilityMs: number;
   reapEveryMs: number;
@@ -165,16 +165,16 @@ interface DutyRun {
 type Message =
   | { type: "refill" }
   /** from, pastDue: where a refill reply's processing goes on (see REFILL_STEP), and what it found past due so far. */
-  | { type: "refilled"; ids: string[]; scores: string[]; toScore: number; limit: number; full: boolean; dueNow: boolean; from?: number; pastDue?: number }
-  /** count: keys the wheel delivered for dueMs (0 for a big bucket's early claim). */
+  | { type: "refilled"; scores: string[]; toScore: number; limit: number; full: boolean; dueNow: boolean; from?: number; pastDue?: number }
+  /** count: tasks the wheel counted at dueMs. */
   | { type: "due"; dueMs: number; count: number }
-  | { type: "wake"; id: string; score: string }
+  /** scores: the due scores of the tasks of one hint message (only when they are due matters). */
+  | { type: "wake"; scores: number[] }
   | { type: "capacity" }
   /** fromHoldRoom: the claim reserved the pool's hold room, not slots (see reserveHoldRoom). */
   | { type: "claimed"; claimed: ClaimedBatch | null | LeaseLost; reserved: number; fromHoldRoom: boolean; upToMs: number }
   | { type: "hold-due" }
   | { type: "early-claim"; dueMs: number }
-  | { type: "drop-bucket"; dueMs: number }
   | { type: "reap" }
   | { type: "reaped"; reaped: { entries: { id: string; score: string }[]; more: boolean } | LeaseLost }
   | { type: "duty-step"; run: DutyRun }
@@ -208,7 +208,7 @@ export class ShardActor {
   readonly leaseToken: string;
   private readonly options: ShardActorOptions;
   private readonly clock: WheelClock;
-  private readonly wheel: TimerWheel<string>;
+  private readonly wheel: TimerWheel;
   /**
    * The lifecycle, alone. The few flags below are not lifecycle: they say a call is in flight
    * (refilling, reaping, a duty's stepping, waitingForCapacity) or how the window was read
@@ -283,12 +283,11 @@ export class ShardActor {
     this.clock = options.clock ?? sharedClock;
     this.lead = new ClaimLead(options.claimAheadMs);
     this.sliceMs = claimSliceMs(options.claimAheadMs, options.claimAheadMs);
-    this.wheel = new TimerWheel<string>({
+    this.wheel = new TimerWheel({
       clock: this.clock,
       leadMs: options.claimAheadMs,
       alignMs: Math.max(1, this.sliceMs),
-      onDue: () => {},
-      onDueCount: (dueMs, count) => this.post({ type: "due", dueMs, count }),
+      onDue: (dueMs, count) => this.post({ type: "due", dueMs, count }),
     });
     this.cold = this.buildCold();
     this.duties = this.buildDuties();
@@ -362,9 +361,13 @@ export class ShardActor {
     return this.cold?.promoted ?? 0;
   }
 
-  /** A wake hint from pub/sub, or a retry this node scheduled on the shard. */
-  hint(id: string, score: string): void {
-    this.post({ type: "wake", id, score });
+  /**
+   * Wake hints: the due scores of new tasks, from one pub/sub message or a retry this node
+   * scheduled on the shard. One message for all of them: a message per task was most of what a
+   * hint cost at 20,000 tasks a second.
+   */
+  hint(scores: number[]): void {
+    this.post({ type: "wake", scores });
   }
 
   /** Records a start of one of this shard's tasks (called by the node from the pool). */
@@ -440,7 +443,7 @@ export class ShardActor {
       case "due":
         return this.onWheelDue(message.dueMs, message.count);
       case "wake":
-        return this.onWake(message.id, message.score);
+        return this.onWake(message.scores);
       case "capacity":
         this.waitingForCapacity = false;
         return this.tryClaim();
@@ -450,9 +453,6 @@ export class ShardActor {
         return this.onHoldDue();
       case "early-claim":
         return this.onEarlyClaim(message.dueMs);
-      case "drop-bucket":
-        if (this.active) this.wheel.removeDue(message.dueMs);
-        return;
       case "reap":
         return this.onReap();
       case "reaped":
@@ -500,7 +500,7 @@ export class ShardActor {
       this.options.store.dueWindow(this.shard, "-inf", plan.probeToScore, 1),
     ]).then(
       ([window, probe]) =>
-        this.post({ type: "refilled", ids: window.ids, scores: window.scores, toScore, limit, full, dueNow: (probe?.ids.length ?? 0) > 0 }),
+        this.post({ type: "refilled", scores: window.scores, toScore, limit, full, dueNow: (probe?.ids.length ?? 0) > 0 }),
       (error) => this.post({ type: "io-failed", op: "refill", error }),
     );
   }
@@ -512,23 +512,28 @@ export class ShardActor {
     }
     let pastDue = message.pastDue ?? -Infinity;
     const from = message.from ?? 0;
-    const to = Math.min(message.ids.length, from + REFILL_STEP);
+    const scores = message.scores;
     let i = from;
-    for (; i < to; i++) {
-      const dueMs = Math.floor(Number(message.scores[i]));
-      if (this.wheel.size >= this.options.windowCap) break;
-      if (!this.addToWindow(message.ids[i]!, dueMs)) pastDue = Math.max(pastDue, dueMs);
+    while (i < scores.length && i < from + REFILL_STEP && this.wheel.size < this.options.windowCap) {
+      // The read saw every task of each ms it covers, so the wheel's count for that ms becomes at
+      // least the run's length (hints may have counted some already). A run is never split
+      // across turns: each half would only raise the count to its own length.
+      const dueMs = Math.floor(Number(scores[i]));
+      let end = i + 1;
+      while (end < scores.length && Math.floor(Number(scores[end])) === dueMs) end++;
+      if (!this.addToWindow(dueMs, end - i, true)) pastDue = Math.max(pastDue, dueMs);
+      i = end;
     }
-    if (i === to && to < message.ids.length) {
+    if (i < scores.length && i >= from + REFILL_STEP && this.wheel.size < this.options.windowCap) {
       // The rest in a later turn, so that held starts and claims due meanwhile are not kept waiting.
-      this.clock.setTimer(() => this.post({ ...message, from: to, pastDue }), 0);
+      this.clock.setTimer(() => this.post({ ...message, from: i, pastDue }), 0);
       return;
     }
     this.refilling = false;
     this.refillCount++;
     this.errorBackoffMs = 0;
     const now = this.clock.now();
-    const end = windowEnd(message.ids.length, message.limit, message.scores[message.scores.length - 1], message.toScore);
+    const end = windowEnd(scores.length, message.limit, message.scores[message.scores.length - 1], message.toScore);
     this.windowPartial = end.partial;
     this.loadedUntilScore = end.loadedUntilScore;
     // Sized as for one task: a claim that comes back full turns into full batches (a backlog),
@@ -547,28 +552,33 @@ export class ShardActor {
     this.refillTimer = this.clock.setTimer(() => this.post({ type: "refill" }), delayMs);
   }
 
-  private onWake(id: string, score: string): void {
+  private onWake(scores: number[]): void {
     if (!this.active) return;
-    const dueMs = Math.floor(Number(score));
-    if (this.addToWindow(id, dueMs)) return;
-    // One known task: a claim sized for it.
-    this.expected++;
-    this.raiseClaim(Math.max(dueMs, this.clock.now()));
+    let claimNowUpTo = -Infinity;
+    for (const score of scores) {
+      const dueMs = Math.floor(score);
+      if (this.addToWindow(dueMs, 1, false)) continue;
+      // A known task: the claim is sized for it.
+      this.expected++;
+      if (dueMs > claimNowUpTo) claimNowUpTo = dueMs;
+    }
+    if (claimNowUpTo > -Infinity) this.raiseClaim(Math.max(claimNowUpTo, this.clock.now()));
   }
 
   /**
-   * Puts a task into the wheel; false when it needs claiming now instead: it
-   * is due, or its due ms lies within a claim already issued, which may have
-   * run before the task was stored. A task joining a bucket that just became
-   * big arms that bucket's early claim.
+   * Counts `count` tasks due at dueMs in the wheel (`fromRead`: a window read that saw every task
+   * of that ms, see TimerWheel.raiseTo); false when they need claiming now instead: they are due,
+   * or their due ms lies within a claim already issued, which may have run before they were
+   * stored. A bucket that just became big arms its early claim.
+   *
+   * A task that moved (a hint for its new due ms) stays counted at its old ms too: that ms then
+   * costs a claim that may find nothing, never a missed task.
    */
-  private addToWindow(id: string, dueMs: number): boolean {
-    if (dueMs <= this.coveredUpToMs) {
-      this.wheel.remove(id);
-      return false;
-    }
-    if (!this.wheel.add(id, dueMs)) return false;
-    if (this.wheel.countAt(dueMs) === BIG_BUCKET_TASKS) this.armEarlyClaim(dueMs);
+  private addToWindow(dueMs: number, count: number, fromRead: boolean): boolean {
+    if (dueMs <= this.coveredUpToMs) return false;
+    const before = this.wheel.countAt(dueMs);
+    if (!(fromRead ? this.wheel.raiseTo(dueMs, count) : this.wheel.add(dueMs, count))) return false;
+    if (before < BIG_BUCKET_TASKS && this.wheel.countAt(dueMs) >= BIG_BUCKET_TASKS) this.armEarlyClaim(dueMs);
     return true;
   }
 
@@ -596,18 +606,14 @@ export class ShardActor {
 
   /**
    * A big bucket's early claim. The claims that follow take the bucket from
-   * Redis batch after batch (each one full until it is drained), so its keys
-   * leave the wheel: delivering thousands of keys the wheel no longer needs
-   * took the event loop tens of ms just before they were due. They are
-   * dropped a few ms later, one shard per ms, so that this claim (and every
-   * other shard's for the same instant) is sent first rather than after all
-   * of that work.
+   * Redis batch after batch (each one full until it is drained), so its count
+   * leaves the wheel: the wheel's own alarm for it would only claim again.
    */
   private onEarlyClaim(dueMs: number): void {
     if (!this.active) return;
     this.expected = FULL_BATCH;
     this.raiseClaim(dueMs);
-    this.clock.setTimer(() => this.post({ type: "drop-bucket", dueMs }), 1 + (this.shard % 16));
+    this.wheel.removeDue(dueMs);
   }
 
   /** A claim of unknown size: everything due by upToMs, however much that is. */
@@ -695,8 +701,8 @@ export class ShardActor {
     this.options.pool.unreserve(reserved - tasks.length, fromHoldRoom);
     if (claimed) this.options.pool.claimedBatch(this.shard, this.leaseToken, claimed.batch, tasks.length);
     const now = this.clock.now();
-    // Claimed ids are left in the wheel: one whose bucket has not fired yet fires within the
-    // covered span and is ignored (onWheelDue), which is cheaper than a lookup per task here.
+    // Claimed tasks stay counted in the wheel: a bucket that has not fired yet fires within the
+    // covered span and is ignored (onWheelDue).
     // The deadline the claim script wrote was issuedAt + visibilityMs (by this clock).
     const visibleUntilMs = issuedAt + this.options.visibilityMs;
     for (const task of tasks) {

@@ -8,7 +8,8 @@ import { openConnection, type Connection, type ConnectionTarget } from "./connec
 import type { KeyBook } from "./keys.ts";
 import { quitConnection } from "./script-runner.ts";
 
-export type WakeListener = (shard: number, id: string, score: string) => void;
+/** The due scores of the tasks one hint message names (the ids are not needed: the actor counts). */
+export type WakeListener = (shard: number, scores: number[]) => void;
 
 export interface WakeHints {
   onWake(listener: WakeListener): void;
@@ -33,7 +34,7 @@ export class RedisWakeHints implements WakeHints {
     this.onError = onError;
   }
 
-  /** Hints arrive as (shard, id, score); a lost hint only delays a task until the next refill. */
+  /** Hints arrive as (shard, due scores); a lost hint only delays a task until the next refill. */
   onWake(listener: WakeListener): void {
     this.wakeListener = listener;
   }
@@ -69,19 +70,25 @@ export class RedisWakeHints implements WakeHints {
     if (this.subscriber) return this.subscriber;
     const subscriber = openConnection(this.target, "tickwheel-wake", { sharded: this.clustered });
     subscriber.on("error", (error: Error) => this.onError(error));
-    // A message holds one hint "id|score" per line (schedule sends one message per call).
+    // A message holds one hint "id|score" per line (schedule sends one message per call); the
+    // listener gets the scores of one message together.
     const deliver = (channel: string, message: string) => {
       const shard = this.channelShards.get(channel);
       const listener = this.wakeListener;
       if (shard === undefined || !listener) return;
+      const scores: number[] = [];
       let start = 0;
       while (start < message.length) {
         let end = message.indexOf("\n", start);
         if (end < 0) end = message.length;
         const bar = message.lastIndexOf("|", end - 1);
-        if (bar >= start) listener(shard, message.slice(start, bar), message.slice(bar + 1, end));
+        if (bar >= start) {
+          const score = Number(message.slice(bar + 1, end));
+          if (Number.isFinite(score)) scores.push(score);
+        }
         start = end + 1;
       }
+      if (scores.length > 0) listener(shard, scores);
     };
     subscriber.on(this.clustered ? "smessage" : "message", deliver);
     this.subscriber = subscriber;

@@ -5,15 +5,15 @@ import { FakeWheelClock } from "./fake-wheel-clock.ts";
 interface Fired {
   atMs: number;
   dueMs: number;
-  keys: string[];
+  count: number;
 }
 
 function setup(options: { slotCount?: number; leadMs?: number; alignMs?: number; startMs?: number } = {}) {
   const clock = new FakeWheelClock(options.startMs);
   const fired: Fired[] = [];
-  const wheel = new TimerWheel<string>({
+  const wheel = new TimerWheel({
     clock,
-    onDue: (dueMs, keys) => fired.push({ atMs: clock.now(), dueMs, keys }),
+    onDue: (dueMs, count) => fired.push({ atMs: clock.now(), dueMs, count }),
     ...(options.slotCount !== undefined ? { slotCount: options.slotCount } : {}),
     ...(options.leadMs !== undefined ? { leadMs: options.leadMs } : {}),
     ...(options.alignMs !== undefined ? { alignMs: options.alignMs } : {}),
@@ -22,216 +22,209 @@ function setup(options: { slotCount?: number; leadMs?: number; alignMs?: number;
 }
 
 describe("TimerWheel", () => {
-  test("fires at the exact due millisecond, not before", () => {
+  test("fires at the exact due millisecond, not before, with the count of that ms", () => {
     const { clock, wheel, fired, t0 } = setup();
-    expect(wheel.add("a", t0 + 250)).toBe(true);
+    expect(wheel.add(t0 + 250)).toBe(true);
+    expect(wheel.add(t0 + 250, 2)).toBe(true);
+    expect(wheel.size).toBe(3);
     clock.advance(249);
     expect(fired).toEqual([]);
     clock.advance(1);
-    expect(fired).toEqual([{ atMs: t0 + 250, dueMs: t0 + 250, keys: ["a"] }]);
+    expect(fired).toEqual([{ atMs: t0 + 250, dueMs: t0 + 250, count: 3 }]);
     expect(wheel.size).toBe(0);
-    expect(wheel.has("a")).toBe(false);
+    expect(wheel.countAt(t0 + 250)).toBe(0);
     expect(clock.activeTimers).toBe(0);
   });
 
-  test("delivers buckets in due order and keys of a bucket in insertion order", () => {
+  test("delivers counts in due order", () => {
     const { clock, wheel, fired, t0 } = setup();
-    wheel.add("late", t0 + 30);
-    wheel.add("b1", t0 + 20);
-    wheel.add("early", t0 + 10);
-    wheel.add("b2", t0 + 20);
-    wheel.add("b3", t0 + 20);
+    wheel.add(t0 + 30);
+    wheel.add(t0 + 20);
+    wheel.add(t0 + 10);
+    wheel.add(t0 + 20);
+    wheel.add(t0 + 20);
     clock.advance(100);
-    expect(fired.map((f) => [f.atMs - t0, f.keys])).toEqual([
-      [10, ["early"]],
-      [20, ["b1", "b2", "b3"]],
-      [30, ["late"]],
+    expect(fired.map((f) => [f.atMs - t0, f.count])).toEqual([
+      [10, 1],
+      [20, 3],
+      [30, 1],
     ]);
   });
 
-  test("remove drops a key and disarms when nothing is left", () => {
-    const { clock, wheel, fired, t0 } = setup();
-    wheel.add("a", t0 + 5);
-    wheel.add("b", t0 + 5);
-    expect(wheel.remove("a")).toBe(true);
-    expect(wheel.remove("a")).toBe(false);
-    expect(wheel.remove("missing")).toBe(false);
-    clock.advance(10);
-    expect(fired.map((f) => f.keys)).toEqual([["b"]]);
-    wheel.add("c", t0 + 50);
-    wheel.remove("c");
-    expect(clock.activeTimers).toBe(0);
-    expect(wheel.nextDueMs()).toBeNull();
+  test("raiseTo makes a count at least the number a read saw, without counting twice", () => {
+    const { clock, wheel, fired, t0 } = setup({ slotCount: 32 });
+    // Two hints, then a read of the same ms that saw those two and one more.
+    wheel.add(t0 + 10);
+    wheel.add(t0 + 10);
+    expect(wheel.raiseTo(t0 + 10, 3)).toBe(true);
+    expect(wheel.countAt(t0 + 10)).toBe(3);
+    // A read that saw fewer (a task claimed meanwhile) never lowers the count.
+    expect(wheel.raiseTo(t0 + 10, 1)).toBe(true);
+    expect(wheel.countAt(t0 + 10)).toBe(3);
+    // A fresh ms, and one in the overflow, take the read's count as it is.
+    expect(wheel.raiseTo(t0 + 12, 4)).toBe(true);
+    expect(wheel.raiseTo(t0 + 5_000, 2)).toBe(true);
+    wheel.add(t0 + 5_000);
+    expect(wheel.raiseTo(t0 + 5_000, 2)).toBe(true);
+    expect(wheel.countAt(t0 + 5_000)).toBe(3);
+    expect(wheel.size).toBe(10);
+    expect(wheel.raiseTo(t0, 5)).toBe(false);
+    expect(wheel.raiseTo(t0 + 20, 0)).toBe(true);
+    expect(wheel.nextDueMs()).toBe(t0 + 10);
+    clock.advance(10_000);
+    expect(fired.map((f) => [f.dueMs - t0, f.count])).toEqual([
+      [10, 3],
+      [12, 4],
+      [5_000, 3],
+    ]);
   });
 
-  test("re-adding a key moves it to the new due time", () => {
+  test("a due time at or before now is refused and counts nothing", () => {
     const { clock, wheel, fired, t0 } = setup();
-    wheel.add("a", t0 + 10);
-    wheel.add("a", t0 + 40);
-    expect(wheel.size).toBe(1);
-    expect(wheel.nextDueMs()).toBe(t0 + 40);
-    clock.advance(39);
-    expect(fired).toEqual([]);
-    clock.advance(1);
-    expect(fired).toEqual([{ atMs: t0 + 40, dueMs: t0 + 40, keys: ["a"] }]);
-  });
-
-  test("a due time at or before now is refused and stores nothing", () => {
-    const { clock, wheel, fired, t0 } = setup();
-    expect(wheel.add("now", t0)).toBe(false);
-    expect(wheel.add("past", t0 - 1000)).toBe(false);
+    expect(wheel.add(t0)).toBe(false);
+    expect(wheel.add(t0 - 1000, 5)).toBe(false);
     expect(wheel.size).toBe(0);
     expect(clock.activeTimers).toBe(0);
-    // Moving an existing key into the past hands it back to the caller: it must not fire later.
-    wheel.add("moved", t0 + 10);
-    expect(wheel.add("moved", t0 - 1)).toBe(false);
-    expect(wheel.has("moved")).toBe(false);
     clock.advance(20);
     expect(fired).toEqual([]);
+    expect(() => wheel.add(Number.NaN)).toThrow(RangeError);
+    expect(() => wheel.add(t0 + 100, -1)).toThrow(RangeError);
+    expect(() => wheel.add(t0 + 100, 1.5)).toThrow(RangeError);
   });
 
   test("fractional due times are floored to the millisecond", () => {
     const { clock, wheel, fired, t0 } = setup();
-    expect(wheel.add("a", t0 + 0.9)).toBe(false);
-    wheel.add("b", t0 + 7.8);
+    expect(wheel.add(t0 + 0.9)).toBe(false);
+    wheel.add(t0 + 7.8);
+    wheel.add(t0 + 7.1);
     expect(wheel.nextDueMs()).toBe(t0 + 7);
+    expect(wheel.countAt(t0 + 7.5)).toBe(2);
     clock.advance(7);
-    expect(fired.map((f) => f.dueMs)).toEqual([t0 + 7]);
+    expect(fired.map((f) => [f.dueMs - t0, f.count])).toEqual([[7, 2]]);
   });
 
   test("keeps exactly one timer armed, re-armed only when the earliest changes", () => {
     const { clock, wheel, t0 } = setup();
-    wheel.add("a", t0 + 100);
+    wheel.add(t0 + 100);
     expect(clock.activeTimers).toBe(1);
     expect(clock.armed).toBe(1);
-    wheel.add("b", t0 + 200);
-    wheel.add("c", t0 + 100);
+    wheel.add(t0 + 200);
+    wheel.add(t0 + 100);
+    wheel.raiseTo(t0 + 100, 5);
     expect(clock.armed).toBe(1); // earliest unchanged: no re-arm
-    wheel.add("d", t0 + 50);
+    wheel.add(t0 + 50);
     expect(clock.activeTimers).toBe(1);
     expect(clock.armed).toBe(2);
-    wheel.remove("d");
+    wheel.removeDue(t0 + 50);
     expect(clock.activeTimers).toBe(1);
     clock.advance(100);
-    expect(clock.activeTimers).toBe(1); // now armed for b
+    expect(clock.activeTimers).toBe(1); // now armed for 200
     clock.advance(100);
     expect(clock.activeTimers).toBe(0);
   });
 
   test("does not wake for empty milliseconds", () => {
     const { clock, wheel, fired, t0 } = setup();
-    wheel.add("a", t0 + 1_000);
-    wheel.add("b", t0 + 4_000);
+    wheel.add(t0 + 1_000);
+    wheel.add(t0 + 4_000);
     clock.advance(5_000);
     expect(fired.map((f) => f.atMs - t0)).toEqual([1_000, 4_000]);
     expect(clock.fired).toBeLessThanOrEqual(2);
   });
 
-  test("a late timer delivers every overdue bucket, in order, in one wake", () => {
+  test("a late timer delivers every overdue count, in order, in one wake", () => {
     const { clock, wheel, fired, t0 } = setup();
-    wheel.add("a", t0 + 10);
-    wheel.add("c", t0 + 30);
-    wheel.add("b", t0 + 20);
-    wheel.add("future", t0 + 500);
+    wheel.add(t0 + 10);
+    wheel.add(t0 + 30, 3);
+    wheel.add(t0 + 20, 2);
+    wheel.add(t0 + 500);
     clock.jump(100); // event loop was busy past three due times
     clock.runDue();
-    expect(fired.map((f) => [f.dueMs - t0, f.keys])).toEqual([
-      [10, ["a"]],
-      [20, ["b"]],
-      [30, ["c"]],
+    expect(fired.map((f) => [f.dueMs - t0, f.count])).toEqual([
+      [10, 1],
+      [20, 2],
+      [30, 3],
     ]);
     expect(clock.fired).toBe(1);
     clock.advance(400);
-    expect(fired.at(-1)).toEqual({ atMs: t0 + 500, dueMs: t0 + 500, keys: ["future"] });
+    expect(fired.at(-1)).toEqual({ atMs: t0 + 500, dueMs: t0 + 500, count: 1 });
   });
 
-  test("entries beyond the wheel span wait in the overflow and still fire on time", () => {
+  test("due times beyond the wheel span wait in the overflow and still fire on time", () => {
     const { clock, wheel, fired, t0 } = setup({ slotCount: 64 });
-    wheel.add("far", t0 + 1_000);
-    wheel.add("farther", t0 + 64 * 100 + 3);
-    wheel.add("near", t0 + 63);
-    wheel.add("wraps", t0 + 64 + 63); // same slot as "near", one span later
+    wheel.add(t0 + 1_000);
+    wheel.add(t0 + 64 * 100 + 3, 2);
+    wheel.add(t0 + 63);
+    wheel.add(t0 + 64 + 63, 4); // same slot as t0 + 63, one span later
     expect(wheel.nextDueMs()).toBe(t0 + 63);
+    expect(wheel.size).toBe(8);
     clock.advance(10_000);
-    expect(fired.map((f) => [f.atMs - t0, f.keys])).toEqual([
-      [63, ["near"]],
-      [127, ["wraps"]],
-      [1_000, ["far"]],
-      [6_403, ["farther"]],
+    expect(fired.map((f) => [f.atMs - t0, f.count])).toEqual([
+      [63, 1],
+      [127, 4],
+      [1_000, 1],
+      [6_403, 2],
     ]);
     expect(clock.fired).toBe(4);
+    expect(wheel.size).toBe(0);
   });
 
   test("an idle wheel keeps a full span ahead of the present", () => {
     const { clock, wheel, fired, t0 } = setup({ slotCount: 64 });
     clock.advance(1_000_000);
-    wheel.add("a", t0 + 1_000_010);
-    wheel.remove("a");
-    expect(wheel.add("b", t0 + 1_000_000 + 60)).toBe(true);
+    wheel.add(t0 + 1_000_010);
+    wheel.removeDue(t0 + 1_000_010);
+    expect(wheel.add(t0 + 1_000_000 + 60)).toBe(true);
     clock.advance(60);
     expect(fired.map((f) => f.atMs - t0)).toEqual([1_000_060]);
   });
 
   test("leadMs fires that many ms before the due time", () => {
     const { clock, wheel, fired, t0 } = setup({ leadMs: 5 });
-    wheel.add("a", t0 + 100);
-    wheel.add("soon", t0 + 3); // already inside the lead window: fires on the next turn
+    wheel.add(t0 + 100);
+    wheel.add(t0 + 3); // already inside the lead window: fires on the next turn
     clock.advance(0);
-    expect(fired).toEqual([{ atMs: t0, dueMs: t0 + 3, keys: ["soon"] }]);
+    expect(fired).toEqual([{ atMs: t0, dueMs: t0 + 3, count: 1 }]);
     clock.advance(94);
     expect(fired.length).toBe(1);
     clock.advance(1);
-    expect(fired[1]).toEqual({ atMs: t0 + 95, dueMs: t0 + 100, keys: ["a"] });
+    expect(fired[1]).toEqual({ atMs: t0 + 95, dueMs: t0 + 100, count: 1 });
   });
 
-  test("alignMs rounds fire times down to its grid, so buckets of one grid step fire together", () => {
+  test("alignMs rounds fire times down to its grid, so counts of one grid step fire together", () => {
     const { clock, wheel, fired, t0 } = setup({ leadMs: 5, alignMs: 5 }); // t0 is a multiple of 5
-    wheel.add("a", t0 + 107);
-    wheel.add("b", t0 + 109);
-    wheel.add("c", t0 + 110);
+    wheel.add(t0 + 107);
+    wheel.add(t0 + 109);
+    wheel.add(t0 + 110);
     clock.advance(99);
     expect(fired).toEqual([]);
     clock.advance(1); // 107 - 5 = 102 and 109 - 5 = 104 both round down to 100
     expect(fired).toEqual([
-      { atMs: t0 + 100, dueMs: t0 + 107, keys: ["a"] },
-      { atMs: t0 + 100, dueMs: t0 + 109, keys: ["b"] },
+      { atMs: t0 + 100, dueMs: t0 + 107, count: 1 },
+      { atMs: t0 + 100, dueMs: t0 + 109, count: 1 },
     ]);
     clock.advance(5);
-    expect(fired[2]).toEqual({ atMs: t0 + 105, dueMs: t0 + 110, keys: ["c"] });
+    expect(fired[2]).toEqual({ atMs: t0 + 105, dueMs: t0 + 110, count: 1 });
     expect(() => setup({ alignMs: 0 })).toThrow(RangeError);
-  });
-
-  test("adding a key again for the ms it already waits for changes nothing and arms no timer", () => {
-    const { clock, wheel, fired, t0 } = setup();
-    wheel.add("a", t0 + 50);
-    wheel.add("b", t0 + 50);
-    const armed = clock.armed;
-    expect(wheel.add("a", t0 + 50)).toBe(true);
-    expect(clock.armed).toBe(armed);
-    expect(wheel.size).toBe(2);
-    expect(wheel.countAt(t0 + 50)).toBe(2);
-    clock.advance(50);
-    expect(fired).toEqual([{ atMs: t0 + 50, dueMs: t0 + 50, keys: ["a", "b"] }]);
   });
 
   test("a new alignMs re-arms the timer on the new grid", () => {
     const { clock, wheel, fired, t0 } = setup({ leadMs: 5, alignMs: 5 });
-    wheel.add("a", t0 + 148); // fires at 143 rounded down to 140
+    wheel.add(t0 + 148); // fires at 143 rounded down to 140
     wheel.alignMs = 25; // 143 rounded down to 125
     expect(wheel.alignMs).toBe(25);
     clock.advance(124);
     expect(fired).toEqual([]);
     clock.advance(1);
-    expect(fired).toEqual([{ atMs: t0 + 125, dueMs: t0 + 148, keys: ["a"] }]);
+    expect(fired).toEqual([{ atMs: t0 + 125, dueMs: t0 + 148, count: 1 }]);
     expect(() => (wheel.alignMs = 0)).toThrow(RangeError);
   });
 
-  test("countAt and countBetween count the keys due at a ms and in a short span", () => {
+  test("countAt and countBetween count what is due at a ms and in a short span", () => {
     const { wheel, t0 } = setup({ slotCount: 32 });
-    wheel.add("a", t0 + 10);
-    wheel.add("b", t0 + 10);
-    wheel.add("c", t0 + 12);
-    wheel.add("far", t0 + 5_000); // in the overflow
+    wheel.add(t0 + 10, 2);
+    wheel.add(t0 + 12);
+    wheel.add(t0 + 5_000); // in the overflow
     expect(wheel.countAt(t0 + 10)).toBe(2);
     expect(wheel.countAt(t0 + 11)).toBe(0);
     expect(wheel.countAt(t0 + 10 + 32)).toBe(0); // same ring slot, another ms
@@ -241,119 +234,103 @@ describe("TimerWheel", () => {
     expect(wheel.countBetween(t0, t0 + 10_000)).toBeNull();
   });
 
-  test("onDueCount gets how many keys each bucket held, and the keys are gone", () => {
-    const clock = new FakeWheelClock();
-    const t0 = clock.now();
-    const counts: [number, number][] = [];
-    const wheel = new TimerWheel<string>({ clock, onDue: () => {}, onDueCount: (dueMs, count) => counts.push([dueMs - t0, count]), slotCount: 32 });
-    wheel.add("a", t0 + 5);
-    wheel.add("b", t0 + 5);
-    wheel.add("c", t0 + 7);
-    wheel.add("far", t0 + 500); // in the overflow when added
-    clock.advance(1_000);
-    expect(counts).toEqual([[5, 2], [7, 1], [500, 1]]);
-    expect(wheel.size).toBe(0);
-    expect(wheel.has("a")).toBe(false);
-  });
-
-  test("removeDue drops every key of one ms without delivering them", () => {
+  test("removeDue forgets the count of one ms without delivering it", () => {
     const { clock, wheel, fired, t0 } = setup({ slotCount: 32 });
-    wheel.add("a", t0 + 10);
-    wheel.add("b", t0 + 10);
-    wheel.add("c", t0 + 11);
-    wheel.add("far", t0 + 5_000); // in the overflow
+    wheel.add(t0 + 10, 2);
+    wheel.add(t0 + 11);
+    wheel.add(t0 + 5_000); // in the overflow
+    wheel.add(t0 + 6_000); // in the overflow, behind t0 + 5_000
     expect(wheel.removeDue(t0 + 10)).toBe(2);
-    expect(wheel.removeDue(t0 + 5_000)).toBe(1);
+    expect(wheel.removeDue(t0 + 6_000)).toBe(1); // not the overflow's earliest
     expect(wheel.removeDue(t0 + 12)).toBe(0);
-    expect(wheel.has("a") || wheel.has("b") || wheel.has("far")).toBe(false);
-    expect(wheel.size).toBe(1);
+    expect(wheel.size).toBe(2);
     clock.advance(10_000);
-    expect(fired).toEqual([{ atMs: t0 + 11, dueMs: t0 + 11, keys: ["c"] }]);
+    expect(fired.map((f) => [f.dueMs - t0, f.count])).toEqual([
+      [11, 1],
+      [5_000, 1],
+    ]);
   });
 
   test("changing leadMs re-arms the pending timer", () => {
     const { clock, wheel, fired, t0 } = setup();
-    wheel.add("a", t0 + 100);
+    wheel.add(t0 + 100);
     wheel.leadMs = 20;
     expect(clock.activeTimers).toBe(1);
     clock.advance(80);
-    expect(fired).toEqual([{ atMs: t0 + 80, dueMs: t0 + 100, keys: ["a"] }]);
+    expect(fired).toEqual([{ atMs: t0 + 80, dueMs: t0 + 100, count: 1 }]);
     expect(() => (wheel.leadMs = -1)).toThrow(RangeError);
   });
 
-  test("stop hands back what never fired, in due order, and disarms", () => {
+  test("stop says how many never fired, forgets them and disarms", () => {
     const { clock, wheel, fired, t0 } = setup({ slotCount: 32 });
-    wheel.add("x", t0 + 5);
-    wheel.add("z", t0 + 5_000); // in the overflow
-    wheel.add("y", t0 + 20);
-    wheel.add("w", t0 + 20);
+    wheel.add(t0 + 5);
+    wheel.add(t0 + 5_000); // in the overflow
+    wheel.add(t0 + 20, 2);
     clock.advance(5);
-    expect(wheel.stop()).toEqual(["y", "w", "z"]);
-    expect(wheel.stop()).toEqual([]);
+    expect(wheel.stop()).toBe(3);
+    expect(wheel.stop()).toBe(0);
     expect(clock.activeTimers).toBe(0);
     expect(wheel.size).toBe(0);
     clock.advance(10_000);
-    expect(fired.map((f) => f.keys)).toEqual([["x"]]);
-    expect(() => wheel.add("late", t0 + 20_000)).toThrow();
+    expect(fired.map((f) => f.dueMs - t0)).toEqual([5]);
+    expect(() => wheel.add(t0 + 20_000)).toThrow();
   });
 
   test("onDue may add, remove and stop re-entrantly", () => {
     const clock = new FakeWheelClock();
     const t0 = clock.now();
-    const seen: string[] = [];
-    const wheel: TimerWheel<string> = new TimerWheel<string>({
+    const seen: number[] = [];
+    const wheel: TimerWheel = new TimerWheel({
       clock,
-      onDue: (_dueMs, keys) => {
-        for (const key of keys) {
-          seen.push(key);
-          if (key === "a") {
-            wheel.add("again", clock.now() + 1);
-            wheel.remove("b");
-          }
-          if (key === "again") wheel.stop();
+      onDue: (dueMs) => {
+        seen.push(dueMs - t0);
+        if (dueMs === t0 + 10) {
+          wheel.add(clock.now() + 1);
+          wheel.removeDue(t0 + 10_000);
         }
+        if (dueMs === t0 + 11) wheel.stop();
       },
     });
-    wheel.add("a", t0 + 10);
-    wheel.add("b", t0 + 10_000);
-    wheel.add("c", t0 + 20);
+    wheel.add(t0 + 10);
+    wheel.add(t0 + 10_000);
+    wheel.add(t0 + 20);
     clock.advance(30);
-    expect(seen).toEqual(["a", "again"]);
+    expect(seen).toEqual([10, 11]);
     expect(clock.activeTimers).toBe(0);
   });
 
   test("an onDue that throws still leaves the timer armed for the rest", () => {
     const clock = new FakeWheelClock();
     const t0 = clock.now();
-    const seen: string[] = [];
-    const wheel = new TimerWheel<string>({
+    const seen: number[] = [];
+    const wheel = new TimerWheel({
       clock,
-      onDue: (_dueMs, keys) => {
-        seen.push(...keys);
-        if (keys.includes("boom")) throw new Error("handler failed");
+      onDue: (dueMs) => {
+        seen.push(dueMs - t0);
+        if (dueMs === t0 + 10) throw new Error("handler failed");
       },
     });
-    wheel.add("boom", t0 + 10);
-    wheel.add("next", t0 + 10 + 1);
+    wheel.add(t0 + 10);
+    wheel.add(t0 + 11);
     clock.jump(20);
     expect(() => clock.runDue()).toThrow("handler failed");
     expect(clock.activeTimers).toBe(1);
     clock.runDue();
-    expect(seen).toEqual(["boom", "next"]);
+    expect(seen).toEqual([10, 11]);
   });
 
   test("a clock stepped backwards still delivers everything in due order", () => {
     const { clock, wheel, fired, t0 } = setup({ slotCount: 32 });
-    wheel.add("a", t0 + 10);
+    wheel.add(t0 + 10);
     clock.advance(10);
     clock.jump(-500); // the wheel's window is now ahead of the clock
-    wheel.add("b", clock.now() + 5);
-    wheel.add("c", clock.now() + 600);
+    wheel.add(clock.now() + 5);
+    wheel.add(clock.now() + 600, 2);
     clock.advance(1_000);
-    expect(fired.map((f) => [f.atMs - t0, f.keys])).toEqual([
-      [10, ["a"]],
-      [-485, ["b"]],
-      [110, ["c"]],
+    expect(fired.map((f) => [f.atMs - t0, f.count])).toEqual([
+      [10, 1],
+      [-485, 1],
+      [110, 2],
     ]);
   });
 
@@ -380,38 +357,43 @@ describe("TimerWheel", () => {
       const int = (n: number): number => Math.floor(random() * n);
 
       const clock = new FakeWheelClock();
-      const model = new Map<string, number>(); // key → due; Map order = last-add order
+      const model = new Map<number, number>(); // due → count
       const problems: string[] = [];
       let delivered = 0;
-      const wheel = new TimerWheel<string>({
+      const wheel = new TimerWheel({
         clock,
         slotCount: variant.slotCount,
         leadMs: variant.leadMs,
-        onDue: (dueMs, keys) => {
+        onDue: (dueMs, count) => {
           const now = clock.now();
           if (dueMs - variant.leadMs > now) problems.push(`early: ${dueMs} at ${now}`);
-          const expected = [...model].filter(([, due]) => due === dueMs).map(([key]) => key);
-          if (JSON.stringify(keys) !== JSON.stringify(expected)) {
-            problems.push(`bucket ${dueMs}: got ${keys.join()} expected ${expected.join()}`);
-          }
-          for (const [key, due] of model) if (due < dueMs) problems.push(`out of order: ${key}@${due} < ${dueMs}`);
-          for (const key of keys) model.delete(key);
-          delivered += keys.length;
+          if (count !== model.get(dueMs)) problems.push(`bucket ${dueMs}: got ${count} expected ${model.get(dueMs)}`);
+          for (const due of model.keys()) if (due < dueMs) problems.push(`out of order: ${due} < ${dueMs}`);
+          model.delete(dueMs);
+          delivered += count;
         },
       });
 
       for (let op = 0; op < 100_000 && problems.length === 0; op++) {
         const roll = random();
-        const key = `k${int(400)}`;
-        if (roll < 0.5) {
-          const due = clock.now() + int(variant.maxAheadMs) - 20;
-          const accepted = wheel.add(key, due);
-          model.delete(key);
+        const due = clock.now() + int(variant.maxAheadMs) - 20;
+        if (roll < 0.35) {
+          const count = 1 + int(3);
+          const accepted = wheel.add(due, count);
           if (accepted !== due > clock.now()) problems.push(`add(${due}) at ${clock.now()} returned ${accepted}`);
-          if (accepted) model.set(key, due);
+          if (accepted) model.set(due, (model.get(due) ?? 0) + count);
+        } else if (roll < 0.5) {
+          const count = 1 + int(5);
+          const accepted = wheel.raiseTo(due, count);
+          if (accepted !== due > clock.now()) problems.push(`raiseTo(${due}) at ${clock.now()} returned ${accepted}`);
+          if (accepted) model.set(due, Math.max(model.get(due) ?? 0, count));
         } else if (roll < 0.7) {
-          const removed = wheel.remove(key);
-          if (removed !== model.delete(key)) problems.push(`remove(${key}) returned ${removed}`);
+          // Mostly a due time that holds something.
+          const known = [...model.keys()];
+          const target = known.length > 0 && roll < 0.65 ? known[int(known.length)]! : due;
+          const removed = wheel.removeDue(target);
+          if (removed !== (model.get(target) ?? 0)) problems.push(`removeDue(${target}) returned ${removed}`);
+          model.delete(target);
         } else if (roll < 0.98) {
           clock.advance(int(40));
         } else {
@@ -419,18 +401,19 @@ describe("TimerWheel", () => {
           clock.runDue();
         }
         // After time moved, nothing the model considers due may still be pending.
-        for (const [k, due] of model) {
-          if (roll >= 0.7 && due - variant.leadMs <= clock.now()) problems.push(`missed ${k}@${due}`);
+        for (const pending of model.keys()) {
+          if (roll >= 0.7 && pending - variant.leadMs <= clock.now()) problems.push(`missed ${pending}`);
         }
-        if (wheel.size !== model.size) problems.push(`size ${wheel.size} vs ${model.size}`);
-        const modelNext = model.size === 0 ? null : Math.min(...model.values());
+        const total = [...model.values()].reduce((sum, count) => sum + count, 0);
+        if (wheel.size !== total) problems.push(`size ${wheel.size} vs ${total}`);
+        const modelNext = model.size === 0 ? null : Math.min(...model.keys());
         if (wheel.nextDueMs() !== modelNext) problems.push(`nextDueMs ${wheel.nextDueMs()} vs ${modelNext}`);
         if (clock.activeTimers !== (model.size > 0 ? 1 : 0)) problems.push(`${clock.activeTimers} timers armed`);
       }
       expect(problems.slice(0, 5)).toEqual([]);
       expect(delivered).toBeGreaterThan(10_000);
-      const pending = wheel.stop();
-      expect(pending.sort()).toEqual([...model.keys()].sort());
+      const total = [...model.values()].reduce((sum, count) => sum + count, 0);
+      expect(wheel.stop()).toBe(total);
     });
   }
 });

@@ -131,7 +131,7 @@ test("a claim answered LEASE_LOST drops what is held, starts nothing and gives e
   // The lease is gone; a hinted task inside the covered span is claimed at once, and refused.
   store.leaseLost = true;
   store.add("c", t0 + 97);
-  actor.hint("c", String(t0 + 97));
+  actor.hint([t0 + 97]);
   await settle();
   expect(lost).toEqual(["token-1"]);
   expect(actor.currentState).toBe("stopped");
@@ -310,4 +310,43 @@ test("quiet(): held tasks still start, then it resolves; nothing is claimed afte
   await run(clock, 500);
   expect(pool.started.map((s) => s.id)).toEqual(["a"]);
   expect(store.due.has("later")).toBe(true);
+});
+
+test("the wheel counts a task that was both hinted and read by a refill once, and its claim is sized for one", async () => {
+  const { clock, store, pool, actor, t0 } = setup();
+  actor.start();
+  await settle();
+  await run(clock, 100);
+  expect(actor.stats().windowSize).toBe(0);
+  // Stored beyond the loaded window (t0 + 1000) and hinted: the refill at t0 + 500 reads it again.
+  store.add("both", t0 + 1200);
+  actor.hint([t0 + 1200]);
+  await settle();
+  expect(actor.stats().windowSize).toBe(1);
+  await run(clock, 450);
+  const reads = store.callsOf("dueWindow").filter((call) => call.args[1] !== "-inf");
+  expect(reads.map((call) => (call.atMs as number) - t0)).toEqual([0, 500]);
+  expect(actor.stats().windowSize).toBe(1);
+  await run(clock, 700);
+  expect(pool.started.map((s) => [s.id, s.atMs - t0])).toEqual([["both", 1200]]);
+  // One task expected: its claim reserved one slot plus the slack (claimSize), not two.
+  const claims = store.callsOf("claim");
+  expect(claims.length).toBe(1);
+  expect(claims[0]!.args[3]).toBe(9);
+  expect(actor.stats().windowSize).toBe(0);
+});
+
+test("one hint message wakes the actor for every task it names, each at its ms", async () => {
+  const { clock, store, pool, actor, t0 } = setup();
+  actor.start();
+  await settle();
+  await run(clock, 10);
+  for (const [id, due] of [["h1", 60], ["h2", 60], ["h3", 75], ["now", 10]] as const) store.add(id, t0 + due);
+  // One of them is due already: claimed at once, not counted.
+  actor.hint([t0 + 60, t0 + 60, t0 + 75, t0 + 10]);
+  await settle();
+  expect(actor.stats().windowSize).toBe(3);
+  expect(pool.started.map((s) => s.id)).toEqual(["now"]);
+  await run(clock, 100);
+  expect(pool.started.map((s) => [s.id, s.atMs - t0])).toEqual([["now", 10], ["h1", 60], ["h2", 60], ["h3", 75]]);
 });
