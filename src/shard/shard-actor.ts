@@ -78,8 +78,9 @@ import {
 import { REAP_BATCH, planAfterReap } from "./reap-plan.ts";
 
 /**
- * Ids of a refill reply put into the wheel per turn of the event loop. At 20,000 tasks a second a
- * shard's full reload brings a few thousand: in one turn that kept held starts waiting 10-17 ms.
+ * Tasks of a refill reply counted into the wheel per turn of the event loop (at least; a turn ends
+ * at the end of a due ms). At 20,000 tasks a second a shard's full reload brings a few thousand;
+ * when the wheel kept ids, putting them in in one turn kept held starts waiting 10-17 ms.
  */
 const REFILL_STEP = 512;
 
@@ -533,7 +534,7 @@ export class ShardActor {
     this.refillCount++;
     this.errorBackoffMs = 0;
     const now = this.clock.now();
-    const end = windowEnd(scores.length, message.limit, message.scores[message.scores.length - 1], message.toScore);
+    const end = windowEnd(scores.length, message.limit, scores[scores.length - 1], message.toScore);
     this.windowPartial = end.partial;
     this.loadedUntilScore = end.loadedUntilScore;
     // Sized as for one task: a claim that comes back full turns into full batches (a backlog),
