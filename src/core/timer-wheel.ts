@@ -228,7 +228,7 @@ export class TimerWheel {
   // ---- counting ----
 
   private put(dueMs: number, count: number, raise: boolean): boolean {
-    if (this.stopped) throw new Error("TimerWheel.add() after stop()");
+    if (this.stopped) throw new Error("TimerWheel: add() or raiseTo() after stop()");
     if (!Number.isFinite(dueMs)) throw new RangeError(`dueMs must be a finite number, got ${dueMs}`);
     if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer, got ${count}`);
     const due = Math.floor(dueMs);
