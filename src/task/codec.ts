@@ -65,7 +65,7 @@ export function encodeSpec(spec: TaskSpec): string {
  * every field is a number or already JSON.
  */
 export function encodeSpecWithArgs(spec: Omit<TaskSpec, "args">, argsJson: string | undefined): string {
-  let json = `{"n":${JSON.stringify(spec.name)}`;
+  let json = namePrefix(spec.name);
   if (argsJson !== undefined) json += `,"a":${argsJson}`;
   if (spec.priority !== STORED_DEFAULTS.priority) json += `,"p":${spec.priority}`;
   if (spec.maxAttempts !== STORED_DEFAULTS.maxAttempts) json += `,"m":${spec.maxAttempts}`;
@@ -76,6 +76,17 @@ export function encodeSpecWithArgs(spec: Omit<TaskSpec, "args">, argsJson: strin
   if (spec.expiresAt !== null) json += `,"x":${spec.expiresAt}`;
   if (spec.target.type !== "handler") json += `,"d":${JSON.stringify(spec.target)}`;
   return `${json},"c":${spec.createdAt}}`;
+}
+
+// A bulk call schedules many tasks of one name: its JSON is made once, not per task.
+let lastName = "";
+let lastNamePrefix = `{"n":""`;
+function namePrefix(name: string): string {
+  if (name !== lastName) {
+    lastNamePrefix = `{"n":${JSON.stringify(name)}`;
+    lastName = name;
+  }
+  return lastNamePrefix;
 }
 
 /** Shared, frozen: every claimed task decodes a spec, and most use these. */

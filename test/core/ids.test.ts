@@ -1,4 +1,4 @@
-import { describe, test, expect, spyOn } from "bun:test";
+import { describe, test, expect } from "bun:test";
 import { newTaskId, taskIdTimeMs } from "../../src/core/ids.ts";
 
 describe("newTaskId", () => {
@@ -28,19 +28,26 @@ describe("newTaskId", () => {
     expect(taskIdTimeMs("I".repeat(26))).toBeNull();
   });
 
-  test("keeps increasing when the source repeats or goes back in time", () => {
+  test("keeps increasing when the clock repeats or goes back in time", () => {
     const first = newTaskId();
-    // A UUIDv7 from 1970: what a wall clock stepped far back would produce.
-    // The double cast: one stub cannot satisfy both overloads (string and "buffer") by type.
-    const allZero = (() => Buffer.alloc(16)) as unknown as typeof Bun.randomUUIDv7;
-    const spy = spyOn(Bun, "randomUUIDv7").mockImplementation(allZero);
-    try {
-      const second = newTaskId();
-      const third = newTaskId();
-      expect(first < second && second < third).toBe(true);
-      expect(taskIdTimeMs(third)).toBe(taskIdTimeMs(first));
-    } finally {
-      spy.mockRestore();
-    }
+    // 1970: what a wall clock stepped far back would give.
+    const second = newTaskId(0);
+    const third = newTaskId(0);
+    expect(first < second && second < third).toBe(true);
+    expect(taskIdTimeMs(third)).toBe(taskIdTimeMs(first));
+    // Once the clock is past the last id again, ids carry the clock's time.
+    const later = taskIdTimeMs(first)! + 60_000;
+    const fourth = newTaskId(later);
+    expect(fourth > third).toBe(true);
+    expect(taskIdTimeMs(fourth)).toBe(later);
+  });
+
+  test("ids carry the ms they were made in, and ids of one ms differ after it", () => {
+    const ms = Date.now() + 3_600_000;
+    const a = newTaskId(ms);
+    const b = newTaskId(ms + 1);
+    expect(taskIdTimeMs(b)).toBe(ms + 1);
+    expect(a.slice(10)).not.toBe(b.slice(10));
+    expect(new Set(Array.from({ length: 1000 }, () => newTaskId(ms + 2).slice(10))).size).toBe(1000);
   });
 });

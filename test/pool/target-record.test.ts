@@ -56,3 +56,13 @@ test("unknown target shapes are refused with an error naming the field", () => {
   expect(fieldOf(null)).toBe("target");
   expect(fieldOf({ type: "handler", url: "x" })).toBe("target.url");
 });
+
+test("each spec carries its own name when names alternate between calls", () => {
+  // encodeSpecWithArgs keeps the last name's JSON: a stale one would give a task another's name.
+  const names = ["a", 'quote"d', "a", "ünïcode", "b", "b", "a"];
+  for (const name of names) {
+    const { specJson } = resolveTask(name, { n: 1 }, { id: "t-2", runAt: 1_800_000_100_000 }, context);
+    expect(decodeSpec(specJson).name).toBe(name);
+    expect(JSON.parse(specJson).n).toBe(name);
+  }
+});
