@@ -160,7 +160,8 @@ function traceStore(target: TickwheelNode): void {
     const pool = target.pool as unknown as { free: number; reserved: number; inFlight: number; capacityWaiters: Set<unknown> };
     lines.push(
       `${Date.now() - t0} actors: claimedLate ${late}, lead ${Math.min(...leads)}-${Math.max(...leads)} ms, held ${held}, window ${window}; ` +
-        `pool free ${pool.free} reserved ${pool.reserved} running ${pool.inFlight} waiters ${pool.capacityWaiters.size}; finished ${target.completer.counts.finished}`,
+        `pool free ${pool.free} reserved ${pool.reserved} running ${pool.inFlight} waiters ${pool.capacityWaiters.size}; finished ${target.completer.counts.finished}; ` +
+        `clock error ${target.readiness().clock.errorMs} ms, Redis-clock estimate − Date.now() ${(target.clock.now() - Date.now()).toFixed(0)} ms`,
     );
   }, 500);
   // Long synchronous steps of the actors and wheels: when they ran and how long they took (> 2 ms).
