@@ -161,7 +161,7 @@ function traceStore(target: TickwheelNode): void {
     lines.push(
       `${Date.now() - t0} actors: claimedLate ${late}, lead ${Math.min(...leads)}-${Math.max(...leads)} ms, held ${held}, window ${window}; ` +
         `pool free ${pool.free} reserved ${pool.reserved} running ${pool.inFlight} waiters ${pool.capacityWaiters.size}; finished ${target.completer.counts.finished}; ` +
-        `clock error ${target.readiness().clock.errorMs} ms, Redis-clock estimate − Date.now() ${(target.clock.now() - Date.now()).toFixed(0)} ms`,
+        `clock error ${target.clock.errorMs} ms, Redis-clock estimate − Date.now() ${(target.clock.now() - Date.now()).toFixed(0)} ms`,
     );
   }, 500);
   // Long synchronous steps of the actors and wheels: when they ran and how long they took (> 2 ms).
