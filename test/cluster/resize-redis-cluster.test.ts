@@ -57,7 +57,7 @@ test("8 -> 32 -> 8 shards on a 3-master Redis Cluster under load; the new shards
   await requestResizeTwice([n1.url, n2.url], 32);
   // 4-18 s alone; under a full clean-clone suite on 2 cores one took 57 s and one more than 60 s
   // (no task lost or doubled: slow, not stuck), so the bound is generous.
-  await waitResized(n1.url, 32, 110_000);
+  await waitResized(n1.url, 32, 110_000, nodes);
   const upTo = Date.now();
   await waitBalanced(n1.url, ["c1", "c2", "c3"], 32);
   await Bun.sleep(1000);
@@ -75,7 +75,7 @@ test("8 -> 32 -> 8 shards on a 3-master Redis Cluster under load; the new shards
   await Bun.sleep(600);
   const downFrom = Date.now();
   await requestResizeTwice([n2.url, n1.url], 8);
-  await waitResized(n2.url, 8, 110_000);
+  await waitResized(n2.url, 8, 110_000, nodes);
   const downTo = Date.now();
   await Bun.sleep(1500);
   await load.stop();

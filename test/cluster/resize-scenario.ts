@@ -117,7 +117,7 @@ export async function requestResizeTwice(urls: [string, string], count: number):
 }
 
 /** Waits until the resize to `count` has finished (the map is stable at `count`). */
-export async function waitResized(url: string, count: number, timeoutMs: number): Promise<void> {
+export async function waitResized(url: string, count: number, timeoutMs: number, nodes: { nodeId: string; output(): string }[] = []): Promise<void> {
   let last: ResizeStatusBody | null = null;
   try {
     await waitFor(
@@ -131,6 +131,11 @@ export async function waitResized(url: string, count: number, timeoutMs: number)
   } catch (error) {
     // Where it stood (each source shard's phase and counts), so a resize that did not finish says why.
     console.error(`[resize] not finished after ${timeoutMs} ms; last progress: ${JSON.stringify(last)}`);
+    // What each node said about leases, resize steps and Redis calls: why a source stopped moving.
+    for (const node of nodes) {
+      const lines = node.output().split("\n").filter((line) => /resize|lease|fail|warn|error/i.test(line));
+      console.error(`--- ${node.nodeId} (${lines.length} lines)\n${lines.slice(-60).join("\n")}`);
+    }
     throw error;
   }
 }

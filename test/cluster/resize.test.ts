@@ -39,7 +39,7 @@ test("8 -> 32 -> 8 shards on 3 nodes under load, with a schedule every 200 ms: n
   await Bun.sleep(600);
   const upFrom = Date.now();
   await requestResizeTwice([n1.url, n2.url], 32);
-  await waitResized(n1.url, 32, 60_000);
+  await waitResized(n1.url, 32, 60_000, fixture.nodes);
   const upTo = Date.now();
   await waitBalanced(n1.url, ["n1", "n2", "n3"], 32);
   await Bun.sleep(1500);
@@ -48,7 +48,7 @@ test("8 -> 32 -> 8 shards on 3 nodes under load, with a schedule every 200 ms: n
   await Bun.sleep(600);
   const downFrom = Date.now();
   await requestResizeTwice([n2.url, n1.url], 8);
-  await waitResized(n2.url, 8, 60_000);
+  await waitResized(n2.url, 8, 60_000, fixture.nodes);
   const downTo = Date.now();
   await Bun.sleep(1500);
   await load.stop();
@@ -109,7 +109,7 @@ test("kill -9 of a node moving slots at the resize's midpoint: the resize comple
   // A replacement joins, told the target count (accepted while the resize runs and after it).
   const k4 = await startRecordingNode({ ...options, env: { ...RESIZE_ENV, TICKWHEEL_SHARDS: "32" } }, "k4");
   fixture.nodes.push(k4);
-  await waitResized(survivor.url, 32, 90_000);
+  await waitResized(survivor.url, 32, 90_000, fixture.nodes);
   const to = Date.now();
   await Bun.sleep(1500);
   await load.stop();
