@@ -43,13 +43,14 @@ async function scriptUsec(): Promise<number> {
 
 const rounds: { claimUsPerTask: number; finishUsPerTask: number }[] = [];
 let serial = 0;
+const oneShard = new ShardMap(1);
 for (let round = 0; round < Number(process.argv[2] ?? 5); round++) {
   const dueMs = Date.now() - 5;
   for (let from = 0; from < TASKS; from += 1000) {
     const items = [];
     for (let i = from; i < from + 1000; i++) {
       const id = `sc${round}-${serial++}`.padEnd(26, "x");
-      const t = resolveTask("bench.noop", { userId: i }, { id, runAt: dueMs }, { nowMs: Date.now(), shards: new ShardMap(1), defaults: DEFAULT_TASK_DEFAULTS, requireTime: true });
+      const t = resolveTask("bench.noop", { userId: i }, { id, runAt: dueMs }, { nowMs: Date.now(), shards: oneShard, defaults: DEFAULT_TASK_DEFAULTS, requireTime: true });
       items.push({ id: t.id, score: t.score, record: t.record });
     }
     await store.tasks.schedule(0, items, 0);

@@ -15,6 +15,7 @@ import {
   checkOutcome,
   LATENESS_P99_BOUND_MS,
   movingScheduleName,
+  printNodeWarnings,
   requestResizeTwice,
   RESIZE_ENV,
   scheduleLongRunning,
@@ -83,7 +84,7 @@ test("8 -> 32 -> 8 shards on a 3-master Redis Cluster under load; the new shards
   const up = await checkOutcome(raw, prefix, load, 8, { fromMs: upFrom, toMs: upTo }, null).catch((error) => {
     // What the nodes warned about (lease changes, failed Redis calls) tells a re-run after a reap from a move.
     console.log(JSON.stringify({ upFrom, upTo, downFrom, downTo }));
-    for (const node of nodes) console.log(`--- ${node.nodeId}\n${node.output().split("\n").filter((line) => /lease|reap|fail/i.test(line)).slice(0, 30).join("\n")}`);
+    printNodeWarnings(nodes);
     throw error;
   });
   const down = await checkOutcome(raw, prefix, load, 8, { fromMs: downFrom, toMs: downTo }, null);

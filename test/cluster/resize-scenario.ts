@@ -9,6 +9,7 @@ import { Client } from "../../src/client/client.ts";
 import { keySlot } from "../../src/core/slot.ts";
 import { parseOccurrenceId } from "../../src/task/occurrence-id.ts";
 import { waitFor } from "../helpers/wait.ts";
+import type { NodeProcess } from "../helpers/node.ts";
 import { faultEnv, groupById, readRecords, type StartRecord } from "./cluster-helpers.ts";
 
 /**
@@ -117,7 +118,7 @@ export async function requestResizeTwice(urls: [string, string], count: number):
 }
 
 /** Waits until the resize to `count` has finished (the map is stable at `count`). */
-export async function waitResized(url: string, count: number, timeoutMs: number, nodes: { nodeId: string; output(): string }[] = []): Promise<void> {
+export async function waitResized(url: string, count: number, timeoutMs: number, nodes: readonly NodeLog[] = []): Promise<void> {
   let last: ResizeStatusBody | null = null;
   try {
     await waitFor(
@@ -131,12 +132,21 @@ export async function waitResized(url: string, count: number, timeoutMs: number,
   } catch (error) {
     // Where it stood (each source shard's phase and counts), so a resize that did not finish says why.
     console.error(`[resize] not finished after ${timeoutMs} ms; last progress: ${JSON.stringify(last)}`);
-    // What each node said about leases, resize steps and Redis calls: why a source stopped moving.
-    for (const node of nodes) {
-      const lines = node.output().split("\n").filter((line) => /resize|lease|fail|warn|error/i.test(line));
-      console.error(`--- ${node.nodeId} (${lines.length} lines)\n${lines.slice(-60).join("\n")}`);
-    }
+    printNodeWarnings(nodes);
     throw error;
+  }
+}
+
+type NodeLog = Pick<NodeProcess, "nodeId" | "output">;
+
+/**
+ * What each node said about leases, reaps, resize steps and Redis calls (its last lines of
+ * them): why a source stopped moving, or why a task ran again after a move.
+ */
+export function printNodeWarnings(nodes: readonly NodeLog[]): void {
+  for (const node of nodes) {
+    const lines = node.output().split("\n").filter((line) => /resize|lease|reap|fail|warn|error/i.test(line));
+    console.error(`--- ${node.nodeId} (${lines.length} lines)\n${lines.slice(-60).join("\n")}`);
   }
 }
 
