@@ -33,6 +33,18 @@ const RUNNING_LIST_BATCHES = 16;
 /** Record bytes one list call may read (args can be 1 MiB each: bounds the script and the reply). */
 export const LIST_MAX_BYTES = 8 * 1024 * 1024;
 
+/**
+ * A page from a listing script's reply: { next cursor score or "", next
+ * cursor id, then per task id, score, record, last error or nil }.
+ */
+function pageOf(reply: (string | null)[], record: (stored: string) => string): ListPage {
+  const entries: ListEntry[] = [];
+  for (let i = 2; i < reply.length; i += 4) {
+    entries.push({ id: reply[i]!, score: reply[i + 1]!, record: record(reply[i + 2]!), lastError: reply[i + 3] ?? null });
+  }
+  return { entries, next: reply[0] ? { score: reply[0], id: reply[1]! } : null };
+}
+
 export interface Listings {
   shardStats(shard: number): Promise<ShardStats>;
   listPage(
@@ -132,8 +144,11 @@ export class RedisListings implements Listings {
     namePrefix = false,
   ): Promise<ListPage> {
     const keys = this.keyBook.shard(shard);
+    if (state === "succeeded" || state === "cancelled" || state === "expired") {
+      return this.listFinishedPage(shard, state, after, limit, budget, name, maxBytes, namePrefix);
+    }
     const index = state === "scheduled" ? keys.due : state === "dead" ? keys.dead : consoleIndexKey(keys, state);
-    const source = state === "scheduled" || state === "failed" ? "hash" : "done";
+    const source = state === "dead" ? "done" : "hash";
     const specPrefix = specFilter(name, namePrefix);
     const reply = (await this.runner.run(
       "list",
@@ -152,11 +167,31 @@ export class RedisListings implements Listings {
         namePrefix ? "prefix" : "",
       ],
     )) as (string | null)[];
-    const entries: ListEntry[] = [];
-    for (let i = 2; i < reply.length; i += 4) {
-      entries.push({ id: reply[i]!, score: reply[i + 1]!, record: reply[i + 2]!, lastError: reply[i + 3] ?? null });
-    }
-    return { entries, next: reply[0] ? { score: reply[0], id: reply[1]! } : null };
+    return pageOf(reply, (record) => record);
+  }
+
+  /**
+   * One page of a finished state's index (chunks of ids per ms: see
+   * list-finished-1.lua), in the same (ms, id) order and with the same
+   * cursor as a listIndexPage.
+   */
+  private async listFinishedPage(
+    shard: number,
+    state: "succeeded" | "cancelled" | "expired",
+    after: { score: string; id: string } | null,
+    limit: number,
+    budget: number,
+    name: string | null,
+    maxBytes: number,
+    namePrefix: boolean,
+  ): Promise<ListPage> {
+    const keys = this.keyBook.shard(shard);
+    const reply = (await this.runner.run(
+      "listFinished",
+      [consoleIndexKey(keys, state)],
+      [keys.donePrefix, after?.score ?? "", after?.id ?? "", limit, budget, name ?? "", namePrefix ? "prefix" : "", Math.max(1, maxBytes)],
+    )) as (string | null)[];
+    return pageOf(reply, (record) => record);
   }
 
   /**
@@ -178,11 +213,7 @@ export class RedisListings implements Listings {
       [keys.claims, keys.batches, keys.tasks, keys.err],
       [after?.score ?? "", after?.id ?? "", limit, specPrefix, Math.max(1, maxBytes), RUNNING_LIST_BATCHES],
     )) as (string | null)[];
-    const entries: ListEntry[] = [];
-    for (let i = 2; i < reply.length; i += 4) {
-      entries.push({ id: reply[i]!, score: reply[i + 1]!, record: runningRecord(reply[i + 2]!), lastError: reply[i + 3] ?? null });
-    }
-    return { entries, next: reply[0] ? { score: reply[0], id: reply[1]! } : null };
+    return pageOf(reply, runningRecord);
   }
 
   /**

@@ -22,6 +22,7 @@ import listCold from "./lua/list-cold-1.lua" with { type: "text" };
 import inspect from "./lua/inspect-4.lua" with { type: "text" };
 import progress from "./lua/progress-3.lua" with { type: "text" };
 import list from "./lua/list-3.lua" with { type: "text" };
+import listFinished from "./lua/list-finished-1.lua" with { type: "text" };
 import listRunning from "./lua/list-running-4.lua" with { type: "text" };
 import retryDead from "./lua/retry-dead-4.lua" with { type: "text" };
 import park from "./lua/park-7.lua" with { type: "text" };
@@ -85,6 +86,7 @@ const sources = {
   inspect: { lua: withCold(withFinals(inspect)), keys: 4 },
   progress: { lua: progress, keys: 3 },
   list: { lua: withOrder(withFinals(list)), keys: 3 },
+  listFinished: { lua: withOrder(withFinals(listFinished)), keys: 1 },
   listRunning: { lua: withOrder(withClaimed(listRunning)), keys: 4 },
   retryDead: { lua: withFinals(retryDead), keys: 4 },
   park: { lua: withClaimed(park), keys: 7 },

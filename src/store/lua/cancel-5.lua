@@ -44,7 +44,7 @@ if redis.call('ZSCORE', KEYS[1], id) then
     redis.call('ZREM', console_index(ARGV[2], 'failed'), id)
     console_history_keep(ARGV[2], ARGV[2] .. expiry, { id })
   end
-  console_index_add(ARGV[2], 'cancelled', { ARGV[3], id }, tonumber(ARGV[3]) - tonumber(ARGV[4]), expiry, tonumber(ARGV[3]))
+  console_index_add(ARGV[2], 'cancelled', { id }, tonumber(ARGV[3]) - tonumber(ARGV[4]), expiry, tonumber(ARGV[3]))
   return { 'cancelled', final }
 end
 local coldScore, coldSpec = cold_remove(ARGV[5], KEYS[5], id)
@@ -53,7 +53,7 @@ if coldScore then
     ',"finishedAt":' .. ARGV[3] .. ',"spec":' .. coldSpec .. '}'
   local expiry = finals_expiry(tonumber(ARGV[3]), tonumber(ARGV[4]))
   finals_put(ARGV[2], { [expiry] = { id, final } })
-  console_index_add(ARGV[2], 'cancelled', { ARGV[3], id }, tonumber(ARGV[3]) - tonumber(ARGV[4]), expiry, tonumber(ARGV[3]))
+  console_index_add(ARGV[2], 'cancelled', { id }, tonumber(ARGV[3]) - tonumber(ARGV[4]), expiry, tonumber(ARGV[3]))
   return { 'cancelled', final }
 end
 -- Not in `due` and not cold, but its record is there: it is running (see claim-6.lua).

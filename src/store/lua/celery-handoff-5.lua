@@ -92,7 +92,6 @@ while at <= #ARGV do
         fields[#fields + 1] = ids[k]
         fields[#fields + 1] = finals_join('succeeded', tails[k], record)
         pushed[#pushed + 1] = envelopes[k]
-        succeeded[#succeeded + 1] = now
         succeeded[#succeeded + 1] = ids[k]
         flags[k] = '1'
       else

@@ -53,10 +53,10 @@
   batch is refused ("lease"), as before.
 
   Console indexes (lib/console.lua, keys derived from ARGV[2]): succeeded and
-  expired ids are added to their state's index (one ZADD per state per call,
-  plus a trim by score and a PTTL (PEXPIREAT when it grows): the extra cost of making finished
-  tasks listable), and a retried task's attempt history moves next to its
-  final record.
+  expired ids are added to their state's index (one chunk, a single ZADD
+  member, per state per call, plus a trim by score and a PTTL (PEXPIREAT when
+  it grows): the extra cost of making finished tasks listable), and a retried
+  task's attempt history moves next to its final record.
 
   Returns "lease" if the token neither holds the lease nor claimed every
   batch named, else one character per item in order: "1" finished, "0"
@@ -80,7 +80,7 @@ end
 local out = {}
 local ended = {}
 local deadMembers = {}
--- state -> { members = flat score/id list, expiry = newest slot expiry } for the console indexes.
+-- state -> { members = ids, expiry = newest slot expiry } for the console indexes.
 local indexed = {}
 local hasHistory = redis.call('EXISTS', console_history_key(ARGV[2])) == 1
 local doneCount = tonumber(ARGV[5])
@@ -131,7 +131,6 @@ while at <= #ARGV do
       end
       local members = index.members
       for k = 1, count do
-        members[#members + 1] = ARGV[3]
         members[#members + 1] = ids[k]
       end
       if tonumber(expiry) > tonumber(index.expiry) then

@@ -1,12 +1,14 @@
 --[[
-  list (read-only): one page of a shard's index (due, run or dead ZSET) after a
-  cursor, in index order (score, then id), optionally only tasks of one name.
+  list (read-only): one page of a shard's index of one id per member (due,
+  dead, or the console's failed) after a cursor, in index order (score, then
+  id), optionally only tasks of one name. The finished states' indexes hold
+  chunks of ids: list-finished-1.lua.
   Bounded per call: it examines at most ARGV[6] entries and reads at most
   about ARGV[9] bytes of records (args can be large), so a rare name in a big
   shard costs several short calls (each returns a cursor), never one long one.
 
-  KEYS[1] index ZSET (due: id -> due score; run: id -> visibility deadline;
-          dead: id -> ms it died)
+  KEYS[1] index ZSET (due: id -> due score; dead: id -> ms it died; the
+          console's failed: id -> due score of the retry)
   KEYS[2] tasks HASH (id -> "attempt:score\n<spec json>")
   KEYS[3] err HASH   (id -> last error of a pending retry)
   ARGV[1] where records live: "hash" (the tasks hash) or "done" (final records)
@@ -63,11 +65,7 @@ local function matches(record)
     local nl = string.find(record, '\n', 1, true)
     return nl ~= nil and string.sub(record, nl + 1, nl + #specPrefix) == specPrefix
   end
-  if plainName == '' then return true end
-  local ok, decoded = pcall(cjson.decode, record)
-  if not (ok and type(decoded) == 'table' and type(decoded.spec) == 'table' and type(decoded.spec.n) == 'string') then return false end
-  if namePrefix then return string.sub(decoded.spec.n, 1, #plainName) == plainName end
-  return decoded.spec.n == plainName
+  return finals_name_matches(record, plainName, namePrefix)
 end
 
 local out = { '', '' }

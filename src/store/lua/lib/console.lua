@@ -6,10 +6,21 @@
   Every key here is derived from the shard's done-key prefix (lib/finals.lua),
   so it shares the shard's hash tag and no script's key count changes:
 
-  <done prefix>by:<state>  ZSET id -> ms it finished (succeeded, cancelled,
-                           expired), or id -> due score of its retry (failed:
-                           waiting for the next attempt). The finished ones
-                           are trimmed by score whenever they are written to,
+  <done prefix>by:failed   ZSET id -> due score of its retry: tasks waiting
+                           for their next attempt.
+  <done prefix>by:<state>  for succeeded, cancelled, expired: ZSET of chunks,
+                           member "<id> <id> ...", the ids one call ended in
+                           that state, score the ms it ran at (ids hold no
+                           spaces). One member per call, not per task: at a
+                           burst's rate a skiplist entry per finished task was
+                           a fifth of Redis' time per task (BENCHMARKS.md,
+                           the fourteenth session). A chunk of one id is what
+                           the index held before chunks, so an index written
+                           by an older node reads the same. Listing expands a
+                           score's chunks and orders their ids byte by byte
+                           (list-finished-1.lua), so pages come in (ms, id)
+                           order as they did. Every finished index is trimmed
+                           by score whenever it is written to,
                            and the key expires with its newest final record,
                            so an index never outlives what it points at and
                            nothing scans to clean it. Listing skips ids whose
@@ -35,14 +46,14 @@ local function console_history_key(donePrefix)
   return donePrefix .. 'attempts'
 end
 
--- Adds finished ids (flat score, id, score, id, ...) to a state's index, drops
--- entries finished before `trimBelow`, and keeps the key at least until
--- `expiry` (the slot expiry of the newest record it points at; only ever
--- pushed later, as nodes may keep records for different retentions).
--- `nowMs` is the caller's clock, as the slot expiries are.
-local function console_index_add(donePrefix, state, members, trimBelow, expiry, nowMs)
+-- Adds the ids one call ended in `state` at `nowMs` (the caller's clock, as
+-- the slot expiries are) as one chunk, drops chunks of calls before
+-- `trimBelow`, and keeps the key at least until `expiry` (the slot expiry of
+-- the newest record it points at; only ever pushed later, as nodes may keep
+-- records for different retentions).
+local function console_index_add(donePrefix, state, ids, trimBelow, expiry, nowMs)
   local key = console_index(donePrefix, state)
-  redis.call('ZADD', key, unpack(members))
+  redis.call('ZADD', key, nowMs, table.concat(ids, ' '))
   redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. trimBelow)
   if redis.call('PTTL', key) < tonumber(expiry) - nowMs then
     redis.call('PEXPIREAT', key, expiry)

@@ -107,3 +107,13 @@ local function finals_get_many(slots, ids)
   end
   return found
 end
+
+-- Whether a final record is of a task with this name (or, with `isPrefix`, a name starting with
+-- it); "" matches every record. The listing scripts filter with it.
+local function finals_name_matches(record, name, isPrefix)
+  if name == '' then return true end
+  local ok, decoded = pcall(cjson.decode, record)
+  if not (ok and type(decoded) == 'table' and type(decoded.spec) == 'table' and type(decoded.spec.n) == 'string') then return false end
+  if isPrefix then return string.sub(decoded.spec.n, 1, #name) == name end
+  return decoded.spec.n == name
+end
