@@ -10,8 +10,10 @@
  * Each round schedules 50,000 tasks due now on one shard, claims them in
  * calls of 500 and finishes them in calls of 100 (succeeded, the node's
  * grouping: one batch, one expiry slot), then prints per round µs of Redis
- * per task for each script. The finish grows with the rounds: the console's
- * `succeeded` index and the final records' slot hash keep every round's tasks.
+ * per task for each script, and at the end the `succeeded` index's bytes per
+ * task (MEMORY USAGE). The finish grows with the rounds: the final records'
+ * slot hash (and, before 41a5b34, the index's one entry per task) keeps every
+ * round's tasks.
  */
 import { join } from "node:path";
 import { startRedis } from "../../test/helpers/redis-server.ts";
@@ -22,6 +24,8 @@ const { ShardMap } = await import(join(tree, "src/core/shard-map.ts"));
 const { resolveTask, DEFAULT_TASK_DEFAULTS } = await import(join(tree, "src/task/schedule-input.ts"));
 const { decodeRecord, finalTailOf } = await import(join(tree, "src/task/codec.ts"));
 const { redisCommand } = await import(join(tree, "src/node/embedded-redis.ts"));
+const { KeyBook } = await import(join(tree, "src/store/keys.ts"));
+const { consoleIndexKey } = await import(join(tree, "src/store/console-keys.ts"));
 
 const TASKS = 50_000;
 const CLAIM = 500;
@@ -87,6 +91,10 @@ for (let round = 0; round < Number(process.argv[2] ?? 5); round++) {
   rounds.push({ claimUsPerTask: +(claimUs / finished).toFixed(2), finishUsPerTask: +(finishUs / finished).toFixed(2) });
 }
 console.log(JSON.stringify(rounds));
+// What the console's `succeeded` index costs in memory per finished task, every round's tasks in it.
+const indexKey = consoleIndexKey(new KeyBook("tw").shard(0), "succeeded");
+const indexBytes = Number(await redisCommand(redis.port, ["MEMORY", "USAGE", indexKey, "SAMPLES", "0"]));
+console.log(JSON.stringify({ succeededIndexBytesPerTask: +(indexBytes / (rounds.length * TASKS)).toFixed(1) }));
 await store.quit();
 await redis.cleanup();
 process.exit(0);

@@ -13,8 +13,8 @@
                            that state, score the ms it ran at (ids hold no
                            spaces). One member per call, not per task: at a
                            burst's rate a skiplist entry per finished task was
-                           a fifth of Redis' time per task (BENCHMARKS.md,
-                           the fourteenth session). A chunk of one id is what
+                           a fifth of the finish script's time (BENCHMARKS.md,
+                           the fifteenth session). A chunk of one id is what
                            the index held before chunks, so an index written
                            by an older node reads the same. Listing expands a
                            score's chunks and orders their ids byte by byte
