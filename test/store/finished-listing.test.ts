@@ -108,7 +108,7 @@ test("finished tasks list once each in (ms, id) order across chunks, page by pag
 
   // One member per call, and a call of one id wrote exactly the entry an index of single ids held.
   const index = consoleIndexKey(new KeyBook(prefix).shard(0), "succeeded");
-  const members = await raw.zrange(index, 0, -1, "WITHSCORES");
+  const members = await raw.zrange(index, "0", "-1", "WITHSCORES");
   expect(members.filter((_, i) => i % 2 === 0).map((m) => m.split(" ").sort().join(" ")).sort()).toEqual(
     ["t-01 t-05 t-09", "t-03 t-07 x-1", "t-02", "t-04 t-08 x-2"].sort(),
   );
@@ -141,6 +141,6 @@ test("chunks are trimmed by age with their records' retention, like single entri
   const items = ["late-1", "late-2"].map((id) => ({ id, batch: batch.batch, state: "succeeded" as const, finishedAt: later, ttlMs: 60_000, finalTail: finalTailOf({ attempt: 1, dueAt: T, finishedAt: later }) }));
   expect(await store.attempts.finish(0, token, later, 600_000, items, [batch.batch])).toEqual([true, true]);
   const index = consoleIndexKey(new KeyBook(prefix).shard(0), "succeeded");
-  expect(await raw.zrange(index, 0, -1)).toEqual(["late-1 late-2"]);
+  expect(await raw.zrange(index, "0", "-1")).toEqual(["late-1 late-2"]);
   expect((await listAll("succeeded", 10, 100)).listed).toEqual(at(later, ["late-1", "late-2"]));
 });
