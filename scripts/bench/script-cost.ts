@@ -33,7 +33,8 @@ const FINISH = 100;
 const DAY_MS = 86_400_000;
 
 const redis = await startRedis();
-const store = new Store({ redisUrl: redis.url, prefix: "tw" });
+const PREFIX = "tw";
+const store = new Store({ redisUrl: redis.url, prefix: PREFIX });
 const lease = await store.leases.acquire(0, "script-cost", 600_000);
 if (!lease.acquired) throw new Error("lease not acquired");
 const token = lease.token;
@@ -92,7 +93,7 @@ for (let round = 0; round < Number(process.argv[2] ?? 5); round++) {
 }
 console.log(JSON.stringify(rounds));
 // What the console's `succeeded` index costs in memory per finished task, every round's tasks in it.
-const indexKey = consoleIndexKey(new KeyBook("tw").shard(0), "succeeded");
+const indexKey = consoleIndexKey(new KeyBook(PREFIX).shard(0), "succeeded");
 const indexBytes = Number(await redisCommand(redis.port, ["MEMORY", "USAGE", indexKey, "SAMPLES", "0"]));
 console.log(JSON.stringify({ succeededIndexBytesPerTask: +(indexBytes / (rounds.length * TASKS)).toFixed(1) }));
 await store.quit();
