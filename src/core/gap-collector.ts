@@ -62,6 +62,11 @@ export interface GapCollectorOptions {
   gaplessAfterMs?: number;
   /** While gapless, one collection per this many ms, gap or not. */
   gaplessEveryMs?: number;
+  /**
+   * A monotonic clock with sub-ms resolution (ms) that times each collection's pause (in a node:
+   * performance.now). The wheel clock's whole ms cannot: a young collection here takes 1.5-3 ms.
+   */
+  elapsed?: () => number;
 }
 
 export const DEFAULT_GAP_MS = 3;
@@ -88,6 +93,11 @@ export class GapCollector {
   gaplessCollections = 0;
   /** Checks that found an alarm too close and collected nothing. */
   skipped = 0;
+  /**
+   * Time the node's thread spent in these collections (ms, summed): every start due meanwhile
+   * waited for it (tickwheel_gc_gap_pause_seconds_total; BENCHMARKS.md, "The sixteenth session").
+   */
+  pausedMs = 0;
 
   constructor(options: GapCollectorOptions) {
     this.options = {
@@ -97,6 +107,7 @@ export class GapCollector {
       gaplessAfterMs: DEFAULT_GAPLESS_AFTER_MS,
       gaplessEveryMs: DEFAULT_GAPLESS_EVERY_MS,
       busy: () => false,
+      elapsed: () => performance.now(),
       ...options,
     };
   }
@@ -142,7 +153,9 @@ export class GapCollector {
       }
       this.gapless = true;
     }
+    const began = this.options.elapsed();
     this.options.collect();
+    this.pausedMs += this.options.elapsed() - began;
     this.collections++;
     if (!gap) this.gaplessCollections++;
     this.lastAtMs = this.options.now();

@@ -35,7 +35,7 @@ interface MetricsSources {
   /** Redis' maxmemory-policy as last read ("unknown" where CONFIG is refused), null before the first check. */
   evictionPolicy?(): { policy: string; evicting: boolean | null } | null;
   /** Young collections the node ran (core/gap-collector.ts): in gaps of its timers, and paced while no gap came; 0 when turned off. */
-  gapCollections?(): { gap: number; gapless: number };
+  gapCollections?(): { gap: number; gapless: number; pausedMs: number };
   /** The shard map as this node last read it, and the running resize's slots (moved, total). */
   shardMap?(): { epoch: number; count: number; resizingTo: number | null; slotsMoved: number; slotsTotal: number } | null;
 }
@@ -166,6 +166,17 @@ export class NodeMetrics {
           const { gap, gapless } = collections();
           this.inc({ mode: "gap" }, gap);
           this.inc({ mode: "gapless" }, gapless);
+        },
+      });
+      // The pause those collections cost the node's thread: rate() of it is the share of time no
+      // start could run, and divided by the collections' rate, the mean pause.
+      new Counter({
+        name: "tickwheel_gc_gap_pause_seconds_total",
+        help: "Time this node's thread spent in the young collections it ran itself (tickwheel_gc_gap_collections_total): starts due meanwhile waited",
+        registers,
+        collect() {
+          this.reset();
+          this.inc(collections().pausedMs / 1000);
         },
       });
     }

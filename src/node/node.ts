@@ -99,7 +99,9 @@ export class TickwheelNode {
     clockOffsetMs: () => this.clock.offsetMs,
     gapCollections: () => {
       const collector = this.gapCollector;
-      return collector ? { gap: collector.collections - collector.gaplessCollections, gapless: collector.gaplessCollections } : { gap: 0, gapless: 0 };
+      return collector
+        ? { gap: collector.collections - collector.gaplessCollections, gapless: collector.gaplessCollections, pausedMs: collector.pausedMs }
+        : { gap: 0, gapless: 0, pausedMs: 0 };
     },
     shardMap: () =>
       this.shardMap && {

@@ -181,4 +181,30 @@ describe("GapCollector", () => {
     expect(collectedAt).toHaveLength(collected);
     expect(collector.skipped).toBeGreaterThan(200);
   });
+
+  test("sums each collection's pause on its own sub-ms clock, not the wheel clock's whole ms", () => {
+    const base = new FakeWheelClock();
+    let monotonic = 1_000.25;
+    const deferred: (() => void)[] = [];
+    const clock = new CoalescingClock(base, { afterFire: () => collector.fired() });
+    const collector: GapCollector = new GapCollector({
+      now: () => clock.now(),
+      nextAlarmMs: () => clock.nextAlarmMs(),
+      // A collection takes 1.75 ms of the thread; the wheel clock does not move meanwhile.
+      collect: () => (monotonic += 1.75),
+      elapsed: () => monotonic,
+      defer: (fn) => deferred.push(fn),
+      minFires: 1,
+      everyMs: 10,
+    });
+    expect(collector.pausedMs).toBe(0);
+    for (let i = 0; i < 3; i++) {
+      clock.setTimer(() => {}, 1);
+      base.advance(20);
+      for (const fn of deferred.splice(0)) fn();
+      monotonic += 20; // time passing outside collections is not counted
+    }
+    expect(collector.collections).toBeGreaterThanOrEqual(2);
+    expect(collector.pausedMs).toBeCloseTo(collector.collections * 1.75, 9);
+  });
 });

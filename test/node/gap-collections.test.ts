@@ -28,6 +28,14 @@ afterAll(async () => {
 });
 
 const COUNTER = "tickwheel_gc_gap_collections_total";
+const PAUSE = "tickwheel_gc_gap_pause_seconds_total";
+
+/** The node's own collections' pause so far (s), from /metrics. */
+async function pausedSecondsOf(node: TickwheelNode): Promise<number> {
+  const text = await (await createApp(node).request("/metrics")).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${PAUSE} `));
+  return line === undefined ? NaN : Number(line.slice(PAUSE.length + 1));
+}
 
 async function collectionsOf(node: TickwheelNode, mode: "gap" | "gapless" = "gap"): Promise<number> {
   const text = await (await createApp(node).request("/metrics")).text();
@@ -70,6 +78,12 @@ test("with tasks due every ms no gap comes, and the node collects every 50 ms an
   try {
     // Checks give up on a gap after 50 ms, then collect every 50 ms: tens in 3 s.
     await waitFor(async () => (await collectionsOf(node, "gapless")) >= 3, { timeoutMs: 10_000, message: `${COUNTER}{mode="gapless"} to count collections` });
+    // Each collection paused the node's thread for a while (a young collection is 0.1-10 ms),
+    // and together far less than the seconds the node ran.
+    const collections = (await collectionsOf(node)) + (await collectionsOf(node, "gapless"));
+    const paused = await pausedSecondsOf(node);
+    expect(paused).toBeGreaterThan(0);
+    expect(paused / collections).toBeLessThan(0.05);
   } finally {
     await node.stop();
   }
@@ -80,6 +94,7 @@ test("with TICKWHEEL_GC_IN_GAPS=false it runs none, and the counter stays 0", as
   try {
     expect(await collectionsOf(node)).toBe(0);
     expect(await collectionsOf(node, "gapless")).toBe(0);
+    expect(await pausedSecondsOf(node)).toBe(0);
   } finally {
     await node.stop();
   }
