@@ -32,8 +32,8 @@
  * while gapless, and the node is not `busy`. A busy node (a burst: its
  * starts come from claims, not timers) is left to the runtime, whose
  * collections mark on other threads while this one's runs on the node's
- * own. Pure apart from the injected clock, alarm lookup, collector and
- * deferral.
+ * own. Pure apart from the injected clock, alarm lookup, collector, pause
+ * timer (`elapsed`, performance.now by default) and deferral.
  */
 
 export interface GapCollectorOptions {
