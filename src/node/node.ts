@@ -166,6 +166,7 @@ export class TickwheelNode {
       clusterNodes: config.redisClusterNodes,
       prefix: config.prefix,
       name: `tickwheel-${this.nodeId}`,
+      leanScripts: config.leanScripts,
       onError: (error) => {
         this.redisErrors++;
         this.redisTrouble.report("connection", error, {}, "redis connection error");

@@ -71,13 +71,14 @@ export class RedisAttemptStore implements AttemptStore {
     const reply = limit >= PROMPT_CLAIM_MIN ? await this.runner.runNow("claim", claimKeys, claimArgs) : await this.runner.runBuffer("claim", claimKeys, claimArgs);
     if (!Array.isArray(reply)) return String(reply) === LEASE_LOST ? LEASE_LOST : null;
     // The batch id, and one string: id and record of each task, joined by "\0" (see claim-6.lua).
-    const [batch, packed] = reply as [Buffer, Buffer];
-    const flat = decodeText(packed).split("\0");
+    // Buffers from ioredis, strings from Bun's client (lean-scripts.ts).
+    const [batch, packed] = reply as [Buffer | string, Buffer | string];
+    const flat = (typeof packed === "string" ? packed : decodeText(packed)).split("\0");
     const tasks: ClaimedTask[] = new Array(flat.length >> 1);
     for (let i = 0, j = 0; i < flat.length; i += 2, j++) {
       tasks[j] = { id: flat[i]!, record: flat[i + 1]! };
     }
-    return { batch: batch.toString("utf8"), tasks };
+    return { batch: typeof batch === "string" ? batch : batch.toString("utf8"), tasks };
   }
 
   /**

@@ -49,8 +49,8 @@ const PREFIXES: readonly (readonly [string, RedisErrorKind])[] = [
   ["BUSY", "busy"],
 ];
 
-/** ioredis' and the socket's wording when Redis cannot be reached. */
-const CONNECTION = /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|max retries per request|Failed to refresh slots cache|None of startup nodes is available|connect ETIMEDOUT|Command timed out/i;
+/** ioredis', Bun's client's (lean-scripts.ts) and the socket's wording when Redis cannot be reached. */
+const CONNECTION = /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|max retries per request|Failed to refresh slots cache|None of startup nodes is available|connect ETIMEDOUT|Command timed out|ERR_REDIS_CONNECTION_CLOSED|ERR_REDIS_CONNECTION_TIMEOUT|Connection has failed/i;
 
 /** What an HTTP caller gets for each kind: the error code, the status, how long to wait. */
 export const REFUSAL: Record<RedisErrorKind, { code: ErrorCode; message: string; retryAfterS: number | null }> = {
@@ -101,8 +101,8 @@ export function redisErrorKind(error: unknown): RedisErrorKind | null {
     if (message.startsWith(prefix) && (message.length === prefix.length || message[prefix.length] === " ")) return kind;
   }
   if (CONNECTION.test(message) || CONNECTION.test(error.name ?? "") || CONNECTION.test(String((error as { code?: unknown }).code ?? ""))) return "connection";
-  // ioredis' reply errors: Redis answered, with something not listed above.
-  if (error.name === "ReplyError") return "other";
+  // Redis answered, with something not listed above: ioredis' reply errors, Bun's server errors.
+  if (error.name === "ReplyError" || (error as { code?: unknown }).code === "ERR_REDIS_SERVER_ERROR") return "other";
   return null;
 }
 

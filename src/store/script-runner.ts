@@ -6,8 +6,12 @@
  * for all of them.
  */
 import { openConnection, type Connection, type ConnectionTarget } from "./connection.ts";
-import { commandName, defineScripts, keyCountFirst, type ScriptName } from "./scripts.ts";
+import { commandName, defineScripts, keyCountFirst, scriptSource, type ScriptName } from "./scripts.ts";
 import { asRedisRefusal } from "./redis-errors.ts";
+import { LeanScripts } from "./lean-scripts.ts";
+
+/** The start path's scripts, sent through Bun's own client where there is one server (lean-scripts.ts). */
+const LEAN: ReadonlySet<ScriptName> = new Set<ScriptName>(["claim", "finish"]);
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
@@ -23,12 +27,25 @@ export class ScriptRunner {
   /** Publish command for wake hints: a cluster publishes to the shard's slot (SPUBLISH). */
   readonly publish: "PUBLISH" | "SPUBLISH";
 
-  constructor(target: ConnectionTarget, name: string, onError: (error: Error) => void) {
+  /** Claim and finish over Bun's client; null on a Redis Cluster or with TICKWHEEL_LEAN_SCRIPTS=false. */
+  private readonly lean: LeanScripts | null;
+
+  constructor(target: ConnectionTarget & { leanScripts?: boolean }, name: string, onError: (error: Error) => void) {
     this.clustered = !!target.clusterNodes && target.clusterNodes.length > 0;
     this.publish = this.clustered ? "SPUBLISH" : "PUBLISH";
     this.redis = openConnection(target, name);
     this.redis.on("error", onError);
     defineScripts(this.redis);
+    this.lean = target.leanScripts !== false && !this.clustered && target.redisUrl ? new LeanScripts(target.redisUrl, name) : null;
+  }
+
+  /** True when claim and finish go through Bun's client (lean-scripts.ts). */
+  get leanScripts(): boolean {
+    return this.lean !== null;
+  }
+
+  private runLean(script: ScriptName, keys: string[], argv: (string | number)[]): Promise<unknown> {
+    return this.lean!.eval(scriptSource(script), keys, argv).catch(throwTyped);
   }
 
   /** True while the connection is up; /ready reports it. */
@@ -42,6 +59,7 @@ export class ScriptRunner {
    * typed error with a kind and a code, redis-errors.ts), for every call.
    */
   run(script: ScriptName, keys: string[], argv: (string | number)[]): Promise<unknown> {
+    if (this.lean && LEAN.has(script)) return this.runLean(script, keys, argv);
     const fn = (this.redis as unknown as Record<string, ScriptFn>)[commandName(script)]!;
     if (keyCountFirst(script)) return fn.call(this.redis, keys.length, ...keys, ...argv).catch(throwTyped);
     return fn.call(this.redis, ...keys, ...argv).catch(throwTyped);
@@ -49,6 +67,8 @@ export class ScriptRunner {
 
   /** runBuffer(), written to the socket now rather than with the next automatic pipeline. */
   async runNow(script: ScriptName, keys: string[], argv: (string | number)[]): Promise<unknown> {
+    // Bun's client writes at once anyway (no automatic pipeline to wait for).
+    if (this.lean && LEAN.has(script)) return this.runLean(script, keys, argv);
     const pipeline = this.redis.pipeline() as unknown as Record<string, ScriptFn> & { exec(): Promise<[Error | null, unknown][] | null> };
     pipeline[`${commandName(script)}Buffer`]!.call(pipeline, ...keys, ...argv);
     const results = await pipeline.exec();
@@ -58,12 +78,15 @@ export class ScriptRunner {
   }
 
   /** run(), with the reply's strings as Buffers (ioredis' <command>Buffer variant). */
+  /** Through Bun's client (claim, finish) the reply's strings come as strings: callers take either. */
   runBuffer(script: ScriptName, keys: string[], argv: (string | number)[]): Promise<unknown> {
+    if (this.lean && LEAN.has(script)) return this.runLean(script, keys, argv);
     const fn = (this.redis as unknown as Record<string, ScriptFn>)[`${commandName(script)}Buffer`]!;
     return fn.call(this.redis, ...keys, ...argv).catch(throwTyped);
   }
 
   async quit(): Promise<void> {
+    this.lean?.close();
     await quitConnection(this.redis);
   }
 }

@@ -139,6 +139,11 @@ export function commandName(script: ScriptName): string {
   return commandNames[script];
 }
 
+/** A script's full source (libraries included), for a client that runs it by its SHA-1 (lean-scripts.ts). */
+export function scriptSource(script: ScriptName): string {
+  return sources[script].lua;
+}
+
 /** True for a script that takes a variable number of keys: the caller passes the count first. */
 export function keyCountFirst(script: ScriptName): boolean {
   return sources[script].keys < 0;

@@ -33,6 +33,8 @@ export interface StoreOptions extends ConnectionTarget {
   name?: string;
   /** Called for connection-level errors (metrics, logs); they are retried by the client. */
   onError?: (error: Error) => void;
+  /** Claim and finish through Bun's own client on one server (lean-scripts.ts); default true. */
+  leanScripts?: boolean;
 }
 
 export class Store {
