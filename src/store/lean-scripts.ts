@@ -6,8 +6,8 @@
  * Pipeline object, arguments turned to Buffers through node:net's stream,
  * the reply decoded in JavaScript. Bun's RedisClient does the same in native
  * code. Sent through it, the claims and finishes of a 100,000-task burst ran
- * at 140.8k tasks/s against 120.3k through ioredis (median of seven
- * alternating runs at concurrency 1,000), with less of the node's CPU.
+ * at 138.1k tasks/s against 112.7k through ioredis, the node's CPU per task
+ * 6.0 µs against 7.6 (medians of eleven alternating runs at concurrency 1,000).
  *
  * Only for one server: Bun's client has no Redis Cluster support, so a
  * clustered store keeps every script on ioredis. Everything else (the other
