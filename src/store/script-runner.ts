@@ -39,11 +39,6 @@ export class ScriptRunner {
     this.lean = target.leanScripts !== false && !this.clustered && target.redisUrl ? new LeanScripts(target.redisUrl, name) : null;
   }
 
-  /** True when claim and finish go through Bun's client (lean-scripts.ts). */
-  get leanScripts(): boolean {
-    return this.lean !== null;
-  }
-
   private runLean(script: ScriptName, keys: string[], argv: (string | number)[]): Promise<unknown> {
     return this.lean!.eval(scriptSource(script), keys, argv).catch(throwTyped);
   }
@@ -67,7 +62,7 @@ export class ScriptRunner {
 
   /** runBuffer(), written to the socket now rather than with the next automatic pipeline. */
   async runNow(script: ScriptName, keys: string[], argv: (string | number)[]): Promise<unknown> {
-    // Bun's client writes at once anyway (no automatic pipeline to wait for).
+    // Bun's client queues and writes natively; there is no ioredis pipeline to bypass.
     if (this.lean && LEAN.has(script)) return this.runLean(script, keys, argv);
     const pipeline = this.redis.pipeline() as unknown as Record<string, ScriptFn> & { exec(): Promise<[Error | null, unknown][] | null> };
     pipeline[`${commandName(script)}Buffer`]!.call(pipeline, ...keys, ...argv);
@@ -77,8 +72,10 @@ export class ScriptRunner {
     return reply;
   }
 
-  /** run(), with the reply's strings as Buffers (ioredis' <command>Buffer variant). */
-  /** Through Bun's client (claim, finish) the reply's strings come as strings: callers take either. */
+  /**
+   * run(), with the reply's strings as Buffers (ioredis' <command>Buffer variant). Through Bun's
+   * client (claim, finish) they come as strings: callers take either.
+   */
   runBuffer(script: ScriptName, keys: string[], argv: (string | number)[]): Promise<unknown> {
     if (this.lean && LEAN.has(script)) return this.runLean(script, keys, argv);
     const fn = (this.redis as unknown as Record<string, ScriptFn>)[`${commandName(script)}Buffer`]!;
