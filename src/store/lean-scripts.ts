@@ -24,7 +24,6 @@
  * opened on first use: a process that never claims (a producer) opens none.
  */
 import { RedisClient } from "bun";
-import { createHash } from "node:crypto";
 
 export class LeanScripts {
   private readonly url: string;
@@ -33,21 +32,15 @@ export class LeanScripts {
   private client: RedisClient | null = null;
   private connecting: Promise<void> | null = null;
   private closed = false;
-  /** SHA-1 of each script's source, as EVALSHA names it. */
-  private readonly shas = new Map<string, string>();
 
   constructor(url: string, name: string) {
     this.url = url;
     this.name = `${name}-lean`;
   }
 
-  /** Runs a script by its source's SHA-1, loading the source when Redis answers NOSCRIPT. */
-  async eval(lua: string, keys: string[], argv: (string | number)[]): Promise<unknown> {
-    let sha = this.shas.get(lua);
-    if (sha === undefined) {
-      sha = createHash("sha1").update(lua).digest("hex");
-      this.shas.set(lua, sha);
-    }
+  /** Runs a script by its SHA-1 (scripts.ts scriptBySha), loading its source when Redis answers NOSCRIPT. */
+  async eval(script: { sha: string; lua: string }, keys: string[], argv: (string | number)[]): Promise<unknown> {
+    const { sha, lua } = script;
     const args: string[] = [sha, String(keys.length)];
     for (const key of keys) args.push(key);
     for (const arg of argv) args.push(typeof arg === "string" ? arg : String(arg));

@@ -6,7 +6,7 @@
  * for all of them.
  */
 import { openConnection, type Connection, type ConnectionTarget } from "./connection.ts";
-import { commandName, defineScripts, keyCountFirst, scriptSource, type ScriptName } from "./scripts.ts";
+import { commandName, defineScripts, keyCountFirst, scriptBySha, type ScriptName } from "./scripts.ts";
 import { asRedisRefusal } from "./redis-errors.ts";
 import { LeanScripts } from "./lean-scripts.ts";
 
@@ -40,7 +40,7 @@ export class ScriptRunner {
   }
 
   private runLean(script: ScriptName, keys: string[], argv: (string | number)[]): Promise<unknown> {
-    return this.lean!.eval(scriptSource(script), keys, argv).catch(throwTyped);
+    return this.lean!.eval(scriptBySha(script), keys, argv).catch(throwTyped);
   }
 
   /** True while the connection is up; /ready reports it. */

@@ -139,9 +139,14 @@ export function commandName(script: ScriptName): string {
   return commandNames[script];
 }
 
-/** A script's full source (libraries included), for a client that runs it by its SHA-1 (lean-scripts.ts). */
-export function scriptSource(script: ScriptName): string {
-  return sources[script].lua;
+/** Each script's SHA-1 as EVALSHA names it, with its source, made once at load like the command names. */
+const bySha = Object.fromEntries(
+  Object.entries(sources).map(([name, source]) => [name, { sha: createHash("sha1").update(source.lua).digest("hex"), lua: source.lua }]),
+) as Record<ScriptName, { sha: string; lua: string }>;
+
+/** A script's SHA-1 and full source (libraries included), for a client that runs it by EVALSHA (lean-scripts.ts). */
+export function scriptBySha(script: ScriptName): { sha: string; lua: string } {
+  return bySha[script];
 }
 
 /** True for a script that takes a variable number of keys: the caller passes the count first. */

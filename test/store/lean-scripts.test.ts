@@ -2,6 +2,7 @@
 // connection on one server, and behave as the ioredis path does where callers can tell: a script
 // Redis forgot is loaded again, a restarted Redis is reached again, Redis' refusals keep their kind.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
 import { Store } from "../../src/store/store.ts";
 import { LeanScripts } from "../../src/store/lean-scripts.ts";
 import { LEASE_LOST, type ClaimedBatch, type FinishItem } from "../../src/store/outcomes.ts";
@@ -44,6 +45,11 @@ async function scheduleAndClaim(store: Store, count: number, held?: string): Pro
 function finishItems(claimed: ClaimedBatch): FinishItem[] {
   const finishedAt = Date.now();
   return claimed.tasks.map((task) => ({ id: task.id, batch: claimed.batch, state: "succeeded", finishedAt, ttlMs: 60_000, finalTail: finalTailOf({ attempt: 1, dueAt: finishedAt, finishedAt }) }));
+}
+
+/** A script of the test's own, as scriptBySha gives the store's. */
+function adhoc(lua: string): { sha: string; lua: string } {
+  return { sha: createHash("sha1").update(lua).digest("hex"), lua };
 }
 
 async function clientNames(): Promise<string[]> {
@@ -121,16 +127,16 @@ test("while Redis is down a claim fails at once as a connection refusal, and wor
 test("Redis' refusals through Bun's client keep their kind (OOM), and other errors are 'other'", async () => {
   const lean = new LeanScripts(redis.url, "lean-errors");
   try {
-    expect(await lean.eval("return ARGV[1] .. KEYS[1]", ["k"], ["v"])).toBe("vk");
+    expect(await lean.eval(adhoc("return ARGV[1] .. KEYS[1]"), ["k"], ["v"])).toBe("vk");
     await redisCommand(redis.port, ["CONFIG", "SET", "maxmemory", "1"]);
     try {
-      const oom = await lean.eval("return redis.call('SET', KEYS[1], ARGV[1])", ["lean:oom"], ["x"]).then(() => null, (error: unknown) => asRedisRefusal(error));
+      const oom = await lean.eval(adhoc("return redis.call('SET', KEYS[1], ARGV[1])"), ["lean:oom"], ["x"]).then(() => null, (error: unknown) => asRedisRefusal(error));
       expect(oom).toBeInstanceOf(RedisRefusal);
       expect((oom as RedisRefusal).kind).toBe("oom");
     } finally {
       await redisCommand(redis.port, ["CONFIG", "SET", "maxmemory", "0"]);
     }
-    const other = await lean.eval("return redis.call('NOSUCHCOMMAND')", [], []).then(() => null, (error: unknown) => asRedisRefusal(error));
+    const other = await lean.eval(adhoc("return redis.call('NOSUCHCOMMAND')"), [], []).then(() => null, (error: unknown) => asRedisRefusal(error));
     expect(other).toBeInstanceOf(RedisRefusal);
     expect((other as RedisRefusal).kind).toBe("other");
   } finally {
