@@ -55,7 +55,7 @@ function traceStore(target: TickwheelNode): void {
   const lines: string[] = [];
   const t0 = Date.now();
   const store = target.store.attempts as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  for (const method of ["claim", "finish", "dueWindow"]) {
+  for (const method of ["claim", "finish", "window"]) {
     const original = store[method]!.bind(target.store.attempts);
     store[method] = async (...args: unknown[]) => {
       const issued = performance.now();
@@ -63,8 +63,8 @@ function traceStore(target: TickwheelNode): void {
       const result = await original(...args);
       const size = Array.isArray(result)
         ? result.length
-        : result && typeof result === "object" && "ids" in result
-          ? (result as { ids: unknown[] }).ids.length
+        : result && typeof result === "object" && "read" in result
+          ? (result as { read: number }).read
           : result && typeof result === "object" && "tasks" in result
             ? (result as { tasks: unknown[] }).tasks.length
             : String(result);

@@ -9,7 +9,7 @@ import type { AttemptStore } from "../store/attempts.ts";
 import type { Job } from "../pool/job.ts";
 
 /** The store calls the actor makes (refill, claim, reap) and the cold promotion duty's. */
-export type ShardStore = Pick<AttemptStore, "claim" | "reap" | "dueWindow" | "promote">;
+export type ShardStore = Pick<AttemptStore, "claim" | "reap" | "window" | "promote">;
 
 /** The pool as the actor drives it: reserve slots, claim into them, start or drop what it claimed. */
 export interface ShardPool {

@@ -51,6 +51,7 @@ import { scoreAfter } from "../task/model.ts";
 import { DEFAULT_COLD_AFTER_MS } from "../config/defaults.ts";
 import type { ShardMap } from "../core/shard-map.ts";
 import { LEASE_LOST, type ClaimedBatch, type LeaseLost } from "../store/outcomes.ts";
+import type { WindowRead } from "../store/attempts.ts";
 import { jobFromClaim, type Job } from "../pool/job.ts";
 import type { Logger } from "../core/log.ts";
 import type { ShardPool, ShardStore } from "./ports.ts";
@@ -78,9 +79,9 @@ import {
 import { REAP_BATCH, planAfterReap } from "./reap-plan.ts";
 
 /**
- * Tasks of a refill reply counted into the wheel per turn of the event loop (at least; a turn ends
- * at the end of a due ms). At 20,000 tasks a second a shard's full reload brings a few thousand;
- * when the wheel kept ids, putting them in in one turn kept held starts waiting 10-17 ms.
+ * Due ms of a refill reply counted into the wheel per turn of the event loop. At 20,000 tasks a
+ * second a shard's full reload brings a few thousand tasks; when the wheel kept ids, putting them
+ * in in one turn kept held starts waiting 10-17 ms.
  */
 const REFILL_STEP = 512;
 
@@ -166,7 +167,7 @@ interface DutyRun {
 type Message =
   | { type: "refill" }
   /** from, pastDue: where a refill reply's processing goes on (see REFILL_STEP), and what it found past due so far. */
-  | { type: "refilled"; scores: string[]; toScore: number; limit: number; full: boolean; dueNow: boolean; from?: number; pastDue?: number }
+  | { type: "refilled"; read: WindowRead; toScore: number; limit: number; full: boolean; from?: number; pastDue?: number }
   /** count: tasks the wheel counted at dueMs. */
   | { type: "due"; dueMs: number; count: number }
   /** scores: the due scores of the tasks of one hint message (only when they are due matters). */
@@ -496,12 +497,8 @@ export class ShardActor {
       windowSize: this.wheel.size,
     });
     const { toScore, limit, full } = plan;
-    Promise.all([
-      this.options.store.dueWindow(this.shard, plan.fromScore, toScore, limit),
-      this.options.store.dueWindow(this.shard, "-inf", plan.probeToScore, 1),
-    ]).then(
-      ([window, probe]) =>
-        this.post({ type: "refilled", scores: window.scores, toScore, limit, full, dueNow: (probe?.ids.length ?? 0) > 0 }),
+    this.options.store.window(this.shard, plan.fromScore, toScore, limit, plan.probeToScore).then(
+      (read) => this.post({ type: "refilled", read, toScore, limit, full }),
       (error) => this.post({ type: "io-failed", op: "refill", error }),
     );
   }
@@ -513,19 +510,16 @@ export class ShardActor {
     }
     let pastDue = message.pastDue ?? -Infinity;
     const from = message.from ?? 0;
-    const scores = message.scores;
+    const counts = message.read.counts;
     let i = from;
-    while (i < scores.length && i < from + REFILL_STEP && this.wheel.size < this.options.windowCap) {
+    while (i < counts.length && i < from + 2 * REFILL_STEP && this.wheel.size < this.options.windowCap) {
       // The read saw every task of each ms it covers, so the wheel's count for that ms becomes at
-      // least the run's length (hints may have counted some already). A run is never split
-      // across turns: each half would only raise the count to its own length.
-      const dueMs = Math.floor(Number(scores[i]));
-      let end = i + 1;
-      while (end < scores.length && Math.floor(Number(scores[end])) === dueMs) end++;
-      if (!this.addToWindow(dueMs, end - i, true)) pastDue = Math.max(pastDue, dueMs);
-      i = end;
+      // least the read's count (hints may have counted some already).
+      const dueMs = counts[i]!;
+      if (!this.addToWindow(dueMs, counts[i + 1]!, true)) pastDue = Math.max(pastDue, dueMs);
+      i += 2;
     }
-    if (i < scores.length && i >= from + REFILL_STEP && this.wheel.size < this.options.windowCap) {
+    if (i < counts.length && i >= from + 2 * REFILL_STEP && this.wheel.size < this.options.windowCap) {
       // The rest in a later turn, so that held starts and claims due meanwhile are not kept waiting.
       this.clock.setTimer(() => this.post({ ...message, from: i, pastDue }), 0);
       return;
@@ -534,12 +528,12 @@ export class ShardActor {
     this.refillCount++;
     this.errorBackoffMs = 0;
     const now = this.clock.now();
-    const end = windowEnd(scores.length, message.limit, scores[scores.length - 1], message.toScore);
+    const end = windowEnd(message.read.read, message.limit, message.read.lastScore, message.toScore);
     this.windowPartial = end.partial;
     this.loadedUntilScore = end.loadedUntilScore;
     // Sized as for one task: a claim that comes back full turns into full batches (a backlog),
     // while a full batch for every probe hit would tie up the pool whenever claims run late.
-    if (pastDue > -Infinity || message.dueNow) {
+    if (pastDue > -Infinity || message.read.dueNow) {
       this.expected++;
       this.raiseClaim(Math.max(pastDue, now));
     }

@@ -14,8 +14,20 @@ import { LEASE_LOST, type ClaimedBatch, type ClaimedTask, type FinishItem, type 
 /** Claims of at least this many tasks are sent at once (see claim). */
 const PROMPT_CLAIM_MIN = 256;
 
+/** A shard's window read (window-1.lua). */
+export interface WindowRead {
+  /** Flat pairs [dueMs, tasks due in it, dueMs, tasks, …], in ascending ms. */
+  counts: number[];
+  /** Tasks read: the limit when the read was cut off. */
+  read: number;
+  /** Score of the last task read (undefined when none was). */
+  lastScore: string | undefined;
+  /** A task is due by the probe score (a backlog, or one whose hint was lost). */
+  dueNow: boolean;
+}
+
 export interface AttemptStore {
-  dueWindow(shard: number, fromScoreExclusive: number | "-inf", toScoreInclusive: number, limit: number): Promise<{ ids: string[]; scores: string[] }>;
+  window(shard: number, fromScoreExclusive: number | "-inf", toScoreInclusive: number, limit: number, probeToScore: number): Promise<WindowRead>;
   claim(shard: number, token: string, upToScoreExclusive: number, limit: number, visibilityDeadlineMs: number): Promise<ClaimedBatch | null | LeaseLost>;
   finish(shard: number, token: string, nowMs: number, deadRetentionMs: number, items: FinishItem[], doneBatches?: string[]): Promise<boolean[] | LeaseLost>;
   retry(shard: number, token: string, id: string, batch: string, attempt: number, score: string, error: string): Promise<boolean | LeaseLost>;
@@ -35,24 +47,26 @@ export class RedisAttemptStore implements AttemptStore {
   }
 
   /**
-   * Ids and scores of due entries in (fromScore, toScore], in due order: what
-   * a shard actor loads into its wheel. Never payloads.
+   * What a shard actor loads into its wheel: how many tasks fall due in each
+   * ms of (fromScore, toScore], at most `limit` tasks in due order, and
+   * whether anything is due by probeToScore. One script (window-1.lua), never
+   * ids or payloads.
    */
-  async dueWindow(
+  async window(
     shard: number,
     fromScoreExclusive: number | "-inf",
     toScoreInclusive: number,
     limit: number,
-  ): Promise<{ ids: string[]; scores: string[] }> {
-    const from = fromScoreExclusive === "-inf" ? "-inf" : `(${fromScoreExclusive}`;
-    const flat = await this.runner.redis.zrangebyscore(this.keyBook.shard(shard).due, from, toScoreInclusive, "WITHSCORES", "LIMIT", 0, limit);
-    const ids = new Array<string>(flat.length / 2);
-    const scores = new Array<string>(flat.length / 2);
-    for (let i = 0, j = 0; i < flat.length; i += 2, j++) {
-      ids[j] = flat[i]!;
-      scores[j] = flat[i + 1]!;
-    }
-    return { ids, scores };
+    probeToScore: number,
+  ): Promise<WindowRead> {
+    const reply = (await this.runner.run("window", [this.keyBook.shard(shard).due], [fromScoreExclusive, toScoreInclusive, limit, probeToScore])) as [
+      string,
+      number,
+      string,
+      number,
+    ];
+    const [counts, read, last, probe] = reply;
+    return { counts: decodeCounts(String(counts)), read: Number(read), lastScore: last === "" ? undefined : String(last), dueNow: Number(probe) > 0 };
   }
 
   async claim(
@@ -229,4 +243,35 @@ export class RedisAttemptStore implements AttemptStore {
  */
 function decodeText(bytes: Buffer): string {
   return bytes.toString("utf8");
+}
+
+/**
+ * window-1.lua's counts, "<gap>:<count>" joined by ",", each gap the ms after
+ * the previous entry's (the first: the ms itself), as flat [ms, count] pairs.
+ * Read digit by digit: no string per entry.
+ */
+export function decodeCounts(text: string): number[] {
+  const out: number[] = [];
+  let ms = 0;
+  let value = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 58) {
+      // ":" ends a gap
+      ms += value;
+      out.push(ms);
+      value = 0;
+    } else if (code === 44) {
+      // "," ends a count
+      out.push(value);
+      value = 0;
+    } else if (code >= 48 && code <= 57) {
+      value = value * 10 + (code - 48);
+    } else {
+      throw new Error(`window read: unexpected ${JSON.stringify(text[i])} at ${i} of its counts`);
+    }
+  }
+  if (text.length > 0) out.push(value);
+  if (out.length % 2 !== 0) throw new Error("window read: counts end inside an entry");
+  return out;
 }

@@ -10,8 +10,12 @@ import { commandName, defineScripts, keyCountFirst, scriptBySha, type ScriptName
 import { asRedisRefusal } from "./redis-errors.ts";
 import { LeanScripts } from "./lean-scripts.ts";
 
-/** The start path's scripts, sent through Bun's own client where there is one server (lean-scripts.ts). */
-const LEAN: ReadonlySet<ScriptName> = new Set<ScriptName>(["claim", "finish"]);
+/**
+ * The start path's scripts and the window read, sent through Bun's own client where there is one
+ * server (lean-scripts.ts). The window read shares the claims' connection, so a refill and a claim
+ * of one shard reach Redis in the order they were sent.
+ */
+const LEAN: ReadonlySet<ScriptName> = new Set<ScriptName>(["claim", "finish", "window"]);
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 

@@ -18,6 +18,7 @@ import extend from "./lua/extend-2.lua" with { type: "text" };
 import cancel from "./lua/cancel-5.lua" with { type: "text" };
 import reschedule from "./lua/reschedule-3.lua" with { type: "text" };
 import promote from "./lua/promote-4.lua" with { type: "text" };
+import window from "./lua/window-1.lua" with { type: "text" };
 import listCold from "./lua/list-cold-1.lua" with { type: "text" };
 import inspect from "./lua/inspect-4.lua" with { type: "text" };
 import progress from "./lua/progress-3.lua" with { type: "text" };
@@ -82,6 +83,7 @@ const sources = {
   cancel: { lua: withConsole(withCold(withFinals(cancel))), keys: 5 },
   reschedule: { lua: withCold(withFinals(reschedule)), keys: 3 },
   promote: { lua: withCold(promote), keys: 4 },
+  window: { lua: window, keys: 1 },
   listCold: { lua: withCold(listCold), keys: 1 },
   inspect: { lua: withCold(withFinals(inspect)), keys: 4 },
   progress: { lua: progress, keys: 3 },

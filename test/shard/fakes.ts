@@ -11,13 +11,14 @@
 import { LEASE_LOST, type ClaimedBatch, type LeaseLost } from "../../src/store/outcomes.ts";
 import { encodeRecord } from "../../src/task/codec.ts";
 import type { Job } from "../../src/pool/job.ts";
+import type { WindowRead } from "../../src/store/attempts.ts";
 import type { ShardPool, ShardStore } from "../../src/shard/ports.ts";
 import type { FakeWheelClock } from "../core/fake-wheel-clock.ts";
 
 const SPEC_JSON = `{"n":"unit.task","c":0}`;
 
 export interface StoreCall {
-  op: "claim" | "reap" | "dueWindow" | "promote";
+  op: "claim" | "reap" | "window" | "promote";
   atMs: number;
   args: unknown[];
 }
@@ -95,11 +96,23 @@ export class FakeShardStore implements ShardStore {
     return { entries, more: false };
   }
 
-  async dueWindow(shard: number, fromScoreExclusive: number | "-inf", toScoreInclusive: number, limit: number): Promise<{ ids: string[]; scores: string[] }> {
-    this.calls.push({ op: "dueWindow", atMs: this.clock.now(), args: [shard, fromScoreExclusive, toScoreInclusive, limit] });
+  async window(shard: number, fromScoreExclusive: number | "-inf", toScoreInclusive: number, limit: number, probeToScore: number): Promise<WindowRead> {
+    this.calls.push({ op: "window", atMs: this.clock.now(), args: [shard, fromScoreExclusive, toScoreInclusive, limit, probeToScore] });
     const from = fromScoreExclusive === "-inf" ? -Infinity : fromScoreExclusive;
     const inRange = [...this.due].filter(([, score]) => score > from && score <= toScoreInclusive).sort((a, b) => a[1] - b[1]).slice(0, limit);
-    return { ids: inRange.map(([id]) => id), scores: inRange.map(([, score]) => String(score)) };
+    const counts: number[] = [];
+    for (const [, score] of inRange) {
+      const ms = Math.floor(score);
+      if (counts.length > 0 && counts[counts.length - 2] === ms) counts[counts.length - 1]!++;
+      else counts.push(ms, 1);
+    }
+    const last = inRange[inRange.length - 1];
+    return {
+      counts,
+      read: inRange.length,
+      lastScore: last === undefined ? undefined : String(last[1]),
+      dueNow: [...this.due.values()].some((score) => score <= probeToScore),
+    };
   }
 
   async promote(shard: number, token: string, slots: number[], upToScore: number): Promise<number | LeaseLost> {
