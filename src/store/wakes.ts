@@ -8,8 +8,11 @@ import { openConnection, type Connection, type ConnectionTarget } from "./connec
 import type { KeyBook } from "./keys.ts";
 import { quitConnection } from "./script-runner.ts";
 
-/** The due scores of the tasks one hint message names (the ids are not needed: the actor counts). */
-export type WakeListener = (shard: number, scores: number[]) => void;
+/**
+ * The due ms of the tasks one hint message names: whole ms, each score's priority fraction
+ * dropped (the ids are not needed either: the actor counts tasks per ms).
+ */
+export type WakeListener = (shard: number, dueMs: number[]) => void;
 
 export interface WakeHints {
   onWake(listener: WakeListener): void;
@@ -71,24 +74,24 @@ export class RedisWakeHints implements WakeHints {
     const subscriber = openConnection(this.target, "tickwheel-wake", { sharded: this.clustered });
     subscriber.on("error", (error: Error) => this.onError(error));
     // A message holds one hint "id|score" per line (schedule sends one message per call); the
-    // listener gets the scores of one message together.
+    // listener gets the due ms of one message together.
     const deliver = (channel: string, message: string) => {
       const shard = this.channelShards.get(channel);
       const listener = this.wakeListener;
       if (shard === undefined || !listener) return;
-      const scores: number[] = [];
+      const dueMs: number[] = [];
       let start = 0;
       while (start < message.length) {
         let end = message.indexOf("\n", start);
         if (end < 0) end = message.length;
         const bar = message.lastIndexOf("|", end - 1);
         if (bar >= start) {
-          const score = Number(message.slice(bar + 1, end));
-          if (Number.isFinite(score)) scores.push(score);
+          const ms = wholeMsOf(message, bar + 1, end);
+          if (ms !== null) dueMs.push(ms);
         }
         start = end + 1;
       }
-      if (scores.length > 0) listener(shard, scores);
+      if (dueMs.length > 0) listener(shard, dueMs);
     };
     subscriber.on(this.clustered ? "smessage" : "message", deliver);
     this.subscriber = subscriber;
@@ -98,4 +101,20 @@ export class RedisWakeHints implements WakeHints {
   async quit(): Promise<void> {
     if (this.subscriber) await quitConnection(this.subscriber);
   }
+}
+
+/**
+ * The whole ms of the score written in text[from, to) ("1764667512345.5625" → 1764667512345), or
+ * null when that is not a score. Read digit by digit: at 20,000 tasks a second a string cut out
+ * per hint was a good part of what the node's young collections swept.
+ */
+export function wholeMsOf(text: string, from: number, to: number): number | null {
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 48 && code <= 57) value = value * 10 + (code - 48);
+    else if (code === 46 && i > from) return value;
+    else return null;
+  }
+  return to > from ? value : null;
 }
