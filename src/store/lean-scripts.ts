@@ -1,6 +1,5 @@
 /**
- * The start path's scripts (claim and finish) and the window read over Bun's
- * own Redis client.
+ * The start path's scripts (claim and finish) over Bun's own Redis client.
  *
  * Why: in a burst the node's thread, not Redis, is the bound (BENCHMARKS.md,
  * "The sixteenth session"), and ioredis spends it per call: a Command and a
@@ -9,9 +8,6 @@
  * code. Sent through it, the claims and finishes of a 100,000-task burst ran
  * at 138.1k tasks/s against 112.7k through ioredis, the node's CPU per task
  * 6.0 µs against 7.6 (medians of eleven alternating runs at concurrency 1,000).
- *
- * The window read (window-1.lua) came later: it shares the claims' connection
- * so that a shard's refill and claim reach Redis in the order they were sent.
  *
  * Only for one server: Bun's client has no Redis Cluster support, so a
  * clustered store keeps every script on ioredis. Everything else (the other

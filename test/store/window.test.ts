@@ -1,6 +1,5 @@
 // The window read (window-1.lua): how many tasks fall due in each ms of a score range, cut off
-// after a number of tasks, with the last score read and the probe, against a real Redis, through
-// Bun's client (the default on one server) and through ioredis (TICKWHEEL_LEAN_SCRIPTS=false).
+// after a number of tasks, with the last score read and the probe, against a real Redis.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Store } from "../../src/store/store.ts";
 import { decodeCounts } from "../../src/store/attempts.ts";
@@ -11,13 +10,13 @@ import { startRedis, type RedisProcess } from "../helpers/redis-server.ts";
 import { randomPrefix } from "../helpers/node.ts";
 
 let redis: RedisProcess;
+let store: Store;
 const prefix = randomPrefix("window");
-const stores: Store[] = [];
 const T = 1_764_667_512_000;
 
 beforeAll(async () => {
   redis = await startRedis();
-  stores.push(new Store({ redisUrl: redis.url, prefix }), new Store({ redisUrl: redis.url, prefix, leanScripts: false }));
+  store = new Store({ redisUrl: redis.url, prefix });
   // Shard 0: ms T+5 (3 tasks, of priorities 9, 5 and 0: fractions .0, .25, .5625), T+6 (1), T+40 (2), T+41 (1).
   const entries: [number, number][] = [
     [T + 5, 9],
@@ -32,38 +31,33 @@ beforeAll(async () => {
   await redisCommand(redis.port, ["ZADD", shardKeys(prefix, 0).due, ...args]);
 });
 afterAll(async () => {
-  for (const store of stores) await store.quit();
+  await store.quit();
   await redis.cleanup();
 });
 
-for (const [i, via] of [
-  [0, "Bun's client"],
-  [1, "ioredis"],
-] as const) {
-  test(`counts per due ms, exclusive start, the limit's cut-off and the probe (${via})`, async () => {
-    const attempts = stores[i]!.attempts;
-    // Everything: counts per ms in order, the last score as Redis wrote it; nothing due by T.
-    expect(await attempts.window(0, "-inf", T + 100, 100, T)).toEqual({
-      counts: [T + 5, 3, T + 6, 1, T + 40, 2, T + 41, 1],
-      read: 7,
-      lastScore: String(T + 41.25),
-      dueNow: false,
-    });
-    // From is exclusive: after T+5's last score (T+5.5625) only T+6 on; the probe sees T+5.
-    expect(await attempts.window(0, T + 5.5625, T + 40.9375, 100, T + 5)).toEqual({
-      counts: [T + 6, 1, T + 40, 2],
-      read: 3,
-      lastScore: String(T + 40.5),
-      dueNow: true,
-    });
-    // Cut off after 2 tasks, inside T+5: the count is what was read, the last score where it stopped.
-    expect(await attempts.window(0, "-inf", T + 100, 2, T + 4)).toEqual({ counts: [T + 5, 2], read: 2, lastScore: String(T + 5.25), dueNow: false });
-    // Nothing in range.
-    expect(await attempts.window(0, T + 41.9375, T + 100, 100, T + 200)).toEqual({ counts: [], read: 0, lastScore: undefined, dueNow: true });
-    // Another shard's keys are not read.
-    expect(await attempts.window(1, "-inf", T + 100, 100, T + 100)).toEqual({ counts: [], read: 0, lastScore: undefined, dueNow: false });
+test("counts per due ms, exclusive start, the limit's cut-off and the probe", async () => {
+  const attempts = store.attempts;
+  // Everything: counts per ms in order, the last score as Redis wrote it; nothing due by T.
+  expect(await attempts.window(0, "-inf", T + 100, 100, T)).toEqual({
+    counts: [T + 5, 3, T + 6, 1, T + 40, 2, T + 41, 1],
+    read: 7,
+    lastScore: String(T + 41.25),
+    dueNow: false,
   });
-}
+  // From is exclusive: after T+5's last score (T+5.5625) only T+6 on; the probe sees T+5.
+  expect(await attempts.window(0, T + 5.5625, T + 40.9375, 100, T + 5)).toEqual({
+    counts: [T + 6, 1, T + 40, 2],
+    read: 3,
+    lastScore: String(T + 40.5),
+    dueNow: true,
+  });
+  // Cut off after 2 tasks, inside T+5: the count is what was read, the last score where it stopped.
+  expect(await attempts.window(0, "-inf", T + 100, 2, T + 4)).toEqual({ counts: [T + 5, 2], read: 2, lastScore: String(T + 5.25), dueNow: false });
+  // Nothing in range.
+  expect(await attempts.window(0, T + 41.9375, T + 100, 100, T + 200)).toEqual({ counts: [], read: 0, lastScore: undefined, dueNow: true });
+  // Another shard's keys are not read.
+  expect(await attempts.window(1, "-inf", T + 100, 100, T + 100)).toEqual({ counts: [], read: 0, lastScore: undefined, dueNow: false });
+});
 
 test("decodeCounts: gaps add up to each ms; anything else in the text is an error", () => {
   expect(decodeCounts("")).toEqual([]);
