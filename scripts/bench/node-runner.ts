@@ -63,8 +63,8 @@ function traceStore(target: TickwheelNode): void {
       const result = await original(...args);
       const size = Array.isArray(result)
         ? result.length
-        : result && typeof result === "object" && "read" in result
-          ? (result as { read: number }).read
+        : result && typeof result === "object" && "tasksRead" in result
+          ? (result as { tasksRead: number }).tasksRead
           : result && typeof result === "object" && "tasks" in result
             ? (result as { tasks: unknown[] }).tasks.length
             : String(result);

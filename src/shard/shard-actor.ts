@@ -528,7 +528,7 @@ export class ShardActor {
     this.refillCount++;
     this.errorBackoffMs = 0;
     const now = this.clock.now();
-    const end = windowEnd(message.read.read, message.limit, message.read.lastScore, message.toScore);
+    const end = windowEnd(message.read.tasksRead, message.limit, message.read.lastScore, message.toScore);
     this.windowPartial = end.partial;
     this.loadedUntilScore = end.loadedUntilScore;
     // Sized as for one task: a claim that comes back full turns into full batches (a backlog),

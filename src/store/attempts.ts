@@ -19,7 +19,7 @@ export interface WindowRead {
   /** Flat pairs [dueMs, tasks due in it, dueMs, tasks, …], in ascending ms. */
   counts: number[];
   /** Tasks read: the limit when the read was cut off. */
-  read: number;
+  tasksRead: number;
   /** Score of the last task read (undefined when none was). */
   lastScore: string | undefined;
   /** A task is due by the probe score (a backlog, or one whose hint was lost). */
@@ -66,7 +66,7 @@ export class RedisAttemptStore implements AttemptStore {
       number,
     ];
     const [counts, read, last, probe] = reply;
-    return { counts: decodeCounts(String(counts)), read: Number(read), lastScore: last === "" ? undefined : String(last), dueNow: Number(probe) > 0 };
+    return { counts: decodeCounts(String(counts)), tasksRead: Number(read), lastScore: last === "" ? undefined : String(last), dueNow: Number(probe) > 0 };
   }
 
   async claim(

@@ -13,8 +13,8 @@ import { LeanScripts } from "./lean-scripts.ts";
 /**
  * The start path's scripts, sent through Bun's own client where there is one server
  * (lean-scripts.ts). Not the window read (window-1.lua): through Bun's client it made the first
- * message of a 50,000-task Celery hand-off on the same server 7-12 ms late instead of 3-4 (three
- * alternating pairs, BENCHMARKS.md "The seventeenth session"), and its reply is four values now.
+ * message of a 50,000-task Celery hand-off on the same server 7-12 ms late against 3-4 in three
+ * alternating pairs (BENCHMARKS.md, "The seventeenth session"), and its reply is four values now.
  */
 const LEAN: ReadonlySet<ScriptName> = new Set<ScriptName>(["claim", "finish"]);
 

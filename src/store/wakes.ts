@@ -105,8 +105,8 @@ export class RedisWakeHints implements WakeHints {
 
 /**
  * The whole ms of the score written in text[from, to) ("1764667512345.5625" → 1764667512345), or
- * null when that is not a score. Read digit by digit: at 20,000 tasks a second a string cut out
- * per hint was a good part of what the node's young collections swept.
+ * null when that is not a score. Read digit by digit: no string cut out per task, thousands a
+ * second at high rates.
  */
 export function wholeMsOf(text: string, from: number, to: number): number | null {
   let value = 0;

@@ -109,7 +109,7 @@ export class FakeShardStore implements ShardStore {
     const last = inRange[inRange.length - 1];
     return {
       counts,
-      read: inRange.length,
+      tasksRead: inRange.length,
       lastScore: last === undefined ? undefined : String(last[1]),
       dueNow: [...this.due.values()].some((score) => score <= probeToScore),
     };

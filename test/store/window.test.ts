@@ -40,23 +40,23 @@ test("counts per due ms, exclusive start, the limit's cut-off and the probe", as
   // Everything: counts per ms in order, the last score as Redis wrote it; nothing due by T.
   expect(await attempts.window(0, "-inf", T + 100, 100, T)).toEqual({
     counts: [T + 5, 3, T + 6, 1, T + 40, 2, T + 41, 1],
-    read: 7,
+    tasksRead: 7,
     lastScore: String(T + 41.25),
     dueNow: false,
   });
   // From is exclusive: after T+5's last score (T+5.5625) only T+6 on; the probe sees T+5.
   expect(await attempts.window(0, T + 5.5625, T + 40.9375, 100, T + 5)).toEqual({
     counts: [T + 6, 1, T + 40, 2],
-    read: 3,
+    tasksRead: 3,
     lastScore: String(T + 40.5),
     dueNow: true,
   });
   // Cut off after 2 tasks, inside T+5: the count is what was read, the last score where it stopped.
-  expect(await attempts.window(0, "-inf", T + 100, 2, T + 4)).toEqual({ counts: [T + 5, 2], read: 2, lastScore: String(T + 5.25), dueNow: false });
+  expect(await attempts.window(0, "-inf", T + 100, 2, T + 4)).toEqual({ counts: [T + 5, 2], tasksRead: 2, lastScore: String(T + 5.25), dueNow: false });
   // Nothing in range.
-  expect(await attempts.window(0, T + 41.9375, T + 100, 100, T + 200)).toEqual({ counts: [], read: 0, lastScore: undefined, dueNow: true });
+  expect(await attempts.window(0, T + 41.9375, T + 100, 100, T + 200)).toEqual({ counts: [], tasksRead: 0, lastScore: undefined, dueNow: true });
   // Another shard's keys are not read.
-  expect(await attempts.window(1, "-inf", T + 100, 100, T + 100)).toEqual({ counts: [], read: 0, lastScore: undefined, dueNow: false });
+  expect(await attempts.window(1, "-inf", T + 100, 100, T + 100)).toEqual({ counts: [], tasksRead: 0, lastScore: undefined, dueNow: false });
 });
 
 test("decodeCounts: gaps add up to each ms; anything else in the text is an error", () => {
