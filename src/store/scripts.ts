@@ -125,26 +125,27 @@ export type ScriptName = keyof typeof sources;
 /** Hex digits of the source's SHA-1 kept in a command name: 48 bits tell versions apart. */
 const NAME_HASH_DIGITS = 12;
 
+const sha1 = (lua: string): string => createHash("sha1").update(lua).digest("hex");
+const nameOf = (script: string, sha: string): string => `tickwheel_${script}_${sha.slice(0, NAME_HASH_DIGITS)}`;
+
 /** The command name of a script with this source: any change to the source gives another name. */
 export function contentName(script: string, lua: string): string {
-  return `tickwheel_${script}_${createHash("sha1").update(lua).digest("hex").slice(0, NAME_HASH_DIGITS)}`;
+  return nameOf(script, sha1(lua));
 }
 
-/** Computed once at load: the hot path looks a command up by name per call. */
-const commandNames = Object.fromEntries(Object.entries(sources).map(([name, source]) => [name, contentName(name, source.lua)])) as Record<
+/** Each script's SHA-1 as EVALSHA names it, with its source, made once at load (one hash per script). */
+const bySha = Object.fromEntries(Object.entries(sources).map(([name, source]) => [name, { sha: sha1(source.lua), lua: source.lua }])) as Record<
   ScriptName,
-  string
+  { sha: string; lua: string }
 >;
+
+/** Computed once at load, from the same hash: the hot path looks a command up by name per call. */
+const commandNames = Object.fromEntries(Object.entries(bySha).map(([name, { sha }]) => [name, nameOf(name, sha)])) as Record<ScriptName, string>;
 
 /** The command a script is registered under: its name and a hash of its full source (libraries included). */
 export function commandName(script: ScriptName): string {
   return commandNames[script];
 }
-
-/** Each script's SHA-1 as EVALSHA names it, with its source, made once at load like the command names. */
-const bySha = Object.fromEntries(
-  Object.entries(sources).map(([name, source]) => [name, { sha: createHash("sha1").update(source.lua).digest("hex"), lua: source.lua }]),
-) as Record<ScriptName, { sha: string; lua: string }>;
 
 /** A script's SHA-1 and full source (libraries included), for a client that runs it by EVALSHA (lean-scripts.ts). */
 export function scriptBySha(script: ScriptName): { sha: string; lua: string } {
