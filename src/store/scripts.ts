@@ -10,6 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import schedule from "./lua/schedule-4.lua" with { type: "text" };
+import scheduleShards from "./lua/schedule-n.lua" with { type: "text" };
 import claim from "./lua/claim-6.lua" with { type: "text" };
 import finish from "./lua/finish-7.lua" with { type: "text" };
 import retry from "./lua/retry-5.lua" with { type: "text" };
@@ -59,6 +60,7 @@ import orderLib from "./lua/lib/order.lua" with { type: "text" };
 import consoleLib from "./lua/lib/console.lua" with { type: "text" };
 import scheduleStepsLib from "./lua/lib/schedule-steps.lua" with { type: "text" };
 import celeryEnvelopeLib from "./lua/lib/celery-envelope.lua" with { type: "text" };
+import scheduleShardLib from "./lua/lib/schedule-shard.lua" with { type: "text" };
 
 /** Scripts that read or write final records, cold tasks or claimed batches, take packed fields or compare members, start with the shared functions (lua/lib/). */
 const withFinals = (lua: string): string => `${finalsLib}\n${lua}`;
@@ -70,11 +72,15 @@ const withOrder = (lua: string): string => `${orderLib}\n${lua}`;
 const withCeleryEnvelope = (lua: string): string => withPacked(`${celeryEnvelopeLib}\n${lua}`);
 /** The console's indexes and attempt history (issue 15). */
 const withConsole = (lua: string): string => `${consoleLib}\n${lua}`;
+/** Storing new tasks on a shard (lib/schedule-shard.lua: needs lib/packed, cold and finals). */
+const withScheduleShard = (lua: string): string => withPacked(withCold(withFinals(`${scheduleShardLib}\n${lua}`)));
 /** Withdrawing and planting occurrences (needs withPacked outside it). */
 const withScheduleSteps = (lua: string): string => `${scheduleStepsLib}\n${lua}`;
 
 const sources = {
-  schedule: { lua: withPacked(withCold(withFinals(schedule))), keys: 4 },
+  schedule: { lua: withScheduleShard(schedule), keys: 4 },
+  // Several shards of one server per call, four keys each: the key count goes first (keyCountFirst).
+  scheduleShards: { lua: withScheduleShard(scheduleShards), keys: -1 },
   claim: { lua: claim, keys: 6 },
   finish: { lua: withConsole(withClaimed(withPacked(withFinals(finish)))), keys: 7 },
   retry: { lua: withConsole(withClaimed(retry)), keys: 5 },

@@ -8,6 +8,7 @@
 import type { KeyBook } from "./keys.ts";
 import type { ScriptRunner } from "./script-runner.ts";
 import { keySlot } from "../core/slot.ts";
+import { ScheduleBatcher } from "./schedule-batcher.ts";
 import { FIRST_SHARD_MAP_EPOCH } from "../core/shard-map.ts";
 import {
   existing,
@@ -41,7 +42,10 @@ export class StaleShardMapError extends Error {
   }
 }
 
-/** Items per schedule script call: big enough to amortise the round trip, small enough to keep Redis responsive. */
+/**
+ * Items per schedule script call, one shard's or several shards' joined (schedule-batcher.ts): big
+ * enough to amortise the round trip, small enough to keep Redis responsive.
+ */
 const SCHEDULE_CHUNK = 500;
 
 export interface TaskWrites {
@@ -64,10 +68,21 @@ export interface TaskWrites {
 export class RedisTaskWrites implements TaskWrites {
   private readonly runner: ScriptRunner;
   private readonly keyBook: KeyBook;
+  /** Joins the shards' schedule calls of one turn into one (schedule-n.lua); null on a Redis Cluster. */
+  private readonly batcher: ScheduleBatcher | null;
 
   constructor(runner: ScriptRunner, keyBook: KeyBook) {
     this.runner = runner;
     this.keyBook = keyBook;
+    this.batcher = runner.clustered
+      ? null
+      : new ScheduleBatcher(
+          {
+            one: (keys, argv) => runner.run("schedule", keys, argv),
+            many: (keys, argv) => runner.run("scheduleShards", keys, argv),
+          },
+          SCHEDULE_CHUNK,
+        );
   }
 
   /**
@@ -125,7 +140,9 @@ export class RedisTaskWrites implements TaskWrites {
         coldTasks,
         mapEpoch,
       ];
-      calls.push(this.runner.run("schedule", [keys.due, keys.tasks, keys.coldCount, keys.mapEpoch], argv).then((reply) => ({ start, reply: reply as (number | string)[] })));
+      const scriptKeys = [keys.due, keys.tasks, keys.coldCount, keys.mapEpoch];
+      const sent = this.batcher ? this.batcher.run({ keys: scriptKeys, argv, tasks: end - start }) : this.runner.run("schedule", scriptKeys, argv);
+      calls.push(sent.then((reply) => ({ start, reply: reply as (number | string)[] })));
     }
     const replies = await Promise.all(calls);
     let refused: number[] | null = null;
