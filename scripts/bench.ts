@@ -23,8 +23,9 @@
  *   --rates a,b,c            steady rates per second (default 1000,5000,20000)
  *   --systems a,b            tickwheel,bullmq (default both)
  *   --concurrency a,b        the equal settings, both systems (default 100,1000)
- *   --no-extras              skip the rows of a system alone (tickwheel at 64, at 5,000, and with
- *                            TICKWHEEL_CLAIM_DEPTH=4 at the equal settings)
+ *   --no-extras              skip the rows of a system alone (tickwheel at 64, at 5,000, with
+ *                            TICKWHEEL_CLAIM_DEPTH=4 at the equal settings, and steady with
+ *                            TICKWHEEL_REALTIME_PRIORITY=10)
  *   --scale F                multiply every task count by F (quick trial runs)
  *   --webhook-concurrency N  the webhook cases' TICKWHEEL_CONCURRENCY (deliveries in flight; default 256)
  *   --webhook-rate N         the webhook steady case's rate per second (default 1000)
@@ -123,6 +124,16 @@ const settings: Setting[] = [
           extra: true,
           cases: ["burst"],
         })),
+        // The node's threads under SCHED_FIFO (off by default: a decision about the machine; README,
+        // "Operations"), at the larger equal setting: what is left of the tail when the node never
+        // waits for a core.
+        {
+          label: `extra: tickwheel at concurrency ${equal[equal.length - 1]!.toLocaleString("en-US")} with TICKWHEEL_REALTIME_PRIORITY=10`,
+          concurrency: { tickwheel: equal[equal.length - 1]! },
+          tickwheelEnv: { TICKWHEEL_REALTIME_PRIORITY: "10" },
+          extra: true,
+          cases: ["steady"],
+        },
       ]),
 ];
 // BENCH_TICKWHEEL_ENV='{"TICKWHEEL_CLAIM_BATCH":"500"}' tries other node settings.

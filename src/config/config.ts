@@ -108,6 +108,11 @@ const settings = {
     description: "collect the runtime's young generation when none of the node's timers is due for 3 ms, or every 50 ms where no such gap comes, so collections delay fewer starts",
     schema: boolean.default(true),
   },
+  realtimePriority: {
+    env: "TICKWHEEL_REALTIME_PRIORITY",
+    description: "run every thread of the node under SCHED_FIFO at this real-time priority (1-99; needs root, CAP_SYS_NICE or RLIMIT_RTPRIO), so a due start does not wait for a core that Redis or another process holds; 0: off",
+    schema: int(0, 99).default(0),
+  },
   pauseRefreshMs: { env: "TICKWHEEL_PAUSE_REFRESH_MS", description: "how often a node reads the paused task names (a pause reaches every node within this)", schema: int(50, 60_000).default(D.DEFAULT_PAUSE_REFRESH_MS) },
   webhookSecret: {
     env: "TICKWHEEL_WEBHOOK_SECRET",

@@ -34,6 +34,8 @@ interface MetricsSources {
   clockOffsetMs?(): number | null;
   /** Redis' maxmemory-policy as last read ("unknown" where CONFIG is refused), null before the first check. */
   evictionPolicy?(): { policy: string; evicting: boolean | null } | null;
+  /** Threads of the node running under SCHED_FIFO (TICKWHEEL_REALTIME_PRIORITY); 0 when off or refused. */
+  realtimeThreads?(): number;
   /** Young collections the node ran (core/gap-collector.ts): in gaps of its timers, and paced while no gap came; 0 when turned off. */
   gapCollections?(): { gap: number; gapless: number; pausedMs: number };
   /** The shard map as this node last read it, and the running resize's slots (moved, total). */
@@ -151,6 +153,17 @@ export class NodeMetrics {
           const ms = offset();
           if (ms === null) this.reset();
           else this.set(ms / 1000);
+        },
+      });
+    }
+    if (sources.realtimeThreads) {
+      const raised = sources.realtimeThreads;
+      new Gauge({
+        name: "tickwheel_realtime_threads",
+        help: "Threads of this node running under real-time scheduling (SCHED_FIFO, TICKWHEEL_REALTIME_PRIORITY); 0 when it is off or the kernel refused it",
+        registers,
+        collect() {
+          this.set(raised());
         },
       });
     }

@@ -11,6 +11,8 @@
  */
 import { hostname } from "node:os";
 import { edenGC } from "bun:jsc";
+import { RealtimeThreads } from "./realtime-threads.ts";
+import { linuxThreadScheduler } from "./linux-threads.ts";
 import { Store } from "../store/store.ts";
 import type { ShardMap } from "../core/shard-map.ts";
 import { Client } from "../client/client.ts";
@@ -62,6 +64,8 @@ interface FrontEnd {
 const CLOCK_PROBES_AT_START = 8;
 const CLOCK_PROBE_GAP_MS = 2;
 const CLOCK_PROBE_EVERY_MS = 2_000;
+/** How often TICKWHEEL_REALTIME_PRIORITY looks for threads the runtime started since (compiler, pool). */
+const REALTIME_RESCAN_MS = 2_000;
 
 export class TickwheelNode {
   readonly config: Config;
@@ -88,6 +92,9 @@ export class TickwheelNode {
   private frontEnd: FrontEnd | null = null;
   private keepaliveTimer: ReturnType<typeof setInterval> | null = null;
   private clockProbeTimer: ReturnType<typeof setInterval> | null = null;
+  /** TICKWHEEL_REALTIME_PRIORITY: the node's threads under SCHED_FIFO; null when off or refused. */
+  private realtime: RealtimeThreads | null = null;
+  private realtimeTimer: ReturnType<typeof setInterval> | null = null;
   readonly startedAt = Date.now();
   redisErrors = 0;
   /** Prometheus metrics and the dashboard's per-second timeline. */
@@ -97,6 +104,7 @@ export class TickwheelNode {
     ownedShards: () => this.actors.size,
     evictionPolicy: () => this.evictionGuard.policy,
     clockOffsetMs: () => this.clock.offsetMs,
+    realtimeThreads: () => this.realtime?.state.raised ?? 0,
     gapCollections: () => {
       const collector = this.gapCollector;
       return collector
@@ -332,6 +340,7 @@ export class TickwheelNode {
 
   async start(): Promise<void> {
     if (this.state !== "new") return;
+    this.startRealtime();
     // Before anything is written: on an evicting Redis this throws EvictionPolicyError (one line).
     await this.evictionGuard.check();
     const settings = await this.store.config.ensure({
@@ -374,6 +383,34 @@ export class TickwheelNode {
     );
   }
 
+  /**
+   * TICKWHEEL_REALTIME_PRIORITY: every thread of this process under SCHED_FIFO (realtime-threads.ts),
+   * and every few seconds the threads the runtime started since. Refused (no permission, not
+   * Linux): one warning and the node runs on at normal priority.
+   */
+  private startRealtime(): void {
+    const priority = this.config.realtimePriority;
+    if (!priority) return;
+    const scheduler = linuxThreadScheduler();
+    if (typeof scheduler === "string") {
+      this.log.warn({ priority }, `TICKWHEEL_REALTIME_PRIORITY: ${scheduler}; running at normal priority`);
+      return;
+    }
+    const realtime = new RealtimeThreads(priority, scheduler);
+    const state = realtime.apply();
+    if (state.raised === 0) {
+      this.log.warn(
+        { priority, threads: state.threads },
+        "TICKWHEEL_REALTIME_PRIORITY: the kernel refused SCHED_FIFO (it needs root, CAP_SYS_NICE or an RLIMIT_RTPRIO of at least the priority); running at normal priority",
+      );
+      return;
+    }
+    this.realtime = realtime;
+    this.log.info({ priority, raised: state.raised, threads: state.threads, refused: state.refused }, "real-time scheduling (SCHED_FIFO) for the node's threads");
+    this.realtimeTimer = setInterval(() => realtime.apply(), REALTIME_RESCAN_MS);
+    this.realtimeTimer.unref?.();
+  }
+
   /** Graceful stop; idempotent. */
   async stop(): Promise<void> {
     if (this.state === "stopped" || this.state === "quiet") return;
@@ -390,6 +427,7 @@ export class TickwheelNode {
       await this.completer.flush();
     }
     this.gapCollector?.stop();
+    if (this.realtimeTimer) clearInterval(this.realtimeTimer);
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     if (this.clockProbeTimer) clearInterval(this.clockProbeTimer);
     if (this.pauseTimer) clearInterval(this.pauseTimer);
