@@ -10,19 +10,20 @@
  * thread preempts every normal one at once. At 5,000 starts a second the
  * p99 went from 5-10 ms to 2-3 ms ("The nineteenth session").
  *
- * Every thread, not only the event loop's. JSC's collector stops the
- * compiler threads before it marks, and the event loop waits for the
- * collection: with the event loop and the collector's threads real-time and
- * the compiler threads not, each collection waited for a compiler thread
- * that could not get a core, and the tail grew five- to tenfold. Threads
+ * Every thread of the process, not only the event loop's. With the event
+ * loop and the collector's threads real-time and the compiler threads not,
+ * the tail grew five- to tenfold: most likely each collection waited for a
+ * compiler thread to reach a safe point while it could not get a core (JSC
+ * stops them before it marks, and the event loop waits for the collection).
+ * In a process that embeds a node, that is the host's threads too. Threads
  * the runtime starts later (a compiler thread, a pool thread on first use)
  * are raised when `apply()` next runs; the node calls it every few seconds.
  *
  * What it costs: a real-time thread that never sleeps would keep normal
  * processes off its core. The node's threads sleep whenever they wait
- * (timers, Redis), and Linux keeps a share of every core for normal threads
- * (sched_rt_runtime_us, 95 % by default), so a burst delays a neighbour but
- * cannot lock it out. Off by default: it is a decision about the machine.
+ * (timers, Redis), and Linux keeps 5 % of every second for normal threads
+ * (kernel.sched_rt_runtime_us lets real-time ones have 95 %), so a burst
+ * delays a neighbour but cannot lock it out. Off by default: it is a decision about the machine.
  *
  * The kernel calls (threads(), raise()) are injected; the plan is pure.
  */
