@@ -12,7 +12,6 @@ export function linuxThreadScheduler(): ThreadScheduler | string {
   if (process.platform !== "linux") return `real-time scheduling is only set on Linux (this is ${process.platform})`;
   let libc;
   try {
-    // Opened only when asked for: a node without the setting never loads libc this way.
     libc = dlopen("libc.so.6", {
       sched_setscheduler: { args: [FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
       sched_getscheduler: { args: [FFIType.i32], returns: FFIType.i32 },

@@ -12,7 +12,6 @@
 import { hostname } from "node:os";
 import { edenGC } from "bun:jsc";
 import { RealtimeThreads } from "./realtime-threads.ts";
-import { linuxThreadScheduler } from "./linux-threads.ts";
 import { Store } from "../store/store.ts";
 import type { ShardMap } from "../core/shard-map.ts";
 import { Client } from "../client/client.ts";
@@ -340,7 +339,7 @@ export class TickwheelNode {
 
   async start(): Promise<void> {
     if (this.state !== "new") return;
-    this.startRealtime();
+    await this.startRealtime();
     // Before anything is written: on an evicting Redis this throws EvictionPolicyError (one line).
     await this.evictionGuard.check();
     const settings = await this.store.config.ensure({
@@ -388,9 +387,11 @@ export class TickwheelNode {
    * and every few seconds the threads the runtime started since. Refused (no permission, not
    * Linux): one warning and the node runs on at normal priority.
    */
-  private startRealtime(): void {
+  private async startRealtime(): Promise<void> {
     const priority = this.config.realtimePriority;
     if (!priority) return;
+    // Loaded only when asked for: a node without the setting never loads bun:ffi.
+    const { linuxThreadScheduler } = await import("./linux-threads.ts");
     const scheduler = linuxThreadScheduler();
     if (typeof scheduler === "string") {
       this.log.warn({ priority }, `TICKWHEEL_REALTIME_PRIORITY: ${scheduler}; running at normal priority`);
