@@ -24,8 +24,8 @@
  *   --systems a,b            tickwheel,bullmq (default both)
  *   --concurrency a,b        the equal settings, both systems (default 100,1000)
  *   --no-extras              skip the rows of a system alone (tickwheel at 64, at 5,000, with
- *                            TICKWHEEL_CLAIM_DEPTH=4 at the equal settings, and steady with
- *                            TICKWHEEL_REALTIME_PRIORITY=10)
+ *                            TICKWHEEL_CLAIM_DEPTH=4 at the equal settings, and steady and
+ *                            webhook steady with TICKWHEEL_REALTIME_PRIORITY=10)
  *   --scale F                multiply every task count by F (quick trial runs)
  *   --webhook-concurrency N  the webhook cases' TICKWHEEL_CONCURRENCY (deliveries in flight; default 256)
  *   --webhook-rate N         the webhook steady case's rate per second (default 1000)

@@ -209,7 +209,7 @@ export class TickwheelNode {
       retentionMs: config.retentionMs,
       deadRetentionMs: config.deadRetentionMs,
       maxResultBytes: config.maxResultBytes,
-      onRetryScheduled: (shard, _id, score) => this.actors.get(shard)?.hint([Number(score)]),
+      onRetryScheduled: (shard, score) => this.actors.get(shard)?.hint([Number(score)]),
     });
     this.membership = new Membership({
       store: this.store.nodes,

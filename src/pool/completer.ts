@@ -34,7 +34,7 @@ export interface CompleterOptions {
   /** Results larger than this (JSON bytes) are not stored; the task still succeeds. */
   maxResultBytes: number;
   /** Told when a retry lands back in `due`, so the owning actor can wake for it. */
-  onRetryScheduled: (shard: number, id: string, score: string) => void;
+  onRetryScheduled: (shard: number, score: string) => void;
   now?: () => number;
   random?: () => number;
   /** Timer source for the ack flush (the node's shared coalescing clock by default). */
@@ -205,7 +205,7 @@ export class Completer implements PoolCompleter {
       if (outcome === true) {
         if (countsAttempt) this.counts.retried++;
         else this.counts.unavailable++;
-        this.options.onRetryScheduled(job.shard, job.id, score);
+        this.options.onRetryScheduled(job.shard, score);
       } else {
         this.counts.staleAcks++;
       }
